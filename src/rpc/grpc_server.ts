@@ -1,0 +1,232 @@
+/**
+ * Adapts a transport-agnostic service implementation to a grpc-js service, serializing
+ * with the generated protobuf-es descriptors. Methods without a handler answer
+ * UNIMPLEMENTED.
+ */
+import {
+  create,
+  type DescMessage,
+  type DescService,
+  fromBinary,
+  toBinary,
+} from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import type { CallContext } from "./handlers.ts";
+import { Code, RpcError, toRpcError } from "./errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyHandler = (input: any, ctx: CallContext) => any;
+
+/** Called with every error a handler throws that is not an RpcError (a bug or a crash). */
+export type InternalErrorHook = (method: string, err: unknown) => void;
+
+function serializer(schema: DescMessage) {
+  // deno-lint-ignore no-explicit-any
+  return (value: any) => Buffer.from(toBinary(schema, create(schema, value)));
+}
+
+function deserializer(schema: DescMessage) {
+  return (bytes: Uint8Array) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `cannot decode ${schema.typeName}: ${err}`);
+    }
+  };
+}
+
+/** The grpc-js definition of a generated service. */
+export function grpcDefinition(service: DescService): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    def[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: method.methodKind === "client_streaming" ||
+        method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" ||
+        method.methodKind === "bidi_streaming",
+      requestSerialize: serializer(method.input),
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: deserializer(method.output),
+      originalName: method.name,
+    };
+  }
+  return def;
+}
+
+/** Turns gRPC metadata into Headers (binary values are skipped). */
+export function metadataToHeaders(metadata: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === "string" && !key.endsWith("-bin")) {
+      try {
+        headers.set(key, value);
+      } catch {
+        // A value Headers cannot hold is ignored.
+      }
+    }
+  }
+  return headers;
+}
+
+function headersToMetadata(headers: Headers): grpc.Metadata {
+  const md = new grpc.Metadata();
+  headers.forEach((value, key) => md.set(key, value));
+  return md;
+}
+
+function statusOf(err: unknown, method: string, hook?: InternalErrorHook): grpc.StatusObject {
+  const rpc = toRpcError(err);
+  if (!(err instanceof RpcError) && rpc.code === Code.INTERNAL) hook?.(method, err);
+  return { code: rpc.code as number, details: rpc.message, metadata: new grpc.Metadata() };
+}
+
+// The adapter handles all four call kinds; grpc-js's per-kind types add nothing here.
+// deno-lint-ignore no-explicit-any
+type AnyCall = any;
+
+function contextOf(call: AnyCall): { ctx: CallContext; sendHeaders: () => void } {
+  const abort = new AbortController();
+  call.on("cancelled", () => abort.abort(new RpcError(Code.CANCELLED, "call cancelled")));
+  const responseHeaders = new Headers();
+  let sent = false;
+  const ctx: CallContext = {
+    headers: metadataToHeaders(call.metadata),
+    signal: abort.signal,
+    responseHeaders,
+    peer: call.getPeer(),
+  };
+  const sendHeaders = () => {
+    if (sent) return;
+    sent = true;
+    if ([...responseHeaders.keys()].length > 0) {
+      call.sendMetadata(headersToMetadata(responseHeaders));
+    }
+  };
+  return { ctx, sendHeaders };
+}
+
+/** Writes every item of an iterable to a server stream, honouring backpressure. */
+async function pump(
+  items: AsyncIterable<unknown>,
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const item of items) {
+    if (signal.aborted) return;
+    if (!call.write(item)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off("drain", done);
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        call.once("drain", done);
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+}
+
+/**
+ * Builds the grpc-js implementation object for `server.addService(grpcDefinition(s), ...)`
+ * from a transport-agnostic implementation.
+ */
+export function grpcImplementation(
+  service: DescService,
+  impl: Record<string, AnyHandler | undefined>,
+  onInternalError?: InternalErrorHook,
+): grpc.UntypedServiceImplementation {
+  const out: Record<string, grpc.UntypedHandleCall> = {};
+  for (const method of service.methods) {
+    const handler = impl[method.localName];
+    const name = `${service.typeName}/${method.name}`;
+    if (!handler) {
+      out[method.localName] = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => {
+        const status = {
+          code: Code.UNIMPLEMENTED as number,
+          details: `${name} is not implemented yet`,
+        };
+        if (callback) callback(status);
+        else call.emit("error", status);
+      };
+      continue;
+    }
+    switch (method.methodKind) {
+      case "unary":
+        out[method.localName] = async (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
+          const { ctx, sendHeaders } = contextOf(call);
+          try {
+            const result = await handler(call.request, ctx);
+            sendHeaders();
+            callback(null, result);
+          } catch (err) {
+            sendHeaders();
+            callback(statusOf(err, name, onInternalError));
+          }
+        };
+        break;
+      case "server_streaming":
+        out[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          const { ctx, sendHeaders } = contextOf(call as AnyCall);
+          try {
+            const items = handler(call.request, ctx) as AsyncIterable<unknown>;
+            sendHeaders();
+            await pump(items, call, ctx.signal);
+            if (!ctx.signal.aborted) call.end();
+          } catch (err) {
+            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+          }
+        };
+        break;
+      case "client_streaming":
+        out[method.localName] = async (
+          call: grpc.ServerReadableStream<unknown, unknown>,
+          callback: grpc.sendUnaryData<unknown>,
+        ) => {
+          const { ctx, sendHeaders } = contextOf(call as unknown as AnyCall);
+          try {
+            const result = await handler(call as AsyncIterable<unknown>, ctx);
+            sendHeaders();
+            callback(null, result);
+          } catch (err) {
+            callback(statusOf(err, name, onInternalError));
+          }
+        };
+        break;
+      case "bidi_streaming":
+        out[method.localName] = async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+          const { ctx, sendHeaders } = contextOf(call as unknown as AnyCall);
+          try {
+            const items = handler(call as AsyncIterable<unknown>, ctx) as AsyncIterable<unknown>;
+            sendHeaders();
+            await pump(
+              items,
+              call as unknown as grpc.ServerWritableStream<unknown, unknown>,
+              ctx.signal,
+            );
+            if (!ctx.signal.aborted) call.end();
+          } catch (err) {
+            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+          }
+        };
+        break;
+    }
+  }
+  return out;
+}
+
+/** Adds a generated service with its implementation to a grpc-js server. */
+export function addService(
+  server: grpc.Server,
+  service: DescService,
+  impl: object,
+  onInternalError?: InternalErrorHook,
+): void {
+  server.addService(
+    grpcDefinition(service),
+    grpcImplementation(service, impl as Record<string, AnyHandler>, onInternalError),
+  );
+}
