@@ -1,0 +1,115 @@
+/**
+ * The command line: parses arguments, dispatches to `run`, `validate` or `version`, and
+ * turns every usage or startup error into one clear line and a non-zero exit code.
+ */
+import { parseArgs } from "node:util";
+import { VERSION } from "../version.ts";
+import { runCommand } from "./run.ts";
+import { validateCommand } from "./validate.ts";
+
+const HELP: Record<string, string> = {
+  main: `Call Assistant orchestrator ${VERSION}
+
+Usage: call-assistant [run] [flags]     run the orchestrator (the default)
+       call-assistant validate [flags]  check module manifests and exit
+       call-assistant version           print the version
+
+Run "call-assistant <command> --help" for the flags of a command.`,
+  run: `Usage: call-assistant run [flags]
+
+Flags:
+  --modules DIR        modules directory, scanned for module.yaml (default: modules)
+  --data DIR           data directory for state, logs and module data (default: data)
+  --grpc HOST:PORT     gRPC listener (default: 127.0.0.1:50051)
+  --http HOST:PORT     HTTP/JSON gateway listener (default: 127.0.0.1:8080)
+  --dev                run each module's dev_command, set CALL_ASSISTANT_DEV=1
+  --log-format FORMAT  text or json (default: text)
+  --log-level LEVEL    debug, info, warn or error (default: info)
+  --config FILE        YAML file with any of these flags as keys (flags win)
+  --insecure           allow listening on a non-loopback address
+  -h, --help           show this help`,
+  validate: `Usage: call-assistant validate [flags]
+
+Checks every module.yaml under the modules directory: syntax, fields, dependencies.
+Prints one line per problem; exits 1 when there is any.
+
+Flags:
+  --modules DIR   modules directory (default: modules)
+  -h, --help      show this help`,
+  version: `Usage: call-assistant version
+
+Prints the orchestrator version and the Deno version it runs on.`,
+};
+
+/** Flags of every command, for node:util's parseArgs. */
+const OPTIONS = {
+  modules: { type: "string" },
+  data: { type: "string" },
+  grpc: { type: "string" },
+  http: { type: "string" },
+  dev: { type: "boolean" },
+  "log-format": { type: "string" },
+  "log-level": { type: "string" },
+  config: { type: "string" },
+  insecure: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const ALLOWED: Record<string, Set<string>> = {
+  run: new Set(Object.keys(OPTIONS)),
+  validate: new Set(["modules", "help"]),
+  version: new Set(["help"]),
+};
+
+/** Parsed flags. */
+export type Flags = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean;
+};
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let command = "run";
+  let rest = args;
+  if (args[0] && !args[0].startsWith("-")) {
+    command = args[0];
+    rest = args.slice(1);
+  }
+  if (!(command in ALLOWED)) {
+    console.error(
+      `error: unknown command "${command}" (commands: run, validate, version; see --help)`,
+    );
+    return 2;
+  }
+  let flags: Flags;
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    });
+    flags = parsed.values as Flags;
+    const wrong = Object.keys(flags).find((k) => !ALLOWED[command].has(k));
+    if (wrong) throw new Error(`option "--${wrong}" is not valid for "${command}"`);
+  } catch (err) {
+    const message = (err as Error).message.split("\n")[0].replace(
+      /^Unknown option/,
+      "unknown option",
+    );
+    console.error(`error: ${message} (see "${command} --help")`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(args.length === 1 && args[0].startsWith("-") ? HELP.main : HELP[command]);
+    return 0;
+  }
+  switch (command) {
+    case "version":
+      console.log(`call-assistant ${VERSION} (deno ${Deno.version.deno})`);
+      return 0;
+    case "validate":
+      return await validateCommand(flags.modules ?? "modules");
+    default:
+      return await runCommand(flags);
+  }
+}

@@ -1,0 +1,108 @@
+/** `run`: starts the orchestrator and stops it cleanly on SIGINT or SIGTERM. */
+import { parse as parseYaml } from "yaml";
+import { createLogger, type Level, type LogFormat } from "../log/logger.ts";
+import { startOrchestrator } from "../orchestrator.ts";
+import { ListenError } from "../server/grpc_server.ts";
+import { isLoopback, parseAddress } from "./address.ts";
+import type { Flags } from "./main.ts";
+
+const CONFIG_KEYS = [
+  "modules",
+  "data",
+  "grpc",
+  "http",
+  "dev",
+  "log-format",
+  "log-level",
+  "insecure",
+];
+
+/** Reads a `--config` YAML file whose keys are flag names. */
+async function readConfig(path: string): Promise<Flags> {
+  const data = parseYaml(await Deno.readTextFile(path));
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new Error(`--config ${path}: must be a mapping of flag names to values`);
+  }
+  for (const [key, value] of Object.entries(data)) {
+    if (!CONFIG_KEYS.includes(key)) {
+      throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
+    }
+    const boolean = key === "dev" || key === "insecure";
+    if (boolean ? typeof value !== "boolean" : typeof value !== "string") {
+      throw new Error(`--config ${path}: "${key}" must be a ${boolean ? "boolean" : "string"}`);
+    }
+  }
+  return data as Flags;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new Error(`--${flag}: expected one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}
+
+/** Runs until a signal; returns the exit code. */
+export async function runCommand(cli: Flags): Promise<number> {
+  let orchestrator;
+  try {
+    const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
+    const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
+    const http = parseAddress("http", flags.http ?? "127.0.0.1:8080");
+    for (const [flag, addr] of [["grpc", grpc], ["http", http]] as const) {
+      if (!isLoopback(addr.host) && !flags.insecure) {
+        throw new Error(
+          `--${flag} ${addr.host}: listening beyond this machine needs --insecure ` +
+            `(the control API has no authentication on non-loopback addresses yet)`,
+        );
+      }
+    }
+    const format = oneOf<LogFormat>("log-format", flags["log-format"] ?? "text", ["text", "json"]);
+    const level = oneOf<Level>("log-level", flags["log-level"] ?? "info", [
+      "debug",
+      "info",
+      "warn",
+      "error",
+    ]);
+    const modulesDir = flags.modules ?? "modules";
+    const stat = await Deno.stat(modulesDir).catch(() => undefined);
+    if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
+    const logger = createLogger(format, level);
+    orchestrator = await startOrchestrator({
+      modulesDir,
+      dataDir: flags.data ?? "data",
+      grpc,
+      http,
+      dev: flags.dev ?? false,
+      logger,
+    });
+  } catch (err) {
+    const known = err instanceof ListenError || err instanceof Error;
+    console.error(`error: ${known ? (err as Error).message : String(err)}`);
+    return err instanceof ListenError ? 3 : 2;
+  }
+
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  let count = 0;
+  const handler = (signal: Deno.Signal) => () => {
+    if (++count > 1) {
+      console.error("second signal: exiting now; module process groups get SIGKILL");
+      for (const r of orchestrator.registry.list()) {
+        if (r.pid > 0) {
+          try {
+            Deno.kill(-r.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      Deno.exit(130);
+    }
+    resolve(signal);
+  };
+  for (const s of signals) Deno.addSignalListener(s, handler(s));
+  const signal = await signalled;
+  await orchestrator.stop(`received ${signal}`);
+  return 0;
+}

@@ -1,0 +1,93 @@
+/**
+ * What the orchestrator knows about one module: its manifest, state, process, health,
+ * registration and history, and its proto form for clients.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { RegisterModuleResponse } from "../gen/callassistant/v1/module_pb.ts";
+import {
+  HealthState,
+  type Module,
+  type ModuleRunSchema,
+  ModuleSchema,
+  ModuleState,
+} from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleLog } from "../log/module_logs.ts";
+import type { Manifest } from "../manifest/manifest.ts";
+
+/** One finished or running process start. */
+export type ModuleRun = MessageInitShape<typeof ModuleRunSchema>;
+
+/** How many runs the history keeps. */
+const HISTORY_LIMIT = 20;
+
+/** Mutable state of one module; the supervisor owns the writes. */
+export class ModuleRecord {
+  state: ModuleState = ModuleState.PENDING;
+  stateChangedAt = new Date();
+  lastError = "";
+  pid = 0;
+  port = 0;
+  restarts = 0;
+  startedAt?: Date;
+  exitCode?: number;
+  exitSignal = "";
+  /** The secret the current process presents to the EventService. */
+  token = "";
+  registration?: RegisterModuleResponse;
+  health = {
+    state: HealthState.UNSPECIFIED,
+    message: "",
+    checkedAt: undefined as Date | undefined,
+    failures: 0,
+  };
+  readonly history: ModuleRun[] = [];
+  readonly log = new ModuleLog();
+
+  constructor(
+    readonly name: string,
+    /** The manifest; undefined when it could not be read (the module is FAILED). */
+    public manifest: Manifest | undefined,
+    /** Where the manifest lives. */
+    public manifestPath: string,
+  ) {}
+
+  /** Records a process start in the history. */
+  addRun(run: ModuleRun): void {
+    this.history.push(run);
+    if (this.history.length > HISTORY_LIMIT) this.history.shift();
+  }
+
+  /** The module as clients see it. */
+  toProto(): Module {
+    const ts = (d?: Date): Timestamp | undefined => d ? timestampFromDate(d) : undefined;
+    const info = this.registration?.info;
+    return create(ModuleSchema, {
+      name: this.name,
+      version: info?.version || this.manifest?.version || "",
+      description: info?.description || this.manifest?.description || "",
+      state: this.state,
+      health: {
+        state: this.health.state,
+        message: this.health.message,
+        checkedAt: ts(this.health.checkedAt),
+        consecutiveFailures: this.health.failures,
+      },
+      pid: this.pid,
+      grpcPort: this.port,
+      restarts: this.restarts,
+      lastError: this.lastError,
+      capabilities: this.registration?.capabilities ?? [],
+      manifestPath: this.manifestPath,
+      dependencies: this.manifest?.dependencies ?? [],
+      address: this.manifest?.address ?? "",
+      startedAt: ts(this.startedAt),
+      stateChangedAt: ts(this.stateChangedAt),
+      exitCode: this.exitCode,
+      exitSignal: this.exitSignal,
+      history: this.history,
+      lastStderr: this.log.tailOf("stderr", 20),
+      configSchema: this.registration?.configSchema,
+    });
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The module registry: every known module by name, and the one place module states
+ * change, so every transition becomes an event with its reason.
+ */
+import { ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../log/logger.ts";
+import { ModuleRecord } from "./module_record.ts";
+
+/** A state name without the enum prefix, e.g. "READY". */
+export function stateName(state: ModuleState): string {
+  return ModuleState[state] ?? String(state);
+}
+
+const SEVERITY: Partial<Record<ModuleState, Severity>> = {
+  [ModuleState.FAILED]: Severity.ERROR,
+  [ModuleState.BACKOFF]: Severity.WARNING,
+  [ModuleState.DEGRADED]: Severity.WARNING,
+};
+
+/** All modules, with state transitions published on the event bus. */
+export class ModuleRegistry {
+  private readonly records = new Map<string, ModuleRecord>();
+  private readonly watchers = new Set<(record: ModuleRecord) => void>();
+
+  constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
+
+  /** Adds a record (replacing one of the same name). */
+  add(record: ModuleRecord): ModuleRecord {
+    this.records.set(record.name, record);
+    return record;
+  }
+
+  /** Removes a record. */
+  remove(name: string): void {
+    this.records.delete(name);
+  }
+
+  /** The record of `name`, if any. */
+  get(name: string): ModuleRecord | undefined {
+    return this.records.get(name);
+  }
+
+  /** Every record, sorted by name. */
+  list(): ModuleRecord[] {
+    return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The record holding `token`, if any. */
+  byToken(token: string): ModuleRecord | undefined {
+    for (const r of this.records.values()) if (r.token && r.token === token) return r;
+    return undefined;
+  }
+
+  /** Moves a module to `state`, logging and publishing the transition with its reason. */
+  setState(record: ModuleRecord, state: ModuleState, reason: string): void {
+    const from = record.state;
+    record.state = state;
+    record.stateChangedAt = new Date();
+    if (state === ModuleState.FAILED || state === ModuleState.BACKOFF) record.lastError = reason;
+    if (state === ModuleState.READY) record.lastError = "";
+    if (from !== state) {
+      const fields = { module: record.name, from: stateName(from), to: stateName(state), reason };
+      const level = state === ModuleState.FAILED ? "error" : "info";
+      this.logger.log(level, "module state changed", fields);
+      this.bus.publish({
+        type: "module.state_changed",
+        severity: SEVERITY[state] ?? Severity.INFO,
+        module: record.name,
+        message: `${record.name}: ${stateName(from)} -> ${stateName(state)}: ${reason}`,
+        data: { from: stateName(from), to: stateName(state), reason },
+      });
+    }
+    for (const w of this.watchers) w(record);
+  }
+
+  /** Calls `fn` after every state change until the returned function is called. */
+  watch(fn: (record: ModuleRecord) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The orchestrator's gRPC server: EventService for modules, ControlService and
+ * ConfigService for clients, grpc.health.v1.Health, and reflection v1 and v1alpha.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import type { Logger } from "../log/logger.ts";
+import { addService } from "../rpc/grpc_server.ts";
+import { healthService } from "./health.ts";
+import { addReflection } from "./reflection.ts";
+
+/** A service and its transport-agnostic implementation. */
+export interface HostedService {
+  service: DescService;
+  impl: object;
+}
+
+/** Thrown when the listener cannot bind; the message is one clear line. */
+export class ListenError extends Error {}
+
+/** Starts a gRPC server on `host:port` hosting `services`; resolves with the bound port. */
+export async function startGrpcServer(
+  host: string,
+  port: number,
+  services: HostedService[],
+  logger: Logger,
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
+  const onInternalError = (method: string, err: unknown) =>
+    logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) });
+  for (const { service, impl } of services) addService(server, service, impl, onInternalError);
+  addService(server, Health, healthService(services.map((s) => s.service.typeName)));
+  addReflection(server);
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${host.includes(":") ? `[${host}]` : host}:${port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (err, p) =>
+        err
+          ? reject(new ListenError(`cannot listen for gRPC on ${host}:${port}: ${err.message}`))
+          : resolve(p),
+    )
+  );
+  return { server, port: bound };
+}
+
+/** Stops accepting calls, waits up to `timeoutMs` for running ones, then forces. */
+export async function stopGrpcServer(server: grpc.Server, timeoutMs = 2_000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

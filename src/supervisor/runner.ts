@@ -1,0 +1,466 @@
+/**
+ * Runs one module through its lifecycle: spawn, wait for its gRPC server, register,
+ * health-check, restart with backoff when it fails, park it in FAILED in a crash loop,
+ * and stop it (Shutdown RPC, SIGTERM to its process group, SIGKILL after `stop_timeout`).
+ */
+import { HealthState, ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Manifest } from "../manifest/manifest.ts";
+import type { ModuleRecord } from "../registry/module_record.ts";
+import type { ModuleRegistry } from "../registry/modules.ts";
+import { createModuleClients, type ModuleClients } from "./clients.ts";
+import { freePort, waitForPort } from "./ports.ts";
+import { type ModuleProcess, spawnModule } from "./process.ts";
+import { groupMembers, waitGroupGone } from "./process_group.ts";
+
+/** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
+const SHUTDOWN_GRACE_MS = 3_000;
+
+/** What every runner shares. */
+export interface RunnerContext {
+  registry: ModuleRegistry;
+  bus: EventBus;
+  logger: Logger;
+  /** host:port of the orchestrator's EventService, given to modules. */
+  orchestratorAddress: string;
+  /** The data directory; modules get `<data>/modules/<name>`. */
+  dataDir: string;
+  /** Run `dev_command` and set CALL_ASSISTANT_DEV=1. */
+  dev: boolean;
+  version: string;
+  /** Echo module output lines to the orchestrator log. */
+  echoOutput: boolean;
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function describeExit(status: Deno.CommandStatus): string {
+  return status.signal ? `killed by ${status.signal}` : `exited with code ${status.code}`;
+}
+
+/** The lifecycle of one module. */
+export class ModuleRunner {
+  private process?: ModuleProcess;
+  /** The clients of the running module, once its server answers. */
+  clients?: ModuleClients;
+  /** Bumped at every start and stop, so callbacks of an older run are ignored. */
+  private generation = 0;
+  private wanted = false;
+  private healthTimer?: ReturnType<typeof setTimeout>;
+  private restartTimer?: ReturnType<typeof setTimeout>;
+  private readyAt = 0;
+  private restartTimes: number[] = [];
+  private consecutiveFailures = 0;
+  /** Why the current process is being killed, reported when it exits. */
+  private killReason = "";
+
+  constructor(readonly record: ModuleRecord, private readonly ctx: RunnerContext) {}
+
+  private get manifest(): Manifest {
+    return this.record.manifest!;
+  }
+
+  private setState(state: ModuleState, reason: string): void {
+    this.ctx.registry.setState(this.record, state, reason);
+  }
+
+  /** True while the module should be running (started and not stopped). */
+  get isWanted(): boolean {
+    return this.wanted;
+  }
+
+  /** Starts the module (by hand or at boot), resetting its crash-loop count. */
+  async start(reason: string): Promise<void> {
+    this.wanted = true;
+    this.restartTimes = [];
+    this.consecutiveFailures = 0;
+    this.record.restarts = 0;
+    clearTimeout(this.restartTimer);
+    await this.launch(reason);
+  }
+
+  /** One start attempt; resolves when the module is READY or the attempt failed. */
+  private async launch(reason: string): Promise<void> {
+    const generation = ++this.generation;
+    const m = this.manifest;
+    const record = this.record;
+    this.setState(ModuleState.STARTING, reason);
+    record.health = {
+      state: HealthState.UNSPECIFIED,
+      message: "",
+      checkedAt: undefined,
+      failures: 0,
+    };
+    record.registration = undefined;
+    record.exitCode = undefined;
+    record.exitSignal = "";
+    this.killReason = "";
+
+    let host = "127.0.0.1";
+    if (m.address) {
+      const i = m.address.lastIndexOf(":");
+      host = m.address.slice(0, i);
+      record.port = Number(m.address.slice(i + 1));
+    } else {
+      const spawned = this.spawn(generation);
+      if (!spawned) return;
+    }
+
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        abort.abort(
+          new Error(`did not answer on port ${record.port} within ${m.startTimeoutMs} ms`),
+        ),
+      m.startTimeoutMs,
+    );
+    this.process?.status.then((s) => abort.abort(new Error(`${describeExit(s)} while starting`)));
+    try {
+      await waitForPort(host, record.port, abort.signal);
+      if (generation !== this.generation) return;
+      this.clients = createModuleClients(`${host}:${record.port}`);
+      const registration = await this.clients.module.registerModule({
+        moduleId: record.name,
+        orchestratorVersion: this.ctx.version,
+        orchestratorAddress: this.ctx.orchestratorAddress,
+        restart: record.restarts,
+      }, { timeoutMs: m.startTimeoutMs, signal: abort.signal });
+      if (generation !== this.generation) return;
+      record.registration = registration;
+      if (registration.info?.name && registration.info.name !== record.name) {
+        this.ctx.logger.warn("module registered under another name", {
+          module: record.name,
+          registered: registration.info.name,
+        });
+      }
+      // Poll while the module reports STARTING; the start timeout bounds it.
+      let state = await this.checkHealth(generation, abort.signal);
+      while (state === HealthState.STARTING && !abort.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = await this.checkHealth(generation, abort.signal);
+      }
+      if (generation !== this.generation) return;
+      if (state === undefined || state === HealthState.UNHEALTHY) {
+        throw new Error(`health check failed: ${record.health.message}`);
+      }
+      this.readyAt = Date.now();
+      this.applyHealth(state, "registered");
+      this.scheduleHealth(generation);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      const message = abort.signal.aborted
+        ? (abort.signal.reason as Error).message
+        : `start failed: ${(err as Error).message}`;
+      await this.failStart(generation, message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Spawns the process; on a spawn error the module is FAILED. Returns success. */
+  private spawn(generation: number): boolean {
+    const m = this.manifest;
+    const record = this.record;
+    record.port = freePort();
+    record.token = randomToken();
+    const dataDir = `${this.ctx.dataDir}/modules/${record.name}`;
+    Deno.mkdirSync(dataDir, { recursive: true });
+    const argv = this.ctx.dev ? m.devCommand : m.command;
+    const env: Record<string, string> = {
+      ...Deno.env.toObject(),
+      ...m.env,
+      GRPC_PORT: String(record.port),
+      MODULE_ID: record.name,
+      MODULE_NAME: record.name,
+      ORCHESTRATOR_ADDRESS: this.ctx.orchestratorAddress,
+      MODULE_TOKEN: record.token,
+      MODULE_DATA_DIR: dataDir,
+    };
+    if (this.ctx.dev) env.CALL_ASSISTANT_DEV = "1";
+    else delete env.CALL_ASSISTANT_DEV;
+    const restart = record.restarts;
+    let proc: ModuleProcess;
+    try {
+      proc = spawnModule({
+        argv,
+        cwd: m.dir,
+        env,
+        onLine: (stream, line) => {
+          const entry = record.log.push({
+            time: new Date(),
+            module: record.name,
+            pid: proc.pid,
+            restart,
+            stream,
+            line,
+          });
+          if (this.ctx.echoOutput) {
+            this.ctx.logger.info(line, {
+              module: record.name,
+              pid: entry.pid,
+              restart,
+              stream,
+            });
+          }
+        },
+      });
+    } catch (err) {
+      record.port = 0;
+      record.token = "";
+      this.wanted = false;
+      this.setState(
+        ModuleState.FAILED,
+        `cannot start "${argv.join(" ")}": ${(err as Error).message}`,
+      );
+      return false;
+    }
+    this.process = proc;
+    record.pid = proc.pid;
+    record.startedAt = new Date();
+    record.addRun({
+      restart,
+      pid: proc.pid,
+      startedAt: { seconds: BigInt(Math.floor(Date.now() / 1000)) },
+    });
+    this.ctx.logger.info("module spawned", {
+      module: record.name,
+      pid: proc.pid,
+      port: record.port,
+      restart,
+    });
+    proc.status.then((status) => this.onExit(generation, proc, status));
+    return true;
+  }
+
+  /**
+   * Ends a start that failed (timeout, registration error): the process group is killed
+   * and the module is FAILED until started by hand. A process that exited on its own
+   * was already handled by `onExit` (restart policy).
+   */
+  private async failStart(generation: number, reason: string): Promise<void> {
+    const proc = this.process;
+    this.closeClients();
+    if (this.manifest.address) {
+      if (this.wanted) this.scheduleRestart(reason);
+      return;
+    }
+    if (!proc || generation !== this.generation) return;
+    this.generation++;
+    this.wanted = false;
+    this.killReason = reason;
+    proc.signalGroup("SIGKILL");
+    const status = await proc.status;
+    await waitGroupGone(proc.pid, 2_000);
+    this.clearProcess(status);
+    this.setState(ModuleState.FAILED, reason);
+  }
+
+  /** Forgets the exited process, keeping how it ended. */
+  private clearProcess(status: Deno.CommandStatus): void {
+    this.record.exitCode = status.signal ? undefined : status.code;
+    this.record.exitSignal = status.signal ?? "";
+    this.record.pid = 0;
+    this.record.token = "";
+    this.process = undefined;
+    clearTimeout(this.healthTimer);
+    this.closeClients();
+  }
+
+  /** One health check; updates the record and returns the reported state. */
+  private async checkHealth(
+    generation: number,
+    signal?: AbortSignal,
+  ): Promise<HealthState | undefined> {
+    const record = this.record;
+    try {
+      const res = await this.clients!.module.healthCheck({}, {
+        timeoutMs: this.manifest.health.timeoutMs,
+        signal,
+      });
+      if (generation !== this.generation) return undefined;
+      const known = Object.values(HealthState).includes(res.state);
+      record.health.checkedAt = new Date();
+      record.health.state = known ? res.state : HealthState.UNHEALTHY;
+      record.health.message = known ? res.message : `unknown health state ${res.state}`;
+      return record.health.state;
+    } catch (err) {
+      if (generation !== this.generation) return undefined;
+      record.health.checkedAt = new Date();
+      record.health.message = (err as Error).message;
+      return undefined;
+    }
+  }
+
+  /** Maps a module-reported health state to the orchestrator-side state. */
+  private applyHealth(state: HealthState, reason: string): void {
+    const message = this.record.health.message;
+    if (state === HealthState.WAITING_FOR_CONFIG) {
+      this.setState(ModuleState.WAITING_FOR_CONFIG, message || "module waits for configuration");
+    } else if (state === HealthState.DEGRADED) {
+      this.setState(ModuleState.DEGRADED, message || "module reports degraded");
+    } else if (this.record.state !== ModuleState.READY) {
+      this.setState(ModuleState.READY, reason);
+    }
+  }
+
+  private scheduleHealth(generation: number): void {
+    clearTimeout(this.healthTimer);
+    this.healthTimer = setTimeout(async () => {
+      if (generation !== this.generation) return;
+      const state = await this.checkHealth(generation);
+      if (generation !== this.generation) return;
+      const h = this.manifest.health;
+      const inGrace = Date.now() - this.readyAt < h.startGraceMs;
+      if (state === undefined || state === HealthState.UNHEALTHY) {
+        if (!inGrace) this.record.health.failures++;
+        if (this.record.health.failures >= h.failureThreshold) {
+          const reason =
+            `health check failed ${this.record.health.failures} times: ${this.record.health.message}`;
+          this.killForRestart(reason);
+          return;
+        }
+      } else {
+        this.record.health.failures = 0;
+        this.applyHealth(state, "healthy again");
+      }
+      this.scheduleHealth(generation);
+    }, this.manifest.health.intervalMs);
+  }
+
+  /** Kills an unhealthy module; its exit triggers the restart policy with `reason`. */
+  private killForRestart(reason: string): void {
+    clearTimeout(this.healthTimer);
+    if (this.manifest.address) {
+      this.closeClients();
+      this.scheduleRestart(reason);
+      return;
+    }
+    this.killReason = reason;
+    this.process?.signalGroup("SIGKILL");
+  }
+
+  private closeClients(): void {
+    this.clients?.close();
+    this.clients = undefined;
+  }
+
+  /** Handles the exit of a process, expected or not. */
+  private onExit(generation: number, proc: ModuleProcess, status: Deno.CommandStatus): void {
+    const record = this.record;
+    const run = record.history.find((r) => r.pid === proc.pid);
+    const reason = this.killReason || describeExit(status);
+    if (run) {
+      run.exitedAt = { seconds: BigInt(Math.floor(Date.now() / 1000)) };
+      run.exitCode = status.signal ? undefined : status.code;
+      run.signal = status.signal ?? "";
+      run.reason = reason;
+    }
+    if (generation !== this.generation || this.process !== proc) return;
+    if (record.state === ModuleState.STOPPING) return;
+    // Reap the rest of the group: nothing of a dead module may keep running.
+    if (groupMembers(proc.pid).length > 0) proc.signalGroup("SIGKILL");
+    this.clearProcess(status);
+    if (record.state === ModuleState.FAILED) return;
+    this.ctx.logger.warn("module exited", { module: record.name, pid: proc.pid, reason });
+    if (!this.wanted) {
+      this.setState(ModuleState.STOPPED, reason);
+      return;
+    }
+    const policy = this.manifest.restart.policy;
+    if (policy === "never") {
+      this.wanted = false;
+      this.setState(ModuleState.FAILED, `${reason} (restart policy "never")`);
+    } else if (policy === "on-failure" && status.code === 0 && !status.signal && !this.killReason) {
+      this.wanted = false;
+      this.setState(ModuleState.STOPPED, `${reason} (restart policy "on-failure")`);
+    } else {
+      this.scheduleRestart(reason);
+    }
+  }
+
+  /** Restarts after an exponential backoff with jitter, or parks the module in a crash loop. */
+  private scheduleRestart(reason: string): void {
+    const r = this.manifest.restart;
+    const now = Date.now();
+    if (this.readyAt > 0 && now - this.readyAt >= r.stableAfterMs) this.consecutiveFailures = 0;
+    this.restartTimes = this.restartTimes.filter((t) => now - t < r.windowMs);
+    if (this.restartTimes.length >= r.limit) {
+      this.wanted = false;
+      this.setState(
+        ModuleState.FAILED,
+        `crash loop: ${this.restartTimes.length} restarts within ${
+          r.windowMs / 1000
+        } s; last: ${reason}`,
+      );
+      return;
+    }
+    const base = Math.min(r.backoffMaxMs, r.backoffInitialMs * 2 ** this.consecutiveFailures);
+    const delay = Math.round(base / 2 + Math.random() * base / 2);
+    this.consecutiveFailures++;
+    this.restartTimes.push(now);
+    this.setState(ModuleState.BACKOFF, `${reason}; restarting in ${delay} ms`);
+    const generation = this.generation;
+    this.restartTimer = setTimeout(() => {
+      if (generation !== this.generation || !this.wanted) return;
+      this.record.restarts++;
+      this.launch(`restart ${this.record.restarts} after: ${reason}`);
+    }, delay);
+  }
+
+  /**
+   * Stops the module: Shutdown RPC, a grace period, SIGTERM to its process group, SIGKILL
+   * after `stop_timeout`, until no process of the group is left.
+   */
+  async stop(
+    reason: string,
+    stopTimeoutMs = this.manifest?.stopTimeoutMs ?? 10_000,
+  ): Promise<void> {
+    this.wanted = false;
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.healthTimer);
+    const proc = this.process;
+    if (!proc) {
+      this.generation++;
+      this.closeClients();
+      if (this.record.state !== ModuleState.STOPPED) this.setState(ModuleState.STOPPED, reason);
+      return;
+    }
+    this.setState(ModuleState.STOPPING, reason);
+    const exited = (ms: number) =>
+      Promise.race([
+        proc.status.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+      ]);
+    const grace = Math.min(SHUTDOWN_GRACE_MS, stopTimeoutMs);
+    try {
+      await this.clients?.module.shutdown({
+        gracePeriod: { seconds: BigInt(Math.ceil(grace / 1000)) },
+        reason,
+      }, { timeoutMs: grace });
+    } catch {
+      // An unresponsive module is handled by the signals below.
+    }
+    if (!(await exited(grace))) proc.signalGroup("SIGTERM");
+    let gone = await exited(stopTimeoutMs);
+    if (gone) {
+      proc.signalGroup("SIGTERM");
+      gone = await waitGroupGone(proc.pid, stopTimeoutMs);
+    }
+    if (!gone) {
+      this.ctx.logger.warn("module did not stop in time, killing its process group", {
+        module: this.record.name,
+        pid: proc.pid,
+      });
+      proc.signalGroup("SIGKILL");
+      await proc.status;
+      await waitGroupGone(proc.pid, 2_000);
+    }
+    this.generation++;
+    this.clearProcess(await proc.status);
+    this.setState(ModuleState.STOPPED, reason);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Starts the real orchestrator (`deno run main.ts run`) on ports the kernel picks, reads
+ * its JSON log lines, and stops it at the end: every test process is gone afterwards.
+ */
+import { fromFileUrl } from "node:url";
+import { groupMembers } from "../../src/supervisor/process_group.ts";
+import { readLines } from "../../src/log/lines.ts";
+
+/** The repository root. */
+export const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+
+/** A running orchestrator under test. */
+export interface TestOrchestrator {
+  /** Base URL of the HTTP gateway, e.g. "http://127.0.0.1:34567". */
+  url: string;
+  /** host:port of the gRPC server. */
+  grpcAddress: string;
+  pid: number;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** Waits for a log line matching `fn`. */
+  waitForLog(fn: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Sends SIGTERM and waits for a clean exit; returns the exit status. */
+  stop(): Promise<Deno.CommandStatus>;
+  /** The process, for signals. */
+  child: Deno.ChildProcess;
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** Options for `startOrchestrator`. */
+export interface StartOptions {
+  /** The modules directory (absolute). */
+  modules: string;
+  /** Extra CLI arguments. */
+  args?: string[];
+  /** The data directory; a fresh temporary one by default. */
+  data?: string;
+}
+
+/** Starts the orchestrator and waits until both listeners are up. */
+export async function startOrchestrator(options: StartOptions): Promise<TestOrchestrator> {
+  const data = options.data ?? await Deno.makeTempDir({ prefix: "ca-test-data-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      `${ROOT}main.ts`,
+      "run",
+      "--modules",
+      options.modules,
+      "--data",
+      data,
+      "--grpc",
+      "127.0.0.1:0",
+      "--http",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      ...(options.args ?? []),
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  readLines(child.stderr, (line) => {
+    try {
+      logs.push(JSON.parse(line));
+    } catch {
+      logs.push({ msg: line, raw: true });
+    }
+    for (const w of waiters) w();
+  });
+  const waitForLog = (fn: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const found = logs.find(fn);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no matching log line in ${timeoutMs} ms; got:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  let status: Deno.CommandStatus | undefined;
+  child.status.then((s) => status = s);
+  const listening = await Promise.race([
+    waitForLog((l) => l.msg === "orchestrator listening"),
+    child.status.then((s) => {
+      throw new Error(`orchestrator exited with ${s.code}:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
+    }),
+  ]);
+  const orchestrator: TestOrchestrator = {
+    url: `http://${listening.http}`,
+    grpcAddress: String(listening.grpc),
+    pid: child.pid,
+    logs,
+    waitForLog,
+    child,
+    async stop() {
+      if (!status) child.kill("SIGTERM");
+      const s = await child.status;
+      return s;
+    },
+  };
+  return orchestrator;
+}
+
+/** Pids of live processes whose parent chain or process group leads to `pid`s. */
+export function liveProcesses(pgids: number[]): number[] {
+  return pgids.flatMap((g) => groupMembers(g));
+}
+
+/** GETs JSON from the gateway. */
+export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Copies a fixture directory of `tests/fixtures/` to a fresh temporary directory. */
+export async function fixtureCopy(...names: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  for (const name of names) {
+    await new Deno.Command("cp", { args: ["-r", `${ROOT}tests/fixtures/${name}`, `${dir}/`] }).output();
+  }
+  return dir;
+}

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { parseManifest } from "../../src/manifest/parse.ts";
+import { splitCommand } from "../../src/manifest/command.ts";
+import { parseDuration } from "../../src/manifest/duration.ts";
+import { DEFAULTS } from "../../src/manifest/manifest.ts";
+import { discoverModules } from "../../src/manifest/discover.ts";
+
+const FILE = "/srv/modules/cam/module.yaml";
+
+function problems(text: string) {
+  const r = parseManifest(text, FILE);
+  assert.equal(r.ok, false, "expected problems");
+  return r.ok ? [] : r.problems;
+}
+
+Deno.test("seed manifest parses unchanged with defaults", () => {
+  const r = parseManifest(
+    `name: "go2rtc-bridge"
+version: "1.0.0"
+description: "RTSP to WebRTC conversion"
+command: "./go2rtc-module"
+dev_command: "go run . --dev"
+dependencies: ["device-discovery"]
+`,
+    FILE,
+  );
+  assert.ok(r.ok);
+  const m = r.manifest;
+  assert.equal(m.name, "go2rtc-bridge");
+  assert.deepEqual(m.command, ["./go2rtc-module"]);
+  assert.deepEqual(m.devCommand, ["go", "run", ".", "--dev"]);
+  assert.deepEqual(m.dependencies, ["device-discovery"]);
+  assert.equal(m.dir, "/srv/modules/cam");
+  assert.equal(m.restart.policy, DEFAULTS.restart.policy);
+  assert.equal(m.startTimeoutMs, 30_000);
+  assert.equal(m.health.failureThreshold, 3);
+});
+
+Deno.test("extensions are parsed with durations", () => {
+  const r = parseManifest(
+    `name: cam
+command: ["deno", "run", "main.ts"]
+env: { LEVEL: debug, N: 3 }
+restart: { policy: on-failure, backoff: { initial: 250ms, max: 1m }, limit: 2, window: 10s }
+health: { interval: 1.5, timeout: 500ms, failure_threshold: 2, start_grace: 0 }
+start_timeout: 5s
+stop_timeout: 2s
+`,
+    FILE,
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(r.manifest.command, ["deno", "run", "main.ts"]);
+  assert.deepEqual(r.manifest.env, { LEVEL: "debug", N: "3" });
+  assert.equal(r.manifest.restart.policy, "on-failure");
+  assert.equal(r.manifest.restart.backoffInitialMs, 250);
+  assert.equal(r.manifest.restart.backoffMaxMs, 60_000);
+  assert.equal(r.manifest.health.intervalMs, 1500);
+  assert.equal(r.manifest.startTimeoutMs, 5000);
+});
+
+Deno.test("YAML syntax error names file and line", () => {
+  const [p] = problems("name: cam\ncommand: [unclosed\nversion: 1\n");
+  assert.equal(p.file, FILE);
+  assert.ok(p.line >= 2, `line ${p.line}`);
+  assert.match(p.message, /YAML syntax error/);
+});
+
+Deno.test("missing command is reported", () => {
+  const [p] = problems("name: cam\nversion: '1'\n");
+  assert.equal(p.field, "command");
+  assert.match(p.message, /missing required field "command"/);
+});
+
+Deno.test("wrong types, unknown fields and bad enums name field and line", () => {
+  const ps = problems(`name: cam
+command: 42
+restart:
+  policy: sometimes
+colour: blue
+`);
+  const byField = Object.fromEntries(ps.map((p) => [p.field, p]));
+  assert.equal(byField.command.line, 2);
+  assert.match(byField.command.message, /must be string or array/);
+  assert.equal(byField["restart.policy"].line, 4);
+  assert.match(byField["restart.policy"].message, /always, on-failure, never/);
+  assert.equal(byField.colour.line, 5);
+  assert.equal(byField.colour.message, "unknown field");
+});
+
+Deno.test("bad name and bad duration are rejected", () => {
+  const ps = problems("name: Bad Name\ncommand: x\nstop_timeout: soon\n");
+  assert.deepEqual(ps.map((p) => p.field).sort(), ["name", "stop_timeout"]);
+});
+
+Deno.test("a non-mapping document is rejected", () => {
+  const [p] = problems("- just\n- a list\n");
+  assert.match(p.message, /mapping/);
+});
+
+Deno.test("an unterminated quote in command is a problem", () => {
+  const [p] = problems(`name: cam\ncommand: "run 'oops"\n`);
+  assert.equal(p.field, "command");
+  assert.match(p.message, /unterminated/);
+});
+
+Deno.test("splitCommand splits like a shell without expansion", () => {
+  assert.deepEqual(splitCommand(`python3 -u "my mod.py" --x='a b' \\$HOME`), [
+    "python3",
+    "-u",
+    "my mod.py",
+    "--x=a b",
+    "$HOME",
+  ]);
+  assert.deepEqual(splitCommand(`a "" b`), ["a", "", "b"]);
+  assert.throws(() => splitCommand(`a "b`), /unterminated/);
+});
+
+Deno.test("parseDuration", () => {
+  assert.equal(parseDuration(2), 2000);
+  assert.equal(parseDuration("250ms"), 250);
+  assert.equal(parseDuration("1.5s"), 1500);
+  assert.equal(parseDuration("2m"), 120_000);
+  assert.throws(() => parseDuration("2 days"));
+});
+
+Deno.test("discovery finds manifests recursively and fails duplicate names naming both files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [sub, text] of [
+      ["a", "name: one\ncommand: x\n"],
+      ["nested/b", "name: one\ncommand: y\n"],
+      ["c", "name: two\ncommand: z\n"],
+      ["node_modules/d", "name: hidden\ncommand: z\n"],
+    ]) {
+      await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${sub}/module.yaml`, text);
+    }
+    const found = await discoverModules(dir);
+    assert.equal(found.length, 2);
+    const one = found.find((d) => !d.ok);
+    assert.ok(one && !one.ok);
+    assert.equal(one.name, "one");
+    assert.match(one.problems[0].message, /a\/module\.yaml and .*nested\/b\/module\.yaml/);
+    assert.ok(found.some((d) => d.ok && d.manifest.name === "two"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
