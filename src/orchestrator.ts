@@ -9,7 +9,7 @@ import { EventService } from "./gen/callassistant/v1/event_pb.ts";
 import { controlService, systemReady } from "./control/control_service.ts";
 import { EventBus } from "./events/bus.ts";
 import { eventService } from "./events/event_service.ts";
-import { createGateway } from "./gateway/app.ts";
+import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
 import { discoverModules } from "./manifest/discover.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
@@ -100,8 +100,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   addresses.grpc = grpcAddress;
 
   const app = createGateway({
-    services: services.filter((s) => s.service !== EventService),
+    services: [bindService(ControlService, control), bindService(ConfigService, {})],
     isReady: () => systemReady(registry),
+    onInternalError: (method, err) =>
+      logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) }),
   });
   try {
     httpServer = Deno.serve({

@@ -5,7 +5,7 @@
 import { ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
-import { ModuleRecord } from "./module_record.ts";
+import type { ModuleRecord } from "./module_record.ts";
 
 /** A state name without the enum prefix, e.g. "READY". */
 export function stateName(state: ModuleState): string {

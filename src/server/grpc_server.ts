@@ -26,6 +26,10 @@ export async function startGrpcServer(
   services: HostedService[],
   logger: Logger,
 ): Promise<{ server: grpc.Server; port: number }> {
+  // grpc-js writes its own errors to the console; route them to our log at debug level.
+  grpc.setLogger({
+    error: (...args: unknown[]) => logger.debug("grpc-js", { detail: args.join(" ") }),
+  } as Partial<Console>);
   const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const onInternalError = (method: string, err: unknown) =>
     logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) });
@@ -36,10 +40,13 @@ export async function startGrpcServer(
     server.bindAsync(
       `${host.includes(":") ? `[${host}]` : host}:${port}`,
       grpc.ServerCredentials.createInsecure(),
-      (err, p) =>
-        err
-          ? reject(new ListenError(`cannot listen for gRPC on ${host}:${port}: ${err.message}`))
-          : resolve(p),
+      (err, p) => {
+        if (!err) return resolve(p);
+        const reason = /EADDRINUSE/.test(err.message)
+          ? "address already in use"
+          : err.message.split("\n")[0];
+        reject(new ListenError(`cannot listen for gRPC on ${host}:${port}: ${reason}`));
+      },
     )
   );
   return { server, port: bound };

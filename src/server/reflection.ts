@@ -2,7 +2,7 @@
  * gRPC server reflection (v1 and v1alpha) from the embedded descriptor set, so grpcurl,
  * grpcui and Postman work without .proto files.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { Buffer } from "node:buffer";

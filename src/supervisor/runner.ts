@@ -96,8 +96,6 @@ export class ModuleRunner {
       failures: 0,
     };
     record.registration = undefined;
-    record.exitCode = undefined;
-    record.exitSignal = "";
     this.killReason = "";
 
     let host = "127.0.0.1";

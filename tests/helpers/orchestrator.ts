@@ -2,12 +2,12 @@
  * Starts the real orchestrator (`deno run main.ts run`) on ports the kernel picks, reads
  * its JSON log lines, and stops it at the end: every test process is gone afterwards.
  */
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 import { groupMembers } from "../../src/supervisor/process_group.ts";
 import { readLines } from "../../src/log/lines.ts";
 
 /** The repository root. */
-export const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** A running orchestrator under test. */
 export interface TestOrchestrator {
@@ -19,7 +19,10 @@ export interface TestOrchestrator {
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
   /** Waits for a log line matching `fn`. */
-  waitForLog(fn: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    fn: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Sends SIGTERM and waits for a clean exit; returns the exit status. */
   stop(): Promise<Deno.CommandStatus>;
   /** The process, for signals. */
@@ -103,7 +106,13 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no matching log line in ${timeoutMs} ms; got:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`));
+        reject(
+          new Error(
+            `no matching log line in ${timeoutMs} ms; got:\n${
+              logs.map((l) => JSON.stringify(l)).join("\n")
+            }`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(check);
       check();
@@ -113,7 +122,9 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
   const listening = await Promise.race([
     waitForLog((l) => l.msg === "orchestrator listening"),
     child.status.then((s) => {
-      throw new Error(`orchestrator exited with ${s.code}:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
+      throw new Error(
+        `orchestrator exited with ${s.code}:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`,
+      );
     }),
   ]);
   const orchestrator: TestOrchestrator = {
@@ -138,7 +149,9 @@ export function liveProcesses(pgids: number[]): number[] {
 }
 
 /** GETs JSON from the gateway. */
-export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function getJson(
+  url: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.json() };
 }
@@ -147,7 +160,32 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
 export async function fixtureCopy(...names: string[]): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
   for (const name of names) {
-    await new Deno.Command("cp", { args: ["-r", `${ROOT}tests/fixtures/${name}`, `${dir}/`] }).output();
+    await new Deno.Command("cp", { args: ["-r", `${ROOT}tests/fixtures/${name}`, `${dir}/`] })
+      .output();
   }
   return dir;
+}
+
+/** Writes a module.yaml running the example test camera under `name` into `modulesDir`. */
+export async function addCamera(
+  modulesDir: string,
+  name = "test-camera",
+  extra = "",
+): Promise<void> {
+  await Deno.mkdir(`${modulesDir}/${name}`, { recursive: true });
+  await Deno.writeTextFile(
+    `${modulesDir}/${name}/module.yaml`,
+    `name: ${name}\nversion: "0.1.0"\ncommand: ["deno", "run", "--allow-all", "${ROOT}modules/test-camera/main.ts"]\n${extra}`,
+  );
+}
+
+/** True when a process with this pid is alive (zombies count as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }

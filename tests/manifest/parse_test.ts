@@ -126,12 +126,14 @@ Deno.test("parseDuration", () => {
 Deno.test("discovery finds manifests recursively and fails duplicate names naming both files", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const [sub, text] of [
-      ["a", "name: one\ncommand: x\n"],
-      ["nested/b", "name: one\ncommand: y\n"],
-      ["c", "name: two\ncommand: z\n"],
-      ["node_modules/d", "name: hidden\ncommand: z\n"],
-    ]) {
+    for (
+      const [sub, text] of [
+        ["a", "name: one\ncommand: x\n"],
+        ["nested/b", "name: one\ncommand: y\n"],
+        ["c", "name: two\ncommand: z\n"],
+        ["node_modules/d", "name: hidden\ncommand: z\n"],
+      ]
+    ) {
       await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
       await Deno.writeTextFile(`${dir}/${sub}/module.yaml`, text);
     }

@@ -1,0 +1,417 @@
+/**
+ * The HTTP/JSON gateway: a Hono app that serves transport-agnostic service
+ * implementations in-process at the routes of their `google.api.http` annotations (and
+ * `POST /<package>.<Service>/<Method>`), plus `/healthz`, `/readyz` and `/openapi.json`.
+ * Serve it with `Deno.serve(app.fetch)`.
+ */
+import {
+  create,
+  createRegistry,
+  type DescFile,
+  type DescMessage,
+  type DescService,
+  isMessage,
+  type JsonObject,
+  type JsonValue,
+  type MessageInitShape,
+  type Registry,
+  toJson,
+} from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { DESCRIPTOR_SET_BASE64 } from "../gen/descriptor_set.ts";
+import { Code, httpStatusFor, RpcError, toRpcError } from "../rpc/errors.ts";
+import type { CallContext, PartialServiceImpl } from "../rpc/handlers.ts";
+import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
+import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
+
+/** A service and the object implementing its methods (by local name). */
+export interface GatewayService {
+  /** The generated service descriptor. */
+  readonly service: DescService;
+  /** One handler per method, as in `ServiceImpl`; missing methods answer UNIMPLEMENTED. */
+  readonly impl: object;
+}
+
+/** Called with every error a handler throws that is not an RpcError (a bug or a crash). */
+export type GatewayInternalErrorHook = (method: string, err: unknown) => void;
+
+/** Options of {@link createGateway}. */
+export interface GatewayOptions {
+  /** The services to serve. */
+  readonly services: readonly GatewayService[];
+  /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** Whether `/readyz` answers 200 (else 503). Default: always ready. */
+  readonly isReady?: () => boolean;
+  /** Mounts more routes (`/metrics`, the dashboard) before the gateway's catch-all. */
+  readonly extraRoutes?: (app: Hono) => void;
+  /** Type registry for `google.protobuf.Any`; default: every type the services' files reach. */
+  readonly registry?: Registry;
+  /** The FileDescriptorSet (base64) whose comments describe `/openapi.json`. */
+  readonly descriptorSetBase64?: string;
+  /** Title and version of `/openapi.json`. */
+  readonly openApiInfo?: OpenApiInfo;
+  /** Interval of SSE keep-alive comments in ms; 0 for none. Default 15 000. */
+  readonly sseKeepAliveMs?: number;
+  /**
+   * How long a streaming call may take to produce its first item before the response
+   * headers are sent (so an early error still gets its own HTTP status), in ms. Default 50.
+   */
+  readonly streamStartMs?: number;
+  /** Told about unexpected handler errors (answered as INTERNAL). Default: console.error. */
+  readonly onInternalError?: GatewayInternalErrorHook;
+}
+
+/** Pairs a generated service with a typed (possibly partial) implementation. */
+export function bindService<S extends GenService<GenServiceMethods>>(
+  service: S,
+  impl: PartialServiceImpl<S>,
+): GatewayService {
+  return { service, impl: impl as object };
+}
+
+type Handler = (request: unknown, ctx: CallContext) => unknown;
+
+const JSON_TYPE = "application/json";
+const NDJSON_TYPE = "application/x-ndjson";
+const SSE_TYPE = "text/event-stream";
+
+function isJsonObject(value: JsonValue | undefined): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Every file the services are declared in, with their dependencies. */
+function defaultRegistry(services: readonly GatewayService[]): Registry {
+  const files = new Set<DescFile>();
+  const visit = (file: DescFile) => {
+    if (files.has(file)) return;
+    files.add(file);
+    file.dependencies.forEach(visit);
+  };
+  services.forEach((s) => visit(s.service.file));
+  return createRegistry(...files);
+}
+
+function toJsonValue(value: unknown): JsonValue {
+  try {
+    return JSON.parse(JSON.stringify(value) ?? "null") as JsonValue;
+  } catch {
+    return String(value);
+  }
+}
+
+/** The JSON error body: `{code, message, details}`, message details packed as Any. */
+export function errorBody(err: RpcError, registry?: Registry): JsonObject {
+  const details = err.details.map((detail): JsonValue => {
+    if (isMessage(detail)) {
+      const schema = registry?.getMessage(detail.$typeName);
+      if (schema) {
+        try {
+          return toJson(AnySchema, anyPack(schema, detail), { registry });
+        } catch {
+          // Fall through to the plain rendering.
+        }
+      }
+    }
+    return toJsonValue(detail);
+  });
+  return { code: err.code, message: err.message, details };
+}
+
+function jsonResponse(body: JsonValue, status: number, headers?: Headers): Response {
+  const h = new Headers(headers);
+  h.set("content-type", JSON_TYPE);
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+function errorResponse(err: RpcError, registry?: Registry, headers?: Headers): Response {
+  return jsonResponse(errorBody(err, registry), httpStatusFor(err.code), headers);
+}
+
+function peerOf(env: unknown): string {
+  const addr = (env as { remoteAddr?: { hostname?: unknown; port?: unknown } } | undefined)
+    ?.remoteAddr;
+  if (typeof addr?.hostname !== "string") return "unknown";
+  return addr.hostname.includes(":")
+    ? `ipv6:[${addr.hostname}]:${addr.port}`
+    : `ipv4:${addr.hostname}:${addr.port}`;
+}
+
+/** The SSE `id:` of an item: its `event.id` or `entry.sequence`, when present. */
+function sseId(json: JsonValue): string | undefined {
+  if (!isJsonObject(json)) return undefined;
+  for (const [outer, inner] of [["event", "id"], ["entry", "sequence"]]) {
+    const o = json[outer];
+    if (isJsonObject(o)) {
+      const v = o[inner];
+      if (typeof v === "string" || typeof v === "number") return String(v);
+    }
+  }
+  return undefined;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+
+/** Waits for a promise up to `ms`; undefined when it has not settled by then. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled<T> => ({ ok: true, value }),
+        (error): Settled<T> => ({ ok: false, error }),
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Creates the gateway app for the given services. */
+export function createGateway(options: GatewayOptions): Hono {
+  const routes = buildRoutes(options.services.map((s) => s.service));
+  const impls = new Map<DescService, Record<string, unknown>>(
+    options.services.map((s) => [s.service, s.impl as Record<string, unknown>]),
+  );
+  const registry = options.registry ?? defaultRegistry(options.services);
+  const limit = options.bodyLimitBytes ?? 1024 * 1024;
+  const keepAliveMs = options.sseKeepAliveMs ?? 15_000;
+  const streamStartMs = options.streamStartMs ?? 50;
+  const onInternalError = options.onInternalError ??
+    ((method: string, err: unknown) => console.error(`gateway: ${method} failed:`, err));
+  let openApi: JsonObject | undefined;
+
+  const encode = (schema: DescMessage, value: unknown, responseBody: string): JsonValue => {
+    const message = create(schema, value as MessageInitShape<DescMessage>);
+    const json = toJson(schema, message, { alwaysEmitImplicit: true, registry });
+    if (responseBody === "" || !isJsonObject(json)) return json;
+    const field = schema.fields.find((f) => f.name === responseBody || f.jsonName === responseBody);
+    return field ? json[field.jsonName] ?? null : json;
+  };
+
+  /** The RpcError for anything thrown, reporting non-RpcErrors as internal errors. */
+  const failure = (route: Route, err: unknown): RpcError => {
+    if (!(err instanceof RpcError)) {
+      onInternalError(`${route.service.typeName}/${route.method.name}`, err);
+    }
+    return toRpcError(err);
+  };
+
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    onInternalError(`${c.req.method} ${new URL(c.req.url).pathname}`, err);
+    return errorResponse(new RpcError(Code.INTERNAL, "internal error"));
+  });
+  app.notFound((c) =>
+    errorResponse(
+      new RpcError(Code.NOT_FOUND, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+    )
+  );
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: limit,
+      onError: () =>
+        jsonResponse(
+          errorBody(
+            new RpcError(
+              Code.RESOURCE_EXHAUSTED,
+              `request body is larger than the limit of ${limit} bytes`,
+            ),
+          ),
+          413,
+        ),
+    }),
+  );
+  app.get("/healthz", () => jsonResponse({ status: "ok" }, 200));
+  app.get(
+    "/readyz",
+    () =>
+      (options.isReady?.() ?? true)
+        ? jsonResponse({ status: "ready" }, 200)
+        : jsonResponse({ status: "not ready" }, 503),
+  );
+  app.get("/openapi.json", () => {
+    openApi ??= openApiDocument(
+      options.services.map((s) => s.service),
+      options.descriptorSetBase64 ?? DESCRIPTOR_SET_BASE64,
+      options.openApiInfo,
+    );
+    return jsonResponse(openApi, 200);
+  });
+  options.extraRoutes?.(app);
+  app.all("*", (c) => dispatch(c));
+
+  async function dispatch(c: Context): Promise<Response> {
+    const url = new URL(c.req.url);
+    const head = c.req.method === "HEAD";
+    const match = matchRoute(routes, head ? "GET" : c.req.method, url.pathname);
+    if (match.kind === "not_found") {
+      return errorResponse(
+        new RpcError(Code.NOT_FOUND, `no route for ${c.req.method} ${url.pathname}`),
+      );
+    }
+    if (match.kind === "method_not_allowed") {
+      const allowed = match.allowed.join(", ");
+      const err = new RpcError(
+        Code.UNIMPLEMENTED,
+        `method ${c.req.method} is not allowed for ${url.pathname} (allowed: ${allowed})`,
+      );
+      return jsonResponse(errorBody(err), 405, new Headers({ allow: allowed }));
+    }
+    const { route, variables } = match;
+    const { method, service } = route;
+    const impl = impls.get(service)?.[method.localName];
+    if (typeof impl !== "function") {
+      return errorResponse(
+        new RpcError(
+          Code.UNIMPLEMENTED,
+          `${service.typeName}/${method.name} is not implemented yet`,
+        ),
+      );
+    }
+    if (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming") {
+      return errorResponse(
+        new RpcError(
+          Code.UNIMPLEMENTED,
+          `${service.typeName}/${method.name} streams requests, which HTTP/JSON does not support`,
+        ),
+      );
+    }
+    const handler = impl.bind(impls.get(service)) as Handler;
+    const streaming = method.methodKind === "server_streaming";
+    const sse = streaming && (c.req.header("accept") ?? "").includes(SSE_TYPE);
+    if (head && streaming) {
+      return new Response(null, { headers: { "content-type": sse ? SSE_TYPE : NDJSON_TYPE } });
+    }
+
+    let request: unknown;
+    try {
+      const body = route.body === "" ? undefined : await c.req.text();
+      request = decodeRequest(route, { variables, query: url.searchParams, body }, { registry });
+    } catch (err) {
+      return errorResponse(toRpcError(err), registry);
+    }
+
+    // A client disconnect aborts a stream through the body's cancel(). Request.signal is
+    // not used: in Deno.serve it also aborts after every successful response (and reading
+    // it prints a warning), so unary handlers run to completion.
+    const abort = new AbortController();
+    const onClientGone = () =>
+      abort.abort(new RpcError(Code.CANCELLED, "the client closed the request"));
+    const ctx: CallContext = {
+      headers: new Headers(c.req.raw.headers),
+      signal: abort.signal,
+      responseHeaders: new Headers(),
+      peer: peerOf(c.env),
+    };
+
+    if (!streaming) {
+      try {
+        const result = await handler(request, ctx);
+        return jsonResponse(
+          encode(method.output, result, route.responseBody),
+          200,
+          ctx.responseHeaders,
+        );
+      } catch (err) {
+        return errorResponse(failure(route, err), registry, ctx.responseHeaders);
+      }
+    }
+
+    let iterator: AsyncIterator<unknown>;
+    let first: Promise<IteratorResult<unknown>>;
+    try {
+      iterator = (handler(request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      first = iterator.next();
+    } catch (err) {
+      return errorResponse(failure(route, err), registry, ctx.responseHeaders);
+    }
+    // Give the handler a moment so an error it raises before streaming gets its own status.
+    const early = await within(first, streamStartMs);
+    if (early && !early.ok) {
+      return errorResponse(failure(route, early.error), registry, ctx.responseHeaders);
+    }
+
+    const encoder = new TextEncoder();
+    const frame = (json: JsonValue): Uint8Array => {
+      if (!sse) return encoder.encode(`${JSON.stringify(json)}\n`);
+      const id = sseId(json);
+      return encoder.encode(
+        `${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(json)}\n\n`,
+      );
+    };
+    const errorFrame = (err: RpcError): Uint8Array => {
+      const body = errorBody(err, registry);
+      return encoder.encode(
+        sse
+          ? `event: error\ndata: ${JSON.stringify(body)}\n\n`
+          : `${JSON.stringify({ error: body })}\n`,
+      );
+    };
+    let pending: Promise<IteratorResult<unknown>> | undefined = first;
+    let finished = false;
+    let keepAlive: ReturnType<typeof setInterval> | undefined;
+    const finish = () => {
+      finished = true;
+      clearInterval(keepAlive);
+    };
+
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (sse && keepAliveMs > 0) {
+          keepAlive = setInterval(() => {
+            if (!finished) controller.enqueue(encoder.encode(": keep-alive\n\n"));
+          }, keepAliveMs);
+        }
+      },
+      async pull(controller) {
+        try {
+          const next = pending ?? iterator.next();
+          pending = undefined;
+          const result = await next;
+          if (finished) return;
+          if (result.done) {
+            finish();
+            controller.close();
+            return;
+          }
+          controller.enqueue(frame(encode(method.output, result.value, route.responseBody)));
+        } catch (err) {
+          if (finished) return;
+          finish();
+          controller.enqueue(errorFrame(failure(route, err)));
+          controller.close();
+        }
+      },
+      cancel() {
+        if (finished) return;
+        finish();
+        onClientGone();
+        try {
+          iterator.return?.().catch(() => {});
+        } catch {
+          // The handler's iterator could not be closed; its signal is aborted anyway.
+        }
+      },
+    });
+
+    const headers = new Headers(ctx.responseHeaders);
+    headers.set("content-type", sse ? `${SSE_TYPE}; charset=utf-8` : NDJSON_TYPE);
+    headers.set("cache-control", "no-cache");
+    if (sse) headers.set("x-accel-buffering", "no");
+    return new Response(stream, { status: 200, headers });
+  }
+
+  return app;
+}

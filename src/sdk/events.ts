@@ -1,0 +1,271 @@
+/**
+ * Reporting events, status and metrics to the orchestrator's EventService.
+ *
+ * Reports go through a `ReportTransport`. The one here sends one unary call per report
+ * (ReportEvent, ReportStatus, ReportMetrics) with the module token and a deadline; a
+ * transport over the bidirectional `Connect` stream (sequence numbers, acks, resend
+ * after reconnect) can replace it without changing the reporter's API.
+ *
+ * A report never throws into the module's code: failures are logged to stderr (repeated
+ * failures are summarised, not repeated) and the call resolves to `undefined`/`false`.
+ */
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  EventService,
+  type ReportEventRequestSchema,
+  type ReportMetricsRequestSchema,
+  type ReportStatusRequestSchema,
+} from "../gen/callassistant/v1/event_pb.ts";
+import { type MetricSchema, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import { type Client, createClient } from "../rpc/grpc_client.ts";
+import { toRpcError } from "../rpc/errors.ts";
+import { Code } from "../rpc/errors.ts";
+
+/** A ReportEvent request. */
+export type EventReport = MessageInitShape<typeof ReportEventRequestSchema>;
+/** A ReportStatus request: the module's state, and entities and flows that changed. */
+export type StatusReport = MessageInitShape<typeof ReportStatusRequestSchema>;
+/** A ReportMetrics request. */
+export type MetricsReport = MessageInitShape<typeof ReportMetricsRequestSchema>;
+/** One metric sample: `{ name, value, labels?, kind?, help? }`. */
+export type MetricSample = MessageInitShape<typeof MetricSchema>;
+
+/** Severity as the enum or its lower-case name. */
+export type SeverityLevel = Severity | "debug" | "info" | "warning" | "error" | "critical";
+
+/** The optional fields of an event. */
+export interface EventOptions {
+  /** How serious it is; INFO by default. */
+  severity?: SeverityLevel;
+  /** A sentence for people. */
+  message?: string;
+  /** The entity it concerns. */
+  entityId?: string;
+  /** The flow it concerns. */
+  flowId?: string;
+  /** Structured detail (JSON object). */
+  data?: JsonObject;
+}
+
+/** How reports reach the orchestrator. Methods reject on failure; the reporter catches. */
+export interface ReportTransport {
+  /** Sends an event; resolves to the id the orchestrator gave it. */
+  reportEvent(report: EventReport): Promise<bigint>;
+  /** Sends a status report. */
+  reportStatus(report: StatusReport): Promise<void>;
+  /** Sends metric samples. */
+  reportMetrics(report: MetricsReport): Promise<void>;
+  /** Releases the connection. */
+  close(): void;
+}
+
+/** Options of a unary transport. */
+export interface UnaryTransportOptions {
+  /** host:port of the EventService. */
+  address: string;
+  /** The module token, sent as `authorization: Bearer <token>`. */
+  token: string;
+  /** Deadline of each call in milliseconds (default 5000). */
+  timeoutMs?: number;
+}
+
+/** A transport sending one unary EventService call per report. */
+export class UnaryReportTransport implements ReportTransport {
+  #client: Client<typeof EventService> | undefined;
+  readonly #options: UnaryTransportOptions;
+
+  constructor(options: UnaryTransportOptions) {
+    this.#options = options;
+  }
+
+  #call() {
+    this.#client ??= createClient(EventService, this.#options.address);
+    const headers: Record<string, string> = {};
+    if (this.#options.token) headers.authorization = `Bearer ${this.#options.token}`;
+    return {
+      client: this.#client,
+      options: { headers, timeoutMs: this.#options.timeoutMs ?? 5000 },
+    };
+  }
+
+  async reportEvent(report: EventReport): Promise<bigint> {
+    const { client, options } = this.#call();
+    return (await client.reportEvent(report, options)).eventId;
+  }
+
+  async reportStatus(report: StatusReport): Promise<void> {
+    const { client, options } = this.#call();
+    await client.reportStatus(report, options);
+  }
+
+  async reportMetrics(report: MetricsReport): Promise<void> {
+    const { client, options } = this.#call();
+    await client.reportMetrics(report, options);
+  }
+
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+}
+
+/** Options of an EventReporter. */
+export interface EventReporterOptions {
+  /** host:port of the EventService; empty turns reporting off (the module runs alone). */
+  address: string;
+  /** The module token. */
+  token: string;
+  /** Deadline of each call in milliseconds (default 5000). */
+  timeoutMs?: number;
+  /** Where failures are logged (default: a line on stderr). */
+  log?: (line: string) => void;
+  /** Replaces the unary transport (e.g. with the Connect stream). */
+  transport?: ReportTransport;
+}
+
+const SEVERITIES: Record<Exclude<SeverityLevel, Severity>, Severity> = {
+  debug: Severity.DEBUG,
+  info: Severity.INFO,
+  warning: Severity.WARNING,
+  error: Severity.ERROR,
+  critical: Severity.CRITICAL,
+};
+
+/** How long repeated failures are summarised instead of logged one by one. */
+const QUIET_MS = 30_000;
+
+/** Sends a module's events, status and metrics to the orchestrator. Never throws. */
+export class EventReporter {
+  readonly #transport: ReportTransport | undefined;
+  readonly #log: (line: string) => void;
+  readonly #pending = new Set<Promise<unknown>>();
+  #closed = false;
+  #warnedDisabled = false;
+  #failures = 0;
+  #lastFailureLog = 0;
+  #suppressed = 0;
+
+  constructor(options: EventReporterOptions) {
+    this.#log = options.log ?? ((line) => console.error(line));
+    this.#transport = options.transport ??
+      (options.address
+        ? new UnaryReportTransport({
+          address: options.address,
+          token: options.token,
+          timeoutMs: options.timeoutMs,
+        })
+        : undefined);
+  }
+
+  /** True when reports are sent somewhere (ORCHESTRATOR_ADDRESS was set). */
+  get enabled(): boolean {
+    return this.#transport !== undefined && !this.#closed;
+  }
+
+  /**
+   * Reports an event of a dotted `type` (e.g. "camera.motion"). Resolves to the event id
+   * the orchestrator assigned, or `undefined` when it could not be delivered.
+   */
+  report(type: string, options: EventOptions = {}): Promise<bigint | undefined> {
+    const severity = typeof options.severity === "string"
+      ? SEVERITIES[options.severity]
+      : options.severity ?? Severity.INFO;
+    return this.#send(`event "${type}"`, (t) =>
+      t.reportEvent({
+        type,
+        severity,
+        message: options.message ?? "",
+        entityId: options.entityId ?? "",
+        flowId: options.flowId ?? "",
+        data: options.data,
+      }), undefined);
+  }
+
+  /**
+   * Reports the module's status and the entities and flows that changed (also confirms
+   * an AdjustQuality). Resolves to true when the orchestrator accepted it.
+   */
+  status(report: StatusReport): Promise<boolean> {
+    return this.#send("status", (t) => t.reportStatus(report).then(() => true), false);
+  }
+
+  /** Reports metric samples. Resolves to true when the orchestrator accepted them. */
+  metrics(samples: MetricSample[]): Promise<boolean> {
+    return this.#send(
+      `${samples.length} metric(s)`,
+      (t) => t.reportMetrics({ metrics: samples }).then(() => true),
+      false,
+    );
+  }
+
+  /** Waits (at most `timeoutMs`) for the reports in flight. */
+  async flush(timeoutMs = 2000): Promise<void> {
+    if (this.#pending.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#pending]),
+      new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Stops reporting and releases the connection; later reports resolve as undelivered. */
+  close(): void {
+    this.#closed = true;
+    this.#transport?.close();
+  }
+
+  #send<T>(what: string, send: (t: ReportTransport) => Promise<T>, failed: T): Promise<T> {
+    const transport = this.#transport;
+    if (!transport || this.#closed) {
+      if (!transport && !this.#warnedDisabled) {
+        this.#warnedDisabled = true;
+        this.#log("ORCHESTRATOR_ADDRESS is not set: events, status and metrics are not reported");
+      }
+      return Promise.resolve(failed);
+    }
+    let promise: Promise<T>;
+    try {
+      promise = send(transport);
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    const result = promise.then(
+      (value) => {
+        this.#succeeded();
+        return value;
+      },
+      (err) => {
+        this.#failed(what, err);
+        return failed;
+      },
+    );
+    this.#pending.add(result);
+    result.finally(() => this.#pending.delete(result));
+    return result;
+  }
+
+  #succeeded(): void {
+    if (this.#failures === 0) return;
+    this.#log(`reports to the orchestrator work again (${this.#failures} failed before)`);
+    this.#failures = 0;
+    this.#suppressed = 0;
+    this.#lastFailureLog = 0;
+  }
+
+  #failed(what: string, err: unknown): void {
+    this.#failures++;
+    const now = Date.now();
+    if (now - this.#lastFailureLog < QUIET_MS) {
+      this.#suppressed++;
+      return;
+    }
+    const rpc = toRpcError(err);
+    const more = this.#suppressed > 0 ? ` (${this.#suppressed} more failed since last logged)` : "";
+    this.#log(
+      `cannot report ${what} to the orchestrator: ${Code[rpc.code]}: ${rpc.message}${more}`,
+    );
+    this.#lastFailureLog = now;
+    this.#suppressed = 0;
+  }
+}

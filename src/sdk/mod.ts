@@ -1,0 +1,74 @@
+/**
+ * The Call Assistant module SDK for TypeScript (Deno).
+ *
+ * ```ts
+ * import { EntityKind, MediaType, serveModule } from "../../src/sdk/mod.ts";
+ *
+ * const mod = await serveModule({
+ *   info: { version: "1.0.0", description: "A camera" },
+ *   capabilities: [{
+ *     entityType: "video_source",
+ *     kind: EntityKind.SOURCE,
+ *     outputs: [{ mediaType: MediaType.VIDEO, protocol: "rtsp", codec: "h264" }],
+ *   }],
+ *   entity: {
+ *     createEntity: (req) => ({ entity: { id: req.entityId, entityType: req.entityType } }),
+ *   },
+ * });
+ * await mod.events.report("camera.started", { message: "ready" });
+ * ```
+ *
+ * @module
+ */
+export {
+  type ConfigureContext,
+  type EntityCapabilityInit,
+  type EntityHandlers,
+  type Health,
+  type ModuleDefinition,
+  type ModuleHandle,
+  type ModuleHandlers,
+  type PipelineHandlers,
+  SDK_VERSION,
+  serveModule,
+  type ServeOptions,
+} from "./module.ts";
+export {
+  type EventOptions,
+  type EventReport,
+  EventReporter,
+  type EventReporterOptions,
+  type MetricSample,
+  type MetricsReport,
+  type ReportTransport,
+  type SeverityLevel,
+  type StatusReport,
+  UnaryReportTransport,
+  type UnaryTransportOptions,
+} from "./events.ts";
+export { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
+export { stdinIsPipe } from "./process.ts";
+
+// What handlers need, so a module imports from one place.
+export { Code, RpcError } from "../rpc/errors.ts";
+export type { CallContext, ServiceImpl } from "../rpc/handlers.ts";
+export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+export { EntityKind, MediaType } from "../gen/callassistant/v1/media_pb.ts";
+export {
+  ConnectionRole,
+  EntityOrigin,
+  EntityState,
+  FlowState,
+  HealthState,
+  MetricKind,
+  QualityPreset,
+  Severity,
+} from "../gen/callassistant/v1/resources_pb.ts";
+export type { Entity, EntityStatus, FlowStatus } from "../gen/callassistant/v1/resources_pb.ts";
+export {
+  durationFromMs,
+  timestampDate,
+  timestampFromDate,
+  timestampFromMs,
+  timestampNow,
+} from "@bufbuild/protobuf/wkt";

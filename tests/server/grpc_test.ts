@@ -1,0 +1,176 @@
+/**
+ * The orchestrator's gRPC server with real clients: reflection v1 and v1alpha through a
+ * client that is not our code, standard health checks, EventService authentication,
+ * UNIMPLEMENTED for later RPCs, and the Deno 2.9.4 regression (1,000 calls, close, still up).
+ */
+import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
+import { GrpcReflection } from "grpc-js-reflection-client";
+import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
+import { EventService } from "../../src/gen/callassistant/v1/event_pb.ts";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+} from "../../src/gen/grpc/health/v1/health_pb.ts";
+import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
+import { createClient } from "../../src/rpc/grpc_client.ts";
+import { Code, type RpcError } from "../../src/rpc/errors.ts";
+import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+
+const SERVICES = [
+  "callassistant.v1.ConfigService",
+  "callassistant.v1.ControlService",
+  "callassistant.v1.EventService",
+  "grpc.health.v1.Health",
+];
+
+async function withOrchestrator(fn: (grpcAddress: string, url: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  await addCamera(dir);
+  const orch = await startOrchestrator({ modules: dir });
+  try {
+    await fn(orch.grpcAddress, orch.url);
+  } finally {
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: Code, message?: RegExp) {
+  await assert.rejects(p, (err: RpcError) => {
+    assert.equal(err.code, code, `code ${Code[err.code]}: ${err.message}`);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+Deno.test("gRPC: reflection, health, auth, unimplemented and 1,000 calls", async (t) => {
+  await withOrchestrator(async (address) => {
+    const control = createClient(ControlService, address);
+    try {
+      await waitFor(
+        async () => {
+          const { modules } = await control.listModules({});
+          return modules.find((m) => m.name === "test-camera")?.state === ModuleState.READY;
+        },
+        30_000,
+        "camera READY",
+      );
+
+      for (const version of ["v1", "v1alpha"]) {
+        await t.step(`reflection ${version} lists the services and describes them`, async () => {
+          const reflection = new GrpcReflection(
+            address,
+            grpc.credentials.createInsecure(),
+            {},
+            version,
+          );
+          const services = await reflection.listServices();
+          for (const s of SERVICES) assert.ok(services.includes(s), `${s} in ${services}`);
+          // A client built only from reflected descriptors can call the API.
+          const descriptor = await reflection.getDescriptorBySymbol(
+            "callassistant.v1.ControlService",
+          );
+          // deno-lint-ignore no-explicit-any
+          const pkg = descriptor.getPackageObject({ keepCase: false, enums: String }) as any;
+          const Client = pkg.callassistant.v1.ControlService as typeof grpc.Client;
+          const dynamic = new Client(address, grpc.credentials.createInsecure());
+          const reply = await new Promise<{ modules: { name: string; state: string }[] }>((
+            ok,
+            fail,
+          ) =>
+            // deno-lint-ignore no-explicit-any
+            (dynamic as any).listModules({}, (err: Error, res: any) => err ? fail(err) : ok(res))
+          );
+          dynamic.close();
+          assert.deepEqual(reply.modules.map((m) => [m.name, m.state]), [[
+            "test-camera",
+            "MODULE_STATE_READY",
+          ]]);
+        });
+      }
+
+      await t.step("grpc.health.v1 answers SERVING, NOT_FOUND for unknown services", async () => {
+        const health = createClient(Health, address);
+        try {
+          assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
+          assert.equal(
+            (await health.check({ service: "callassistant.v1.ControlService" })).status,
+            HealthCheckResponse_ServingStatus.SERVING,
+          );
+          await rejectsWith(health.check({ service: "nope.Service" }), Code.NOT_FOUND);
+        } finally {
+          health.close();
+        }
+      });
+
+      await t.step(
+        "EventService: no token UNAUTHENTICATED, unknown token PERMISSION_DENIED",
+        async () => {
+          const events = createClient(EventService, address);
+          try {
+            await rejectsWith(
+              events.reportEvent({ type: "x" }),
+              Code.UNAUTHENTICATED,
+              /MODULE_TOKEN/,
+            );
+            await rejectsWith(
+              events.reportEvent({ type: "x" }, {
+                headers: { authorization: "Bearer not-a-token" },
+              }),
+              Code.PERMISSION_DENIED,
+            );
+          } finally {
+            events.close();
+          }
+        },
+      );
+
+      await t.step("RPCs of later capabilities answer UNIMPLEMENTED", async () => {
+        await rejectsWith(
+          control.findPath({ sourceEntityId: "a", targetEntityId: "b" }),
+          Code.UNIMPLEMENTED,
+          /FindPath is not implemented/,
+        );
+      });
+
+      await t.step("a client makes 1,000 calls and closes; the server still answers", async () => {
+        const busy = createClient(ControlService, address);
+        for (let i = 0; i < 1000; i++) await busy.getSystemStatus({});
+        busy.close();
+        const fresh = createClient(ControlService, address);
+        try {
+          // Calls keep working for a while after the close (the abort came a little later).
+          for (let i = 0; i < 50; i++) await fresh.getSystemStatus({});
+          const status = await fresh.getSystemStatus({});
+          assert.equal(status.moduleCount, 1);
+        } finally {
+          fresh.close();
+        }
+      });
+    } finally {
+      control.close();
+    }
+  });
+});
+
+Deno.test("gRPC: the orchestrator keeps serving after SDK module traffic and exits cleanly", async () => {
+  await withOrchestrator(async (address, url) => {
+    const control = createClient(ControlService, address);
+    try {
+      const camera = await waitFor(async () => {
+        const { modules } = await control.listModules({});
+        const m = modules.find((m) => m.name === "test-camera");
+        return m?.state === ModuleState.READY ? m : undefined;
+      });
+      assert.ok(isAlive(camera.pid));
+      const res = await fetch(`${url}/v1/status`);
+      const status = await res.json();
+      assert.equal(status.moduleCount, 1);
+      assert.equal(status.ready, true);
+      assert.match(status.runtime, /^deno 2\.9\.3$/);
+    } finally {
+      control.close();
+    }
+  });
+});
