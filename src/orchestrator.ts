@@ -6,11 +6,12 @@ import type * as grpc from "@grpc/grpc-js";
 import { ConfigService } from "./gen/callassistant/v1/config_pb.ts";
 import { ControlService } from "./gen/callassistant/v1/control_pb.ts";
 import { EventService } from "./gen/callassistant/v1/event_pb.ts";
-import { controlService, systemReady } from "./control/control_service.ts";
+import { moduleControl, systemReady } from "./control/modules.ts";
 import { EventBus } from "./events/bus.ts";
 import { eventService } from "./events/event_service.ts";
 import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
+import type { PartialServiceImpl } from "./rpc/handlers.ts";
 import { discoverModules } from "./manifest/discover.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer, stopGrpcServer } from "./server/grpc_server.ts";
@@ -76,15 +77,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     version: VERSION,
     echoOutput: true,
   });
-  const control = controlService({
-    registry,
-    supervisor,
-    version: VERSION,
-    startedAt,
-    addresses,
-    modulesDir,
-    dataDir,
-  });
+  // ControlService is assembled from the handlers of each area.
+  const control: PartialServiceImpl<typeof ControlService> = {
+    ...moduleControl({
+      registry,
+      supervisor,
+      version: VERSION,
+      startedAt,
+      addresses,
+      modulesDir,
+      dataDir,
+    }),
+  };
   const services = [
     { service: ControlService, impl: control },
     { service: ConfigService, impl: {} },

@@ -1,6 +1,7 @@
 /**
- * The ControlService implementation shared by the gRPC server and the HTTP gateway.
- * RPCs of later capabilities are absent here and answer UNIMPLEMENTED.
+ * The module and system RPCs of ControlService, shared by the gRPC server and the HTTP
+ * gateway. Other areas (entities, flows, events) add their own handlers; the orchestrator
+ * merges them, and RPCs nobody implements answer UNIMPLEMENTED.
  */
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ControlService } from "../gen/callassistant/v1/control_pb.ts";
@@ -21,6 +22,8 @@ export interface ControlDeps {
   addresses: { grpc: string; http: string };
   modulesDir: string;
   dataDir: string;
+  /** Entity and flow counts for the system status (0 until those areas are wired). */
+  counts?: { entities(): number; flows(): number };
 }
 
 const SETTLED = new Set([ModuleState.READY, ModuleState.DEGRADED, ModuleState.STOPPED]);
@@ -30,8 +33,8 @@ export function systemReady(registry: ModuleRegistry): boolean {
   return registry.list().every((r) => SETTLED.has(r.state));
 }
 
-/** Builds the ControlService handlers. */
-export function controlService(deps: ControlDeps): PartialServiceImpl<typeof ControlService> {
+/** Builds the module and system handlers of ControlService. */
+export function moduleControl(deps: ControlDeps): PartialServiceImpl<typeof ControlService> {
   const { registry, supervisor } = deps;
   const record = (name: string) => {
     const r = registry.get(name);
@@ -94,8 +97,8 @@ export function controlService(deps: ControlDeps): PartialServiceImpl<typeof Con
         dataDir: deps.dataDir,
         moduleCount: modules.length,
         modulesByState: [...counts].map(([state, count]) => ({ state, count })),
-        entityCount: 0,
-        flowCount: 0,
+        entityCount: deps.counts?.entities() ?? 0,
+        flowCount: deps.counts?.flows() ?? 0,
         ready: systemReady(registry),
         runtime: `deno ${Deno.version.deno}`,
       };
