@@ -57,6 +57,8 @@ export interface StartOptions {
   args?: string[];
   /** The data directory; a fresh temporary one by default. */
   data?: string;
+  /** The main.ts to run; this repository's by default. */
+  main?: string;
 }
 
 /** Starts the orchestrator and waits until both listeners are up. */
@@ -66,7 +68,7 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
     args: [
       "run",
       "--allow-all",
-      `${ROOT}main.ts`,
+      options.main ?? `${ROOT}main.ts`,
       "run",
       "--modules",
       options.modules,
