@@ -16,6 +16,8 @@ import { discoverModules } from "./manifest/discover.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer, stopGrpcServer } from "./server/grpc_server.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
+import { PidRecords } from "./supervisor/pid_records.ts";
+import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 
 /** A host and port to listen on. */
@@ -57,6 +59,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const startedAt = new Date();
   const dataDir = await Deno.realPath(await ensureDir(options.dataDir));
   const modulesDir = options.modulesDir;
+  // Module processes that survived an orchestrator killed with SIGKILL go first.
+  const pids = new PidRecords(`${dataDir}/processes.json`);
+  await pids.reapPrevious(logger);
   const bus = new EventBus();
   const registry = new ModuleRegistry(bus, logger);
 
@@ -76,6 +81,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     dev: options.dev,
     version: VERSION,
     echoOutput: true,
+    pids,
   });
   // ControlService is assembled from the handlers of each area.
   const control: PartialServiceImpl<typeof ControlService> = {
@@ -133,6 +139,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   supervisor.load(discovered);
   const started = supervisor.startAll();
 
+  // Hot reload: manifest changes are applied as a diff, one reload at a time.
+  let reloading = Promise.resolve();
+  const stopWatching = watchManifests(modulesDir, () => {
+    reloading = reloading.then(async () => {
+      const plan = await supervisor.reload(await discoverModules(modulesDir));
+      if (!isEmptyPlan(plan)) logger.info("modules reloaded", { ...plan });
+    }).catch((err) => logger.error("reload failed", { error: String(err) }));
+  });
+
   let stopping: Promise<void> | undefined;
   return {
     registry,
@@ -144,6 +159,8 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     stop(reason = "orchestrator shutting down") {
       stopping ??= (async () => {
         logger.info("stopping", { reason });
+        stopWatching();
+        await reloading;
         await supervisor.stopAll(reason);
         httpAbort.abort();
         await httpServer?.finished;

@@ -25,17 +25,24 @@ Flags:
   --dev                run each module's dev_command, set CALL_ASSISTANT_DEV=1
   --log-format FORMAT  text or json (default: text)
   --log-level LEVEL    debug, info, warn or error (default: info)
+  --log-file-size SIZE rotate <data>/logs/orchestrator.log (JSON lines, module output
+                       included) at this size: bytes, or with K, M, G (KiB, MiB, GiB)
+                       (default: 10M)
+  --log-files N        rotated log files kept, orchestrator.log.1 to .N; 0 writes no
+                       log file (default: 5)
   --config FILE        YAML file with any of these flags as keys (flags win)
   --insecure           allow listening on a non-loopback address
   -h, --help           show this help`,
   validate: `Usage: call-assistant validate [flags]
 
 Checks every module.yaml under the modules directory: syntax, fields, dependencies.
-Prints one line per problem; exits 1 when there is any.
+Prints one line per problem; exits 1 when there is any. With --against, also prints what
+a running orchestrator would start, stop or restart if it reloaded now.
 
 Flags:
-  --modules DIR   modules directory (default: modules)
-  -h, --help      show this help`,
+  --modules DIR    modules directory (default: modules)
+  --against URL    a running orchestrator's HTTP gateway, e.g. http://127.0.0.1:8080
+  -h, --help       show this help`,
   version: `Usage: call-assistant version
 
 Prints the orchestrator version and the Deno version it runs on.`,
@@ -50,14 +57,17 @@ const OPTIONS = {
   dev: { type: "boolean" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
+  "log-file-size": { type: "string" },
+  "log-files": { type: "string" },
   config: { type: "string" },
   insecure: { type: "boolean" },
+  against: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const ALLOWED: Record<string, Set<string>> = {
-  run: new Set(Object.keys(OPTIONS)),
-  validate: new Set(["modules", "help"]),
+  run: new Set(Object.keys(OPTIONS).filter((k) => k !== "against")),
+  validate: new Set(["modules", "against", "help"]),
   version: new Set(["help"]),
 };
 
@@ -108,7 +118,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`call-assistant ${VERSION} (deno ${Deno.version.deno})`);
       return 0;
     case "validate":
-      return await validateCommand(flags.modules ?? "modules");
+      return await validateCommand(flags.modules ?? "modules", flags.against);
     default:
       return await runCommand(flags);
   }

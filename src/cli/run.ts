@@ -1,6 +1,7 @@
 /** `run`: starts the orchestrator and stops it cleanly on SIGINT or SIGTERM. */
 import { parse as parseYaml } from "yaml";
-import { createLogger, type Level, type LogFormat } from "../log/logger.ts";
+import { createLogger, type Level, type LogFormat, type Logger } from "../log/logger.ts";
+import { parseLogFileFlags } from "../log/sinks.ts";
 import { startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import { isLoopback, parseAddress } from "./address.ts";
@@ -14,6 +15,8 @@ const CONFIG_KEYS = [
   "dev",
   "log-format",
   "log-level",
+  "log-file-size",
+  "log-files",
   "insecure",
 ];
 
@@ -26,6 +29,10 @@ async function readConfig(path: string): Promise<Flags> {
   for (const [key, value] of Object.entries(data)) {
     if (!CONFIG_KEYS.includes(key)) {
       throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
+    }
+    if ((key === "log-file-size" || key === "log-files") && typeof value === "number") {
+      (data as Record<string, unknown>)[key] = String(value);
+      continue;
     }
     const boolean = key === "dev" || key === "insecure";
     if (boolean ? typeof value !== "boolean" : typeof value !== "string") {
@@ -45,6 +52,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 /** Runs until a signal; returns the exit code. */
 export async function runCommand(cli: Flags): Promise<number> {
   let orchestrator;
+  let logger: Logger | undefined;
   try {
     const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
     const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
@@ -67,16 +75,23 @@ export async function runCommand(cli: Flags): Promise<number> {
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
-    const logger = createLogger(format, level);
+    const logFiles = parseLogFileFlags(flags["log-file-size"], flags["log-files"]);
+    const dataDir = flags.data ?? "data";
+    logger = createLogger(format, level, {
+      file: logFiles.files > 0
+        ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles }
+        : undefined,
+    });
     orchestrator = await startOrchestrator({
       modulesDir,
-      dataDir: flags.data ?? "data",
+      dataDir,
       grpc,
       http,
       dev: flags.dev ?? false,
       logger,
     });
   } catch (err) {
+    await logger?.close();
     const known = err instanceof ListenError || err instanceof Error;
     console.error(`error: ${known ? (err as Error).message : String(err)}`);
     return err instanceof ListenError ? 3 : 2;
@@ -104,5 +119,6 @@ export async function runCommand(cli: Flags): Promise<number> {
   for (const s of signals) Deno.addSignalListener(s, handler(s));
   const signal = await signalled;
   await orchestrator.stop(`received ${signal}`);
+  await logger!.close();
   return 0;
 }

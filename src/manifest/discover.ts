@@ -9,7 +9,7 @@ import { parseManifest } from "./parse.ts";
 /** A module found on disk: a valid manifest, or a name with the problems that stop it. */
 export type Discovered =
   | { ok: true; manifest: Manifest }
-  | { ok: false; name: string; path: string; problems: ManifestProblem[] };
+  | { ok: false; name: string; path: string; problems: ManifestProblem[]; digest: string };
 
 const SKIP = new Set(["node_modules", ".git", "__pycache__"]);
 
@@ -52,7 +52,13 @@ export async function discoverModules(modulesDir: string): Promise<Discovered[]>
     } catch (err) {
       const name = file.split("/").slice(-2)[0];
       const message = `cannot read: ${(err as Error).message}`;
-      found = { ok: false, name, path: file, problems: [{ file, line: 0, field: "", message }] };
+      found = {
+        ok: false,
+        name,
+        path: file,
+        problems: [{ file, line: 0, field: "", message }],
+        digest: "",
+      };
     }
     const name = discoveredName(found);
     byName.set(name, [...(byName.get(name) ?? []), found]);
@@ -74,9 +80,15 @@ export async function discoverModules(modulesDir: string): Promise<Discovered[]>
         field: "name",
         message: `duplicate module name "${name}": defined in ${files.join(" and ")}`,
       }],
+      digest: entries.map((d) => d.ok ? d.manifest.digest : d.digest).join(","),
     });
   }
   return result;
+}
+
+/** The digest of a discovered module's manifest text. */
+export function discoveredDigest(d: Discovered): string {
+  return d.ok ? d.manifest.digest : d.digest;
 }
 
 /** One line per problem, for logs and `validate`. */

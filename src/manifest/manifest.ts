@@ -40,6 +40,8 @@ export interface Manifest {
   path: string;
   /** Absolute path of the directory the module runs in. */
   dir: string;
+  /** SHA-256 (hex) of the manifest text, to notice edits. */
+  digest: string;
 }
 
 /** A problem with a manifest, located in its file. */

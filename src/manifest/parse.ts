@@ -4,6 +4,7 @@
  */
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import schema from "./module.schema.json" with { type: "json" };
 import { splitCommand } from "./command.ts";
@@ -15,7 +16,12 @@ const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema)
 /** The result of parsing one manifest: a manifest, or problems (and the best-known name). */
 export type ParseResult =
   | { ok: true; manifest: Manifest }
-  | { ok: false; name: string; problems: ManifestProblem[] };
+  | { ok: false; name: string; problems: ManifestProblem[]; digest: string };
+
+/** SHA-256 (hex) of a manifest's text. */
+export function manifestDigest(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
 
 /** The JSON Schema of module.yaml, as published for editors. */
 export const MANIFEST_SCHEMA = schema;
@@ -87,6 +93,7 @@ function argv(value: unknown): string[] {
 
 /** Parses the text of a module.yaml found at `file` (an absolute path). */
 export function parseManifest(text: string, file: string): ParseResult {
+  const digest = manifestDigest(text);
   const fallbackName = dirname(file).split("/").pop() ?? "module";
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
@@ -97,7 +104,7 @@ export function parseManifest(text: string, file: string): ParseResult {
       field: "",
       message: `YAML syntax error: ${e.message.split("\n")[0]}`,
     }));
-    return { ok: false, name: fallbackName, problems };
+    return { ok: false, name: fallbackName, problems, digest };
   }
   const data = doc.toJS() as Record<string, unknown> | null;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
@@ -105,6 +112,7 @@ export function parseManifest(text: string, file: string): ParseResult {
       ok: false,
       name: fallbackName,
       problems: [{ file, line: 1, field: "", message: "must be a mapping of fields" }],
+      digest,
     };
   }
   const name = typeof data.name === "string" && data.name ? data.name : fallbackName;
@@ -132,7 +140,7 @@ export function parseManifest(text: string, file: string): ParseResult {
       });
     }
   }
-  if (problems.length > 0) return { ok: false, name, problems };
+  if (problems.length > 0) return { ok: false, name, problems, digest };
 
   command = argv(data.command);
   devCommand = argv(data.dev_command);
@@ -172,6 +180,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     address: (data.address as string | undefined) ?? "",
     path: resolve(file),
     dir: dirname(resolve(file)),
+    digest,
   };
   return { ok: true, manifest };
 }

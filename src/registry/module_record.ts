@@ -50,6 +50,8 @@ export class ModuleRecord {
     public manifest: Manifest | undefined,
     /** Where the manifest lives. */
     public manifestPath: string,
+    /** SHA-256 of the manifest text this record was loaded from. */
+    public manifestDigest = "",
   ) {}
 
   /** Records a process start in the history. */
@@ -88,6 +90,7 @@ export class ModuleRecord {
       history: this.history,
       lastStderr: this.log.tailOf("stderr", 20),
       configSchema: this.registration?.configSchema,
+      manifestDigest: this.manifestDigest,
     });
   }
 }

@@ -13,6 +13,7 @@ import { createModuleClients, type ModuleClients } from "./clients.ts";
 import { freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
 import { groupMembers, waitGroupGone } from "./process_group.ts";
+import type { PidRecords } from "./pid_records.ts";
 
 /** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -31,6 +32,8 @@ export interface RunnerContext {
   version: string;
   /** Echo module output lines to the orchestrator log. */
   echoOutput: boolean;
+  /** Where spawned processes are recorded for the next run. */
+  pids?: PidRecords;
 }
 
 function randomToken(): string {
@@ -196,14 +199,8 @@ export class ModuleRunner {
             stream,
             line,
           });
-          if (this.ctx.echoOutput) {
-            this.ctx.logger.info(line, {
-              module: record.name,
-              pid: entry.pid,
-              restart,
-              stream,
-            });
-          }
+          // Rate-limited per module; the tail above keeps every line.
+          if (this.ctx.echoOutput) record.log.echo(this.ctx.logger, entry);
         },
       });
     } catch (err) {
@@ -217,6 +214,7 @@ export class ModuleRunner {
       return false;
     }
     this.process = proc;
+    this.ctx.pids?.add(record.name, proc.pid);
     record.pid = proc.pid;
     record.startedAt = new Date();
     record.addRun({
@@ -259,6 +257,7 @@ export class ModuleRunner {
 
   /** Forgets the exited process, keeping how it ended. */
   private clearProcess(status: Deno.CommandStatus): void {
+    if (this.record.pid > 0) this.ctx.pids?.remove(this.record.pid);
     this.record.exitCode = status.signal ? undefined : status.code;
     this.record.exitSignal = status.signal ?? "";
     this.record.pid = 0;
@@ -386,7 +385,8 @@ export class ModuleRunner {
     const now = Date.now();
     if (this.readyAt > 0 && now - this.readyAt >= r.stableAfterMs) this.consecutiveFailures = 0;
     this.restartTimes = this.restartTimes.filter((t) => now - t < r.windowMs);
-    if (this.restartTimes.length >= r.limit) {
+    // A remote module is never parked: it is reconnected with backoff until it is back.
+    if (this.restartTimes.length >= r.limit && !this.manifest.address) {
       this.wanted = false;
       this.setState(
         ModuleState.FAILED,

@@ -4,11 +4,17 @@
  * and stops them dependents first.
  */
 import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
-import { describeProblems, type Discovered } from "../manifest/discover.ts";
+import {
+  describeProblems,
+  type Discovered,
+  discoveredDigest,
+  discoveredName,
+} from "../manifest/discover.ts";
 import { ModuleRecord } from "../registry/module_record.ts";
 import { stateName } from "../registry/modules.ts";
 import { Code, RpcError } from "../rpc/errors.ts";
 import { graphProblems, levels } from "./graph.ts";
+import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
 
 const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
@@ -29,22 +35,107 @@ export class Supervisor {
 
   /** Registers discovered modules; bad manifests and graph problems make them FAILED. */
   load(discovered: Discovered[]): void {
-    const valid = discovered.flatMap((d) => d.ok ? [d.manifest] : []);
-    const names = new Set(discovered.map((d) => d.ok ? d.manifest.name : d.name));
-    const problems = graphProblems(valid, names);
-    for (const d of discovered) {
-      const record = d.ok
-        ? new ModuleRecord(d.manifest.name, d.manifest, d.manifest.path)
-        : new ModuleRecord(d.name, undefined, d.path);
-      this.ctx.registry.add(record);
-      this.runners.set(record.name, new ModuleRunner(record, this.ctx));
-      const problem = d.ok ? problems.get(d.manifest.name) : describeProblems(d.problems);
-      if (problem) {
+    for (const d of discovered) this.add(d);
+    this.markGraphProblems(discovered.map(discoveredName));
+  }
+
+  /** Creates the record and runner of a discovered module, PENDING or FAILED. */
+  private add(d: Discovered): ModuleRecord {
+    const record = d.ok
+      ? new ModuleRecord(d.manifest.name, d.manifest, d.manifest.path, d.manifest.digest)
+      : new ModuleRecord(d.name, undefined, d.path, d.digest);
+    this.ctx.registry.add(record);
+    this.runners.set(record.name, new ModuleRunner(record, this.ctx));
+    if (d.ok) this.ctx.registry.setState(record, ModuleState.PENDING, "discovered");
+    else this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
+    return record;
+  }
+
+  /** The manifests of every module that has a valid one. */
+  private manifests() {
+    return [...this.runners.values()].flatMap((r) => r.record.manifest ? [r.record.manifest] : []);
+  }
+
+  /** Marks the named modules FAILED when the dependency graph has a problem with them. */
+  private markGraphProblems(names: string[]): void {
+    const problems = graphProblems(this.manifests(), new Set(this.runners.keys()));
+    for (const name of names) {
+      const record = this.runners.get(name)?.record;
+      const problem = problems.get(name);
+      if (record?.manifest && problem) {
         this.ctx.registry.setState(record, ModuleState.FAILED, problem);
-      } else {
-        this.ctx.registry.setState(record, ModuleState.PENDING, "discovered");
       }
     }
+  }
+
+  /** Name -> manifest digest of every module, for reload plans. */
+  digests(): Map<string, string> {
+    return new Map([...this.runners.values()].map((r) => [r.record.name, r.record.manifestDigest]));
+  }
+
+  /**
+   * Applies a fresh scan as a diff: new modules start, removed ones stop, edited ones
+   * restart. A running module whose manifest became invalid keeps running on its last good
+   * manifest, with the problem shown in `lastError` and an event.
+   */
+  async reload(discovered: Discovered[]): Promise<ReloadPlan> {
+    const plan = planReload(this.digests(), discovered);
+    const byName = new Map(discovered.map((d) => [discoveredName(d), d]));
+    await Promise.all(plan.removed.map(async (name) => {
+      await this.runners.get(name)!.stop("manifest removed");
+      this.runners.delete(name);
+      this.ctx.registry.remove(name);
+      this.ctx.bus.publish({
+        type: "module.removed",
+        module: name,
+        message: `${name}: manifest removed`,
+      });
+    }));
+    const toStart: ModuleRunner[] = [];
+    for (const name of plan.changed) {
+      const d = byName.get(name)!;
+      const runner = this.runners.get(name)!;
+      const record = runner.record;
+      if (!d.ok && runner.isWanted && record.manifest) {
+        record.manifestDigest = d.digest;
+        record.lastError = `manifest invalid, still running the previous version: ${
+          describeProblems(d.problems)
+        }`;
+        this.ctx.logger.warn("manifest invalid; module keeps running", {
+          module: name,
+          problem: record.lastError,
+        });
+        this.ctx.bus.publish({
+          type: "module.manifest_invalid",
+          module: name,
+          message: `${name}: ${record.lastError}`,
+        });
+        continue;
+      }
+      await runner.stop("manifest changed");
+      record.manifestDigest = discoveredDigest(d);
+      if (d.ok) {
+        record.manifest = d.manifest;
+        record.manifestPath = d.manifest.path;
+        record.lastError = "";
+        this.ctx.registry.setState(record, ModuleState.PENDING, "manifest changed");
+        toStart.push(runner);
+      } else {
+        record.manifest = undefined;
+        this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
+      }
+    }
+    for (const name of plan.added) {
+      const record = this.add(byName.get(name)!);
+      if (record.manifest) toStart.push(this.runners.get(name)!);
+    }
+    this.markGraphProblems([...plan.added, ...plan.changed]);
+    for (const runner of toStart) {
+      if (runner.record.state === ModuleState.PENDING) {
+        this.startWhenReady(runner, "reload").catch(() => {});
+      }
+    }
+    return plan;
   }
 
   /** Starts every loadable module; resolves when each has reached READY or given up. */
@@ -64,7 +155,14 @@ export class Supervisor {
         `waiting for ${
           blocking().map((d) => `${d} (${stateName(this.ctx.registry.get(d)!.state)})`).join(", ")
         }`;
+      const showWaiting = () => {
+        const reason = waitFor();
+        if (reason === runner.record.lastError) return;
+        runner.record.lastError = reason;
+        this.ctx.logger.info("module waiting", { module: runner.record.name, reason });
+      };
       this.ctx.registry.setState(runner.record, ModuleState.PENDING, waitFor());
+      showWaiting();
       await new Promise<void>((resolve) => {
         const unwatch = this.ctx.registry.watch((changed) => {
           if (this.stopping || runner.record.state !== ModuleState.PENDING) {
@@ -74,7 +172,7 @@ export class Supervisor {
             if (blocking().length === 0) {
               unwatch();
               resolve();
-            } else runner.record.lastError = waitFor();
+            } else showWaiting();
           }
         });
       });
@@ -92,10 +190,7 @@ export class Supervisor {
         `module "${name}" cannot start: ${runner.record.lastError}`,
       );
     }
-    const problem = graphProblems(
-      [...this.runners.values()].flatMap((r) => r.record.manifest ? [r.record.manifest] : []),
-      new Set(this.runners.keys()),
-    ).get(name);
+    const problem = graphProblems(this.manifests(), new Set(this.runners.keys())).get(name);
     if (problem) {
       throw new RpcError(Code.FAILED_PRECONDITION, `module "${name}" cannot start: ${problem}`);
     }
@@ -118,10 +213,7 @@ export class Supervisor {
   /** Stops every module, dependents before their dependencies. */
   async stopAll(reason: string): Promise<void> {
     this.stopping = true;
-    const manifests = [...this.runners.values()].flatMap((r) =>
-      r.record.manifest ? [r.record.manifest] : []
-    );
-    const ordered = levels(manifests).reverse();
+    const ordered = levels(this.manifests()).reverse();
     const inLevels = new Set(ordered.flat());
     const rest = [...this.runners.keys()].filter((n) => !inLevels.has(n));
     for (const level of [rest, ...ordered]) {

@@ -191,3 +191,59 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Writes `modulesDir/<name>/module.yaml` with `yaml` (name is added). */
+export async function addModule(modulesDir: string, name: string, yaml: string): Promise<string> {
+  await Deno.mkdir(`${modulesDir}/${name}`, { recursive: true });
+  const file = `${modulesDir}/${name}/module.yaml`;
+  await Deno.writeTextFile(file, `name: ${name}\n${yaml}`);
+  return file;
+}
+
+/** Writes a module running tests/fixtures/behave.ts with BEHAVE=`behave`. */
+export function addBehaving(
+  modulesDir: string,
+  name: string,
+  behave: string,
+  extra = "",
+): Promise<string> {
+  return addModule(
+    modulesDir,
+    name,
+    `command: ["deno", "run", "--allow-all", "${ROOT}tests/fixtures/behave.ts"]\n` +
+      `env: { BEHAVE: "${behave}" }\n${extra}`,
+  );
+}
+
+/** A module as the gateway returns it. */
+export type ModuleJson = Record<string, unknown> & {
+  name: string;
+  state: string;
+  pid: number;
+  lastError: string;
+  restarts: number;
+};
+
+/** GET /v1/modules as a map by name. */
+export async function listModules(url: string): Promise<Record<string, ModuleJson>> {
+  const { body } = await getJson(`${url}/v1/modules`);
+  return Object.fromEntries((body.modules as ModuleJson[]).map((m) => [m.name, m]));
+}
+
+/** Waits until module `name` is in `state` (e.g. "READY") and returns it. */
+export function waitForState(
+  url: string,
+  name: string,
+  state: string,
+  timeoutMs = 30_000,
+  extra: (m: ModuleJson) => boolean = () => true,
+): Promise<ModuleJson> {
+  return waitFor(
+    async () => {
+      const m = (await listModules(url))[name];
+      return m?.state === `MODULE_STATE_${state}` && extra(m) ? m : undefined;
+    },
+    timeoutMs,
+    `${name} ${state}`,
+  );
+}
