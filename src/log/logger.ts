@@ -1,7 +1,11 @@
 /**
  * The orchestrator's structured logger: one line per record to stderr, as readable text or
- * as JSON lines (`--log-format json`).
+ * as JSON lines (`--log-format json`), and as JSON lines to a size-rotated file in the
+ * data directory. Sinks queue lines and write in the background (see `sinks.ts`): logging
+ * never blocks the event loop, and a flood drops lines (counted) instead of growing memory.
  */
+import { type QueuedSink, RotatingFileSink, WriterSink } from "./sinks.ts";
+import { currentTraceId } from "../tracing/context.ts";
 
 /** Log levels, least serious first. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -14,19 +18,28 @@ const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 /** Extra fields of a record. */
 export type Fields = Record<string, unknown>;
 
-/** Writes a finished line somewhere (stderr, a rotating file...). */
-export type LogSink = (line: string) => void;
-
-const encoder = new TextEncoder();
-
-/** A sink writing synchronously to stderr. */
-export const stderrSink: LogSink = (line) => {
-  try {
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
-  } catch {
-    // stderr closed: nothing sensible to do.
-  }
+/**
+ * Writes a finished line somewhere (stderr, a rotating file...). A sink may ask for its
+ * own `format` (the file is always JSON), and may buffer: `flush` and `close` finish it.
+ */
+export type LogSink = ((line: string) => void) & {
+  format?: LogFormat;
+  flush?: () => Promise<void>;
+  close?: () => Promise<void>;
 };
+
+/** A LogSink backed by a queued sink. */
+export function queuedSink(sink: QueuedSink): LogSink {
+  return Object.assign((line: string) => sink.write(line), {
+    format: sink.format,
+    flush: () => sink.flush(),
+    close: () => sink.close(),
+    sink,
+  });
+}
+
+/** The shared non-blocking stderr sink (in the logger's format). */
+export const stderrSink: LogSink = queuedSink(new WriterSink(Deno.stderr));
 
 function textValue(v: unknown): string {
   const s = typeof v === "string" ? v : JSON.stringify(v);
@@ -50,10 +63,16 @@ export class Logger {
     this.options.level = level;
   }
 
-  /** Formats one record as a line in the configured format. */
-  format(level: Level, msg: string, fields: Fields = {}, time = new Date()): string {
+  /** Formats one record as a line in the configured format (or `as`). */
+  format(
+    level: Level,
+    msg: string,
+    fields: Fields = {},
+    time = new Date(),
+    as: LogFormat = this.options.format,
+  ): string {
     const all = { ...this.fields, ...fields };
-    if (this.options.format === "json") {
+    if (as === "json") {
       return JSON.stringify({ time: time.toISOString(), level, msg, ...all });
     }
     const extra = Object.entries(all)
@@ -65,11 +84,32 @@ export class Logger {
     }`;
   }
 
-  /** Logs a record at `level` when the logger's level lets it through. */
+  /**
+   * Logs a record at `level` when the logger's level lets it through. Inside a traced
+   * call (see `src/tracing/context.ts`) the record gets a `trace_id` field.
+   */
   log(level: Level, msg: string, fields?: Fields): void {
     if (RANK[level] < RANK[this.options.level]) return;
-    const line = this.format(level, msg, fields);
-    for (const sink of this.options.sinks) sink(line);
+    const traceId = currentTraceId();
+    if (traceId && fields?.trace_id === undefined && this.fields.trace_id === undefined) {
+      fields = { ...fields, trace_id: traceId };
+    }
+    const time = new Date();
+    const lines: Partial<Record<LogFormat, string>> = {};
+    for (const sink of this.options.sinks) {
+      const as = sink.format ?? this.options.format;
+      sink(lines[as] ??= this.format(level, msg, fields, time, as));
+    }
+  }
+
+  /** Resolves when every line logged so far has been written. */
+  async flush(): Promise<void> {
+    await Promise.all(this.options.sinks.map((s) => s.flush?.()));
+  }
+
+  /** Flushes and closes the sinks (the log file); call once, at exit. */
+  async close(): Promise<void> {
+    await Promise.all(this.options.sinks.map((s) => s.close?.()));
   }
 
   debug(msg: string, fields?: Fields): void {
@@ -86,7 +126,45 @@ export class Logger {
   }
 }
 
-/** A logger to stderr in the given format. */
-export function createLogger(format: LogFormat = "text", level: Level = "info"): Logger {
-  return new Logger({ level, format, sinks: [stderrSink] });
+/** Where else `createLogger` logs. */
+export interface LoggerOptions {
+  /** A size-rotated file of JSON lines, e.g. `<data>/logs/orchestrator.log`. */
+  file?: { path: string; maxBytes?: number; files?: number };
+  /** Queue limit of each sink in bytes (default 1 MiB); past it lines are dropped. */
+  maxQueueBytes?: number;
+  /** Where the stderr lines go; Deno.stderr by default (tests pass a slow writer). */
+  stderr?: { write(p: Uint8Array): Promise<number> };
+}
+
+/**
+ * A logger to stderr in the given format and, with `options.file`, to a rotated file of
+ * JSON lines. Both write in the background; see `Logger.close` to finish at exit.
+ */
+export function createLogger(
+  format: LogFormat = "text",
+  level: Level = "info",
+  options: LoggerOptions = {},
+): Logger {
+  // Lines about dropped lines are formatted by the logger itself, in each sink's format.
+  let logger: Logger | undefined;
+  const notice = (as: LogFormat) => (dropped: number) =>
+    logger!.format("warn", `${dropped} log lines dropped`, { dropped }, new Date(), as);
+  const queue = { maxQueueBytes: options.maxQueueBytes };
+  const sinks: LogSink[] = [
+    queuedSink(
+      new WriterSink(options.stderr ?? Deno.stderr, { ...queue, format, notice: notice(format) }),
+    ),
+  ];
+  if (options.file) {
+    sinks.push(queuedSink(
+      new RotatingFileSink({
+        ...options.file,
+        ...queue,
+        format: "json",
+        notice: notice("json"),
+      }),
+    ));
+  }
+  logger = new Logger({ level, format, sinks });
+  return logger;
 }

@@ -14,7 +14,9 @@ import {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
-import { toRpcError } from "./errors.ts";
+import { Code, RpcError, toRpcError } from "./errors.ts";
+import { currentTrace, formatTraceparent } from "../tracing/context.ts";
+import { type ActiveSpan, startSpan } from "../tracing/otel.ts";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -24,6 +26,22 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Cancels the call. */
   signal?: AbortSignal;
+}
+
+/** Per-client behaviour added to every call. */
+export interface ClientHooks {
+  /** Deadline of calls that set no `timeoutMs`, in milliseconds; none by default. */
+  defaultTimeoutMs?: number;
+  /**
+   * Start a new trace for calls made outside any trace (default false: such calls carry
+   * no `traceparent`). Calls made inside a trace always carry it, as a child span.
+   */
+  startTraces?: boolean;
+  /**
+   * Told when a call ends: the method name (e.g. "RegisterModule"), its status code and
+   * its duration in seconds. Streaming calls end with their stream.
+   */
+  onCallEnd?: (method: string, code: Code, seconds: number) => void;
 }
 
 type Init<D extends DescMessage> = MessageInitShape<D>;
@@ -77,23 +95,62 @@ function deserializer(schema: DescMessage) {
   return (bytes: Uint8Array) => fromBinary(schema, bytes);
 }
 
-function metadataOf(options?: CallOptions): grpc.Metadata {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(options?.headers ?? {})) md.set(k, v);
-  return md;
+/** One call in progress: its metadata and how it is reported when it ends. */
+interface CallTracker {
+  metadata: grpc.Metadata;
+  callOptions: grpc.CallOptions;
+  end(err?: unknown): void;
 }
 
-function callOptionsOf(options?: CallOptions): grpc.CallOptions {
-  return options?.timeoutMs ? { deadline: Date.now() + options.timeoutMs } : {};
+function track(
+  path: string,
+  method: string,
+  options: CallOptions | undefined,
+  hooks: ClientHooks,
+): CallTracker {
+  const md = new grpc.Metadata();
+  let hasTraceparent = false;
+  for (const [k, v] of Object.entries(options?.headers ?? {})) {
+    md.set(k, v);
+    if (k.toLowerCase() === "traceparent") hasTraceparent = true;
+  }
+  let span: ActiveSpan | undefined;
+  if (!hasTraceparent) {
+    const parent = currentTrace();
+    if (parent || hooks.startTraces) {
+      span = startSpan(path.slice(1), "client", parent, { "rpc.system": "grpc" });
+      md.set("traceparent", formatTraceparent(span.trace));
+    }
+  }
+  const timeoutMs = options?.timeoutMs ?? hooks.defaultTimeoutMs;
+  const started = performance.now();
+  let ended = false;
+  return {
+    metadata: md,
+    callOptions: timeoutMs ? { deadline: Date.now() + timeoutMs } : {},
+    end(err?: unknown) {
+      if (ended) return;
+      ended = true;
+      const rpc = err === undefined ? undefined : toRpcError(err);
+      span?.end(rpc && { code: rpc.code, message: rpc.message });
+      hooks.onCallEnd?.(method, rpc?.code ?? Code.OK, (performance.now() - started) / 1000);
+    },
+  };
 }
 
 /** Turns a readable grpc-js stream into an async iterable that throws RpcErrors. */
-async function* readStream<T>(stream: grpc.ClientReadableStream<T>): AsyncIterable<T> {
+async function* readStream<T>(
+  stream: grpc.ClientReadableStream<T>,
+  tracker: CallTracker,
+): AsyncIterable<T> {
   try {
     for await (const item of stream) yield item as T;
+    tracker.end();
   } catch (err) {
+    tracker.end(err);
     throw toRpcError(err);
   } finally {
+    tracker.end(new RpcError(Code.CANCELLED, "cancelled by the client"));
     stream.cancel();
   }
 }
@@ -104,6 +161,7 @@ export function createClient<S extends DescService>(
   address: string,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   options: grpc.ChannelOptions = {},
+  hooks: ClientHooks = {},
 ): Client<S> {
   const raw = new grpc.Client(address, credentials, { ...CHANNEL_OPTIONS, ...options });
   const client: Record<string, unknown> = {
@@ -121,40 +179,46 @@ export function createClient<S extends DescService>(
       case "unary":
         client[method.localName] = (request: unknown, options?: CallOptions) =>
           new Promise((resolve, reject) => {
+            const t = track(path, method.name, options, hooks);
             const call = raw.makeUnaryRequest(
               path,
               ser,
               de,
               request,
-              metadataOf(options),
-              callOptionsOf(options),
-              (err, value) => err ? reject(toRpcError(err)) : resolve(value),
+              t.metadata,
+              t.callOptions,
+              (err, value) => {
+                t.end(err ?? undefined);
+                err ? reject(toRpcError(err)) : resolve(value);
+              },
             );
             options?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
           });
         break;
       case "server_streaming":
         client[method.localName] = (request: unknown, options?: CallOptions) => {
+          const t = track(path, method.name, options, hooks);
           const stream = raw.makeServerStreamRequest(
             path,
             ser,
             de,
             request,
-            metadataOf(options),
-            callOptionsOf(options),
+            t.metadata,
+            t.callOptions,
           );
           options?.signal?.addEventListener("abort", () => stream.cancel(), { once: true });
-          return readStream(stream);
+          return readStream(stream, t);
         };
         break;
       case "bidi_streaming":
         client[method.localName] = (requests: AsyncIterable<unknown>, options?: CallOptions) => {
+          const t = track(path, method.name, options, hooks);
           const stream = raw.makeBidiStreamRequest(
             path,
             ser,
             de,
-            metadataOf(options),
-            callOptionsOf(options),
+            t.metadata,
+            t.callOptions,
           );
           options?.signal?.addEventListener("abort", () => stream.cancel(), { once: true });
           (async () => {
@@ -167,7 +231,7 @@ export function createClient<S extends DescService>(
               stream.cancel();
             }
           })();
-          return readStream(stream as unknown as grpc.ClientReadableStream<unknown>);
+          return readStream(stream as unknown as grpc.ClientReadableStream<unknown>, t);
         };
         break;
       default:

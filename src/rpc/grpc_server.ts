@@ -14,12 +14,30 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import type { CallContext } from "./handlers.ts";
 import { Code, RpcError, toRpcError } from "./errors.ts";
+import {
+  formatTraceparent,
+  parseTraceparent,
+  runWithTrace,
+  traceIterable,
+} from "../tracing/context.ts";
+import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyHandler = (input: any, ctx: CallContext) => any;
 
 /** Called with every error a handler throws that is not an RpcError (a bug or a crash). */
 export type InternalErrorHook = (method: string, err: unknown) => void;
+
+/** Per-server behaviour added to every call. */
+export interface ServerHooks {
+  /** Told about handler errors that are not RpcErrors (answered as INTERNAL). */
+  onInternalError?: InternalErrorHook;
+  /**
+   * Told when a call ends: "package.Service/Method", its status code and its duration in
+   * seconds (a stream's whole life).
+   */
+  onCallEnd?: (method: string, code: Code, seconds: number) => void;
+}
 
 function serializer(schema: DescMessage) {
   // deno-lint-ignore no-explicit-any
@@ -87,16 +105,42 @@ function statusOf(err: unknown, method: string, hook?: InternalErrorHook): grpc.
 // deno-lint-ignore no-explicit-any
 type AnyCall = any;
 
-function contextOf(call: AnyCall): { ctx: CallContext; sendHeaders: () => void } {
+interface CallState {
+  ctx: CallContext;
+  sendHeaders: () => void;
+  /** Ends the call's span and reports it; `err` when it failed. */
+  finish: (err?: unknown) => void;
+}
+
+/**
+ * The handler's context: the caller's `traceparent` is continued in a new server span
+ * (or a new trace is started), returned as `traceparent` response metadata.
+ */
+function contextOf(call: AnyCall, name: string, hooks: ServerHooks): CallState {
+  const started = performance.now();
   const abort = new AbortController();
   call.on("cancelled", () => abort.abort(new RpcError(Code.CANCELLED, "call cancelled")));
-  const responseHeaders = new Headers();
+  const headers = metadataToHeaders(call.metadata);
+  const parent = activeOtelTrace() ?? parseTraceparent(headers.get("traceparent"));
+  const span = startSpan(name, "server", parent, { "rpc.system": "grpc" });
+  const responseHeaders = new Headers({ traceparent: formatTraceparent(span.trace) });
   let sent = false;
+  let finished = false;
   const ctx: CallContext = {
-    headers: metadataToHeaders(call.metadata),
+    headers,
     signal: abort.signal,
     responseHeaders,
     peer: call.getPeer(),
+    trace: span.trace,
+  };
+  const finish = (err?: unknown) => {
+    if (finished) return;
+    finished = true;
+    const rpc = err === undefined
+      ? (abort.signal.aborted ? new RpcError(Code.CANCELLED, "call cancelled") : undefined)
+      : toRpcError(err);
+    span.end(rpc && { code: rpc.code, message: rpc.message });
+    hooks.onCallEnd?.(name, rpc?.code ?? Code.OK, (performance.now() - started) / 1000);
   };
   const sendHeaders = () => {
     if (sent) return;
@@ -105,7 +149,7 @@ function contextOf(call: AnyCall): { ctx: CallContext; sendHeaders: () => void }
       call.sendMetadata(headersToMetadata(responseHeaders));
     }
   };
-  return { ctx, sendHeaders };
+  return { ctx, sendHeaders, finish };
 }
 
 /** Writes every item of an iterable to a server stream, honouring backpressure. */
@@ -137,8 +181,12 @@ async function pump(
 export function grpcImplementation(
   service: DescService,
   impl: Record<string, AnyHandler | undefined>,
-  onInternalError?: InternalErrorHook,
+  hooksOrOnInternalError?: ServerHooks | InternalErrorHook,
 ): grpc.UntypedServiceImplementation {
+  const hooks: ServerHooks = typeof hooksOrOnInternalError === "function"
+    ? { onInternalError: hooksOrOnInternalError }
+    : hooksOrOnInternalError ?? {};
+  const onInternalError = hooks.onInternalError;
   const out: Record<string, grpc.UntypedHandleCall> = {};
   for (const method of service.methods) {
     const handler = impl[method.localName];
@@ -157,27 +205,34 @@ export function grpcImplementation(
     switch (method.methodKind) {
       case "unary":
         out[method.localName] = async (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
-          const { ctx, sendHeaders } = contextOf(call);
+          const { ctx, sendHeaders, finish } = contextOf(call, name, hooks);
           try {
-            const result = await handler(call.request, ctx);
+            const result = await runWithTrace(ctx.trace, () => handler(call.request, ctx));
             sendHeaders();
             callback(null, result);
+            finish();
           } catch (err) {
             sendHeaders();
             callback(statusOf(err, name, onInternalError));
+            finish(err);
           }
         };
         break;
       case "server_streaming":
         out[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-          const { ctx, sendHeaders } = contextOf(call as AnyCall);
+          const { ctx, sendHeaders, finish } = contextOf(call as AnyCall, name, hooks);
           try {
-            const items = handler(call.request, ctx) as AsyncIterable<unknown>;
+            const items = traceIterable(
+              ctx.trace,
+              () => handler(call.request, ctx) as AsyncIterable<unknown>,
+            );
             sendHeaders();
             await pump(items, call, ctx.signal);
             if (!ctx.signal.aborted) call.end();
+            finish();
           } catch (err) {
             if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+            finish(err);
           }
         };
         break;
@@ -186,21 +241,30 @@ export function grpcImplementation(
           call: grpc.ServerReadableStream<unknown, unknown>,
           callback: grpc.sendUnaryData<unknown>,
         ) => {
-          const { ctx, sendHeaders } = contextOf(call as unknown as AnyCall);
+          const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            const result = await handler(call as AsyncIterable<unknown>, ctx);
+            const result = await runWithTrace(
+              ctx.trace,
+              () => handler(call as AsyncIterable<unknown>, ctx),
+            );
             sendHeaders();
             callback(null, result);
+            finish();
           } catch (err) {
+            sendHeaders();
             callback(statusOf(err, name, onInternalError));
+            finish(err);
           }
         };
         break;
       case "bidi_streaming":
         out[method.localName] = async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-          const { ctx, sendHeaders } = contextOf(call as unknown as AnyCall);
+          const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            const items = handler(call as AsyncIterable<unknown>, ctx) as AsyncIterable<unknown>;
+            const items = traceIterable(
+              ctx.trace,
+              () => handler(call as AsyncIterable<unknown>, ctx) as AsyncIterable<unknown>,
+            );
             sendHeaders();
             await pump(
               items,
@@ -208,8 +272,10 @@ export function grpcImplementation(
               ctx.signal,
             );
             if (!ctx.signal.aborted) call.end();
+            finish();
           } catch (err) {
             if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+            finish(err);
           }
         };
         break;
@@ -223,10 +289,10 @@ export function addService(
   server: grpc.Server,
   service: DescService,
   impl: object,
-  onInternalError?: InternalErrorHook,
+  hooksOrOnInternalError?: ServerHooks | InternalErrorHook,
 ): void {
   server.addService(
     grpcDefinition(service),
-    grpcImplementation(service, impl as Record<string, AnyHandler>, onInternalError),
+    grpcImplementation(service, impl as Record<string, AnyHandler>, hooksOrOnInternalError),
   );
 }

@@ -4,6 +4,7 @@
  */
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { TraceContext } from "../tracing/context.ts";
 
 /** What a handler knows about the call it serves, whatever the transport. */
 export interface CallContext {
@@ -15,6 +16,11 @@ export interface CallContext {
   readonly responseHeaders: Headers;
   /** The remote peer, e.g. "ipv4:127.0.0.1:51234". */
   readonly peer: string;
+  /**
+   * The span this call is handled in: the caller's `traceparent` continued (or a new
+   * trace). Also current for everything the handler does (see `src/tracing/context.ts`).
+   */
+  readonly trace?: TraceContext;
 }
 
 type Init<O extends DescMessage> = MessageInitShape<O>;

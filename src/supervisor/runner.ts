@@ -238,6 +238,8 @@ export class ModuleRunner {
    * was already handled by `onExit` (restart policy).
    */
   private async failStart(generation: number, reason: string): Promise<void> {
+    // A stop in progress owns the process now.
+    if (this.record.state === ModuleState.STOPPING) return;
     const proc = this.process;
     this.closeClients();
     if (this.manifest.address) {
