@@ -34,6 +34,8 @@ export interface RunnerContext {
   echoOutput: boolean;
   /** Where spawned processes are recorded for the next run. */
   pids?: PidRecords;
+  /** Called after every registration, before readiness (sends the stored configuration). */
+  onRegistered?: (record: ModuleRecord, clients: ModuleClients) => Promise<void>;
 }
 
 function randomToken(): string {
@@ -138,6 +140,8 @@ export class ModuleRunner {
           registered: registration.info.name,
         });
       }
+      await this.ctx.onRegistered?.(record, this.clients);
+      if (generation !== this.generation) return;
       // Poll while the module reports STARTING; the start timeout bounds it.
       let state = await this.checkHealth(generation, abort.signal);
       while (state === HealthState.STARTING && !abort.signal.aborted) {
@@ -292,6 +296,15 @@ export class ModuleRunner {
       record.health.message = (err as Error).message;
       return undefined;
     }
+  }
+
+  /** Checks health now (e.g. after a new configuration) instead of at the next interval. */
+  async refreshHealth(): Promise<void> {
+    const generation = this.generation;
+    if (!this.clients || this.record.state === ModuleState.STARTING) return;
+    const state = await this.checkHealth(generation);
+    if (generation !== this.generation || state === undefined) return;
+    if (state !== HealthState.UNHEALTHY) this.applyHealth(state, "configured");
   }
 
   /** Maps a module-reported health state to the orchestrator-side state. */

@@ -16,6 +16,7 @@ import { Code, RpcError } from "../rpc/errors.ts";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
+import type { ModuleClients } from "./clients.ts";
 
 const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
 
@@ -31,6 +32,16 @@ export class Supervisor {
     const r = this.runners.get(name);
     if (!r) throw new RpcError(Code.NOT_FOUND, `module "${name}" not found`);
     return r;
+  }
+
+  /** The clients of a running module, undefined when it is unknown or not running. */
+  clientsOf(name: string): ModuleClients | undefined {
+    return this.runners.get(name)?.clients;
+  }
+
+  /** Checks a module's health now rather than at its next interval. */
+  refreshHealth(name: string): void {
+    this.runners.get(name)?.refreshHealth().catch(() => {});
   }
 
   /** Registers discovered modules; bad manifests and graph problems make them FAILED. */

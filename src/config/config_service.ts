@@ -1,0 +1,179 @@
+/**
+ * The configuration service: each module's configuration stored durably with revisions,
+ * validated against the schema the module declared, sent to the module with `Configure`,
+ * with secrets never returned in clear. Its logic does not depend on being in-process.
+ */
+import type { JsonObject } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ConfigService } from "../gen/callassistant/v1/config_pb.ts";
+import { Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ModuleRecord } from "../registry/module_record.ts";
+import type { ModuleRegistry } from "../registry/modules.ts";
+import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
+import type { PartialServiceImpl } from "../rpc/handlers.ts";
+import type { Revision, RevisionLog, Store } from "../store/store.ts";
+import { RevisionConflictError } from "../store/store.ts";
+import type { ModuleClients } from "../supervisor/clients.ts";
+import { keepMaskedSecrets, maskSecrets, secretPaths } from "./secrets.ts";
+import { configProblems } from "./validate.ts";
+
+/** Revisions kept per module. */
+const HISTORY_LIMIT = 50;
+
+/** What the configuration service needs. */
+export interface ConfigDeps {
+  store: Store;
+  registry: ModuleRegistry;
+  bus: EventBus;
+  logger: Logger;
+  /** The clients of a running module, undefined when it does not run. */
+  clientsOf(name: string): ModuleClients | undefined;
+  /** Asks the supervisor to check a module's health now (after a Configure). */
+  refreshHealth(name: string): void;
+}
+
+/** Module configurations. */
+export class ModuleConfigs {
+  private readonly log: RevisionLog<JsonObject>;
+
+  constructor(private readonly deps: ConfigDeps) {
+    this.log = deps.store.revisions<JsonObject>("module-config");
+  }
+
+  private record(name: string): ModuleRecord {
+    const r = this.deps.registry.get(name);
+    if (!r) throw new RpcError(Code.NOT_FOUND, `module "${name}" not found`);
+    return r;
+  }
+
+  private secrets(record: ModuleRecord): string[] {
+    return secretPaths(record.registration?.configSchema);
+  }
+
+  private toProto(rev: Revision<JsonObject>, secrets: string[]) {
+    return {
+      module: rev.key,
+      revision: BigInt(rev.revision),
+      config: maskSecrets(rev.value, secrets),
+      updatedAt: timestampFromDate(rev.createdAt),
+      updatedBy: rev.author,
+    };
+  }
+
+  /**
+   * Sends the stored configuration to a module that has just registered. A module that
+   * rejects it keeps running (it reports WAITING_FOR_CONFIG); the rejection is an event.
+   */
+  async apply(record: ModuleRecord, clients: ModuleClients): Promise<void> {
+    const current = this.log.current(record.name);
+    if (!current) return;
+    try {
+      await clients.module.configure(
+        { config: current.value, revision: BigInt(current.revision) },
+        { timeoutMs: 10_000 },
+      );
+    } catch (err) {
+      const message = toRpcError(err).message;
+      this.deps.logger.warn("module rejected its stored configuration", {
+        module: record.name,
+        revision: current.revision,
+        error: message,
+      });
+      this.deps.bus.publish({
+        type: "config.rejected",
+        severity: Severity.WARNING,
+        module: record.name,
+        message: `${record.name} rejected configuration revision ${current.revision}: ${message}`,
+        data: { revision: current.revision },
+      });
+    }
+  }
+
+  /** The ConfigService handlers. */
+  handlers(): PartialServiceImpl<typeof ConfigService> {
+    return {
+      getModuleConfig: (req) => {
+        const record = this.record(req.name);
+        const current = this.log.current(req.name);
+        return {
+          current: current ? this.toProto(current, this.secrets(record)) : undefined,
+          schema: record.registration?.configSchema,
+        };
+      },
+
+      listConfigRevisions: (req) => {
+        const secrets = this.secrets(this.record(req.name));
+        return {
+          revisions: this.log.history(req.name).map((r) => this.toProto(r, secrets)),
+        };
+      },
+
+      setModuleConfig: async (req) => {
+        const record = this.record(req.name);
+        const schema = record.registration?.configSchema;
+        if (!schema || Object.keys(schema).length === 0) {
+          throw new RpcError(
+            Code.FAILED_PRECONDITION,
+            record.registration
+              ? `module "${req.name}" declares no configuration`
+              : `module "${req.name}" has not registered yet, so its configuration schema is unknown`,
+          );
+        }
+        const current = this.log.current(req.name);
+        const currentRevision = current?.revision ?? 0;
+        if (Number(req.expectedRevision) !== currentRevision) {
+          throw new RpcError(
+            Code.ABORTED,
+            `configuration of "${req.name}" is at revision ${currentRevision}, not ` +
+              `${req.expectedRevision}: read it again and retry with expectedRevision ${currentRevision}`,
+          );
+        }
+        const secrets = secretPaths(schema);
+        const config = keepMaskedSecrets(req.config ?? {}, current?.value, secrets);
+        const problems = configProblems(schema, config);
+        if (problems.length > 0) {
+          throw new RpcError(
+            Code.INVALID_ARGUMENT,
+            `invalid configuration for "${req.name}": ${problems.join("; ")}`,
+          );
+        }
+        const clients = this.deps.clientsOf(req.name);
+        if (clients) {
+          try {
+            await clients.module.configure(
+              { config, revision: BigInt(currentRevision + 1) },
+              { timeoutMs: 10_000 },
+            );
+          } catch (err) {
+            const e = toRpcError(err);
+            throw new RpcError(
+              e.code === Code.INVALID_ARGUMENT ? Code.INVALID_ARGUMENT : Code.UNAVAILABLE,
+              `module "${req.name}" rejected the configuration: ${e.message}`,
+            );
+          }
+        }
+        let rev: Revision<JsonObject>;
+        try {
+          rev = this.log.append(req.name, config, {
+            expectedRevision: currentRevision,
+            author: req.updatedBy || "api",
+          });
+        } catch (err) {
+          if (err instanceof RevisionConflictError) throw new RpcError(Code.ABORTED, err.message);
+          throw err;
+        }
+        this.log.prune(req.name, HISTORY_LIMIT);
+        this.deps.bus.publish({
+          type: "config.changed",
+          module: req.name,
+          message: `${req.name}: configuration revision ${rev.revision} by ${rev.author}`,
+          data: { revision: rev.revision, updatedBy: rev.author },
+        });
+        if (clients) this.deps.refreshHealth(req.name);
+        return { current: this.toProto(rev, secrets) };
+      },
+    };
+  }
+}
