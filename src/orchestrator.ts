@@ -6,19 +6,30 @@ import type * as grpc from "@grpc/grpc-js";
 import { ConfigService } from "./gen/callassistant/v1/config_pb.ts";
 import { ControlService } from "./gen/callassistant/v1/control_pb.ts";
 import { EventService } from "./gen/callassistant/v1/event_pb.ts";
+import { FlowState } from "./gen/callassistant/v1/resources_pb.ts";
+import { entityControl } from "./control/entities.ts";
+import { flowControl } from "./control/flows.ts";
+import { eventControl } from "./control/events.ts";
 import { moduleControl, systemReady } from "./control/modules.ts";
+import { supervisorModules } from "./entities/modules.ts";
 import { EventBus } from "./events/bus.ts";
-import { eventService } from "./events/event_service.ts";
+import { createEventService, type Rate } from "./events/event_service.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { setModuleCallObserver } from "./supervisor/clients.ts";
 import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
 import type { PartialServiceImpl } from "./rpc/handlers.ts";
 import { discoverModules } from "./manifest/discover.ts";
+import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer, stopGrpcServer } from "./server/grpc_server.ts";
+import { Store } from "./store/store.ts";
+import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
+import { dashboardRoutes } from "./web/routes.ts";
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -34,6 +45,8 @@ export interface OrchestratorOptions {
   http: ListenAddress;
   dev: boolean;
   logger: Logger;
+  /** Events each module may report (flood control); default 100/s, bursts of 200. */
+  eventRate?: Rate;
 }
 
 /** A running orchestrator. */
@@ -41,6 +54,10 @@ export interface Orchestrator {
   registry: ModuleRegistry;
   bus: EventBus;
   supervisor: Supervisor;
+  /** The embedded database in the data directory. */
+  store: Store;
+  /** Entities and flows (`pipeline.flows.onModuleStatus` takes ReportStatus). */
+  pipeline: Pipeline;
   grpcAddress: string;
   httpAddress: string;
   /** Resolves when every module has been started or has given up. */
@@ -70,7 +87,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const httpAbort = new AbortController();
   // Filled in once the listeners are bound; read by modules' environment and status.
   const addresses = { grpc: "", http: "" };
-  const supervisor = new Supervisor({
+  const supervisor: Supervisor = new Supervisor({
     registry,
     bus,
     logger,
@@ -82,6 +99,50 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     version: VERSION,
     echoOutput: true,
     pids,
+    onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
+  });
+  const store = Store.open(dataDir);
+  const configs = new ModuleConfigs({
+    store,
+    registry,
+    bus,
+    logger,
+    clientsOf: (name) => supervisor.clientsOf(name),
+    refreshHealth: (name) => supervisor.refreshHealth(name),
+  });
+  const pipeline = createPipeline({
+    modules: supervisorModules(registry, supervisor),
+    bus,
+    logger,
+    store,
+  });
+  // Events, metrics and module-call observation (issue 5).
+  const events = createEventService({
+    registry,
+    bus,
+    logger,
+    eventRate: options.eventRate,
+    onStatus: (module, report) => pipeline.flows.onModuleStatus(module, report),
+    hooks: { onThrottled: (module, kind) => metrics.observeThrottled(module, kind) },
+  });
+  const metrics = new Metrics({
+    registry,
+    bus,
+    moduleMetrics: events.moduleMetrics,
+    connectedModules: () => events.connectedModules(),
+    flowStates: () => {
+      const counts = new Map<string, number>();
+      for (const f of pipeline.flows.list()) {
+        const state = FlowState[f.state] ?? String(f.state);
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+      }
+      return counts;
+    },
+  });
+  setModuleCallObserver({
+    onCallEnd: (module, method, code, seconds) =>
+      metrics.observeModuleCall(module, method, code, seconds),
+    moduleAt: (address) => registry.list().find((r) => address.endsWith(`:${r.port}`))?.name,
   });
   // ControlService is assembled from the handlers of each area.
   const control: PartialServiceImpl<typeof ControlService> = {
@@ -93,25 +154,37 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       addresses,
       modulesDir,
       dataDir,
+      counts: pipeline.counts,
     }),
+    ...entityControl(pipeline.flows),
+    ...flowControl(pipeline.flows),
+    ...eventControl({ bus, events, registry }),
   };
   const services = [
     { service: ControlService, impl: control },
-    { service: ConfigService, impl: {} },
-    { service: EventService, impl: eventService(registry, bus) },
+    { service: ConfigService, impl: configs.handlers() },
+    { service: EventService, impl: events.impl },
   ];
   const { server, port: grpcPort } = await startGrpcServer(
     options.grpc.host,
     options.grpc.port,
     services,
     logger,
+    (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
   );
   const grpcAddress = hostPort(options.grpc.host, grpcPort);
   addresses.grpc = grpcAddress;
 
   const app = createGateway({
-    services: [bindService(ControlService, control), bindService(ConfigService, {})],
+    services: [
+      bindService(ControlService, control),
+      bindService(ConfigService, configs.handlers()),
+    ],
     isReady: () => systemReady(registry),
+    metrics: () => metrics.render(),
+    extraRoutes: dashboardRoutes,
+    onRequest: (method, route, status, seconds) =>
+      metrics.observeHttp(method, route, status, seconds),
     onInternalError: (method, err) =>
       logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) }),
   });
@@ -124,6 +197,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     }, app.fetch);
   } catch (err) {
     await stopGrpcServer(server as grpc.Server, 0);
+    store.close();
     throw new ListenError(
       `cannot listen for HTTP on ${hostPort(options.http.host, options.http.port)}: ${
         (err as Error).message
@@ -136,6 +210,8 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
 
   const discovered = await discoverModules(modulesDir);
   logger.info("modules discovered", { dir: modulesDir, count: discovered.length });
+  // Entities and flows follow module states from the first one on.
+  pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
 
@@ -153,6 +229,8 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     registry,
     bus,
     supervisor,
+    store,
+    pipeline,
     grpcAddress,
     httpAddress,
     started,
@@ -161,10 +239,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         logger.info("stopping", { reason });
         stopWatching();
         await reloading;
+        // Modules stopping now must not degrade or re-route flows: they come back with us.
+        await pipeline.close();
         await supervisor.stopAll(reason);
         httpAbort.abort();
         await httpServer?.finished;
+        events.close();
+        setModuleCallObserver(undefined);
         await stopGrpcServer(server);
+        store.close();
         logger.info("stopped");
       })();
       return stopping;

@@ -1,13 +1,18 @@
 /**
  * test-camera: a simulated network camera. Provides `video_source` entities that
  * "publish" H.264 video and AAC audio over RTSP, with in-memory state and simulated
- * live metrics. No media is produced; it exists to exercise the orchestrator.
+ * live metrics. As the sending end of flows it accepts only the SENDER side of a
+ * connection in one of its two formats; its flow metrics follow the flow's quality.
+ * No media is produced; it exists to exercise the orchestrator.
  */
 import {
   Code,
+  ConnectionRole,
   EntityKind,
   EntityOrigin,
   EntityState,
+  FlowTable,
+  formatName,
   type JsonObject,
   MediaType,
   RpcError,
@@ -16,6 +21,10 @@ import {
 } from "../../src/sdk/mod.ts";
 
 const ENTITY_TYPE = "video_source";
+const OUTPUTS = [
+  { mediaType: MediaType.VIDEO, protocol: "rtsp", codec: "h264" },
+  { mediaType: MediaType.AUDIO, protocol: "rtsp", codec: "aac" },
+];
 const RESOLUTIONS: Record<string, [number, number]> = {
   "640x360": [640, 360],
   "1280x720": [1280, 720],
@@ -88,7 +97,7 @@ function statusOf(camera: Camera) {
   const fps = Math.round(camera.config.fps * jitter * 100) / 100;
   return {
     entityId: camera.id,
-    state: EntityState.READY,
+    state: flows.isActive(camera.id) ? EntityState.ACTIVE : EntityState.READY,
     message: `publishing ${camera.config.resolution}@${camera.config.fps} on ${camera.config.url}`,
     metrics: {
       fps,
@@ -109,7 +118,7 @@ function toEntity(camera: Camera) {
     kind: EntityKind.SOURCE,
     module: mod.env.moduleName || "test-camera",
     name: camera.name,
-    state: EntityState.READY,
+    state: flows.isActive(camera.id) ? EntityState.ACTIVE : EntityState.READY,
     configuration: camera.config,
     origin: EntityOrigin.CREATED,
     status: statusOf(camera),
@@ -118,16 +127,37 @@ function toEntity(camera: Camera) {
   };
 }
 
+// The camera's side of flows: it only sends, from its RTSP server.
+const flows = new FlowTable({
+  check(req) {
+    const camera = find(req.sourceEntityId);
+    if (req.role !== ConnectionRole.SENDER) {
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `camera "${camera.id}" only sends media; it cannot receive ${formatName(req.format)}`,
+      );
+    }
+    if (!OUTPUTS.some((f) => formatName(f) === formatName(req.format))) {
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `camera "${camera.id}" sends ${OUTPUTS.map(formatName).join(" and ")}, not ${
+          formatName(req.format)
+        }`,
+      );
+    }
+  },
+  address: () => "",
+  latencyMs: 20,
+  onChange: (status) => void mod.events.status({ flows: [status] }),
+});
+
 const mod = await serveModule({
   info: { name: "test-camera", version: "0.1.0", description: "Simulated network camera" },
   capabilities: [{
     entityType: ENTITY_TYPE,
     kind: EntityKind.SOURCE,
     description: "A simulated camera publishing H.264 video and AAC audio over RTSP",
-    outputs: [
-      { mediaType: MediaType.VIDEO, protocol: "rtsp", codec: "h264" },
-      { mediaType: MediaType.AUDIO, protocol: "rtsp", codec: "aac" },
-    ],
+    outputs: OUTPUTS,
     configSchema: CONFIG_SCHEMA,
   }],
   entity: {
@@ -142,6 +172,8 @@ const mod = await serveModule({
       const now = new Date();
       const camera = { id: req.entityId, name: req.name, config, createdAt: now, updatedAt: now };
       cameras.set(camera.id, camera);
+      // The line carries the trace id of the request that created it (SDK logger).
+      mod.logger.info("camera created", { entity_id: camera.id, url: config.url });
       void mod.events.report("entity.created", {
         entityId: camera.id,
         message: `camera "${camera.name || camera.id}" publishing on ${config.url}`,
@@ -158,9 +190,11 @@ const mod = await serveModule({
     getEntityStatus: (req) => ({ status: statusOf(find(req.entityId)) }),
     destroyEntity: (req) => {
       cameras.delete(find(req.entityId).id);
+      flows.dropEntity(req.entityId);
       void mod.events.report("entity.destroyed", { entityId: req.entityId });
       return {};
     },
     listEntities: () => ({ entities: [...cameras.values()].map(toEntity) }),
   },
+  pipeline: flows.handlers(),
 });

@@ -2,7 +2,7 @@
 import { parse as parseYaml } from "yaml";
 import { createLogger, type Level, type LogFormat, type Logger } from "../log/logger.ts";
 import { parseLogFileFlags } from "../log/sinks.ts";
-import { startOrchestrator } from "../orchestrator.ts";
+import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
@@ -51,8 +51,29 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 
 /** Runs until a signal; returns the exit code. */
 export async function runCommand(cli: Flags): Promise<number> {
-  let orchestrator;
+  let orchestrator: Orchestrator | undefined;
   let logger: Logger | undefined;
+  // Signals are caught from the start: one arriving during startup stops right after it.
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  let count = 0;
+  const handler = (signal: Deno.Signal) => () => {
+    if (++count > 1) {
+      console.error("second signal: exiting now; module process groups get SIGKILL");
+      for (const r of orchestrator?.registry.list() ?? []) {
+        if (r.pid > 0) {
+          try {
+            Deno.kill(-r.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      Deno.exit(130);
+    }
+    resolve(signal);
+  };
+  for (const s of signals) Deno.addSignalListener(s, handler(s));
   try {
     const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
     const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
@@ -97,28 +118,8 @@ export async function runCommand(cli: Flags): Promise<number> {
     return err instanceof ListenError ? 3 : 2;
   }
 
-  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  let count = 0;
-  const handler = (signal: Deno.Signal) => () => {
-    if (++count > 1) {
-      console.error("second signal: exiting now; module process groups get SIGKILL");
-      for (const r of orchestrator.registry.list()) {
-        if (r.pid > 0) {
-          try {
-            Deno.kill(-r.pid, "SIGKILL");
-          } catch {
-            // Already gone.
-          }
-        }
-      }
-      Deno.exit(130);
-    }
-    resolve(signal);
-  };
-  for (const s of signals) Deno.addSignalListener(s, handler(s));
   const signal = await signalled;
-  await orchestrator.stop(`received ${signal}`);
+  await orchestrator!.stop(`received ${signal}`);
   await logger!.close();
   return 0;
 }

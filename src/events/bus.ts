@@ -38,7 +38,10 @@ export interface EventGapInfo {
 }
 
 /** One item a watcher gets: an event, or a gap marker. */
-export type WatchItem = { event: Event; gap?: undefined } | { gap: EventGapInfo; event?: undefined };
+export type WatchItem = { event: Event; gap?: undefined } | {
+  gap: EventGapInfo;
+  event?: undefined;
+};
 
 /** Options of {@link EventBus.watch}. */
 export interface WatchOptions {
@@ -189,9 +192,10 @@ export class EventBus {
           };
           cursor = oldest - 1n;
         }
+        // Any later gap is this watcher's own slowness.
+        lagging = true;
         const batch = this.since(cursor, BATCH);
         if (batch.length === 0) {
-          lagging = true;
           await new Promise<void>((resolve) => {
             wake = resolve;
             this.wakers.add(resolve);

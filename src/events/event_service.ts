@@ -12,19 +12,19 @@
  *   stream), nothing of it is kept, and an event says so (at most one per 10 s).
  */
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  type Command,
-  type CommandResult,
-  type CommandSchema,
-  type ConnectRequest,
-  type ConnectResponseSchema,
-  type EventService,
-  type ReportEventRequest,
-  type ReportMetricsRequest,
-  type ReportStatusRequest,
+import type {
+  Command,
+  CommandResult,
+  CommandSchema,
+  ConnectRequest,
+  ConnectResponseSchema,
+  EventService,
+  ReportEventRequest,
+  ReportMetricsRequest,
+  ReportStatusRequest,
 } from "../gen/callassistant/v1/event_pb.ts";
 import { CommandResultSchema } from "../gen/callassistant/v1/event_pb.ts";
-import { HealthState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import { HealthState, ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
@@ -139,6 +139,13 @@ const MAX_DATA_BYTES = 16 * 1024;
 const THROTTLE_NOTICE_MS = 10_000;
 /** How many acks (with event ids) a channel remembers for repeated sequence numbers. */
 const RECENT_ACKS = 1024;
+/** Module states in which a closing stream is expected. */
+const ENDING = new Set([
+  ModuleState.STOPPING,
+  ModuleState.STOPPED,
+  ModuleState.BACKOFF,
+  ModuleState.FAILED,
+]);
 /** How many downward messages may wait before the stream stops reading (backpressure). */
 const OUT_LIMIT = 256;
 
@@ -242,8 +249,7 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
             `${ch.dropped} report(s) refused${first ? "" : " in the last 10 s"}`,
           data: { dropped: ch.dropped, perSecond: r.perSecond, burst: r.burst, kind },
           traceId: "",
-        })
-      );
+        }));
       logger?.warn("module throttled", { module: ch.module, dropped: ch.dropped, kind });
       ch.lastNotice = now;
       ch.dropped = 0;
@@ -504,11 +510,15 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
           if (endError?.code === Code.DEADLINE_EXCEEDED) {
             markDown(ch, `missed heartbeat: ${endError.message}`, Severity.WARNING);
           } else if (ctx.signal.aborted || endError) {
-            const current = registry.get(ch.module)?.token === ch.token;
+            const r = registry.get(ch.module);
+            const expected = r?.token !== ch.token || r === undefined ||
+              ENDING.has(r.state) || endError?.code === Code.UNAVAILABLE;
             markDown(
               ch,
-              current ? `the stream failed: ${endError?.message ?? "cancelled"}` : "the process ended",
-              current ? Severity.WARNING : Severity.INFO,
+              expected
+                ? `the module is stopping${endError ? ` (${endError.message})` : ""}`
+                : `the stream failed: ${endError?.message ?? "cancelled"}`,
+              expected ? Severity.INFO : Severity.WARNING,
             );
           } else {
             markDown(ch, "the module closed the stream", Severity.INFO);

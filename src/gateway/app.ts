@@ -25,6 +25,14 @@ import { HTTPException } from "hono/http-exception";
 import { DESCRIPTOR_SET_BASE64 } from "../gen/descriptor_set.ts";
 import { Code, httpStatusFor, RpcError, toRpcError } from "../rpc/errors.ts";
 import type { CallContext, PartialServiceImpl } from "../rpc/handlers.ts";
+import {
+  currentTrace,
+  formatTraceparent,
+  parseTraceparent,
+  runWithTrace,
+  traceIterable,
+} from "../tracing/context.ts";
+import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 
@@ -64,6 +72,14 @@ export interface GatewayOptions {
   readonly streamStartMs?: number;
   /** Told about unexpected handler errors (answered as INTERNAL). Default: console.error. */
   readonly onInternalError?: GatewayInternalErrorHook;
+  /**
+   * Told when each request has been answered: the HTTP method, the route (the path
+   * template of the RPC, e.g. `/v1/modules/{name}`, the fixed path of the other routes,
+   * or `unmatched`), the status and the seconds to the response headers.
+   */
+  readonly onRequest?: (method: string, route: string, status: number, seconds: number) => void;
+  /** Serves `GET /metrics` with the text this returns (Prometheus text format 0.0.4). */
+  readonly metrics?: () => Promise<string> | string;
 }
 
 /** Pairs a generated service with a typed (possibly partial) implementation. */
@@ -75,6 +91,9 @@ export function bindService<S extends GenService<GenServiceMethods>>(
 }
 
 type Handler = (request: unknown, ctx: CallContext) => unknown;
+
+/** Routes that are not RPCs, used as their own route label. */
+const FIXED_ROUTES = new Set(["/healthz", "/readyz", "/openapi.json", "/metrics"]);
 
 const JSON_TYPE = "application/json";
 const NDJSON_TYPE = "application/x-ndjson";
@@ -217,6 +236,34 @@ export function createGateway(options: GatewayOptions): Hono {
       new RpcError(Code.NOT_FOUND, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
     )
   );
+  // Tracing and request metrics: the caller's `traceparent` is continued in a new span
+  // (or a new trace is started), current while the request is handled, and returned as
+  // the `traceparent` response header.
+  const routes_ = new WeakMap<Request, string>();
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    const parent = activeOtelTrace() ?? parseTraceparent(c.req.header("traceparent"));
+    const span = startSpan(`HTTP ${c.req.method}`, "server", parent, {
+      "http.request.method": c.req.method,
+    });
+    try {
+      await runWithTrace(span.trace, () => next());
+    } finally {
+      const traceparent = formatTraceparent(span.trace);
+      try {
+        c.res.headers.set("traceparent", traceparent);
+      } catch {
+        // Immutable headers: copy the response.
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set("traceparent", traceparent);
+      }
+      const status = c.res.status;
+      const route = routes_.get(c.req.raw) ??
+        (FIXED_ROUTES.has(new URL(c.req.url).pathname) ? new URL(c.req.url).pathname : "unmatched");
+      span.end(status >= 500 ? { code: status, message: `HTTP ${status}` } : undefined);
+      options.onRequest?.(c.req.method, route, status, (performance.now() - started) / 1000);
+    }
+  });
   app.use(
     "*",
     bodyLimit({
@@ -249,6 +296,13 @@ export function createGateway(options: GatewayOptions): Hono {
     );
     return jsonResponse(openApi, 200);
   });
+  if (options.metrics) {
+    const render = options.metrics;
+    app.get("/metrics", async () =>
+      new Response(await render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      }));
+  }
   options.extraRoutes?.(app);
   app.all("*", (c) => dispatch(c));
 
@@ -271,6 +325,7 @@ export function createGateway(options: GatewayOptions): Hono {
     }
     const { route, variables } = match;
     const { method, service } = route;
+    routes_.set(c.req.raw, route.template.source);
     const impl = impls.get(service)?.[method.localName];
     if (typeof impl !== "function") {
       return errorResponse(
@@ -314,6 +369,7 @@ export function createGateway(options: GatewayOptions): Hono {
       signal: abort.signal,
       responseHeaders: new Headers(),
       peer: peerOf(c.env),
+      trace: currentTrace(),
     };
 
     if (!streaming) {
@@ -332,7 +388,8 @@ export function createGateway(options: GatewayOptions): Hono {
     let iterator: AsyncIterator<unknown>;
     let first: Promise<IteratorResult<unknown>>;
     try {
-      iterator = (handler(request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      iterator = traceIterable(ctx.trace, () => handler(request, ctx) as AsyncIterable<unknown>)
+        [Symbol.asyncIterator]();
       first = iterator.next();
     } catch (err) {
       return errorResponse(failure(route, err), registry, ctx.responseHeaders);

@@ -108,13 +108,30 @@ export class LineSplitter {
   }
 }
 
-/** Reads `stream` to its end, calling `onLine` for every line (without its newline). */
+/** How long `readLines` may run before it lets the event loop do other work. */
+const SLICE_MS = 4;
+
+/**
+ * Reads `stream` to its end, calling `onLine` for every line (without its newline).
+ *
+ * A pipe that always has data (a module writing as fast as it can) completes every read at
+ * once, so the loop alone would never give the event loop a turn; it yields to the event
+ * loop every few milliseconds. The writer then waits on a full pipe: a flood slows the
+ * flooding module, not the orchestrator.
+ */
 export async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
   maxLineBytes = MAX_LINE_BYTES,
 ): Promise<void> {
   const splitter = new LineSplitter(onLine, maxLineBytes);
-  for await (const chunk of stream) splitter.push(chunk);
+  let sliceStart = performance.now();
+  for await (const chunk of stream) {
+    splitter.push(chunk);
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      sliceStart = performance.now();
+    }
+  }
   splitter.end();
 }

@@ -145,26 +145,18 @@ export function createLogger(
   level: Level = "info",
   options: LoggerOptions = {},
 ): Logger {
+  const sinks: LogSink[] = [];
+  const logger = new Logger({ level, format, sinks });
   // Lines about dropped lines are formatted by the logger itself, in each sink's format.
-  let logger: Logger | undefined;
   const notice = (as: LogFormat) => (dropped: number) =>
-    logger!.format("warn", `${dropped} log lines dropped`, { dropped }, new Date(), as);
+    logger.format("warn", `${dropped} log lines dropped`, { dropped }, new Date(), as);
   const queue = { maxQueueBytes: options.maxQueueBytes };
-  const sinks: LogSink[] = [
-    queuedSink(
-      new WriterSink(options.stderr ?? Deno.stderr, { ...queue, format, notice: notice(format) }),
-    ),
-  ];
+  const stderr = options.stderr ?? Deno.stderr;
+  sinks.push(queuedSink(new WriterSink(stderr, { ...queue, format, notice: notice(format) })));
   if (options.file) {
     sinks.push(queuedSink(
-      new RotatingFileSink({
-        ...options.file,
-        ...queue,
-        format: "json",
-        notice: notice("json"),
-      }),
+      new RotatingFileSink({ ...options.file, ...queue, format: "json", notice: notice("json") }),
     ));
   }
-  logger = new Logger({ level, format, sinks });
   return logger;
 }

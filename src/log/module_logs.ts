@@ -59,14 +59,20 @@ class LineRing {
     this.items = new Array(Math.max(1, capacity));
   }
 
-  /** Appends, evicting the oldest past the bounds; returns the evicted lines. */
+  /** Appends, evicting the oldest past the bounds (each passed to `evicted`). */
   push(l: LogLine, evicted?: (l: LogLine) => void): void {
     const cap = this.items.length;
-    if (this.length === cap) evicted?.(this.shift()!);
+    if (this.length === cap) {
+      const old = this.shift()!;
+      if (evicted) evicted(old);
+    }
     this.items[(this.head + this.length) % cap] = l;
     this.length++;
     this.bytes += costOf(l);
-    while (this.bytes > this.maxBytes && this.length > 1) evicted?.(this.shift()!);
+    while (this.bytes > this.maxBytes && this.length > 1) {
+      const old = this.shift()!;
+      if (evicted) evicted(old);
+    }
   }
 
   shift(): LogLine | undefined {

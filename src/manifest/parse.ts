@@ -11,7 +11,10 @@ import { splitCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { DEFAULTS, type Manifest, type ManifestProblem } from "./manifest.ts";
 
-const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+// Compiled on first use, not at import: it is not needed before the listeners are up.
+let compiled: ReturnType<Ajv2020["compile"]> | undefined;
+const validator = () =>
+  compiled ??= new Ajv2020({ allErrors: true, strict: false }).compile(schema);
 
 /** The result of parsing one manifest: a manifest, or problems (and the best-known name). */
 export type ParseResult =
@@ -116,6 +119,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     };
   }
   const name = typeof data.name === "string" && data.name ? data.name : fallbackName;
+  const validate = validator();
   const problems = validate(data) ? [] : problemsOf(validate.errors ?? [], file, doc, counter);
   if (data.command === undefined && data.address === undefined) {
     problems.push({

@@ -152,6 +152,58 @@ function contextOf(call: AnyCall, name: string, hooks: ServerHooks): CallState {
   return { ctx, sendHeaders, finish };
 }
 
+/**
+ * The requests of a client- or bidi-streaming call. Node's stream iterator destroys the
+ * whole duplex when the consumer stops early (Deno's ignores `destroyOnReturn: false`),
+ * which loses the status and the responses still to come: this one only reads, pausing
+ * the call while too many requests wait.
+ */
+function requestsOf(call: grpc.ServerReadableStream<unknown, unknown>): AsyncIterable<unknown> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const queue: unknown[] = [];
+      let done = false;
+      let error: unknown;
+      let wake: (() => void) | undefined;
+      const onData = (data: unknown) => {
+        queue.push(data);
+        if (queue.length >= 16) call.pause();
+        wake?.();
+      };
+      const onEnd = () => {
+        done = true;
+        wake?.();
+      };
+      const onError = (err: unknown) => {
+        error ??= err;
+        done = true;
+        wake?.();
+      };
+      call.on("data", onData);
+      call.on("end", onEnd);
+      call.on("error", onError);
+      try {
+        while (true) {
+          if (queue.length > 0) {
+            const item = queue.shift();
+            if (queue.length < 8 && call.isPaused()) call.resume();
+            yield item;
+            continue;
+          }
+          if (error !== undefined) throw error;
+          if (done) return;
+          await new Promise<void>((resolve) => wake = resolve);
+          wake = undefined;
+        }
+      } finally {
+        call.off("data", onData);
+        call.off("end", onEnd);
+        call.off("error", onError);
+      }
+    },
+  };
+}
+
 /** Writes every item of an iterable to a server stream, honouring backpressure. */
 async function pump(
   items: AsyncIterable<unknown>,
@@ -245,7 +297,7 @@ export function grpcImplementation(
           try {
             const result = await runWithTrace(
               ctx.trace,
-              () => handler(call as AsyncIterable<unknown>, ctx),
+              () => handler(requestsOf(call), ctx),
             );
             sendHeaders();
             callback(null, result);
@@ -263,7 +315,7 @@ export function grpcImplementation(
           try {
             const items = traceIterable(
               ctx.trace,
-              () => handler(call as AsyncIterable<unknown>, ctx) as AsyncIterable<unknown>,
+              () => handler(requestsOf(call), ctx) as AsyncIterable<unknown>,
             );
             sendHeaders();
             await pump(

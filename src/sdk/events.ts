@@ -1,16 +1,29 @@
 /**
  * Reporting events, status and metrics to the orchestrator's EventService.
  *
- * Reports go through a `ReportTransport`. The one here sends one unary call per report
- * (ReportEvent, ReportStatus, ReportMetrics) with the module token and a deadline; a
- * transport over the bidirectional `Connect` stream (sequence numbers, acks, resend
- * after reconnect) can replace it without changing the reporter's API.
+ * Reports go through a `ReportTransport`:
+ * - `ConnectReportTransport` (what `serveModule` uses): the bidirectional `Connect`
+ *   stream. Every message has a sequence number; a report resolves when the orchestrator
+ *   acknowledges it. Heartbeats keep the stream alive; when it breaks, the transport
+ *   reconnects with exponential backoff and jitter and resends, in order, every message
+ *   not acknowledged (the orchestrator ignores the ones it already had). Commands from
+ *   the orchestrator (set log level, drain, reload) go to a handler. An orchestrator
+ *   without `Connect` (UNIMPLEMENTED) is served with unary calls instead.
+ * - `UnaryReportTransport`: one unary call per report (ReportEvent, ReportStatus,
+ *   ReportMetrics) with the module token and a deadline.
+ *
+ * An event reported while the module handles a call from the orchestrator carries that
+ * call's `traceparent`, so the event has the trace id of the request that caused it.
  *
  * A report never throws into the module's code: failures are logged to stderr (repeated
  * failures are summarised, not repeated) and the call resolves to `undefined`/`false`.
  */
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import {
+  type Ack,
+  type Command,
+  type ConnectRequestSchema,
+  type ConnectResponse,
   EventService,
   type ReportEventRequestSchema,
   type ReportMetricsRequestSchema,
@@ -18,8 +31,10 @@ import {
 } from "../gen/callassistant/v1/event_pb.ts";
 import { type MetricSchema, Severity } from "../gen/callassistant/v1/resources_pb.ts";
 import { type Client, createClient } from "../rpc/grpc_client.ts";
-import { toRpcError } from "../rpc/errors.ts";
+import { RpcError, toRpcError } from "../rpc/errors.ts";
 import { Code } from "../rpc/errors.ts";
+import { AsyncQueue } from "../events/queue.ts";
+import { currentTraceparent, runWithoutTrace } from "../tracing/context.ts";
 
 /** A ReportEvent request. */
 export type EventReport = MessageInitShape<typeof ReportEventRequestSchema>;
@@ -45,6 +60,11 @@ export interface EventOptions {
   flowId?: string;
   /** Structured detail (JSON object). */
   data?: JsonObject;
+  /**
+   * The W3C traceparent of the request that caused the event; by default the one of the
+   * call from the orchestrator being handled, if any.
+   */
+  traceparent?: string;
 }
 
 /** How reports reach the orchestrator. Methods reject on failure; the reporter catches. */
@@ -109,6 +129,327 @@ export class UnaryReportTransport implements ReportTransport {
   }
 }
 
+/** A command from the orchestrator and what the module answers. */
+export type CommandHandler = (
+  command: Command,
+) => { ok: boolean; message?: string } | Promise<{ ok: boolean; message?: string }>;
+
+/** Options of a `ConnectReportTransport`. */
+export interface ConnectTransportOptions {
+  /** host:port of the EventService. */
+  address: string;
+  /** The module token, sent as `authorization: Bearer <token>`. */
+  token: string;
+  /** Interval of heartbeats in milliseconds (default 5000; the orchestrator wants one per 10 s). */
+  heartbeatMs?: number;
+  /** First reconnect delay in milliseconds (default 200), doubled per failed attempt. */
+  backoffInitialMs?: number;
+  /** Longest reconnect delay in milliseconds (default 10 000). */
+  backoffMaxMs?: number;
+  /**
+   * How long a report may wait for its acknowledgement before its promise rejects
+   * (default 30 000 ms). The report stays queued and is still resent after a reconnect.
+   */
+  ackTimeoutMs?: number;
+  /** Most unacknowledged messages kept for resending (default 10 000); past it the oldest go. */
+  maxPending?: number;
+  /** Carries out orchestrator commands; without it every command answers "not supported". */
+  onCommand?: CommandHandler;
+  /** Where connection problems are logged (default: a line on stderr). */
+  log?: (line: string) => void;
+}
+
+type ConnectRequestInit = MessageInitShape<typeof ConnectRequestSchema>;
+type Payload = ConnectRequestInit["payload"];
+
+interface PendingMessage {
+  readonly request: ConnectRequestInit;
+  resolve(ack: Ack): void;
+  reject(err: unknown): void;
+}
+
+function ackError(ack: Ack): RpcError | undefined {
+  if (!ack.error) return undefined;
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(ack.error);
+  const code = m ? Code[m[1] as keyof typeof Code] : undefined;
+  return typeof code === "number"
+    ? new RpcError(code, m![2])
+    : new RpcError(Code.UNKNOWN, ack.error);
+}
+
+/**
+ * Reports over the EventService `Connect` stream: sequence numbers, acknowledgements,
+ * heartbeats, reconnection with exponential backoff and jitter, resending what was not
+ * acknowledged, and commands. Falls back to unary calls when the orchestrator answers
+ * `Connect` with UNIMPLEMENTED.
+ */
+export class ConnectReportTransport implements ReportTransport {
+  readonly #options: ConnectTransportOptions;
+  readonly #log: (line: string) => void;
+  #client: Client<typeof EventService> | undefined;
+  #sequence = 0n;
+  /** Messages sent (or to send) and not acknowledged, by sequence, oldest first. */
+  readonly #unacked = new Map<bigint, PendingMessage>();
+  #requests: AsyncQueue<ConnectRequestInit> | undefined;
+  #abort: AbortController | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #connected = false;
+  #closed = false;
+  #fallback: UnaryReportTransport | undefined;
+  #connects = 0;
+
+  constructor(options: ConnectTransportOptions) {
+    this.#options = options;
+    this.#log = options.log ?? ((line) => console.error(line));
+  }
+
+  /** True while a stream is open and has answered. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** How many streams were opened so far (1 + reconnects). */
+  get connects(): number {
+    return this.#connects;
+  }
+
+  /** Messages waiting for an acknowledgement. */
+  get pending(): number {
+    return this.#unacked.size;
+  }
+
+  /** Opens the stream now (reports open it on demand otherwise). */
+  start(): void {
+    if (!this.#closed && !this.#fallback && !this.#requests && !this.#reconnectTimer) {
+      this.#connect();
+    }
+  }
+
+  async reportEvent(report: EventReport): Promise<bigint> {
+    if (this.#fallback) return this.#fallback.reportEvent(report);
+    const ack = await this.#send({ case: "event", value: report });
+    return ack.eventId;
+  }
+
+  async reportStatus(report: StatusReport): Promise<void> {
+    if (this.#fallback) return this.#fallback.reportStatus(report);
+    await this.#send({ case: "status", value: report });
+  }
+
+  async reportMetrics(report: MetricsReport): Promise<void> {
+    if (this.#fallback) return this.#fallback.reportMetrics(report);
+    await this.#send({ case: "metrics", value: report });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#heartbeat);
+    this.#requests?.close();
+    this.#abort?.abort();
+    const err = new RpcError(Code.CANCELLED, "the reporter was closed");
+    for (const p of this.#unacked.values()) p.reject(err);
+    this.#unacked.clear();
+    this.#fallback?.close();
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  #send(payload: Payload): Promise<Ack> {
+    if (this.#closed) {
+      return Promise.reject(new RpcError(Code.CANCELLED, "the reporter was closed"));
+    }
+    const sequence = ++this.#sequence;
+    const request: ConnectRequestInit = { sequence, payload };
+    return new Promise<Ack>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(
+          new RpcError(
+            Code.DEADLINE_EXCEEDED,
+            `not acknowledged within ${this.#options.ackTimeoutMs ?? 30_000} ms ` +
+              `(${this.#connected ? "connected" : "not connected"}; kept for resending)`,
+          ),
+        );
+      }, this.#options.ackTimeoutMs ?? 30_000);
+      const entry: PendingMessage = {
+        request,
+        resolve: (ack) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          const err = ackError(ack);
+          err ? reject(err) : resolve(ack);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          reject(err);
+        },
+      };
+      this.#unacked.set(sequence, entry);
+      const max = this.#options.maxPending ?? 10_000;
+      if (this.#unacked.size > max) {
+        const [oldest, dropped] = this.#unacked.entries().next().value!;
+        this.#unacked.delete(oldest);
+        dropped.reject(
+          new RpcError(
+            Code.RESOURCE_EXHAUSTED,
+            `more than ${max} reports wait for the orchestrator: the oldest was dropped`,
+          ),
+        );
+      }
+      if (this.#requests) this.#requests.push(request);
+      else this.start();
+    });
+  }
+
+  #connect(): void {
+    this.#reconnectTimer = undefined;
+    if (this.#closed) return;
+    this.#connects++;
+    const requests = new AsyncQueue<ConnectRequestInit>();
+    const abort = new AbortController();
+    this.#requests = requests;
+    this.#abort = abort;
+    // Resend everything not acknowledged, in order, before anything new.
+    for (const p of this.#unacked.values()) requests.push(p.request);
+    requests.push({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
+    this.#client ??= createClient(EventService, this.#options.address);
+    const headers: Record<string, string> = {};
+    if (this.#options.token) headers.authorization = `Bearer ${this.#options.token}`;
+    // The stream outlives any call being handled: it belongs to no trace.
+    const responses = runWithoutTrace(() =>
+      this.#client!.connect(requests, { headers, signal: abort.signal })
+    );
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      requests.push({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
+    }, this.#options.heartbeatMs ?? 5000);
+    (async () => {
+      let failure: RpcError | undefined;
+      try {
+        for await (const response of responses) {
+          if (!this.#connected) {
+            this.#connected = true;
+            if (this.#attempt > 0) this.#log(`event stream to the orchestrator is back`);
+            this.#attempt = 0;
+          }
+          this.#onResponse(response);
+        }
+      } catch (err) {
+        failure = toRpcError(err);
+      }
+      if (this.#requests === requests) {
+        this.#requests = undefined;
+        clearInterval(this.#heartbeat);
+      }
+      requests.close();
+      this.#connected = false;
+      if (this.#closed) return;
+      if (failure?.code === Code.UNIMPLEMENTED) {
+        this.#useUnary();
+        return;
+      }
+      if (
+        failure?.code === Code.UNAUTHENTICATED || failure?.code === Code.PERMISSION_DENIED
+      ) {
+        // The token will not become valid: nothing queued can be delivered.
+        for (const p of this.#unacked.values()) p.reject(failure);
+        this.#unacked.clear();
+      }
+      this.#scheduleReconnect(failure);
+    })();
+  }
+
+  #onResponse(response: ConnectResponse): void {
+    const payload = response.payload;
+    if (payload.case === "ack") {
+      const ack = payload.value;
+      // Every message up to the acknowledged one was received.
+      for (const [sequence, p] of this.#unacked) {
+        if (sequence > ack.sequence) break;
+        this.#unacked.delete(sequence);
+        p.resolve(sequence === ack.sequence ? ack : { sequence } as Ack);
+      }
+    } else if (payload.case === "command") {
+      const command = payload.value;
+      (async () => {
+        let result: { ok: boolean; message?: string };
+        try {
+          result = this.#options.onCommand
+            ? await this.#options.onCommand(command)
+            : { ok: false, message: "this module does not take commands" };
+        } catch (err) {
+          result = { ok: false, message: err instanceof Error ? err.message : String(err) };
+        }
+        if (this.#closed) return;
+        this.#send({
+          case: "commandResult",
+          value: { commandId: command.commandId, ok: result.ok, message: result.message ?? "" },
+        }).catch(() => {});
+      })();
+    }
+  }
+
+  #scheduleReconnect(failure: RpcError | undefined): void {
+    const initial = this.#options.backoffInitialMs ?? 200;
+    const max = this.#options.backoffMaxMs ?? 10_000;
+    const base = Math.min(max, initial * 2 ** this.#attempt);
+    const delay = Math.round(base / 2 + Math.random() * base / 2);
+    if (this.#attempt === 0 || this.#attempt % 10 === 0) {
+      const why = failure
+        ? `${Code[failure.code]}: ${failure.message}`
+        : "closed by the orchestrator";
+      this.#log(
+        `event stream to the orchestrator ended (${why}); reconnecting in ${delay} ms ` +
+          `with ${this.#unacked.size} report(s) to resend`,
+      );
+    }
+    this.#attempt++;
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** Switches to unary calls, sending what waits. */
+  #useUnary(): void {
+    this.#log("the orchestrator has no EventService.Connect: reporting with unary calls");
+    this.#fallback = new UnaryReportTransport({
+      address: this.#options.address,
+      token: this.#options.token,
+    });
+    const waiting = [...this.#unacked.values()];
+    this.#unacked.clear();
+    for (const p of waiting) {
+      const payload = p.request.payload!;
+      const fallback = this.#fallback;
+      let sent: Promise<bigint | void>;
+      switch (payload.case) {
+        case "event":
+          sent = fallback.reportEvent(payload.value!);
+          break;
+        case "status":
+          sent = fallback.reportStatus(payload.value!);
+          break;
+        case "metrics":
+          sent = fallback.reportMetrics(payload.value!);
+          break;
+        default:
+          sent = Promise.resolve();
+      }
+      sent.then(
+        (id) => p.resolve({ sequence: 0n, eventId: typeof id === "bigint" ? id : 0n } as Ack),
+        (err) => p.reject(err),
+      );
+    }
+  }
+}
+
 /** Options of an EventReporter. */
 export interface EventReporterOptions {
   /** host:port of the EventService; empty turns reporting off (the module runs alone). */
@@ -119,7 +460,7 @@ export interface EventReporterOptions {
   timeoutMs?: number;
   /** Where failures are logged (default: a line on stderr). */
   log?: (line: string) => void;
-  /** Replaces the unary transport (e.g. with the Connect stream). */
+  /** Replaces the unary transport (e.g. with a `ConnectReportTransport`). */
   transport?: ReportTransport;
 }
 
@@ -178,6 +519,7 @@ export class EventReporter {
         entityId: options.entityId ?? "",
         flowId: options.flowId ?? "",
         data: options.data,
+        traceparent: options.traceparent ?? currentTraceparent() ?? "",
       }), undefined);
   }
 

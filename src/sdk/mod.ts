@@ -34,6 +34,9 @@ export {
   type ServeOptions,
 } from "./module.ts";
 export {
+  type CommandHandler,
+  ConnectReportTransport,
+  type ConnectTransportOptions,
   type EventOptions,
   type EventReport,
   EventReporter,
@@ -47,7 +50,26 @@ export {
   type UnaryTransportOptions,
 } from "./events.ts";
 export { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
+export {
+  type ConnectionSide,
+  FlowTable,
+  type FlowTableOptions,
+  formatName,
+  PRESETS,
+  resolveQuality,
+  type SimulatedFlow,
+  simulatedMetrics,
+} from "./pipeline.ts";
+/** The event type a module reports when the entities it discovered on its own changed. */
+export const ENTITIES_CHANGED_EVENT = "entities.changed";
 export { stdinIsPipe } from "./process.ts";
+export { type LogLevel, ModuleLogger } from "./log.ts";
+export {
+  currentTraceId,
+  currentTraceparent,
+  parseTraceparent,
+  type TraceContext,
+} from "../tracing/context.ts";
 
 // What handlers need, so a module imports from one place.
 export { Code, RpcError } from "../rpc/errors.ts";
@@ -64,7 +86,15 @@ export {
   QualityPreset,
   Severity,
 } from "../gen/callassistant/v1/resources_pb.ts";
-export type { Entity, EntityStatus, FlowStatus } from "../gen/callassistant/v1/resources_pb.ts";
+export type {
+  Connection,
+  Entity,
+  EntityStatus,
+  FlowStatus,
+  QualityProfile,
+} from "../gen/callassistant/v1/resources_pb.ts";
+export type { ConnectEntitiesRequest } from "../gen/callassistant/v1/pipeline_pb.ts";
+export type { MediaFormat } from "../gen/callassistant/v1/media_pb.ts";
 export {
   durationFromMs,
   timestampDate,

@@ -14,7 +14,8 @@ import { HealthState } from "../gen/callassistant/v1/resources_pb.ts";
 import { addService } from "../rpc/grpc_server.ts";
 import type { ServiceImpl } from "../rpc/handlers.ts";
 import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
-import { EventReporter } from "./events.ts";
+import { type CommandHandler, ConnectReportTransport, EventReporter } from "./events.ts";
+import { isLogLevel, ModuleLogger } from "./log.ts";
 import { onStopSignals, watchStdin } from "./process.ts";
 
 /** The SDK name and version sent in `ModuleInfo.sdk`. */
@@ -61,6 +62,16 @@ export interface ModuleDefinition {
   onConfigure?: (config: JsonObject, ctx: ConfigureContext) => void | Promise<void>;
   /** Called once when the module stops (Shutdown, signal, end of stdin), after the server. */
   onShutdown?: (reason: string) => void | Promise<void>;
+  /**
+   * Carries out the orchestrator's `drain` command: finish the flows, take no new ones.
+   * Without it the command answers "not supported".
+   */
+  onDrain?: () => void | Promise<void>;
+  /**
+   * Carries out the orchestrator's `reload` command: reload the configuration, rescan.
+   * Without it the command answers "not supported".
+   */
+  onReload?: () => void | Promise<void>;
   /** ModuleService handlers replacing the defaults. */
   module?: ModuleHandlers;
   /** EntityService handlers. */
@@ -83,6 +94,12 @@ export interface ServeOptions {
   stopTimeoutMs?: number;
   /** Where the SDK logs (default: a line on stderr). */
   log?: (line: string) => void;
+  /**
+   * How reports reach the orchestrator: "connect" (the default) keeps one EventService
+   * `Connect` stream (acks, resend after reconnect, heartbeats, commands); "unary" sends
+   * one call per report.
+   */
+  reportTransport?: "connect" | "unary";
 }
 
 /** A running module. */
@@ -93,6 +110,11 @@ export interface ModuleHandle {
   readonly env: ModuleEnv;
   /** Reports events, status and metrics to the orchestrator. */
   readonly events: EventReporter;
+  /**
+   * The module's log (lines on stderr with `trace_id` inside calls from the
+   * orchestrator); its level follows the orchestrator's `setLogLevel` command.
+   */
+  readonly logger: ModuleLogger;
   /** The latest accepted configuration, if any. */
   readonly config: JsonObject | undefined;
   /** The health HealthCheck reports now. */
@@ -123,6 +145,7 @@ class Runtime implements ModuleHandle {
   constructor(
     readonly env: ModuleEnv,
     readonly events: EventReporter,
+    readonly logger: ModuleLogger,
     readonly server: grpc.Server,
     readonly definition: ModuleDefinition,
     readonly options: Required<Pick<ServeOptions, "ownProcess" | "stopTimeoutMs" | "log">>,
@@ -284,13 +307,49 @@ export async function serveModule(
     throw err;
   }
 
+  const logger = new ModuleLogger(log);
+  const onCommand: CommandHandler = async (command) => {
+    const c = command.command;
+    switch (c.case) {
+      case "setLogLevel": {
+        if (!isLogLevel(c.value.level)) {
+          return { ok: false, message: `unknown log level "${c.value.level}"` };
+        }
+        logger.level = c.value.level;
+        log(`log level set to ${c.value.level}`);
+        return { ok: true, message: `log level is ${c.value.level}` };
+      }
+      case "drain":
+      case "reload": {
+        const handler = c.case === "drain" ? definition.onDrain : definition.onReload;
+        if (!handler) return { ok: false, message: `this module does not support ${c.case}` };
+        await handler();
+        return { ok: true, message: `${c.case} done` };
+      }
+      default:
+        return { ok: false, message: "unknown command" };
+    }
+  };
+  const connect = env.orchestratorAddress && (options.reportTransport ?? "connect") === "connect"
+    ? new ConnectReportTransport({
+      address: env.orchestratorAddress,
+      token: env.token,
+      log,
+      onCommand,
+    })
+    : undefined;
   const events = new EventReporter({
     address: env.orchestratorAddress,
     token: env.token,
     log,
+    transport: connect,
   });
   const server = new grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
-  const rt = new Runtime(env, events, server, definition, { ownProcess, stopTimeoutMs, log });
+  const rt = new Runtime(env, events, logger, server, definition, {
+    ownProcess,
+    stopTimeoutMs,
+    log,
+  });
 
   const onInternalError = (method: string, err: unknown) =>
     log(`internal error in ${method}: ${err instanceof Error ? err.stack : err}`);
@@ -316,6 +375,7 @@ export async function serveModule(
     throw new Error(message, { cause: err });
   }
   log(`listening on 127.0.0.1:${rt.port}`);
+  connect?.start();
 
   if (ownProcess) {
     watchStdin((reason) => rt.exit(0, reason, Math.min(stopTimeoutMs, 2000)));

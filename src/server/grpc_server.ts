@@ -6,6 +6,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Code } from "../rpc/errors.ts";
 import { addService } from "../rpc/grpc_server.ts";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
@@ -25,6 +26,8 @@ export async function startGrpcServer(
   port: number,
   services: HostedService[],
   logger: Logger,
+  /** Told when each call ends ("package.Service/Method", code, seconds), for metrics. */
+  onCallEnd?: (method: string, code: Code, seconds: number) => void,
 ): Promise<{ server: grpc.Server; port: number }> {
   // grpc-js writes its own errors to the console; route them to our log at debug level.
   grpc.setLogger({
@@ -33,7 +36,9 @@ export async function startGrpcServer(
   const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const onInternalError = (method: string, err: unknown) =>
     logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) });
-  for (const { service, impl } of services) addService(server, service, impl, onInternalError);
+  for (const { service, impl } of services) {
+    addService(server, service, impl, { onInternalError, onCallEnd });
+  }
   addService(server, Health, healthService(services.map((s) => s.service.typeName)));
   addReflection(server);
   const bound = await new Promise<number>((resolve, reject) =>

@@ -66,7 +66,9 @@ Deno.test("every annotated route agrees with the same RPC over gRPC", async () =
       }
       path = path.replace(/\{([^}=]+)(=[^}]*)?\}/g, () => value);
       const streaming = method.methodKind === "server_streaming";
-      const url = `${orch.url}${path}${method.name === "GetModuleLogs" ? "?tail=5" : ""}`;
+      // Streams start from history, so both transports see the same first items at once.
+      const query: Record<string, string> = { GetModuleLogs: "?tail=5", WatchEvents: "?afterId=1" };
+      const url = `${orch.url}${path}${query[method.name] ?? ""}`;
 
       const res = await fetch(url, {
         method: route.httpMethod,
@@ -93,6 +95,7 @@ Deno.test("every annotated route agrees with the same RPC over gRPC", async () =
         fromJson(method.input, {
           ...vars,
           ...(method.name === "GetModuleLogs" ? { tail: 5 } : {}),
+          ...(method.name === "WatchEvents" ? { afterId: "1" } : {}),
         }),
       );
       let grpc: Outcome;

@@ -190,8 +190,9 @@ Deno.test("test-camera: bad requests are INVALID_ARGUMENT with a clear message",
   });
 });
 
-Deno.test("test-camera: PipelineService methods it does not implement are UNIMPLEMENTED", async () => {
+Deno.test("test-camera: PipelineService refuses flows it has no connection of", async () => {
   await withCamera(async ({ pipeline }) => {
-    await assertRpcError(pipeline.startFlow({ flowId: "f1" }), Code.UNIMPLEMENTED, /StartFlow/);
+    await assertRpcError(pipeline.startFlow({ flowId: "f1" }), Code.FAILED_PRECONDITION, /f1/);
+    await assertRpcError(pipeline.getFlowStatus({ flowId: "f1" }), Code.NOT_FOUND, /f1/);
   });
 });

@@ -126,11 +126,11 @@ Deno.test("gRPC: reflection, health, auth, unimplemented and 1,000 calls", async
         },
       );
 
-      await t.step("RPCs of later capabilities answer UNIMPLEMENTED", async () => {
+      await t.step("FindPath over gRPC: unknown entities are NOT_FOUND", async () => {
         await rejectsWith(
           control.findPath({ sourceEntityId: "a", targetEntityId: "b" }),
-          Code.UNIMPLEMENTED,
-          /FindPath is not implemented/,
+          Code.NOT_FOUND,
+          /entity "a" not found/,
         );
       });
 

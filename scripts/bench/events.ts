@@ -1,0 +1,299 @@
+/**
+ * Event ingest (issue 6, item 3):
+ * - Connect: one SDK module reports events as fast as acknowledgements come back (1024
+ *   in flight) over the EventService `Connect` stream: events acknowledged per second,
+ *   against a bare grpc-js client streaming the same messages to a bare grpc-js server
+ *   that acknowledges each one (same window);
+ * - unary ReportEvent at 64 in flight (the same raw grpc-js load client, with the module's
+ *   token, against the orchestrator and against the bare server);
+ * - latency from a module's report to an SSE subscriber of `GET /v1/events` (50 events/s,
+ *   each carrying its send time), against a bare grpc-js unary round trip.
+ * The orchestrator runs from orchestrator_main.ts: the same startOrchestrator as
+ * `main.ts run`, with the per-module flood limit (100 events/s by default) raised.
+ */
+import {
+  BENCH_DIR,
+  BENCH_MODULE,
+  combine,
+  DENO,
+  type LoadResult,
+  median,
+  modulesDir,
+  percentile,
+  runScript,
+  sleep,
+  spawn,
+  startOrchestrator,
+  waitAllReady,
+  waitFor,
+  warmCache,
+} from "./helpers.ts";
+import { type BenchResult, metric } from "./report.ts";
+import type { BenchContext } from "./context.ts";
+
+const WINDOW = 1024;
+const UNARY_IN_FLIGHT = 64;
+
+interface StreamResult {
+  eventsPerSecond: number;
+  acked: number;
+  errors?: number;
+  failed?: number;
+}
+
+async function startRawServer(): Promise<{ address: string; stop: () => Promise<unknown> }> {
+  let resolvePort: (port: number) => void;
+  const port = new Promise<number>((r) => resolvePort = r);
+  const proc = spawn(DENO, ["run", "--allow-all", `${BENCH_DIR}raw_events.ts`, "server"], {
+    onStdout: (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (m) resolvePort(Number(m[1]));
+    },
+  });
+  const p = await Promise.race([
+    port,
+    proc.status.then(() => {
+      throw new Error("raw_events.ts server exited");
+    }),
+  ]);
+  return { address: `127.0.0.1:${p}`, stop: () => proc.stop(2000) };
+}
+
+/** Follows GET /v1/events as SSE; collects the latency of `bench.tick` events. */
+function sseLatencies(
+  url: string,
+  signal: AbortSignal,
+): { latencies: number[]; status: Promise<string> } {
+  const latencies: number[] = [];
+  const status = (async () => {
+    try {
+      const res = await fetch(`${url}/v1/events`, {
+        headers: { accept: "text/event-stream" },
+        signal,
+      });
+      if (res.status !== 200) {
+        const text = await res.text();
+        return `GET /v1/events answered ${res.status}: ${text.slice(0, 150)}`;
+      }
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for await (const chunk of res.body!) {
+        const now = performance.timeOrigin + performance.now();
+        buffer += decoder.decode(chunk, { stream: true });
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        for (const line of lines) {
+          if (!line.startsWith("data: ") || !line.includes("bench.tick")) continue;
+          const m = /"sentAt":\s*([0-9.e+]+)/.exec(line);
+          if (m) latencies.push(now - Number(m[1]));
+        }
+      }
+      return "ended";
+    } catch (err) {
+      return signal.aborted ? "ok" : `failed: ${(err as Error).message}`;
+    }
+  })();
+  return { latencies, status };
+}
+
+/** Runs the event benchmarks. */
+export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
+  const sdk = await import("../../src/sdk/events.ts");
+  if (!("ConnectReportTransport" in sdk)) {
+    return [{
+      name: "events",
+      title: "Event ingest",
+      status: "not available yet",
+      note: "the SDK has no Connect transport yet",
+      metrics: [],
+    }];
+  }
+  await warmCache(
+    `${BENCH_DIR}orchestrator_main.ts`,
+    BENCH_MODULE,
+    `${BENCH_DIR}raw_events.ts`,
+    `${BENCH_DIR}grpc_load.ts`,
+  );
+  const seconds = ctx.seconds.load;
+  const result: BenchResult = { name: "events", title: "Event ingest", status: "ok", metrics: [] };
+  const work = await Deno.makeTempDir({ prefix: "ca-bench-events-" });
+  const flood = `${work}/flood.json`;
+  const dir = await modulesDir([
+    { name: "flood", mode: "flood", env: { BENCH_RESULT: flood } },
+    { name: "ticker", mode: "ticker", env: { BENCH_EVENT_RATE: "50" } },
+  ]);
+  const raw = await startRawServer();
+  const orch = await startOrchestrator({
+    modules: dir,
+    main: `${BENCH_DIR}orchestrator_main.ts`,
+  });
+  let round = 0;
+  /** One round of the flood module (or closes its reporter with `close`). */
+  const floodRound = async (go: Record<string, unknown>): Promise<StreamResult> => {
+    const n = round++;
+    await Deno.writeTextFile(`${flood}.go.${n}`, JSON.stringify(go));
+    return JSON.parse(
+      await waitFor(
+        () => Deno.readTextFile(`${flood}.${n}`).catch(() => ""),
+        "the flood module's result",
+        (seconds + 60) * 1000,
+        50,
+      ),
+    );
+  };
+  try {
+    await waitAllReady(orch, 2);
+    const token = await waitFor(
+      () => Deno.readTextFile(`${flood}.token`).catch(() => ""),
+      "the flood module's token",
+    );
+    const runs = {
+      rawStream: [] as StreamResult[],
+      sdk: [] as StreamResult[],
+      rawUnary: [] as LoadResult[],
+      unary: [] as LoadResult[],
+    };
+    // Interleaved rounds: bare grpc-js, then the same load through the orchestrator.
+    for (let r = 0; r < ctx.rounds; r++) {
+      const warmup = r === 0 ? 1 : 0.5;
+      runs.rawStream.push(await streamClient(raw.address, seconds));
+      runs.sdk.push(await floodRound({ seconds, window: WINDOW, warmup }));
+      runs.rawUnary.push(await unaryLoad(raw.address, "", UNARY_IN_FLIGHT, seconds));
+      runs.unary.push(await unaryLoad(orch.grpcAddress, token, UNARY_IN_FLIGHT, seconds));
+    }
+    const mid = (list: StreamResult[]) => median(list.map((x) => x.eventsPerSecond));
+    const rawStream = mid(runs.rawStream);
+    const sdkRate = mid(runs.sdk);
+    const failed = runs.sdk.reduce((s, x) => s + (x.failed ?? 0), 0);
+    ctx.log(
+      `Connect: SDK module ${sdkRate.toFixed(0)} events/s (${failed} failed); raw ${
+        rawStream.toFixed(0)
+      }/s`,
+    );
+    result.metrics.push(
+      metric("Connect: events acknowledged/s (SDK module)", sdkRate, "events/s", {
+        baseline: "raw grpc-js stream",
+        baselineValue: rawStream,
+        targets: [{ op: ">=", value: 30_000 }, { op: ">=", value: 0.7, of: "ratio" }],
+      }),
+    );
+    if (failed) result.note = `${failed} reports failed during the Connect runs`;
+
+    // The baseline's own client, as the module (its token), against the orchestrator: the
+    // server side alone. The SDK module leaves the stream to it.
+    await floodRound({ close: true });
+    const direct = await streamClient(orch.grpcAddress, seconds, token);
+    ctx.log(`Connect via raw client: ${direct.eventsPerSecond.toFixed(0)} events/s`);
+    result.metrics.push(
+      metric("Connect: events acknowledged/s (raw client)", direct.eventsPerSecond, "events/s", {
+        baseline: "raw grpc-js stream",
+        baselineValue: rawStream,
+        note: "the baseline's own client against the orchestrator: its server side alone",
+      }),
+    );
+
+    const rawUnary = combine(runs.rawUnary);
+    const unary = combine(runs.unary);
+    ctx.log(
+      `unary ReportEvent: ${unary.requestsPerSecond.toFixed(0)}/s, p99 ${unary.p99Ms} ms; raw ${
+        rawUnary.requestsPerSecond.toFixed(0)
+      }/s`,
+    );
+    result.metrics.push(
+      metric(
+        `unary ReportEvent/s at ${UNARY_IN_FLIGHT} in flight`,
+        unary.requestsPerSecond,
+        "events/s",
+        {
+          baseline: "raw grpc-js unary",
+          baselineValue: rawUnary.requestsPerSecond,
+        },
+      ),
+      metric("unary ReportEvent p99", unary.p99Ms, "ms", {
+        baseline: "raw grpc-js unary",
+        baselineValue: rawUnary.p99Ms,
+        digits: 3,
+      }),
+    );
+
+    // Report to SSE: the ticker reports 50 events/s with their send time.
+    const rawRtt = await unaryLoad(raw.address, "", 1, Math.min(seconds, 3));
+    const abort = new AbortController();
+    const sse = sseLatencies(orch.url, abort.signal);
+    await sleep(Math.max(3, seconds) * 1000);
+    abort.abort();
+    const sseStatus = await sse.status;
+    if (sse.latencies.length === 0) {
+      result.metrics.push(metric("report to SSE p50", null, "ms", { note: sseStatus }));
+      result.note = `${result.note ? `${result.note}; ` : ""}SSE: ${sseStatus}`;
+    } else {
+      ctx.log(
+        `report to SSE: p50 ${
+          percentile(sse.latencies, 50).toFixed(3)
+        } ms over ${sse.latencies.length}`,
+      );
+      result.metrics.push(
+        metric("report to SSE subscriber p50", percentile(sse.latencies, 50), "ms", {
+          baseline: "raw grpc-js unary round trip p50",
+          baselineValue: rawRtt.p50Ms,
+          digits: 3,
+        }),
+        metric("report to SSE subscriber p99", percentile(sse.latencies, 99), "ms", {
+          baseline: "raw grpc-js unary round trip p99",
+          baselineValue: rawRtt.p99Ms,
+          digits: 3,
+        }),
+      );
+    }
+    result.note = `${result.note ? `${result.note}; ` : ""}${WINDOW} reports in flight on ` +
+      `Connect, ${ctx.rounds} x ${seconds} s interleaved with the baselines; SSE: ` +
+      `${sse.latencies.length} events at 50/s; orchestrator flood limit raised`;
+  } finally {
+    await orch.stop();
+    await raw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  return [result];
+}
+
+/** The bare grpc-js stream client (raw_events.ts stream) for `seconds`. */
+async function streamClient(address: string, seconds: number, token = ""): Promise<StreamResult> {
+  const proc = spawn(
+    DENO,
+    [
+      "run",
+      "--allow-all",
+      `${BENCH_DIR}raw_events.ts`,
+      "stream",
+      JSON.stringify({ address, seconds, window: WINDOW, token }),
+    ],
+    { lines: true },
+  );
+  const timer = setTimeout(() => proc.signal("SIGKILL"), (seconds + 30) * 1000);
+  await proc.status;
+  clearTimeout(timer);
+  await proc.stop(1000);
+  const line = proc.output.findLast((l) => l.startsWith("{"));
+  if (!line) throw new Error(`raw_events.ts stream failed: ${proc.output.slice(-3).join(" | ")}`);
+  return JSON.parse(line);
+}
+
+/** grpc_load.ts on EventService.ReportEvent. */
+function unaryLoad(
+  address: string,
+  token: string,
+  concurrency: number,
+  seconds: number,
+): Promise<LoadResult> {
+  return runScript<LoadResult>("grpc_load.ts", {
+    address,
+    service: "EventService",
+    method: "ReportEvent",
+    request: { type: "bench.unary", message: "unary", severity: 2 },
+    metadata: token ? { authorization: `Bearer ${token}` } : {},
+    concurrency,
+    seconds,
+    warmupSeconds: 1,
+  }, (seconds + 30) * 1000);
+}

@@ -1,0 +1,312 @@
+/**
+ * The orchestrator's Prometheus metrics (`GET /metrics`, text format 0.0.4), with
+ * `prom-client` (pure JavaScript, no file reads: it works under `deno compile`).
+ *
+ * Families (all `callassistant_` unless noted):
+ * - `module_state{module,state}` 1 for the module's current state, 0 for the others;
+ *   `module_up{module}`, `module_restarts{module}`, `module_uptime_seconds{module}`,
+ *   `module_event_channel_up{module}` (an open EventService.Connect stream).
+ * - `module_rpc_duration_seconds{module,method,code}`: orchestrator-to-module calls.
+ * - `http_request_duration_seconds{method,route,status}`: gateway requests (route is the
+ *   path template, e.g. `/v1/modules/{name}`; streams are measured to their headers).
+ * - `grpc_server_duration_seconds{method,code}`: calls to the orchestrator's gRPC server.
+ * - `events_total{source,module,type}`, `events_throttled_total{module,kind}`,
+ *   `event_history_events`, `event_watchers`.
+ * - `flows{state}` from the flows area's callback.
+ * - process: `process_resident_memory_bytes`, `process_heap_bytes`, `process_cpu_seconds_total`,
+ *   `process_start_time_seconds`, `deno_memory_heap_used_bytes`, `deno_memory_external_bytes`.
+ * - `module_<name>{module,...}`: samples modules report with ReportMetrics.
+ */
+import client from "prom-client";
+import process from "node:process";
+import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { ModuleRegistry } from "../registry/modules.ts";
+import { Code } from "../rpc/errors.ts";
+import type { ModuleMetricsStore } from "./module_metrics.ts";
+
+/** The content type of the text format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+const LATENCY_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+/** Distinct (source, module, type) label sets kept for events_total; then type="_other". */
+const MAX_EVENT_SERIES = 2000;
+
+const STATE_NAMES = Object.entries(ModuleState)
+  .filter(([k, v]) => typeof v === "number" && v !== ModuleState.UNSPECIFIED && isNaN(Number(k)))
+  .map(([k, v]) => [k, v as ModuleState] as const);
+
+/** What the metrics read at scrape time. */
+export interface MetricsSources {
+  registry: ModuleRegistry;
+  bus: EventBus;
+  /** Module-reported samples. */
+  moduleMetrics?: ModuleMetricsStore;
+  /** Modules with an open EventService.Connect stream. */
+  connectedModules?: () => string[];
+  /** Flows per state, e.g. `{ACTIVE: 2}`; the flows area provides it. */
+  flowStates?: () => Map<string, number>;
+}
+
+/** The orchestrator's metrics registry. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  private flowStates?: () => Map<string, number>;
+  private readonly eventSeries = new Set<string>();
+
+  /** Orchestrator-to-module call latency. */
+  readonly moduleRpc = new client.Histogram({
+    name: "callassistant_module_rpc_duration_seconds",
+    help: "Duration of orchestrator-to-module gRPC calls by module, method and status code.",
+    labelNames: ["module", "method", "code"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** Gateway request latency. */
+  readonly httpRequests = new client.Histogram({
+    name: "callassistant_http_request_duration_seconds",
+    help: "Duration of HTTP gateway requests by method, route template and status " +
+      "(streaming responses until their headers).",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** gRPC server call latency. */
+  readonly grpcServer = new client.Histogram({
+    name: "callassistant_grpc_server_duration_seconds",
+    help: "Duration of calls to the orchestrator's gRPC server by method and status code " +
+      "(streams for their whole life).",
+    labelNames: ["method", "code"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** Events published, by source, module and type. */
+  readonly events = new client.Counter({
+    name: "callassistant_events_total",
+    help: "Events published on the event bus by source (orchestrator or module), module and type.",
+    labelNames: ["source", "module", "type"] as const,
+    registers: [this.registry],
+  });
+
+  /** Reports refused by flood control. */
+  readonly throttled = new client.Counter({
+    name: "callassistant_events_throttled_total",
+    help: "Module reports refused by flood control (RESOURCE_EXHAUSTED), by module and kind.",
+    labelNames: ["module", "kind"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(private readonly sources: MetricsSources) {
+    this.flowStates = sources.flowStates;
+    const { registry, bus } = sources;
+    const reg = [this.registry];
+    new client.Gauge({
+      name: "callassistant_module_state",
+      help: "1 for the module's current state, 0 for the others.",
+      labelNames: ["module", "state"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of registry.list()) {
+          for (const [name, value] of STATE_NAMES) {
+            this.set({ module: r.name, state: name }, r.state === value ? 1 : 0);
+          }
+        }
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_module_up",
+      help: "1 when the module is READY or DEGRADED.",
+      labelNames: ["module"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of registry.list()) {
+          const up = r.state === ModuleState.READY || r.state === ModuleState.DEGRADED;
+          this.set({ module: r.name }, up ? 1 : 0);
+        }
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_module_restarts",
+      help: "Automatic restarts of the module since it was last started by hand.",
+      labelNames: ["module"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of registry.list()) this.set({ module: r.name }, r.restarts);
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_module_uptime_seconds",
+      help: "Seconds since the module's current process started; 0 when not running.",
+      labelNames: ["module"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const r of registry.list()) {
+          const running = r.pid > 0 && r.startedAt;
+          this.set({ module: r.name }, running ? (now - r.startedAt!.getTime()) / 1000 : 0);
+        }
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_module_event_channel_up",
+      help: "1 while the module has an open EventService.Connect stream.",
+      labelNames: ["module"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        const connected = new Set(sources.connectedModules?.() ?? []);
+        for (const r of registry.list()) {
+          this.set({ module: r.name }, connected.has(r.name) ? 1 : 0);
+        }
+      },
+    });
+    const flowStates = () => this.flowStates?.() ?? new Map<string, number>();
+    new client.Gauge({
+      name: "callassistant_flows",
+      help: "Flows by state.",
+      labelNames: ["state"] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [state, n] of flowStates()) this.set({ state }, n);
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_event_history_events",
+      help: "Events held in the event history.",
+      registers: reg,
+      collect() {
+        this.set(bus.size);
+      },
+    });
+    new client.Gauge({
+      name: "callassistant_event_watchers",
+      help: "Open event streams (WatchEvents).",
+      registers: reg,
+      collect() {
+        this.set(bus.watchers);
+      },
+    });
+    new client.Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers: reg,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new client.Gauge({
+      name: "process_heap_bytes",
+      help: "JavaScript heap size (allocated) in bytes.",
+      registers: reg,
+      collect() {
+        this.set(Deno.memoryUsage().heapTotal);
+      },
+    });
+    new client.Gauge({
+      name: "deno_memory_heap_used_bytes",
+      help: "JavaScript heap in use in bytes.",
+      registers: reg,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    new client.Gauge({
+      name: "deno_memory_external_bytes",
+      help: "Memory of objects outside the JavaScript heap (buffers) in bytes.",
+      registers: reg,
+      collect() {
+        this.set(Deno.memoryUsage().external);
+      },
+    });
+    new client.Counter({
+      name: "process_cpu_seconds_total",
+      help: "User and system CPU time spent in seconds.",
+      registers: reg,
+      collect() {
+        const u = process.cpuUsage();
+        this.reset();
+        this.inc((u.user + u.system) / 1e6);
+      },
+    });
+    const startSeconds = Math.round(Date.now() / 1000 - performance.now() / 1000);
+    new client.Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since the Unix epoch in seconds.",
+      registers: reg,
+      collect() {
+        this.set(startSeconds);
+      },
+    });
+
+    bus.subscribe((event) => {
+      const module = event.module;
+      let type = event.type;
+      const key = `${event.source}\u0000${module}\u0000${type}`;
+      if (!this.eventSeries.has(key)) {
+        if (this.eventSeries.size >= MAX_EVENT_SERIES) type = "_other";
+        else this.eventSeries.add(key);
+      }
+      this.events.inc({ source: event.source || "orchestrator", module, type });
+    });
+  }
+
+  /** Sets the flows-per-state callback (the flows area calls it once). */
+  setFlowStates(fn: () => Map<string, number>): void {
+    this.flowStates = fn;
+  }
+
+  /** Records an orchestrator-to-module call. */
+  observeModuleCall(module: string, method: string, code: Code, seconds: number): void {
+    this.moduleRpc.observe({ module, method, code: Code[code] ?? String(code) }, seconds);
+  }
+
+  /** Records a gateway request. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** Records a call to the gRPC server. */
+  observeGrpc(method: string, code: Code, seconds: number): void {
+    this.grpcServer.observe({ method, code: Code[code] ?? String(code) }, seconds);
+  }
+
+  /** Records a throttled report. */
+  observeThrottled(module: string, kind: string): void {
+    this.throttled.inc({ module, kind });
+  }
+
+  /** The whole exposition: the orchestrator's families, then the modules' own. */
+  async render(): Promise<string> {
+    const own = await this.registry.metrics();
+    const modules =
+      this.sources.moduleMetrics?.render((module, token) =>
+        this.sources.registry.get(module)?.token === token
+      ) ?? "";
+    return own.endsWith("\n") || own === "" ? own + modules : `${own}\n${modules}`;
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The embedded database: one SQLite file in the data directory (Deno's built-in
+ * `node:sqlite`), in WAL mode with `synchronous=FULL`, so a write that returned has
+ * reached the disk and survives `kill -9` or a power cut.
+ *
+ * Areas keep their data in one of three generic shapes, or in tables of their own:
+ * - `collection(name)`: JSON documents by id (desired entities, flows);
+ * - `revisions(name)`: an append-only history of JSON values per key with optimistic
+ *   concurrency (module configuration revisions);
+ * - `migrate(area, steps)`: versioned SQL migrations for an area's own tables.
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+
+/** The database file name inside the data directory. */
+export const STORE_FILE = "callassistant.db";
+
+/** A stored document and when it was last written. */
+export interface StoredDocument<T> {
+  id: string;
+  value: T;
+  updatedAt: Date;
+}
+
+/** JSON documents by id within one named collection. */
+export interface Collection<T> {
+  /** The document `id`, or undefined. */
+  get(id: string): T | undefined;
+  /** Every document, sorted by id. */
+  list(): StoredDocument<T>[];
+  /** Inserts or replaces a document. */
+  put(id: string, value: T): void;
+  /** Removes a document; true when it existed. */
+  delete(id: string): boolean;
+  /** How many documents there are. */
+  count(): number;
+}
+
+/** One revision of a value in a revision log. */
+export interface Revision<T> {
+  key: string;
+  /** 1 for the first value of a key, then increasing by one. */
+  revision: number;
+  value: T;
+  createdAt: Date;
+  /** Who wrote it, e.g. "api", "dashboard". */
+  author: string;
+}
+
+/** Thrown by `RevisionLog.append` when the key moved on since the caller read it. */
+export class RevisionConflictError extends Error {
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super(
+      `"${key}" is at revision ${current}, not ${expected}: it was changed meanwhile; ` +
+        `read it again and retry with expected revision ${current}`,
+    );
+    this.name = "RevisionConflictError";
+  }
+}
+
+/** An append-only history of JSON values per key, with compare-and-set on the revision. */
+export interface RevisionLog<T> {
+  /** The newest revision of `key`, or undefined when it has none. */
+  current(key: string): Revision<T> | undefined;
+  /** Revisions of `key`, newest first, at most `limit` (default all). */
+  history(key: string, limit?: number): Revision<T>[];
+  /**
+   * Stores `value` as the next revision of `key`. When `expectedRevision` is given it
+   * must equal the current revision (0 when there is none), else RevisionConflictError.
+   */
+  append(
+    key: string,
+    value: T,
+    options?: { expectedRevision?: number; author?: string },
+  ): Revision<T>;
+  /** Keys with at least one revision, sorted. */
+  keys(): string[];
+  /** Deletes all but the newest `keep` revisions of `key`; returns how many were deleted. */
+  prune(key: string, keep: number): number;
+}
+
+/** The database. Synchronous: every call returns once the data is on disk. */
+export class Store {
+  private depth = 0;
+
+  private constructor(readonly db: DatabaseSync, readonly path: string) {}
+
+  /**
+   * Opens (creating when missing, with mode 0600) the database in `dataDir`. Throws with
+   * the file name when it cannot be opened or is not a database.
+   */
+  static open(dataDir: string, file = STORE_FILE): Store {
+    const path = `${dataDir.replace(/\/+$/, "")}/${file}`;
+    try {
+      // Created private before SQLite opens it; the WAL and shared-memory files inherit
+      // the database file's permissions.
+      Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) {
+        throw new Error(`cannot create the database ${path}: ${(err as Error).message}`);
+      }
+    }
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec("PRAGMA foreign_keys = ON");
+      const store = new Store(db, path);
+      store.migrate("store", [
+        `CREATE TABLE documents (
+          collection TEXT NOT NULL,
+          id TEXT NOT NULL,
+          value TEXT NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (collection, id)
+        ) WITHOUT ROWID`,
+        `CREATE TABLE revisions (
+          log TEXT NOT NULL,
+          key TEXT NOT NULL,
+          revision INTEGER NOT NULL,
+          value TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          author TEXT NOT NULL DEFAULT '',
+          PRIMARY KEY (log, key, revision)
+        ) WITHOUT ROWID`,
+      ]);
+      return store;
+    } catch (err) {
+      db?.close();
+      throw new Error(`cannot open the database ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Applies the migrations of `area` that have not run yet, each in its own transaction.
+   * `steps[i]` is the SQL of version i+1; never edit or reorder a released step, append.
+   */
+  migrate(area: string, steps: string[]): void {
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS schema_versions (area TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
+    );
+    const row = this.db.prepare("SELECT version FROM schema_versions WHERE area = ?").get(area) as
+      | { version: number }
+      | undefined;
+    const from = row?.version ?? 0;
+    if (from > steps.length) {
+      throw new Error(
+        `the database has version ${from} of "${area}", newer than this program knows ` +
+          `(${steps.length}): it was written by a newer version`,
+      );
+    }
+    for (let v = from; v < steps.length; v++) {
+      this.transaction(() => {
+        this.db.exec(steps[v]);
+        this.db.prepare(
+          "INSERT INTO schema_versions (area, version) VALUES (?, ?) " +
+            "ON CONFLICT (area) DO UPDATE SET version = excluded.version",
+        ).run(area, v + 1);
+      });
+    }
+  }
+
+  /** Runs `fn` in a transaction (a savepoint when nested); rolls back when it throws. */
+  transaction<T>(fn: () => T): T {
+    const name = `sp${this.depth}`;
+    this.db.exec(this.depth === 0 ? "BEGIN IMMEDIATE" : `SAVEPOINT ${name}`);
+    this.depth++;
+    try {
+      const result = fn();
+      this.depth--;
+      this.db.exec(this.depth === 0 ? "COMMIT" : `RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      this.depth--;
+      this.db.exec(this.depth === 0 ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw err;
+    }
+  }
+
+  /** The JSON document collection `name`. */
+  collection<T>(name: string): Collection<T> {
+    const db = this.db;
+    const get = db.prepare("SELECT value FROM documents WHERE collection = ? AND id = ?");
+    const list = db.prepare(
+      "SELECT id, value, updated_at FROM documents WHERE collection = ? ORDER BY id",
+    );
+    const put = db.prepare(
+      "INSERT INTO documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, " +
+        "updated_at = excluded.updated_at",
+    );
+    const del = db.prepare("DELETE FROM documents WHERE collection = ? AND id = ?");
+    const count = db.prepare("SELECT count(*) AS n FROM documents WHERE collection = ?");
+    return {
+      get(id) {
+        const row = get.get(name, id) as { value: string } | undefined;
+        return row ? JSON.parse(row.value) as T : undefined;
+      },
+      list() {
+        return (list.all(name) as { id: string; value: string; updated_at: number }[]).map((r) => ({
+          id: r.id,
+          value: JSON.parse(r.value) as T,
+          updatedAt: new Date(r.updated_at),
+        }));
+      },
+      put(id, value) {
+        put.run(name, id, JSON.stringify(value), Date.now());
+      },
+      delete(id) {
+        return Number(del.run(name, id).changes) > 0;
+      },
+      count() {
+        return Number((count.get(name) as { n: number }).n);
+      },
+    };
+  }
+
+  /** The revision log `name`. */
+  revisions<T>(name: string): RevisionLog<T> {
+    const db = this.db;
+    type Row = { key: string; revision: number; value: string; created_at: number; author: string };
+    const toRevision = (r: Row): Revision<T> => ({
+      key: r.key,
+      revision: Number(r.revision),
+      value: JSON.parse(r.value) as T,
+      createdAt: new Date(Number(r.created_at)),
+      author: r.author,
+    });
+    const cols = "key, revision, value, created_at, author";
+    const current = db.prepare(
+      `SELECT ${cols} FROM revisions WHERE log = ? AND key = ? ORDER BY revision DESC LIMIT 1`,
+    );
+    const history = db.prepare(
+      `SELECT ${cols} FROM revisions WHERE log = ? AND key = ? ORDER BY revision DESC LIMIT ?`,
+    );
+    const insert = db.prepare(
+      "INSERT INTO revisions (log, key, revision, value, created_at, author) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const keys = db.prepare("SELECT DISTINCT key FROM revisions WHERE log = ? ORDER BY key");
+    const prune = db.prepare(
+      "DELETE FROM revisions WHERE log = ? AND key = ? AND revision <= ?",
+    );
+    const log: RevisionLog<T> = {
+      current(key) {
+        const row = current.get(name, key) as Row | undefined;
+        return row ? toRevision(row) : undefined;
+      },
+      history(key, limit = -1) {
+        return (history.all(name, key, limit) as Row[]).map(toRevision);
+      },
+      append: (key, value, options = {}) =>
+        this.transaction(() => {
+          const now = log.current(key)?.revision ?? 0;
+          if (options.expectedRevision !== undefined && options.expectedRevision !== now) {
+            throw new RevisionConflictError(key, options.expectedRevision, now);
+          }
+          const revision: Revision<T> = {
+            key,
+            revision: now + 1,
+            value,
+            createdAt: new Date(),
+            author: options.author ?? "",
+          };
+          const args: SQLInputValue[] = [
+            name,
+            key,
+            revision.revision,
+            JSON.stringify(value),
+            revision.createdAt.getTime(),
+            revision.author,
+          ];
+          insert.run(...args);
+          return revision;
+        }),
+      keys() {
+        return (keys.all(name) as { key: string }[]).map((r) => r.key);
+      },
+      prune(key, keep) {
+        const now = log.current(key)?.revision ?? 0;
+        return Number(prune.run(name, key, now - Math.max(0, keep)).changes);
+      },
+    };
+    return log;
+  }
+
+  /** Closes the database (checkpointing the WAL). Later calls throw. */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
