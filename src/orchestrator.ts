@@ -142,7 +142,6 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   setModuleCallObserver({
     onCallEnd: (module, method, code, seconds) =>
       metrics.observeModuleCall(module, method, code, seconds),
-    moduleAt: (address) => registry.list().find((r) => address.endsWith(`:${r.port}`))?.name,
   });
   // ControlService is assembled from the handlers of each area.
   const control: PartialServiceImpl<typeof ControlService> = {

@@ -27,6 +27,7 @@ import {
   waitAllReady,
   waitFor,
   warmCache,
+  within,
 } from "./helpers.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
@@ -77,7 +78,12 @@ function sseLatencies(
       }
       const decoder = new TextDecoder();
       let buffer = "";
-      for await (const chunk of res.body!) {
+      // Cancelled by hand: aborting the fetch does not always end a pending read.
+      const reader = res.body!.getReader();
+      signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+      while (true) {
+        const { value: chunk, done } = await reader.read();
+        if (done) return signal.aborted ? "ok" : "ended";
         const now = performance.timeOrigin + performance.now();
         buffer += decoder.decode(chunk, { stream: true });
         const lines = buffer.split("\n");
@@ -88,7 +94,6 @@ function sseLatencies(
           if (m) latencies.push(now - Number(m[1]));
         }
       }
-      return "ended";
     } catch (err) {
       return signal.aborted ? "ok" : `failed: ${(err as Error).message}`;
     }
@@ -222,7 +227,7 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     const sse = sseLatencies(orch.url, abort.signal);
     await sleep(Math.max(3, seconds) * 1000);
     abort.abort();
-    const sseStatus = await sse.status;
+    const sseStatus = await within(sse.status, 10_000, "the SSE stream did not end after abort");
     if (sse.latencies.length === 0) {
       result.metrics.push(metric("report to SSE p50", null, "ms", { note: sseStatus }));
       result.note = `${result.note ? `${result.note}; ` : ""}SSE: ${sseStatus}`;

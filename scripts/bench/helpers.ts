@@ -41,6 +41,19 @@ export function round(n: number, digits = 2): number {
   return Math.round(n * f) / f;
 }
 
+/** `promise`, or `fallback` when it has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<T>((resolve) => timer = setTimeout(() => resolve(fallback), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `fn` every `intervalMs` until it returns a truthy value; throws after `timeoutMs`. */
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
@@ -465,7 +478,7 @@ export function waitAllReady(
 
 /** GETs JSON from the orchestrator's gateway. */
 export async function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url);
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -485,6 +498,7 @@ export async function postJson(
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
   let body: unknown = text;

@@ -26,6 +26,7 @@ import {
   stateLine,
   waitAllReady,
   warmCache,
+  within,
   writeModules,
   wrk,
 } from "./helpers.ts";
@@ -52,10 +53,14 @@ function followEvents(
         return `GET /v1/events answered ${res.status}`;
       }
       const decoder = new TextDecoder();
-      for await (const chunk of res.body!) {
-        n += decoder.decode(chunk, { stream: true }).split("\ndata: ").length - 1;
+      // Cancelled by hand: aborting the fetch does not always end a pending read.
+      const reader = res.body!.getReader();
+      signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return signal.aborted ? "ok" : "ended";
+        n += decoder.decode(value, { stream: true }).split("\ndata: ").length - 1;
       }
-      return "ended";
     } catch (err) {
       return signal.aborted ? "ok" : `failed: ${(err as Error).message}`;
     }
@@ -123,6 +128,7 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchResult[]> {
     let restarts = 0;
     let kills = 0;
     let polls = 0;
+    let failures = 0;
     const poller = (async () => {
       while (!abort.signal.aborted) {
         await getJson(`${orch.url}/v1/modules`).catch(() => {});
@@ -140,25 +146,27 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchResult[]> {
       if (performance.now() - lastAction >= (ctx.quick ? 4000 : 10_000)) {
         lastAction = performance.now();
         const name = names[next++ % names.length];
-        if (next % 2 === 1) {
-          const m = (await listModules(orch.url)).find((x) => x.name === name);
-          if (m?.pid) {
-            try {
+        try {
+          if (next % 2 === 1) {
+            const m = (await listModules(orch.url)).find((x) => x.name === name);
+            if (m?.pid) {
               Deno.kill(m.pid, "SIGKILL");
               kills++;
-            } catch {
-              // Not running right now.
             }
+          } else {
+            const r = await postJson(`${orch.url}/v1/modules/${name}:restart`, {});
+            if (r.status === 200) restarts++;
+            else failures++;
           }
-        } else {
-          const r = await postJson(`${orch.url}/v1/modules/${name}:restart`, {});
-          if (r.status === 200) restarts++;
+        } catch {
+          failures++; // Not running right now, or the request timed out.
         }
       }
     }
     abort.abort();
-    await poller;
-    const sse = await events.status;
+    // Bounded: a request that never ends must not hold the run.
+    await within(poller, 10_000, undefined);
+    const sse = await within(events.status, 10_000, "the SSE stream did not end after abort");
     const at = (from: number, to: number) =>
       median(samples.filter((s) => s.t >= from * soakMs && s.t <= to * soakMs).map((s) => s.rss));
     const early = at(0.25, 0.35);
@@ -170,7 +178,8 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchResult[]> {
         late.toFixed(1)
       } MiB ` +
         `(${growth.toFixed(1)}%), ${kills} kills, ${restarts} restarts, ${polls} polls, ` +
-        `${events.count()} SSE events (${sse}), ${ready}/${MODULES + 1} READY at the end`,
+        `${events.count()} SSE events (${sse}), ${ready}/${MODULES + 1} READY at the end, ` +
+        `${failures} failed actions`,
     );
     result.note = `soak ${(soakMs / 60_000).toFixed(1)} min: ${kills} kill -9, ${restarts} API ` +
       `restarts, ~80 events/s from one module, ${events.count()} events streamed over SSE ` +

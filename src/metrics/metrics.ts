@@ -1,6 +1,6 @@
 /**
- * The orchestrator's Prometheus metrics (`GET /metrics`, text format 0.0.4), with
- * `prom-client` (pure JavaScript, no file reads: it works under `deno compile`).
+ * The orchestrator's Prometheus metrics (`GET /metrics`, text format 0.0.4), with the
+ * small client in `prom.ts` (no dependencies, no file reads: fine under `deno compile`).
  *
  * Families (all `callassistant_` unless noted):
  * - `module_state{module,state}` 1 for the module's current state, 0 for the others;
@@ -17,7 +17,7 @@
  *   `process_start_time_seconds`, `deno_memory_heap_used_bytes`, `deno_memory_external_bytes`.
  * - `module_<name>{module,...}`: samples modules report with ReportMetrics.
  */
-import client from "prom-client";
+import * as client from "./prom.ts";
 import process from "node:process";
 import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
 import type { EventBus } from "../events/bus.ts";

@@ -24,8 +24,6 @@ export interface ModuleClients {
 export interface ModuleCallObserver {
   /** Told when a call to `module` ends. */
   onCallEnd(module: string, method: string, code: Code, seconds: number): void;
-  /** The module serving at `address` (host:port), when the caller did not name it. */
-  moduleAt?(address: string): string | undefined;
 }
 
 let observer: ModuleCallObserver | undefined;
@@ -35,23 +33,17 @@ export function setModuleCallObserver(o: ModuleCallObserver | undefined): void {
   observer = o;
 }
 
-/**
- * Creates the clients for a module serving at `address` (host:port). `module` names it
- * in metrics; without it the observer's `moduleAt` is asked, then the address is used.
- */
-export function createModuleClients(address: string, module?: string): ModuleClients {
+/** Creates the clients for `module` serving at `address` (host:port). */
+export function createModuleClients(address: string, module: string): ModuleClients {
   const options = {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
   };
-  let name = module;
   const hooks: ClientHooks = {
     defaultTimeoutMs: MODULE_CALL_TIMEOUT_MS,
     startTraces: true,
     onCallEnd(method, code, seconds) {
-      if (!observer) return;
-      name ??= observer.moduleAt?.(address) ?? address;
-      observer.onCallEnd(name, method, code, seconds);
+      observer?.onCallEnd(module, method, code, seconds);
     },
   };
   const module_ = createClient(ModuleService, address, undefined, options, hooks);

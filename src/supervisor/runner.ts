@@ -125,7 +125,7 @@ export class ModuleRunner {
     try {
       await waitForPort(host, record.port, abort.signal);
       if (generation !== this.generation) return;
-      this.clients = createModuleClients(`${host}:${record.port}`);
+      this.clients = createModuleClients(`${host}:${record.port}`, record.name);
       const registration = await this.clients.module.registerModule({
         moduleId: record.name,
         orchestratorVersion: this.ctx.version,

@@ -124,6 +124,22 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       assert.match(await textOf(page, ".notice"), /test-camera restarted/);
     });
 
+    await t.step("Stop asks first; Start brings the module back", async () => {
+      const row = page.locator(CAMERA_ROW);
+      await page.getByRole("button", { name: "Stop test-camera" }).click();
+      const dialog = page.locator("dialog[open]");
+      await dialog.getByText("Stop test-camera?").waitFor();
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "detached" });
+      assert.equal(await textOf(page, `${CAMERA_ROW} .col-state`), "READY", "cancel keeps it");
+      await page.getByRole("button", { name: "Stop test-camera" }).click();
+      await dialog.getByRole("button", { name: "Stop module" }).click();
+      await row.locator('.col-state .badge[data-state="STOPPED"]').waitFor();
+      await waitForText(page, `${CAMERA_ROW} .col-pid`, "—");
+      await page.getByRole("button", { name: "Start test-camera", exact: true }).click();
+      await row.locator('.col-state .badge[data-state="READY"]').waitFor();
+    });
+
     await t.step("the module page follows the live log", async () => {
       await page.getByRole("link", { name: "test-camera", exact: true }).click();
       await page.locator("#module-log li", { hasText: "listening on 127.0.0.1:" }).first()
@@ -181,6 +197,25 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       });
       assert.ok(!(await page.content()).includes("s3cret"), "the secret is not in the page");
       await browser!.screenshot(page, "module-conf-saved");
+
+      // Someone else saves meanwhile: the form's revision is stale, the 409 is shown as is.
+      const other = await putConfig(url, "conf", {
+        config: { host: "other.local", password: "********" },
+        expectedRevision: "1",
+      });
+      assert.equal(other.status, 200);
+      const stale = await putConfig(url, "conf", {
+        config: { host: "x" },
+        expectedRevision: "1",
+      });
+      assert.equal(stale.status, 409);
+      await host.fill("mine.local");
+      await page.getByRole("button", { name: "Save configuration" }).click();
+      await waitForText(page, "#config-message .server-message", stale.body.message);
+      await page.getByRole("button", { name: "Reload" }).click();
+      await page.locator("#config-revision", { hasText: "Revision 2, saved" }).waitFor();
+      assert.equal(await page.locator("#cfg-host").inputValue(), "other.local");
+      assert.equal(await page.locator("#cfg-password").inputValue(), "********");
     });
 
     await t.step("entities: create from the type picker, errors shown, delete", async () => {
@@ -269,8 +304,8 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
     });
 
     await t.step("no console errors, no requests beyond the orchestrator", () => {
-      // The 400s were provoked on purpose (invalid configuration, rejected entity).
-      assert.deepEqual(unexpectedErrors(browser!.errors, [400]), []);
+      // Provoked on purpose: invalid configuration and rejected entity (400), stale revision (409).
+      assert.deepEqual(unexpectedErrors(browser!.errors, [400, 409]), []);
       assert.deepEqual(foreignRequests(browser!.requests, url), []);
     });
   } finally {

@@ -623,7 +623,9 @@ function startStatus() {
       const entities = `${s.entityCount ?? 0} ${s.entityCount === 1 ? "entity" : "entities"}`;
       setText(
         counts,
-        `${plural(s.moduleCount ?? 0, "module")} · ${entities} · ${plural(s.flowCount ?? 0, "flow")}`,
+        `${plural(s.moduleCount ?? 0, "module")} · ${entities} · ${
+          plural(s.flowCount ?? 0, "flow")
+        }`,
       );
     } catch (err) {
       if (err.status === 0) offline(err.message);
@@ -744,7 +746,7 @@ function modulesView() {
       ),
       td("PID", "col-pid num mono"),
       td("Port", "col-port num mono"),
-      td("Restarts", "col-restarts num"),
+      td("Restarts", "col-restarts num mono"),
       td("Last error", "col-error error-text small"),
       td("Actions", "col-actions", actions.el),
     );
@@ -926,7 +928,9 @@ function logViewer(name) {
     setStatus("connecting…");
     const es = new EventSource(`/v1/modules/${enc(name)}/logs?tail=200&follow=true`);
     source = es;
+    let streamError = "";
     es.addEventListener("open", () => {
+      streamError = "";
       // Every connection starts with the tail again: replace what was shown.
       list.replaceChildren();
       setStatus("live");
@@ -948,13 +952,14 @@ function logViewer(name) {
         } catch {
           // Plain text.
         }
-        setStatus(`stream error: ${message}`);
+        streamError = `stream error: ${message}`;
+        setStatus(streamError);
         return;
       }
       if (es.readyState === EventSource.CLOSED) {
         setStatus("log stream unavailable; retrying…");
         retry = setTimeout(open, RETRY_MS);
-      } else setStatus("reconnecting…");
+      } else setStatus(streamError ? `${streamError}; reconnecting…` : "reconnecting…");
     });
   }
   follow.addEventListener("change", () => {
@@ -985,9 +990,12 @@ function configEditor(name, notifyChange) {
   // The module's schema at the last refresh: a change (e.g. it registered) reloads the form.
   let seenJson;
   let dirty = false;
+  let loaded = false;
+  let loading = false;
 
   async function load() {
     dirty = false;
+    loading = true;
     let res;
     try {
       res = await api("GET", `/v1/modules/${enc(name)}/config`);
@@ -999,10 +1007,11 @@ function configEditor(name, notifyChange) {
           `Could not load the configuration: ${err.message}`,
         ),
       );
-      schemaJson = "";
       return;
+    } finally {
+      loading = false;
     }
-    schemaJson = JSON.stringify(res.schema ?? {});
+    loaded = true;
     render(res.schema, res.current);
   }
 
@@ -1087,7 +1096,8 @@ function configEditor(name, notifyChange) {
     /** Reloads the form when the module's schema changed and nothing is being edited. */
     schemaSeen(schema) {
       const json = JSON.stringify(schema ?? {});
-      if (seenJson !== undefined && json !== seenJson && !dirty) load();
+      const changed = seenJson !== undefined && json !== seenJson && !dirty;
+      if (!loading && (changed || !loaded)) load();
       seenJson = json;
     },
   };
@@ -1887,7 +1897,11 @@ function startEvents() {
       events.changed();
     });
   };
-  es.addEventListener("open", () => events.setStatus("live"));
+  let streamError = "";
+  es.addEventListener("open", () => {
+    streamError = "";
+    events.setStatus("live");
+  });
   es.addEventListener("message", (e) => {
     let data;
     try {
@@ -1914,11 +1928,12 @@ function startEvents() {
       } catch {
         // Plain text.
       }
-      events.setStatus(`stream error: ${message}`);
+      streamError = `stream error: ${message}`;
+      events.setStatus(streamError);
       return;
     }
     if (es.readyState !== EventSource.CLOSED) {
-      events.setStatus("reconnecting…");
+      events.setStatus(streamError ? `${streamError}; reconnecting…` : "reconnecting…");
       return;
     }
     // The server refused the stream (e.g. 501): say why, and try again later.
