@@ -54,8 +54,8 @@ export function eventFilter(
   };
 }
 
-/** The resume cursor of a call: `Last-Event-ID` if sent, else `after_id`. */
-export function resumeCursor(afterId: bigint, headers: Headers): bigint {
+/** The resume cursor of a call: `Last-Event-ID` if sent, else `after_id` (unset: none). */
+export function resumeCursor(afterId: bigint | undefined, headers: Headers): bigint | undefined {
   const header = headers.get("last-event-id")?.trim();
   if (!header) return afterId;
   if (!/^[0-9]{1,20}$/.test(header)) {

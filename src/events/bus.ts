@@ -46,8 +46,8 @@ export type WatchItem = { event: Event; gap?: undefined } | {
 /** Options of {@link EventBus.watch}. */
 export interface WatchOptions {
   /**
-   * Replay the held events newer than this id first; undefined (or 0n) for none: only
-   * events published from now on.
+   * Replay the held events newer than this id first (0n for all of them); undefined for
+   * none: only events published from now on.
    */
   afterId?: bigint;
   /** Only events for which this returns true (gap markers always pass). */
@@ -150,17 +150,16 @@ export class EventBus {
   }
 
   /**
-   * Yields the held events after `afterId` (if given), then new events as they are
+   * Yields the held events after `afterId` (if given; 0 for all), then new events as they are
    * published, until `signal` aborts or the consumer stops. Gap markers say which ids
    * were lost: events older than the history (at the start or because this watcher fell
    * behind), or a cursor from an earlier run of the orchestrator.
    */
   async *watch(options: WatchOptions = {}): AsyncGenerator<WatchItem> {
     const { filter, signal } = options;
-    let cursor = options.afterId ?? 0n;
+    let cursor = options.afterId ?? this.lastId();
     let lagging = false;
-    if (cursor === 0n) cursor = this.lastId();
-    else if (cursor > this.lastId()) {
+    if (cursor > this.lastId()) {
       // Ids restart at 1 with every run: a cursor ahead of the newest event comes from an
       // earlier run. Replay all that is held.
       yield {

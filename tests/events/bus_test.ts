@@ -137,3 +137,19 @@ Deno.test("bus: events take the trace of the call being handled, and only while 
     "after.answer": "",
   });
 });
+
+Deno.test("bus: afterId 0 replays the whole history, unset only new events", async () => {
+  const bus = new EventBus(100);
+  for (let i = 0; i < 3; i++) bus.publish({ type: "t", message: `m${i}` });
+  const abort = new AbortController();
+  const all = bus.watch({ afterId: 0n, signal: abort.signal });
+  const ids: bigint[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await all.next()).value!.event!.id);
+  assert.deepEqual(ids, [1n, 2n, 3n]);
+  const fresh = bus.watch({ signal: abort.signal });
+  const next = fresh.next();
+  bus.publish({ type: "t", message: "m3" });
+  const first = (await next).value!.event!;
+  assert.equal(first.id, 4n, "a watcher without afterId sees only new events");
+  abort.abort();
+});
