@@ -1,7 +1,7 @@
 /**
  * The dashboard routes without a browser: content types, the Content-Security-Policy,
  * ETag revalidation, HEAD, the gateway still answering its own routes, and assets that
- * reference nothing outside this origin.
+ * reference nothing outside this origin, and the ES module graph of the scripts.
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
@@ -17,13 +17,19 @@ function app(): Hono {
 
 Deno.test("web routes: the page and its files with their content types and a strict CSP", async () => {
   const a = app();
-  const expected: Record<string, string> = {
-    "/": "text/html; charset=utf-8",
-    "/ui/app.js": "text/javascript; charset=utf-8",
-    "/ui/app.css": "text/css; charset=utf-8",
-    "/ui/icon.svg": "image/svg+xml; charset=utf-8",
+  const types: Record<string, string> = {
+    html: "text/html; charset=utf-8",
+    js: "text/javascript; charset=utf-8",
+    css: "text/css; charset=utf-8",
+    svg: "image/svg+xml; charset=utf-8",
   };
-  for (const [path, type] of Object.entries(expected)) {
+  for (const path of ["/", "/ui/app.js", "/ui/app.css", "/ui/icon.svg"]) {
+    assert.ok(ASSETS.has(path), path);
+  }
+  // Every served file, by its extension (the page at "/" is HTML).
+  for (const path of ASSETS.keys()) {
+    const type = types[path === "/" ? "html" : path.split(".").pop()!];
+    assert.ok(type, `a known extension: ${path}`);
     const res = await a.request(path);
     assert.equal(res.status, 200, path);
     assert.equal(res.headers.get("content-type"), type, path);
@@ -88,6 +94,31 @@ Deno.test("web assets: nothing is loaded from another origin, no inline script o
   const html = ASSETS.get("/")!.body;
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, "no inline <script>");
   assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, "no inline style or handlers");
-  const js = ASSETS.get("/ui/app.js")!.body;
-  assert.doesNotMatch(js, /\binnerHTML\b|\beval\(|new Function\(/, "no HTML or code from strings");
+  for (const [path, asset] of ASSETS) {
+    if (!path.endsWith(".js")) continue;
+    assert.doesNotMatch(
+      asset.body,
+      /\binnerHTML\b|\beval\(|new Function\(/,
+      `no HTML or code from strings: ${path}`,
+    );
+  }
+});
+
+Deno.test("web assets: every module app.js imports is served, and every script is imported", () => {
+  const scripts = [...ASSETS.keys()].filter((path) => path.endsWith(".js"));
+  const reached = new Set<string>();
+  const pending = ["/ui/app.js"];
+  while (pending.length) {
+    const path = pending.pop()!;
+    if (reached.has(path)) continue;
+    reached.add(path);
+    const body = ASSETS.get(path)?.body;
+    assert.ok(body !== undefined, `imported but not served: ${path}`);
+    for (const [, spec] of body.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gms)) {
+      assert.match(spec, /^\.\/[a-z_]+\.js$/, `a relative import of a served file: ${spec}`);
+      pending.push(new URL(spec, `http://dashboard${path}`).pathname);
+    }
+    assert.doesNotMatch(body, /\bimport\s*\(/, `no dynamic import: ${path}`);
+  }
+  assert.deepEqual([...reached].sort(), scripts.sort(), "no script left out of the graph");
 });

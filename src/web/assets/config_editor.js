@@ -1,0 +1,155 @@
+// A module's configuration: the form rendered from its JSON Schema, and past revisions.
+
+import { h, renderIfChanged } from "./dom.js";
+import { formatTime } from "./format.js";
+import { api, enc } from "./api.js";
+import { showFormMessage } from "./messages.js";
+import { isEmptySchema, schemaFields } from "./schema_form.js";
+
+/** The configuration form of a module, rendered from its JSON Schema. */
+export function configEditor(name, notifyChange) {
+  const el = h("div", { id: "config" }, h("p", { class: "muted" }, "Loading…"));
+  // The module's schema at the last refresh: a change (e.g. it registered) reloads the form.
+  let seenJson;
+  let dirty = false;
+  let loaded = false;
+  let loading = false;
+
+  async function load() {
+    dirty = false;
+    loading = true;
+    let res;
+    try {
+      res = await api("GET", `/v1/modules/${enc(name)}/config`);
+    } catch (err) {
+      el.replaceChildren(
+        h(
+          "p",
+          { class: "load-error", role: "alert" },
+          `Could not load the configuration: ${err.message}`,
+        ),
+      );
+      return;
+    } finally {
+      loading = false;
+    }
+    loaded = true;
+    render(res.schema, res.current);
+  }
+
+  function render(schema, current) {
+    if (isEmptySchema(schema)) {
+      el.replaceChildren(h("p", { class: "muted" }, "This module declares no configuration."));
+      return;
+    }
+    const revision = current?.revision ?? "0";
+    const fields = schemaFields(schema, current?.config, {
+      idPrefix: "cfg",
+      useDefaults: !current,
+    });
+    const message = h("div", {
+      class: "form-message",
+      id: "config-message",
+      "aria-live": "polite",
+    });
+    const save = h("button", { type: "submit", class: "btn primary" }, "Save configuration");
+    const reset = h("button", { type: "button", class: "btn", onclick: () => load() }, "Reload");
+    const info = h(
+      "p",
+      { class: "muted small", id: "config-revision" },
+      current
+        ? `Revision ${current.revision}, saved ${formatTime(current.updatedAt)}${
+          current.updatedBy ? ` by ${current.updatedBy}` : ""
+        }.`
+        : "Not configured yet.",
+    );
+    const form = h(
+      "form",
+      { novalidate: true, class: "config-form", "aria-label": `Configuration of ${name}` },
+      info,
+      fields.el,
+      h("div", { class: "form-actions" }, save, reset),
+      message,
+    );
+    form.addEventListener("input", () => {
+      dirty = true;
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const { value, errors } = fields.read();
+      if (errors.length) {
+        showFormMessage(message, "error", `Not saved: ${errors.join("; ")}`);
+        return;
+      }
+      save.disabled = true;
+      showFormMessage(message, "", "Saving…");
+      try {
+        const res = await api("PUT", `/v1/modules/${enc(name)}/config`, {
+          config: value,
+          expectedRevision: revision,
+          updatedBy: "dashboard",
+        });
+        dirty = false;
+        render(schema, res.current);
+        showFormMessage(
+          el.querySelector("#config-message"),
+          "ok",
+          `Saved revision ${res.current?.revision}.`,
+        );
+        notifyChange();
+      } catch (err) {
+        save.disabled = false;
+        showFormMessage(
+          message,
+          "error",
+          err.message,
+          err.status === 409
+            ? "Reload to see the latest revision, then apply your change again."
+            : "",
+        );
+      }
+    });
+    el.replaceChildren(form);
+  }
+
+  return {
+    el,
+    load,
+    /** Reloads the form when the module's schema changed and nothing is being edited. */
+    schemaSeen(schema) {
+      const json = JSON.stringify(schema ?? {});
+      const changed = seenJson !== undefined && json !== seenJson && !dirty;
+      if (!loading && (changed || !loaded)) load();
+      seenJson = json;
+    },
+  };
+}
+
+/** The past configuration revisions of a module; `load()` fetches them. */
+export function configHistory(name) {
+  const el = h("div", {});
+  async function load() {
+    try {
+      const { revisions = [] } = await api("GET", `/v1/modules/${enc(name)}/config/revisions`);
+      renderIfChanged(el, revisions, () =>
+        revisions.length
+          ? h(
+            "ul",
+            { class: "plain small" },
+            revisions.slice(0, 20).map((r) =>
+              h(
+                "li",
+                {},
+                h("strong", {}, `Revision ${r.revision}`),
+                ` · ${formatTime(r.updatedAt)}${r.updatedBy ? ` · ${r.updatedBy}` : ""}`,
+                h("pre", {}, JSON.stringify(r.config ?? {}, null, 2)),
+              )
+            ),
+          )
+          : h("p", { class: "empty" }, "No configuration stored yet."));
+    } catch (err) {
+      if (err.status !== 0) el.replaceChildren(h("p", { class: "load-error" }, err.message));
+    }
+  }
+  return { el, load };
+}

@@ -1,0 +1,125 @@
+// Element helpers for the dashboard: building elements, updating text and tables in
+// place (so focus and selections survive a refresh), and select fields.
+
+/**
+ * Creates an element. `props`: `class`, `text`, `dataset`, `on<event>` handlers, the
+ * properties `value`, `checked`, `disabled`, `hidden`, `selected`, and other attributes.
+ */
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (["value", "checked", "disabled", "hidden", "selected"].includes(key)) {
+      el[key] = value;
+    } else if (value !== false) el.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Sets text only when it changed (keeps selections and avoids layout work). */
+export function setText(el, text) {
+  const value = String(text ?? "");
+  if (el.textContent !== value) el.textContent = value;
+}
+
+/** Renders `data` into `el` with `render` only when it differs from the last rendering. */
+export function renderIfChanged(el, data, render) {
+  const json = JSON.stringify(data ?? null);
+  if (el.dataset.rendered === json) return;
+  el.dataset.rendered = json;
+  el.replaceChildren(...[render(data)].flat().filter(Boolean));
+}
+
+/**
+ * Updates `tbody` to one row per item, in order, reusing rows by key so buttons keep
+ * their focus and state: `create(item)` builds a row, `update(row, item)` refreshes it.
+ */
+export function keyedRows(tbody, items, key, create, update) {
+  const rows = new Map([...tbody.children].map((tr) => [tr.dataset.key, tr]));
+  let previous = null;
+  for (const item of items) {
+    const k = key(item);
+    let tr = rows.get(k);
+    if (tr) rows.delete(k);
+    else {
+      tr = create(item);
+      tr.dataset.key = k;
+    }
+    update(tr, item);
+    const expected = previous ? previous.nextSibling : tbody.firstChild;
+    if (tr !== expected) tbody.insertBefore(tr, expected);
+    previous = tr;
+  }
+  for (const tr of rows.values()) tr.remove();
+}
+
+/** A table cell with the label phones show beside it. */
+export function td(label, cls, ...children) {
+  return h("td", { "data-label": label, class: cls }, h("div", { class: "cell" }, ...children));
+}
+
+/** The content element of a row's cell made by td(). */
+export function cell(tr, col) {
+  return tr.querySelector(`.${col} > .cell`);
+}
+
+/** A scrollable data table around `tbody`, with a caption for screen readers. */
+export function table(caption, headings, tbody, cls) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: `data ${cls ?? ""}` },
+      h("caption", { class: "sr-only" }, caption),
+      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
+      tbody,
+    ),
+  );
+}
+
+let uniqueCounter = 0;
+
+/** An element id not used before on this page. */
+export function uniqueId(prefix) {
+  uniqueCounter += 1;
+  return `${prefix}-${uniqueCounter}`;
+}
+
+/** A labelled select of [value, label] options; `all` adds an "any" option first. */
+export function selectField(label, id, options, { value = "", all } = {}) {
+  const select = h(
+    "select",
+    { id, name: id },
+    all ? h("option", { value: "" }, all) : null,
+    options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)),
+  );
+  return { select, el: h("div", { class: "field" }, h("label", { for: id }, label), select) };
+}
+
+/** Replaces a select's options, keeping the selected value when it is still offered. */
+export function setOptions(select, options, placeholder) {
+  const json = JSON.stringify([options, placeholder]);
+  if (select.dataset.options === json) return;
+  select.dataset.options = json;
+  const value = select.value;
+  select.replaceChildren(
+    placeholder !== undefined ? h("option", { value: "" }, placeholder) : null,
+    ...options.map(([v, text]) => h("option", { value: v }, text)),
+  );
+  if ([...select.options].some((o) => o.value === value)) select.value = value;
+}

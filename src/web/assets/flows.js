@@ -1,0 +1,287 @@
+// The flows list with path preview, create, stop, quality and delete.
+
+import {
+  cell,
+  h,
+  keyedRows,
+  renderIfChanged,
+  selectField,
+  setOptions,
+  setText,
+  table,
+  td,
+} from "./dom.js";
+import { badge, formatMedia, short, updateBadge, words } from "./format.js";
+import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
+
+const QUALITY_PRESETS = ["UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "AUTO"];
+
+/** The hops of a path, one line per media type. */
+function pathView(hops) {
+  if (!hops?.length) return h("span", { class: "muted" }, "—");
+  const byMedia = new Map();
+  for (const hop of hops) {
+    const media = short(hop.mediaType, "MEDIA_TYPE_").toLowerCase() || "media";
+    if (!byMedia.has(media)) byMedia.set(media, []);
+    byMedia.get(media).push(hop);
+  }
+  return [...byMedia].map(([media, list]) =>
+    h(
+      "div",
+      { class: "path-line" },
+      h("span", { class: "media-label" }, media),
+      h(
+        "ol",
+        { class: "path", "aria-label": `${media} path` },
+        list.map((hop) =>
+          h(
+            "li",
+            {},
+            h(
+              "span",
+              {
+                class: "hop",
+                title: [
+                  hop.entityType,
+                  hop.module && `module ${hop.module}`,
+                  hop.input && `in ${formatMedia(hop.input)}`,
+                  hop.output && `out ${formatMedia(hop.output)}`,
+                  hop.cost ? `cost ${hop.cost}` : "",
+                ].filter(Boolean).join(" · "),
+              },
+              hop.entityId || `(${hop.entityType})`,
+            ),
+          )
+        ),
+      ),
+    )
+  );
+}
+
+function entityLabel(e) {
+  return `${e.name || e.id} (${e.id}, ${e.entityType})`;
+}
+
+/** The Flows view (`#/flows`). */
+export function flowsView() {
+  const notice = noticeBox();
+  const loadError = h("p", { class: "load-error", role: "alert", hidden: true });
+  const tbody = h("tbody");
+  const wrap = table("Flows", ["Flow", "State", "Path", "Quality", "Actions"], tbody, "flows");
+  const empty = h("p", { class: "empty", hidden: true }, "No flows yet.");
+
+  // Create form.
+  const source = selectField("Source", "flow-source", []);
+  const target = selectField("Target", "flow-target", []);
+  const quality = selectField(
+    "Quality",
+    "flow-quality",
+    QUALITY_PRESETS.map((
+      q,
+    ) => [`QUALITY_PRESET_${q}`, q === "UNSPECIFIED" ? "module default" : q.toLowerCase()]),
+  );
+  quality.el.classList.add("narrow");
+  const message = h("div", { class: "form-message", id: "flow-message" });
+  const preview = h("div", { id: "flow-preview" });
+  const previewButton = h("button", { type: "button", class: "btn" }, "Preview path");
+  const form = h(
+    "form",
+    { novalidate: true, "aria-label": "Create a flow" },
+    h("div", { class: "inline-form" }, source.el, target.el, quality.el),
+    h(
+      "div",
+      { class: "form-actions" },
+      previewButton,
+      h("button", { type: "submit", class: "btn primary" }, "Create flow"),
+    ),
+    message,
+    preview,
+  );
+  previewButton.addEventListener("click", async () => {
+    if (!source.select.value || !target.select.value) {
+      showFormMessage(message, "error", "Choose a source and a target.");
+      return;
+    }
+    showFormMessage(message, "", "Finding the cheapest path…");
+    preview.replaceChildren();
+    try {
+      const res = await api("POST", "/v1/paths:find", {
+        sourceEntityId: source.select.value,
+        targetEntityId: target.select.value,
+      });
+      showFormMessage(message, "ok", `Path found, total cost ${res.totalCost ?? 0}.`);
+      preview.replaceChildren(...pathView((res.paths ?? []).flatMap((path) => path.hops ?? [])));
+    } catch (err) {
+      showFormMessage(message, "error", err.message);
+    }
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!source.select.value || !target.select.value) {
+      showFormMessage(message, "error", "Choose a source and a target.");
+      return;
+    }
+    const body = { sourceEntityId: source.select.value, targetEntityId: target.select.value };
+    if (quality.select.value !== "QUALITY_PRESET_UNSPECIFIED") {
+      body.quality = { preset: quality.select.value };
+    }
+    showFormMessage(message, "", "Creating the flow…");
+    preview.replaceChildren();
+    try {
+      const { flow } = await api("POST", "/v1/flows", body);
+      showFormMessage(
+        message,
+        "ok",
+        `Created flow ${flow.id} (${words(short(flow.state, "FLOW_STATE_"))}).`,
+      );
+      p.now();
+    } catch (err) {
+      showFormMessage(message, "error", err.message);
+    }
+  });
+
+  async function flowAction(flow, verb) {
+    if (verb === "delete") {
+      const answer = await confirmDialog({
+        title: `Delete flow ${flow.id}?`,
+        message:
+          "The flow is stopped, disconnected, and the converters created for it are destroyed.",
+        confirmLabel: "Delete flow",
+      });
+      if (!answer.confirmed) return;
+    }
+    try {
+      if (verb === "delete") await api("DELETE", `/v1/flows/${enc(flow.id)}`);
+      else await api("POST", `/v1/flows/${enc(flow.id)}:${verb}`, {});
+      notice.show(
+        `Flow ${flow.id}: ${
+          verb === "stop" ? "stopped" : verb === "start" ? "started" : "deleted"
+        }.`,
+        "ok",
+      );
+    } catch (err) {
+      notice.show(`Could not ${verb} flow ${flow.id}: ${err.message}`, "error");
+    }
+    p.now();
+  }
+  async function adjustQuality(flow, preset) {
+    try {
+      await api("POST", `/v1/flows/${enc(flow.id)}:adjustQuality`, { quality: { preset } });
+      notice.show(
+        `Flow ${flow.id}: quality set to ${short(preset, "QUALITY_PRESET_").toLowerCase()}.`,
+        "ok",
+      );
+    } catch (err) {
+      notice.show(`Could not change the quality of flow ${flow.id}: ${err.message}`, "error");
+    }
+    p.now();
+  }
+
+  function create(flow) {
+    const start = h("button", {
+      type: "button",
+      class: "btn",
+      onclick: () => flowAction(tr.flow, "start"),
+    }, "Start");
+    const stop = h("button", {
+      type: "button",
+      class: "btn",
+      onclick: () => flowAction(tr.flow, "stop"),
+    }, "Stop");
+    const del = h("button", {
+      type: "button",
+      class: "btn danger",
+      onclick: () => flowAction(tr.flow, "delete"),
+    }, "Delete");
+    const q = h(
+      "select",
+      { "aria-label": `Quality of flow ${flow.id}` },
+      QUALITY_PRESETS.map((x) =>
+        h(
+          "option",
+          { value: `QUALITY_PRESET_${x}` },
+          x === "UNSPECIFIED" ? "default" : x.toLowerCase(),
+        )
+      ),
+    );
+    q.addEventListener("change", () => adjustQuality(tr.flow, q.value));
+    const tr = h(
+      "tr",
+      {},
+      td("Flow", "col-flow", h("strong", { class: "mono" }), h("div", { class: "sub small" })),
+      td("State", "col-state", badge("flow", flow.state), h("div", { class: "sub small muted" })),
+      td("Path", "col-path"),
+      td("Quality", "col-quality", q),
+      td("Actions", "col-actions", h("div", { class: "actions" }, start, stop, del)),
+    );
+    Object.assign(tr, { start, stop, del, q });
+    return tr;
+  }
+  function update(tr, f) {
+    tr.flow = f;
+    setText(tr.querySelector(".col-flow strong"), f.id);
+    setText(tr.querySelector(".col-flow .sub"), `${f.sourceEntityId} → ${f.targetEntityId}`);
+    updateBadge(tr.querySelector(".col-state .badge"), "flow", f.state);
+    setText(tr.querySelector(".col-state .sub"), f.message ?? "");
+    renderIfChanged(cell(tr, "col-path"), f.path ?? [], pathView);
+    const preset = f.quality?.preset ?? "QUALITY_PRESET_UNSPECIFIED";
+    if (document.activeElement !== tr.q && tr.q.value !== preset) tr.q.value = preset;
+    const state = short(f.state, "FLOW_STATE_");
+    tr.start.disabled = !(state === "STOPPED" || state === "FAILED" || state === "DEGRADED");
+    tr.stop.disabled = state === "STOPPED";
+    tr.start.setAttribute("aria-label", `Start flow ${f.id}`);
+    tr.stop.setAttribute("aria-label", `Stop flow ${f.id}`);
+    tr.del.setAttribute("aria-label", `Delete flow ${f.id}`);
+  }
+
+  const p = poll(async () => {
+    try {
+      const [flowsRes, entitiesRes] = await Promise.all([
+        api("GET", "/v1/flows"),
+        api("GET", "/v1/entities"),
+      ]);
+      const flows = flowsRes.flows ?? [];
+      const entities = (entitiesRes.entities ?? []).filter((e) =>
+        short(e.origin, "ENTITY_ORIGIN_") !== "FLOW"
+      );
+      const kind = (e) => short(e.kind, "ENTITY_KIND_");
+      setOptions(
+        source.select,
+        entities.filter((e) => ["SOURCE", "ENDPOINT"].includes(kind(e))).map((
+          e,
+        ) => [e.id, entityLabel(e)]),
+        "Choose a source…",
+      );
+      setOptions(
+        target.select,
+        entities.filter((e) => ["SINK", "ENDPOINT"].includes(kind(e))).map((
+          e,
+        ) => [e.id, entityLabel(e)]),
+        "Choose a target…",
+      );
+      keyedRows(tbody, flows, (f) => f.id, create, update);
+      empty.hidden = flows.length > 0;
+      showLoadError(loadError, wrap, "flows", null);
+    } catch (err) {
+      showLoadError(loadError, wrap, "flows", err);
+    }
+  }, LIST_REFRESH_MS);
+
+  const el = h(
+    "section",
+    {},
+    h("h1", { tabindex: "-1" }, "Flows"),
+    notice.el,
+    loadError,
+    wrap,
+    empty,
+    h(
+      "section",
+      { class: "panel", "aria-label": "Create a flow" },
+      h("h2", {}, "Create a flow"),
+      form,
+    ),
+  );
+  return { el, title: "Flows", unmount: () => p.stop() };
+}

@@ -1,0 +1,105 @@
+// The live log tail of a module, followed through EventSource (SSE).
+
+import { h, setText, uniqueId } from "./dom.js";
+import { enc, RETRY_MS } from "./api.js";
+
+const MAX_LOG_LINES = 500;
+
+/** Live log tail of a module through EventSource (SSE), with a Follow switch. */
+export function logViewer(name) {
+  const list = h("ol", {
+    class: "log",
+    id: "module-log",
+    tabindex: "0",
+    "aria-label": `Output of ${name}`,
+  });
+  const status = h("span", { class: "muted small", id: "log-status" });
+  const followId = uniqueId("follow");
+  const follow = h("input", { type: "checkbox", id: followId, checked: true });
+  let source;
+  let retry;
+
+  function setStatus(text) {
+    setText(status, text);
+  }
+  function add(entry) {
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const stderr = entry.stream === "LOG_STREAM_STDERR";
+    list.append(
+      h(
+        "li",
+        { class: stderr ? "stderr" : "stdout" },
+        h("span", { class: "time" }, entry.time ? new Date(entry.time).toLocaleTimeString() : ""),
+        h("span", { class: "stream" }, stderr ? "err" : "out"),
+        h("span", { class: "pid" }, `[${entry.pid ?? ""}]`),
+        entry.line ?? "",
+      ),
+    );
+    while (list.childElementCount > MAX_LOG_LINES) list.firstElementChild.remove();
+    if (nearBottom) list.scrollTop = list.scrollHeight;
+  }
+  function close() {
+    clearTimeout(retry);
+    source?.close();
+    source = undefined;
+  }
+  function open() {
+    close();
+    setStatus("connecting…");
+    const es = new EventSource(`/v1/modules/${enc(name)}/logs?tail=200&follow=true`);
+    source = es;
+    let streamError = "";
+    es.addEventListener("open", () => {
+      streamError = "";
+      // Every connection starts with the tail again: replace what was shown.
+      list.replaceChildren();
+      setStatus("live");
+    });
+    es.addEventListener("message", (e) => {
+      try {
+        const data = JSON.parse(e.data);
+        if (data.entry) add(data.entry);
+      } catch {
+        // Not JSON: ignore.
+      }
+    });
+    es.addEventListener("error", (e) => {
+      if (source !== es) return;
+      if (typeof e.data === "string" && e.data) {
+        let message = e.data;
+        try {
+          message = JSON.parse(e.data).message ?? message;
+        } catch {
+          // Plain text.
+        }
+        streamError = `stream error: ${message}`;
+        setStatus(streamError);
+        return;
+      }
+      if (es.readyState === EventSource.CLOSED) {
+        setStatus("log stream unavailable; retrying…");
+        retry = setTimeout(open, RETRY_MS);
+      } else setStatus(streamError ? `${streamError}; reconnecting…` : "reconnecting…");
+    });
+  }
+  follow.addEventListener("change", () => {
+    if (follow.checked) open();
+    else {
+      close();
+      setStatus("paused");
+    }
+  });
+  open();
+  const el = h(
+    "div",
+    {},
+    h(
+      "div",
+      { class: "log-bar" },
+      h("label", { class: "check", for: followId }, follow, "Follow live output"),
+      status,
+    ),
+    list,
+  );
+  return { el, close };
+}
