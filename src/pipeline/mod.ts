@@ -19,7 +19,8 @@ import {
   type ModuleDirectory,
 } from "../entities/modules.ts";
 import { EntityRegistry, type StoredEntity } from "../entities/registry.ts";
-import { FlowManager, type StoredFlow } from "./flows.ts";
+import { FlowManager } from "./flows.ts";
+import type { StoredFlow } from "./flow_table.ts";
 
 /** What the area needs. */
 export interface PipelineOptions {
