@@ -2,12 +2,16 @@
  * The gRPC clients the orchestrator uses to talk to one module. Every call has a deadline
  * (30 s unless the caller gives one, SPEC 8), carries a W3C `traceparent` (the caller's
  * trace, or a new one), and is measured for `callassistant_module_rpc_duration_seconds`.
+ * Entity and pipeline calls go through the module's circuit breaker, and their idempotent
+ * reads are retried; ModuleService calls (registration, health, configuration, shutdown)
+ * do not, since the supervisor itself decides what their failures mean.
  */
 import { type Client, type ClientHooks, createClient } from "../rpc/grpc_client.ts";
 import type { Code } from "../rpc/errors.ts";
 import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
 import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
 import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
+import { CircuitBreaker, type CircuitState, guarded } from "./circuit.ts";
 
 /** Default deadline of an orchestrator-to-module call (SPEC 8). */
 export const MODULE_CALL_TIMEOUT_MS = 30_000;
@@ -33,8 +37,18 @@ export function setModuleCallObserver(o: ModuleCallObserver | undefined): void {
   observer = o;
 }
 
-/** Creates the clients for `module` serving at `address` (host:port). */
-export function createModuleClients(address: string, module: string): ModuleClients {
+/** Idempotent reads, retried on UNAVAILABLE. */
+const READS = ["getEntityStatus", "listEntities", "getFlowStatus"];
+
+/**
+ * Creates the clients for `module` serving at `address` (host:port); `onCircuit` is told
+ * when its circuit breaker opens, half-opens or closes.
+ */
+export function createModuleClients(
+  address: string,
+  module: string,
+  onCircuit?: (state: CircuitState, reason: string) => void,
+): ModuleClients {
   const options = {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
@@ -47,8 +61,17 @@ export function createModuleClients(address: string, module: string): ModuleClie
     },
   };
   const module_ = createClient(ModuleService, address, undefined, options, hooks);
-  const entity = createClient(EntityService, address, undefined, options, hooks);
-  const pipeline = createClient(PipelineService, address, undefined, options, hooks);
+  const breaker = new CircuitBreaker(module, { onChange: onCircuit });
+  const entity = guarded(
+    createClient(EntityService, address, undefined, options, hooks),
+    breaker,
+    READS,
+  );
+  const pipeline = guarded(
+    createClient(PipelineService, address, undefined, options, hooks),
+    breaker,
+    READS,
+  );
   return {
     module: module_,
     entity,

@@ -3,7 +3,7 @@
  * health-check, restart with backoff when it fails, park it in FAILED in a crash loop,
  * and stop it (Shutdown RPC, SIGTERM to its process group, SIGKILL after `stop_timeout`).
  */
-import { HealthState, ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import { HealthState, ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Manifest } from "../manifest/manifest.ts";
@@ -125,7 +125,15 @@ export class ModuleRunner {
     try {
       await waitForPort(host, record.port, abort.signal);
       if (generation !== this.generation) return;
-      this.clients = createModuleClients(`${host}:${record.port}`, record.name);
+      this.clients = createModuleClients(`${host}:${record.port}`, record.name, (state, reason) => {
+        this.ctx.logger.warn("module circuit breaker", { module: record.name, state, reason });
+        this.ctx.bus.publish({
+          type: `module.circuit_${state.replace("-", "_")}`,
+          severity: state === "open" ? Severity.WARNING : Severity.INFO,
+          module: record.name,
+          message: `${record.name}: circuit ${state}: ${reason}`,
+        });
+      });
       const registration = await this.clients.module.registerModule({
         moduleId: record.name,
         orchestratorVersion: this.ctx.version,
