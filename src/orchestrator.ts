@@ -29,7 +29,7 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
-import { dashboardRoutes } from "./web/routes.ts";
+import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -47,6 +47,11 @@ export interface OrchestratorOptions {
   logger: Logger;
   /** Events each module may report (flood control); default 100/s, bursts of 200. */
   eventRate?: Rate;
+  /**
+   * The bearer token both listeners require (SPEC §9; see src/security/auth.ts); without
+   * it the control API is open.
+   */
+  auth?: { token: string };
 }
 
 /** A running orchestrator. */
@@ -160,8 +165,8 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     ...eventControl({ bus, events, registry }),
   };
   const services = [
-    { service: ControlService, impl: control },
-    { service: ConfigService, impl: configs.handlers() },
+    { service: ControlService, impl: control, requiresAuth: true },
+    { service: ConfigService, impl: configs.handlers(), requiresAuth: true },
     { service: EventService, impl: events.impl },
   ];
   const { server, port: grpcPort } = await startGrpcServer(
@@ -170,6 +175,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     services,
     logger,
     (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
+    options.auth,
   );
   const grpcAddress = hostPort(options.grpc.host, grpcPort);
   addresses.grpc = grpcAddress;
@@ -182,6 +188,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     isReady: () => systemReady(registry),
     metrics: () => metrics.render(),
     extraRoutes: dashboardRoutes,
+    auth: options.auth && { token: options.auth.token, isPublic: isDashboardAsset },
     onRequest: (method, route, status, seconds) =>
       metrics.observeHttp(method, route, status, seconds),
     onInternalError: (method, err) =>

@@ -31,7 +31,9 @@ Flags:
   --log-files N        rotated log files kept, orchestrator.log.1 to .N; 0 writes no
                        log file (default: 5)
   --config FILE        YAML file with any of these flags as keys (flags win)
-  --insecure           allow listening on a non-loopback address
+  --insecure           no authentication on non-loopback addresses (by default, when
+                       either listener is not loopback, both require the bearer token
+                       of <data>/auth-token, created with mode 0600 on first run)
   -h, --help           show this help`,
   validate: `Usage: call-assistant validate [flags]
 

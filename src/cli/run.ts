@@ -4,6 +4,7 @@ import { createLogger, type Level, type LogFormat, type Logger } from "../log/lo
 import { parseLogFileFlags } from "../log/sinks.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
+import { loadOrCreateToken } from "../security/auth.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
 
@@ -78,14 +79,10 @@ export async function runCommand(cli: Flags): Promise<number> {
     const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
     const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
     const http = parseAddress("http", flags.http ?? "127.0.0.1:8080");
-    for (const [flag, addr] of [["grpc", grpc], ["http", http]] as const) {
-      if (!isLoopback(addr.host) && !flags.insecure) {
-        throw new Error(
-          `--${flag} ${addr.host}: listening beyond this machine needs --insecure ` +
-            `(the control API has no authentication on non-loopback addresses yet)`,
-        );
-      }
-    }
+    // Beyond loopback, both listeners require the bearer token unless --insecure (SPEC §9).
+    const exposed = [["grpc", grpc], ["http", http]]
+      .filter(([, addr]) => !isLoopback((addr as { host: string }).host))
+      .map(([flag, addr]) => `--${flag} ${(addr as { host: string }).host}`);
     const format = oneOf<LogFormat>("log-format", flags["log-format"] ?? "text", ["text", "json"]);
     const level = oneOf<Level>("log-level", flags["log-level"] ?? "info", [
       "debug",
@@ -103,7 +100,23 @@ export async function runCommand(cli: Flags): Promise<number> {
         ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles }
         : undefined,
     });
+    let auth: { token: string } | undefined;
+    if (exposed.length > 0 && flags.insecure) {
+      logger.warn(
+        "INSECURE: listening beyond this machine WITHOUT AUTHENTICATION (--insecure); " +
+          "anyone who can reach the ports controls the orchestrator",
+        { listeners: exposed.join(", ") },
+      );
+    } else if (exposed.length > 0) {
+      const { token, path } = await loadOrCreateToken(dataDir, logger);
+      auth = { token };
+      logger.info("authentication on: both listeners require the bearer token", {
+        tokenFile: await Deno.realPath(path),
+        listeners: exposed.join(", "),
+      });
+    }
     orchestrator = await startOrchestrator({
+      auth,
       modulesDir,
       dataDir,
       grpc,

@@ -2,7 +2,8 @@
  * The HTTP/JSON gateway: a Hono app that serves transport-agnostic service
  * implementations in-process at the routes of their `google.api.http` annotations (and
  * `POST /<package>.<Service>/<Method>`), plus `/healthz`, `/readyz` and `/openapi.json`.
- * Serve it with `Deno.serve(app.fetch)`.
+ * With `auth`, every request needs the bearer token or the session cookie set by
+ * `POST /v1/session` (see {@link GatewayAuth}). Serve it with `Deno.serve(app.fetch)`.
  */
 import {
   create,
@@ -33,6 +34,7 @@ import {
   traceIterable,
 } from "../tracing/context.ts";
 import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
+import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 
@@ -46,6 +48,24 @@ export interface GatewayService {
 
 /** Called with every error a handler throws that is not an RpcError (a bug or a crash). */
 export type GatewayInternalErrorHook = (method: string, err: unknown) => void;
+
+/**
+ * Bearer-token authentication of the gateway. Every request needs `Authorization: Bearer
+ * <token>` or the session cookie, except `/healthz`, `/readyz`, the session routes and
+ * what `isPublic` allows; others get 401 (code UNAUTHENTICATED) with
+ * `WWW-Authenticate: Bearer`.
+ *
+ * Browsers (EventSource cannot send headers) sign in with two routes outside the proto API:
+ * `POST /v1/session` with `{"token": "..."}` sets an HttpOnly, SameSite=Strict cookie holding
+ * an HMAC of the token and answers 204 (401 for a wrong token); `DELETE /v1/session` clears
+ * it (204).
+ */
+export interface GatewayAuth {
+  /** The token (compared in constant time). */
+  readonly token: string;
+  /** Requests that need no credentials (e.g. the dashboard's static files). */
+  readonly isPublic?: (method: string, path: string) => boolean;
+}
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -80,6 +100,8 @@ export interface GatewayOptions {
   readonly onRequest?: (method: string, route: string, status: number, seconds: number) => void;
   /** Serves `GET /metrics` with the text this returns (Prometheus text format 0.0.4). */
   readonly metrics?: () => Promise<string> | string;
+  /** Requires a bearer token (or the session cookie) on every request but a few. */
+  readonly auth?: GatewayAuth;
 }
 
 /** Pairs a generated service with a typed (possibly partial) implementation. */
@@ -93,7 +115,13 @@ export function bindService<S extends GenService<GenServiceMethods>>(
 type Handler = (request: unknown, ctx: CallContext) => unknown;
 
 /** Routes that are not RPCs, used as their own route label. */
-const FIXED_ROUTES = new Set(["/healthz", "/readyz", "/openapi.json", "/metrics"]);
+const FIXED_ROUTES = new Set(["/healthz", "/readyz", "/openapi.json", "/metrics", "/v1/session"]);
+
+/** The routes of the dashboard's sign-in, outside the proto API. */
+const SESSION_PATH = "/v1/session";
+
+/** Paths open without credentials even when authentication is on. */
+const OPEN_PATHS = new Set(["/healthz", "/readyz", SESSION_PATH]);
 
 const JSON_TYPE = "application/json";
 const NDJSON_TYPE = "application/x-ndjson";
@@ -194,6 +222,62 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
   }
 }
 
+function unauthenticated(message: string): Response {
+  return errorResponse(
+    new RpcError(Code.UNAUTHENTICATED, message),
+    undefined,
+    new Headers({ "www-authenticate": "Bearer" }),
+  );
+}
+
+/** The credentials check and the session routes (see {@link GatewayAuth}). */
+function mountAuth(app: Hono, auth: GatewayAuth): void {
+  const authenticator = createAuthenticator(auth.token);
+  app.use("*", async (c, next) => {
+    const path = new URL(c.req.url).pathname;
+    if (OPEN_PATHS.has(path) || auth.isPublic?.(c.req.method, path)) return await next();
+    const result = authenticator.checkHeaders(c.req.raw.headers);
+    if (result === "ok") return await next();
+    return unauthenticated(
+      result === "missing"
+        ? "authentication required: send the header Authorization: Bearer <token> " +
+          "(or sign in with POST /v1/session)"
+        : "invalid credentials: the token is wrong",
+    );
+  });
+  const cookie = (c: Context, value: string, extra: string) => {
+    const secure = new URL(c.req.url).protocol === "https:" ? "; Secure" : "";
+    return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${extra}${secure}`;
+  };
+  app.post(SESSION_PATH, async (c) => {
+    let token: unknown;
+    try {
+      token = (JSON.parse(await c.req.text()) as { token?: unknown } | null)?.token;
+    } catch {
+      return errorResponse(
+        new RpcError(Code.INVALID_ARGUMENT, 'expected a JSON body {"token": "..."}'),
+      );
+    }
+    if (typeof token !== "string") {
+      return errorResponse(
+        new RpcError(Code.INVALID_ARGUMENT, 'expected a JSON body {"token": "..."}'),
+      );
+    }
+    if (!authenticator.checkToken(token)) {
+      return unauthenticated("invalid credentials: the token is wrong");
+    }
+    return new Response(null, {
+      status: 204,
+      headers: { "set-cookie": cookie(c, authenticator.sessionValue, "") },
+    });
+  });
+  app.delete(SESSION_PATH, (c) =>
+    new Response(null, {
+      status: 204,
+      headers: { "set-cookie": cookie(c, "", "; Max-Age=0") },
+    }));
+}
+
 /** Creates the gateway app for the given services. */
 export function createGateway(options: GatewayOptions): Hono {
   const routes = buildRoutes(options.services.map((s) => s.service));
@@ -280,6 +364,7 @@ export function createGateway(options: GatewayOptions): Hono {
         ),
     }),
   );
+  if (options.auth) mountAuth(app, options.auth);
   app.get("/healthz", () => jsonResponse({ status: "ok" }, 200));
   app.get(
     "/readyz",

@@ -37,6 +37,11 @@ export interface ServerHooks {
    * seconds (a stream's whole life).
    */
   onCallEnd?: (method: string, code: Code, seconds: number) => void;
+  /**
+   * Checks every call's request metadata before its handler runs; throws an RpcError
+   * (e.g. UNAUTHENTICATED) to refuse the call.
+   */
+  authorize?: (headers: Headers) => void;
 }
 
 function serializer(schema: DescMessage) {
@@ -259,6 +264,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call, name, hooks);
           try {
+            hooks.authorize?.(ctx.headers);
             const result = await runWithTrace(ctx.trace, () => handler(call.request, ctx));
             sendHeaders();
             callback(null, result);
@@ -274,6 +280,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as AnyCall, name, hooks);
           try {
+            hooks.authorize?.(ctx.headers);
             const items = traceIterable(
               ctx.trace,
               () => handler(call.request, ctx) as AsyncIterable<unknown>,
@@ -295,6 +302,7 @@ export function grpcImplementation(
         ) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
+            hooks.authorize?.(ctx.headers);
             const result = await runWithTrace(
               ctx.trace,
               () => handler(requestsOf(call), ctx),
@@ -313,6 +321,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
+            hooks.authorize?.(ctx.headers);
             const items = traceIterable(
               ctx.trace,
               () => handler(requestsOf(call), ctx) as AsyncIterable<unknown>,

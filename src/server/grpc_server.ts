@@ -6,7 +6,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Code } from "../rpc/errors.ts";
+import { Code, RpcError } from "../rpc/errors.ts";
+import { bearerToken, createAuthenticator } from "../security/auth.ts";
 import { addService } from "../rpc/grpc_server.ts";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
@@ -15,6 +16,11 @@ import { addReflection } from "./reflection.ts";
 export interface HostedService {
   service: DescService;
   impl: object;
+  /**
+   * Whether calls need `authorization: Bearer <token>` metadata when the server has a
+   * token (ControlService, ConfigService); modules' EventService checks its own tokens.
+   */
+  requiresAuth?: boolean;
 }
 
 /** Thrown when the listener cannot bind; the message is one clear line. */
@@ -28,6 +34,11 @@ export async function startGrpcServer(
   logger: Logger,
   /** Told when each call ends ("package.Service/Method", code, seconds), for metrics. */
   onCallEnd?: (method: string, code: Code, seconds: number) => void,
+  /**
+   * With a token, the services marked `requiresAuth` answer UNAUTHENTICATED to calls without
+   * `authorization: Bearer <token>` metadata; health and reflection stay open.
+   */
+  auth?: { token: string },
 ): Promise<{ server: grpc.Server; port: number }> {
   // grpc-js writes its own errors to the console; route them to our log at debug level.
   grpc.setLogger({
@@ -36,8 +47,26 @@ export async function startGrpcServer(
   const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024 });
   const onInternalError = (method: string, err: unknown) =>
     logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) });
-  for (const { service, impl } of services) {
-    addService(server, service, impl, { onInternalError, onCallEnd });
+  const authenticator = auth && createAuthenticator(auth.token);
+  const authorize = authenticator &&
+    ((headers: Headers) => {
+      const given = headers.get("authorization");
+      if (given === null) {
+        throw new RpcError(
+          Code.UNAUTHENTICATED,
+          "authentication required: send the metadata authorization: Bearer <token>",
+        );
+      }
+      if (!authenticator.checkToken(bearerToken(given))) {
+        throw new RpcError(Code.UNAUTHENTICATED, "invalid credentials: the token is wrong");
+      }
+    });
+  for (const { service, impl, requiresAuth } of services) {
+    addService(server, service, impl, {
+      onInternalError,
+      onCallEnd,
+      authorize: requiresAuth ? authorize : undefined,
+    });
   }
   addService(server, Health, healthService(services.map((s) => s.service.typeName)));
   addReflection(server);

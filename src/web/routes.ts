@@ -63,3 +63,14 @@ export function dashboardRoutes(app: Hono): void {
     app.get(asset.path, (c) => serve(c, asset));
   }
 }
+
+const DASHBOARD_PATHS = new Set([...ASSETS.values()].map((a) => a.path));
+
+/**
+ * True for the dashboard's static files (`GET`/`HEAD` of `/` and `/ui/*`), which need no
+ * credentials: the page asks for the access token itself when the API answers 401.
+ */
+export function isDashboardAsset(method: string, path: string): boolean {
+  return (method === "GET" || method === "HEAD") &&
+    (DASHBOARD_PATHS.has(path) || path.startsWith("/ui/"));
+}
