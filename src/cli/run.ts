@@ -80,9 +80,9 @@ export async function runCommand(cli: Flags): Promise<number> {
     const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
     const http = parseAddress("http", flags.http ?? "127.0.0.1:8080");
     // Beyond loopback, both listeners require the bearer token unless --insecure (SPEC §9).
-    const exposed = [["grpc", grpc], ["http", http]]
-      .filter(([, addr]) => !isLoopback((addr as { host: string }).host))
-      .map(([flag, addr]) => `--${flag} ${(addr as { host: string }).host}`);
+    const exposed = ([["grpc", grpc], ["http", http]] as const)
+      .filter(([, addr]) => !isLoopback(addr.host))
+      .map(([flag, addr]) => `--${flag} ${addr.host}`);
     const format = oneOf<LogFormat>("log-format", flags["log-format"] ?? "text", ["text", "json"]);
     const level = oneOf<Level>("log-level", flags["log-level"] ?? "info", [
       "debug",

@@ -129,9 +129,12 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
       );
     }),
   ]);
+  // A wildcard bind (0.0.0.0, ::) is reached through loopback.
+  const reachable = (address: unknown) =>
+    String(address).replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
   const orchestrator: TestOrchestrator = {
-    url: `http://${listening.http}`,
-    grpcAddress: String(listening.grpc),
+    url: `http://${reachable(listening.http)}`,
+    grpcAddress: reachable(listening.grpc),
     pid: child.pid,
     logs,
     waitForLog,

@@ -1,7 +1,8 @@
 // The dashboard's link to the JSON gateway on its own origin: `api()` with the server's
-// error messages, the banner shown while the orchestrator cannot be reached, and polling.
+// error messages, the banner shown while the orchestrator cannot be reached, the access
+// token form shown when the API answers 401, and polling.
 
-import { setText } from "./dom.js";
+import { h, setText } from "./dom.js";
 
 /** How often the lists (modules, entities, flows, a module) are polled. */
 export const LIST_REFRESH_MS = 2000;
@@ -41,6 +42,7 @@ export async function api(method, path, body) {
     throw new ApiError(`cannot reach the orchestrator (${err.message})`, 0);
   }
   connection.ok();
+  if (res.status === 401) signIn.required();
   const text = await res.text().catch(() => "");
   let json;
   try {
@@ -124,3 +126,78 @@ export function poll(fn, ms) {
     },
   };
 }
+
+/**
+ * The "Enter the access token" form, shown under the header when the API answers 401 (the
+ * orchestrator listens beyond loopback and requires its bearer token). Signing in posts the
+ * token to `POST /v1/session`, which sets an HttpOnly session cookie (so EventSource streams
+ * work too), then reloads the page.
+ */
+export const signIn = {
+  form: undefined,
+  required() {
+    if (this.form) {
+      this.form.hidden = false;
+      return;
+    }
+    const input = h("input", {
+      id: "auth-token",
+      type: "password",
+      name: "token",
+      autocomplete: "current-password",
+      required: true,
+      spellcheck: "false",
+    });
+    const error = h("p", { class: "auth-error", id: "auth-error", role: "alert" });
+    const submit = h("button", { type: "submit", class: "btn primary" }, "Sign in");
+    this.form = h(
+      "form",
+      { class: "auth", id: "auth", "aria-labelledby": "auth-title" },
+      h("h2", { id: "auth-title" }, "Enter the access token"),
+      h(
+        "p",
+        { class: "muted" },
+        "This orchestrator requires its access token: the file auth-token in its data directory.",
+      ),
+      h(
+        "div",
+        { class: "auth-row" },
+        h("label", { for: "auth-token" }, "Access token"),
+        input,
+        submit,
+      ),
+      error,
+    );
+    this.form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      submit.disabled = true;
+      setText(error, "");
+      try {
+        const res = await fetch("/v1/session", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ token: input.value.trim() }),
+          cache: "no-store",
+        });
+        if (res.ok) {
+          location.reload();
+          return;
+        }
+        const json = await res.json().catch(() => ({}));
+        setText(
+          error,
+          res.status === 401
+            ? "That token is wrong."
+            : json.message ?? `HTTP ${res.status} ${res.statusText}`,
+        );
+      } catch (err) {
+        setText(error, `cannot reach the orchestrator (${err.message})`);
+      } finally {
+        submit.disabled = false;
+      }
+      input.focus();
+    });
+    document.getElementById("conn").after(this.form);
+    input.focus();
+  },
+};
