@@ -3,7 +3,7 @@
  * order (independent ones in parallel, each PENDING until its dependencies are READY),
  * and stops them dependents first.
  */
-import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
 import {
   describeProblems,
   type Discovered,
@@ -57,6 +57,17 @@ export class Supervisor {
       : new ModuleRecord(d.name, undefined, d.path, d.digest);
     this.ctx.registry.add(record);
     this.runners.set(record.name, new ModuleRunner(record, this.ctx));
+    if (d.ok && d.manifest.replicas > 1) {
+      const message = `${record.name}: replicas: ${d.manifest.replicas} requested, but this ` +
+        `version runs one instance per module`;
+      this.ctx.logger.warn("replicas not supported yet", { module: record.name, message });
+      this.ctx.bus.publish({
+        type: "module.replicas_unsupported",
+        severity: Severity.WARNING,
+        module: record.name,
+        message,
+      });
+    }
     if (d.ok) this.ctx.registry.setState(record, ModuleState.PENDING, "discovered");
     else this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
     return record;
