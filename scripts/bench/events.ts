@@ -160,11 +160,11 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     };
     // Interleaved rounds: bare grpc-js, then the same load through the orchestrator.
     for (let r = 0; r < ctx.rounds; r++) {
-      const warmup = r === 0 ? 1 : 0.5;
-      runs.rawStream.push(await streamClient(raw.address, seconds));
+      const warmup = r === 0 && !ctx.quick ? 1 : 0.5;
+      runs.rawStream.push(await streamClient(raw.address, seconds, "", warmup));
       runs.sdk.push(await floodRound({ seconds, window: WINDOW, warmup }));
-      runs.rawUnary.push(await unaryLoad(raw.address, "", UNARY_IN_FLIGHT, seconds));
-      runs.unary.push(await unaryLoad(orch.grpcAddress, token, UNARY_IN_FLIGHT, seconds));
+      runs.rawUnary.push(await unaryLoad(raw.address, "", UNARY_IN_FLIGHT, seconds, warmup));
+      runs.unary.push(await unaryLoad(orch.grpcAddress, token, UNARY_IN_FLIGHT, seconds, warmup));
     }
     const mid = (list: StreamResult[]) => median(list.map((x) => x.eventsPerSecond));
     const rawStream = mid(runs.rawStream);
@@ -187,7 +187,7 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     // The baseline's own client, as the module (its token), against the orchestrator: the
     // server side alone. The SDK module leaves the stream to it.
     await floodRound({ close: true });
-    const direct = await streamClient(orch.grpcAddress, seconds, token);
+    const direct = await streamClient(orch.grpcAddress, seconds, token, ctx.quick ? 0.5 : 1);
     ctx.log(`Connect via raw client: ${direct.eventsPerSecond.toFixed(0)} events/s`);
     result.metrics.push(
       metric("Connect: events acknowledged/s (raw client)", direct.eventsPerSecond, "events/s", {
@@ -222,7 +222,7 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     );
 
     // Report to SSE: the ticker reports 50 events/s with their send time.
-    const rawRtt = await unaryLoad(raw.address, "", 1, Math.min(seconds, 3));
+    const rawRtt = await unaryLoad(raw.address, "", 1, ctx.quick ? 2 : 3);
     const abort = new AbortController();
     const sse = sseLatencies(orch.url, abort.signal);
     await sleep(Math.max(3, seconds) * 1000);
@@ -263,7 +263,12 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
 }
 
 /** The bare grpc-js stream client (raw_events.ts stream) for `seconds`. */
-async function streamClient(address: string, seconds: number, token = ""): Promise<StreamResult> {
+async function streamClient(
+  address: string,
+  seconds: number,
+  token = "",
+  warmup = 1,
+): Promise<StreamResult> {
   const proc = spawn(
     DENO,
     [
@@ -271,7 +276,7 @@ async function streamClient(address: string, seconds: number, token = ""): Promi
       "--allow-all",
       `${BENCH_DIR}raw_events.ts`,
       "stream",
-      JSON.stringify({ address, seconds, window: WINDOW, token }),
+      JSON.stringify({ address, seconds, window: WINDOW, token, warmup }),
     ],
     { lines: true },
   );
@@ -290,6 +295,7 @@ function unaryLoad(
   token: string,
   concurrency: number,
   seconds: number,
+  warmup = 1,
 ): Promise<LoadResult> {
   return runScript<LoadResult>("grpc_load.ts", {
     address,
@@ -299,6 +305,6 @@ function unaryLoad(
     metadata: token ? { authorization: `Bearer ${token}` } : {},
     concurrency,
     seconds,
-    warmupSeconds: 1,
+    warmupSeconds: warmup,
   }, (seconds + 30) * 1000);
 }

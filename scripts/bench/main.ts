@@ -3,7 +3,7 @@
  * prints a table, writes `bench-results/<date>.json` and an SVG chart beside it.
  *
  * Flags:
- *   --quick            short run (under 2 minutes): fewer repetitions, 3 s loads, 20 s soak
+ *   --quick            short run (under 2 minutes): fewer repetitions, 3 s loads, 15 s soak
  *   --only a,b         run only these benchmarks (gateway, events, cold-start, recovery,
  *                      memory, pathfinding, retry-buffer)
  *   --soak-minutes N   length of the memory soak (default 10; 1/3 in --quick)
@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     rounds: Number(values.rounds ?? (quick ? 1 : 2)),
     seconds: {
       load: Number(values["load-seconds"] ?? (quick ? 3 : 5)),
-      soak: Number(values["soak-minutes"] ?? (quick ? 1 / 3 : 10)) * 60,
+      soak: Number(values["soak-minutes"] ?? (quick ? 0.25 : 10)) * 60,
     },
     profileDir: values.profile,
   };
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
     for (const name of names) {
       // What the rest of the machine is doing, with nothing of ours running.
       const m0 = machineTicks();
-      await sleep(1000);
+      await sleep(quick ? 500 : 1000);
       const m1 = machineTicks();
       const background = Math.round(
         ((m1.busy - m0.busy) / (m1.total - m0.total)) * navigator.hardwareConcurrency * 100,

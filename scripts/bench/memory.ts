@@ -83,9 +83,9 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchResult[]> {
   const orch = await startOrchestrator({ modules: dir });
   try {
     await waitAllReady(orch, MODULES);
-    await sleep(ctx.quick ? 3000 : 5000);
+    await sleep(ctx.quick ? 2000 : 5000);
     const idleSamples = sampleRss(orch.pid, 200);
-    await sleep(3000);
+    await sleep(ctx.quick ? 2000 : 3000);
     const idle = median(idleSamples.stop());
     ctx.log(
       `idle RSS with ${MODULES} modules: ${idle.toFixed(1)} MiB (Deno.serve floor ${

@@ -3,9 +3,9 @@
  * our code around grpc-js:
  * - `server`: a bare grpc-js server whose Connect acknowledges every message and whose
  *   ReportEvent answers an id; prints `listening PORT`;
- * - `stream {address, seconds, window, token?}`: a bare grpc-js client streaming event
- *   messages on Connect with at most `window` unacknowledged, for `seconds` (after a
- *   1 s warm-up); prints `{eventsPerSecond, acked, errors}`.
+ * - `stream {address, seconds, window, token?, warmup?}`: a bare grpc-js client streaming
+ *   event messages on Connect with at most `window` unacknowledged, for `seconds` (after
+ *   `warmup` s, default 1); prints `{eventsPerSecond, acked, errors}`.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -136,7 +136,7 @@ if (mode === "server") {
       }
     }
   };
-  await send(performance.now() + 1000);
+  await send(performance.now() + (config.warmup ?? 1) * 1000);
   counting = true;
   const t0 = performance.now();
   await send(t0 + config.seconds * 1000);

@@ -231,6 +231,18 @@ export function svgChart(report: RunReport): string {
       }</text>`,
     );
   }
+  const background = report.results.filter((r) => r.backgroundCores !== undefined)
+    .map((r) => `${r.name} ${r.backgroundCores}`).join(", ");
+  if (background) {
+    y += 24;
+    parts.push(
+      `<text x="20" y="${y}" font-size="11" fill="#374151">${
+        esc(
+          `background load (cores busy before each benchmark, nothing of ours running): ${background}`,
+        )
+      }</text>`,
+    );
+  }
   y += 30;
   parts.push(
     `<text x="20" y="${y}" font-size="11" fill="#374151">green: every target of the figure ` +
