@@ -142,6 +142,8 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
     async stop() {
       if (!status) child.kill("SIGTERM");
       const s = await child.status;
+      // A data directory made here is removed here; a caller's own stays.
+      if (!options.data) await Deno.remove(data, { recursive: true }).catch(() => {});
       return s;
     },
   };
