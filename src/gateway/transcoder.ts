@@ -246,27 +246,6 @@ function findField(message: DescMessage, name: string): DescField | undefined {
     message.fields.find((f) => f.jsonName === name);
 }
 
-/** Well-known types whose JSON form is not an object of their fields. */
-const SPECIAL_JSON = new Set([
-  "google.protobuf.Any",
-  "google.protobuf.Timestamp",
-  "google.protobuf.Duration",
-  "google.protobuf.FieldMask",
-  "google.protobuf.Struct",
-  "google.protobuf.Value",
-  "google.protobuf.ListValue",
-  "google.protobuf.NullValue",
-  "google.protobuf.DoubleValue",
-  "google.protobuf.FloatValue",
-  "google.protobuf.Int64Value",
-  "google.protobuf.UInt64Value",
-  "google.protobuf.Int32Value",
-  "google.protobuf.UInt32Value",
-  "google.protobuf.BoolValue",
-  "google.protobuf.StringValue",
-  "google.protobuf.BytesValue",
-]);
-
 /** Message types a single string (a path or query value) can set. */
 const STRING_SETTABLE = new Set([
   "google.protobuf.Timestamp",
@@ -281,6 +260,16 @@ const STRING_SETTABLE = new Set([
   "google.protobuf.BoolValue",
   "google.protobuf.StringValue",
   "google.protobuf.BytesValue",
+]);
+
+/** Well-known types whose JSON form is not an object of their fields. */
+const SPECIAL_JSON = new Set([
+  ...STRING_SETTABLE,
+  "google.protobuf.Any",
+  "google.protobuf.Struct",
+  "google.protobuf.Value",
+  "google.protobuf.ListValue",
+  "google.protobuf.NullValue",
 ]);
 
 /** Resolves a dotted field path through singular message fields; a string on failure. */

@@ -101,26 +101,17 @@ function sampleName(name: string, labels: Labels, first?: [string, string]): str
   return parts.length ? `${name}{${parts.join(",")}}` : name;
 }
 
-/** A value that goes up and down. */
-export class Gauge<L extends string = string> extends Metric<L> {
-  readonly #collect?: (this: Gauge<L>) => void | Promise<void>;
+/** A metric whose series each hold one number: gauges and counters. */
+abstract class ValueMetric<L extends string, M> extends Metric<L> {
+  readonly #collect?: (this: M) => void | Promise<void>;
 
-  constructor(options: MetricOptions<L, Gauge<L>>) {
-    super(options, "gauge");
+  constructor(options: MetricOptions<L, M>, type: string) {
+    super(options, type);
     this.#collect = options.collect;
   }
 
-  /** Sets the series of `labels` (or the unlabelled one) to `value`. */
-  set(labelsOrValue: Partial<Record<L, string>> | number, value?: number): void {
-    const [labels, v] = typeof labelsOrValue === "number"
-      ? [{}, labelsOrValue]
-      : [labelsOrValue, value ?? 0];
-    const k = this.key(labels);
-    this.series.set(k.key, { labels: k.labels, value: v });
-  }
-
   async collect(): Promise<void> {
-    await this.#collect?.call(this);
+    await this.#collect?.call(this as unknown as M);
   }
 
   render(): string {
@@ -132,13 +123,26 @@ export class Gauge<L extends string = string> extends Metric<L> {
   }
 }
 
-/** A value that only goes up. */
-export class Counter<L extends string = string> extends Metric<L> {
-  readonly #collect?: (this: Counter<L>) => void | Promise<void>;
+/** A value that goes up and down. */
+export class Gauge<L extends string = string> extends ValueMetric<L, Gauge<L>> {
+  constructor(options: MetricOptions<L, Gauge<L>>) {
+    super(options, "gauge");
+  }
 
+  /** Sets the series of `labels` (or the unlabelled one) to `value`. */
+  set(labelsOrValue: Partial<Record<L, string>> | number, value?: number): void {
+    const [labels, v] = typeof labelsOrValue === "number"
+      ? [{}, labelsOrValue]
+      : [labelsOrValue, value ?? 0];
+    const k = this.key(labels);
+    this.series.set(k.key, { labels: k.labels, value: v });
+  }
+}
+
+/** A value that only goes up. */
+export class Counter<L extends string = string> extends ValueMetric<L, Counter<L>> {
   constructor(options: MetricOptions<L, Counter<L>>) {
     super(options, "counter");
-    this.#collect = options.collect;
   }
 
   /** Adds `value` (default 1) to the series of `labels` (or the unlabelled one). */
@@ -151,18 +155,6 @@ export class Counter<L extends string = string> extends Metric<L> {
     const s = this.series.get(k.key);
     if (s) s.value += v;
     else this.series.set(k.key, { labels: k.labels, value: v });
-  }
-
-  async collect(): Promise<void> {
-    await this.#collect?.call(this);
-  }
-
-  render(): string {
-    let out = this.header();
-    for (const s of this.series.values()) {
-      out += `${sampleName(this.name, s.labels)} ${formatValue(s.value)}\n`;
-    }
-    return out;
   }
 }
 

@@ -357,3 +357,17 @@ export function addService(
     grpcImplementation(service, impl as Record<string, AnyHandler>, hooksOrOnInternalError),
   );
 }
+
+/** Stops accepting calls, waits up to `timeoutMs` for running ones, then forces. */
+export function stopServer(server: grpc.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

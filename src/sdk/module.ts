@@ -11,7 +11,7 @@ import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
 import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
 import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
 import { HealthState } from "../gen/callassistant/v1/resources_pb.ts";
-import { addService } from "../rpc/grpc_server.ts";
+import { addService, stopServer } from "../rpc/grpc_server.ts";
 import type { ServiceImpl } from "../rpc/handlers.ts";
 import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
 import { type CommandHandler, ConnectReportTransport, EventReporter } from "./events.ts";
@@ -173,7 +173,7 @@ class Runtime implements ModuleHandle {
   stop(reason: string, timeoutMs: number): Promise<void> {
     this.#stopping ??= (async () => {
       this.options.log(`stopping: ${reason}`);
-      await shutdownServer(this.server, Math.max(50, timeoutMs / 2));
+      await stopServer(this.server, Math.max(50, timeoutMs / 2));
       try {
         await this.definition.onShutdown?.(reason);
       } catch (err) {
@@ -207,20 +207,6 @@ class Runtime implements ModuleHandle {
     clearTimeout(watchdog);
     Deno.exit(code);
   }
-}
-
-/** tryShutdown, with forceShutdown when it takes longer than `timeoutMs`. */
-function shutdownServer(server: grpc.Server, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, timeoutMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {

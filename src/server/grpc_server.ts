@@ -8,7 +8,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import { Code, RpcError } from "../rpc/errors.ts";
 import { bearerToken, createAuthenticator } from "../security/auth.ts";
-import { addService } from "../rpc/grpc_server.ts";
+import { addService, stopServer } from "../rpc/grpc_server.ts";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
 
@@ -87,15 +87,6 @@ export async function startGrpcServer(
 }
 
 /** Stops accepting calls, waits up to `timeoutMs` for running ones, then forces. */
-export async function stopGrpcServer(server: grpc.Server, timeoutMs = 2_000): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, timeoutMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+export function stopGrpcServer(server: grpc.Server, timeoutMs = 2_000): Promise<void> {
+  return stopServer(server, timeoutMs);
 }
