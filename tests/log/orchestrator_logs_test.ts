@@ -179,7 +179,7 @@ Deno.test("GetModuleLogs: tail as NDJSON, follow as SSE, 404; module lines in th
       "quiet READY",
     );
     const pid = mod.pid as number;
-    Deno.kill(pid, "SIGUSR1");
+    Deno.kill(pid, "SIGUSR2");
     await waitFor(async () => (await tail(orch.url, "quiet", 1))[0]?.line === "signal 1 burst 5");
 
     // tail=3: exactly the last three lines, as NDJSON, tagged.
@@ -217,7 +217,7 @@ Deno.test("GetModuleLogs: tail as NDJSON, follow as SSE, 404; module lines in th
       const entry1 = e1.data.entry as Entry;
       assert.equal(entry1.line, "signal 1 burst 5");
       assert.equal(e1.id, entry1.sequence);
-      Deno.kill(pid, "SIGUSR1");
+      Deno.kill(pid, "SIGUSR2");
       const e2 = await events.next();
       const entry2 = e2.data.entry as Entry;
       assert.equal(entry2.line, "signal 2 burst 1");
@@ -233,7 +233,7 @@ Deno.test("GetModuleLogs: tail as NDJSON, follow as SSE, 404; module lines in th
 
     // The orchestrator stays healthy and keeps capturing.
     assert.equal((await get(`${orch.url}/healthz`)).status, 200);
-    Deno.kill(pid, "SIGUSR1");
+    Deno.kill(pid, "SIGUSR2");
     await waitFor(async () => (await tail(orch.url, "quiet", 1))[0]?.line === "signal 3 burst 5");
     assert.equal((await moduleOf(orch.url, "quiet")).state, "MODULE_STATE_READY");
 
