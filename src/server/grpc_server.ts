@@ -68,8 +68,9 @@ export async function startGrpcServer(
       authorize: requiresAuth ? authorize : undefined,
     });
   }
-  addService(server, Health, healthService(services.map((s) => s.service.typeName)));
-  addReflection(server);
+  const names = services.map((s) => s.service.typeName);
+  addService(server, Health, healthService(names));
+  addReflection(server, [...names, Health.typeName]);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `${host.includes(":") ? `[${host}]` : host}:${port}`,

@@ -1,6 +1,6 @@
 /**
  * The orchestrator's gRPC server with real clients: reflection v1 and v1alpha through a
- * client that is not our code, standard health checks, EventService authentication,
+ * client that is not our code and every query kind through our own, standard health checks, EventService authentication,
  * UNIMPLEMENTED for later RPCs, and the Deno 2.9.4 regression (1,000 calls, close, still up).
  */
 import assert from "node:assert/strict";
@@ -13,6 +13,12 @@ import {
   HealthCheckResponse_ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
+import {
+  ServerReflection,
+  type ServerReflectionRequestSchema,
+} from "../../src/gen/grpc/reflection/v1/reflection_pb.ts";
+import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "../../src/rpc/grpc_client.ts";
 import { Code, type RpcError } from "../../src/rpc/errors.ts";
 import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
@@ -89,6 +95,90 @@ Deno.test("gRPC: reflection, health, auth, unimplemented and 1,000 calls", async
           ]]);
         });
       }
+
+      await t.step(
+        "reflection answers every query kind on one stream; unknown names are NOT_FOUND",
+        async () => {
+          const reflection = createClient(ServerReflection, address);
+          try {
+            const queries: MessageInitShape<
+              typeof ServerReflectionRequestSchema
+            >["messageRequest"][] = [
+              { case: "listServices", value: "" },
+              {
+                case: "fileContainingSymbol",
+                value: "callassistant.v1.ControlService.ListModules",
+              },
+              { case: "fileByFilename", value: "callassistant/v1/event.proto" },
+              {
+                case: "fileContainingExtension",
+                value: {
+                  containingType: "google.protobuf.MethodOptions",
+                  extensionNumber: 72295728,
+                },
+              },
+              { case: "allExtensionNumbersOfType", value: "google.protobuf.MethodOptions" },
+              { case: "fileContainingSymbol", value: "callassistant.v1.NoSuchThing" },
+              { case: "fileByFilename", value: "nope.proto" },
+              {
+                case: "fileContainingExtension",
+                value: { containingType: "google.protobuf.MethodOptions", extensionNumber: 1 },
+              },
+              { case: undefined },
+            ];
+            const requests = async function* () {
+              for (const messageRequest of queries) yield { messageRequest };
+            };
+            const answers = [];
+            for await (const a of reflection.serverReflectionInfo(requests())) answers.push(a);
+            assert.equal(answers.length, queries.length);
+            const [list, symbol, byName, extension, numbers, ...bad] = answers.map((a) =>
+              a.messageResponse
+            );
+            // Exactly the hosted services, not the module-side ones of the same protos.
+            assert.equal(list.case, "listServicesResponse");
+            assert.deepEqual(
+              list.value.service.map((s) => s.name).sort(),
+              [
+                ...SERVICES,
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+              ].sort(),
+            );
+            // A file comes with its dependencies, each decodable, first the one asked for.
+            const names = (r: typeof symbol) => {
+              assert.equal(r.case, "fileDescriptorResponse");
+              return r.value.fileDescriptorProto.map((b) =>
+                fromBinary(FileDescriptorProtoSchema, b).name
+              );
+            };
+            const controlFiles = names(symbol);
+            assert.equal(controlFiles[0], "callassistant/v1/control.proto");
+            for (
+              const dep of ["google/api/annotations.proto", "google/protobuf/descriptor.proto"]
+            ) {
+              assert.ok(controlFiles.includes(dep), `${dep} in ${controlFiles}`);
+            }
+            assert.equal(new Set(controlFiles).size, controlFiles.length);
+            assert.equal(names(byName)[0], "callassistant/v1/event.proto");
+            assert.equal(names(extension)[0], "google/api/annotations.proto");
+            assert.equal(numbers.case, "allExtensionNumbersResponse");
+            assert.deepEqual(numbers.value.extensionNumber, [72295728]);
+            const errors = bad.map((r) => {
+              assert.equal(r.case, "errorResponse");
+              return [r.value.errorCode, r.value.errorMessage];
+            });
+            assert.deepEqual(errors, [
+              [Code.NOT_FOUND, 'symbol "callassistant.v1.NoSuchThing" not found'],
+              [Code.NOT_FOUND, 'file "nope.proto" not found'],
+              [Code.NOT_FOUND, 'extension 1 of "google.protobuf.MethodOptions" not found'],
+              [Code.INVALID_ARGUMENT, "the request names no reflection query"],
+            ]);
+          } finally {
+            reflection.close();
+          }
+        },
+      );
 
       await t.step("grpc.health.v1 answers SERVING, NOT_FOUND for unknown services", async () => {
         const health = createClient(Health, address);
