@@ -132,7 +132,7 @@ export class ModuleConfigs {
         }
         const secrets = secretPaths(schema);
         const config = keepMaskedSecrets(req.config ?? {}, current?.value, secrets);
-        const problems = configProblems(schema, config);
+        const problems = await configProblems(schema, config);
         if (problems.length > 0) {
           throw new RpcError(
             Code.INVALID_ARGUMENT,

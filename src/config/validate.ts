@@ -1,20 +1,25 @@
 /** Validates a module configuration against the JSON Schema the module declared. */
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
 
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
-const cache = new Map<string, ReturnType<typeof ajv.compile>>();
+// Loaded at the first configuration checked, not at start: few runs change one.
+let ajv: Promise<Ajv2020> | undefined;
+const cache = new Map<string, ValidateFunction>();
 
 /**
  * The problems of `config` against `schema`, one readable line each ("port: must be <=
  * 65535"); empty when valid. An unusable schema is reported as a problem too.
  */
-export function configProblems(schema: JsonObject, config: JsonObject): string[] {
+export async function configProblems(schema: JsonObject, config: JsonObject): Promise<string[]> {
+  ajv ??= import("ajv/dist/2020.js").then(({ Ajv2020 }) =>
+    new Ajv2020({ allErrors: true, strict: false, validateFormats: false })
+  );
+  const compiler = await ajv;
   const key = JSON.stringify(schema);
   let validate = cache.get(key);
   if (!validate) {
     try {
-      validate = ajv.compile(schema);
+      validate = compiler.compile(schema);
     } catch (err) {
       return [`the module's configuration schema is invalid: ${(err as Error).message}`];
     }

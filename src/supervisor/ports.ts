@@ -8,14 +8,41 @@ export function freePort(): number {
   return port;
 }
 
+/** A sleep that `wake()` ends early. */
+export class Alarm {
+  private ring?: () => void;
+
+  /** Resolves after `ms`, or at the next `wake()`, whichever comes first. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.ring = done;
+    });
+  }
+
+  /** Ends the current sleep now. */
+  wake(): void {
+    const ring = this.ring;
+    this.ring = undefined;
+    ring?.();
+  }
+}
+
 /**
  * Resolves once something accepts TCP connections on `hostname:port`, retrying every
- * `intervalMs`; rejects when `signal` aborts (start timeout, process exit).
+ * `intervalMs` or as soon as `alarm` is woken (the runner wakes it on each line the
+ * module writes, e.g. the SDK's "listening on ..."); rejects when `signal` aborts (start
+ * timeout, process exit).
  */
 export async function waitForPort(
   hostname: string,
   port: number,
   signal: AbortSignal,
+  alarm = new Alarm(),
   intervalMs = 25,
 ): Promise<void> {
   while (!signal.aborted) {
@@ -24,7 +51,7 @@ export async function waitForPort(
       conn.close();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await alarm.sleep(intervalMs);
     }
   }
   throw signal.reason;

@@ -10,7 +10,7 @@ import type { Manifest } from "../manifest/manifest.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
 import { createModuleClients, type ModuleClients } from "./clients.ts";
-import { freePort, waitForPort } from "./ports.ts";
+import { Alarm, freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
 import { groupMembers, waitGroupGone } from "./process_group.ts";
 import type { PidRecords } from "./pid_records.ts";
@@ -62,6 +62,8 @@ export class ModuleRunner {
   private consecutiveFailures = 0;
   /** Why the current process is being killed, reported when it exits. */
   private killReason = "";
+  /** Woken by every output line, so a starting module's port is tried at once. */
+  private readonly outputAlarm = new Alarm();
 
   constructor(readonly record: ModuleRecord, private readonly ctx: RunnerContext) {}
 
@@ -123,7 +125,7 @@ export class ModuleRunner {
     );
     this.process?.status.then((s) => abort.abort(new Error(`${describeExit(s)} while starting`)));
     try {
-      await waitForPort(host, record.port, abort.signal);
+      await waitForPort(host, record.port, abort.signal, this.outputAlarm);
       if (generation !== this.generation) return;
       this.clients = createModuleClients(`${host}:${record.port}`, record.name, (state, reason) => {
         this.ctx.logger.warn("module circuit breaker", { module: record.name, state, reason });
@@ -203,6 +205,7 @@ export class ModuleRunner {
         cwd: m.dir,
         env,
         onLine: (stream, line) => {
+          this.outputAlarm.wake();
           const entry = record.log.push({
             time: new Date(),
             module: record.name,

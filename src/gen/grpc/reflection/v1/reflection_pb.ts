@@ -1,5 +1,5 @@
-// Taken from spec https://raw.githubusercontent.com/grpc/grpc/master/src/proto/grpc/reflection/v1/reflection.proto
-// Additional versions can be found here: https://github.com/grpc/grpc/tree/master/src/proto/grpc/reflection
+// The gRPC server reflection protocol, v1, as published by the gRPC project
+// (github.com/grpc/grpc, src/proto/grpc/reflection/v1/reflection.proto).
 
 // Copyright 2016 The gRPC Authors
 //
