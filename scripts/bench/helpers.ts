@@ -322,8 +322,6 @@ export interface BenchOrchestrator {
 export interface OrchestratorOptions {
   /** The modules directory. */
   modules: string;
-  /** Another entry point taking the same flags (without `run`), e.g. orchestrator_main.ts. */
-  main?: string;
   /** Flags for `deno run` before main.ts (e.g. `--cpu-prof`). */
   denoFlags?: string[];
   /** Extra CLI flags. */
@@ -350,7 +348,8 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<B
     "run",
     "--allow-all",
     ...(options.denoFlags ?? []),
-    ...(options.main ? [options.main] : [`${ROOT}main.ts`, "run"]),
+    `${ROOT}main.ts`,
+    "run",
     "--modules",
     options.modules,
     "--data",

@@ -30,6 +30,10 @@ Flags:
                        (default: 10M)
   --log-files N        rotated log files kept, orchestrator.log.1 to .N; 0 writes no
                        log file (default: 5)
+  --event-rate N[/B]   events each module may report per second, in bursts of up to B
+                       (default: 100/200; B defaults to 2N); beyond it reports are
+                       refused with RESOURCE_EXHAUSTED. The "module event" log lines
+                       stay at 100/s per module whatever the rate.
   --config FILE        YAML file with any of these flags as keys (flags win)
   --insecure           no authentication on non-loopback addresses (by default, when
                        either listener is not loopback, both require the bearer token
@@ -61,6 +65,7 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "log-file-size": { type: "string" },
   "log-files": { type: "string" },
+  "event-rate": { type: "string" },
   config: { type: "string" },
   insecure: { type: "boolean" },
   against: { type: "string" },

@@ -4,6 +4,7 @@ import { createLogger, type Level, type LogFormat, type Logger } from "../log/lo
 import { parseLogFileFlags } from "../log/sinks.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
+import type { Rate } from "../events/event_service.ts";
 import { loadOrCreateToken } from "../security/auth.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
@@ -18,8 +19,10 @@ const CONFIG_KEYS = [
   "log-level",
   "log-file-size",
   "log-files",
+  "event-rate",
   "insecure",
 ];
+const NUMERIC_KEYS = ["log-file-size", "log-files", "event-rate"];
 
 /** Reads a `--config` YAML file whose keys are flag names. */
 async function readConfig(path: string): Promise<Flags> {
@@ -31,7 +34,7 @@ async function readConfig(path: string): Promise<Flags> {
     if (!CONFIG_KEYS.includes(key)) {
       throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
     }
-    if ((key === "log-file-size" || key === "log-files") && typeof value === "number") {
+    if (NUMERIC_KEYS.includes(key) && typeof value === "number") {
       (data as Record<string, unknown>)[key] = String(value);
       continue;
     }
@@ -41,6 +44,20 @@ async function readConfig(path: string): Promise<Flags> {
     }
   }
   return data as Flags;
+}
+
+/** Parses `--event-rate N[/B]`: N events per second, bursts of B (default 2N). */
+export function parseEventRate(value: string): Rate {
+  const match = /^(\d+)(?:\/(\d+))?$/.exec(value.trim());
+  const perSecond = Number(match?.[1]);
+  const burst = match?.[2] === undefined ? perSecond * 2 : Number(match[2]);
+  if (!match || perSecond < 1 || burst < 1 || !Number.isSafeInteger(burst)) {
+    throw new Error(
+      `--event-rate: expected events per second and an optional burst, like 100 or 100/200, ` +
+        `got "${value}"`,
+    );
+  }
+  return { perSecond, burst };
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -90,6 +107,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       "warn",
       "error",
     ]);
+    const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
@@ -123,6 +141,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       http,
       dev: flags.dev ?? false,
       logger,
+      eventRate,
     });
   } catch (err) {
     await logger?.close();

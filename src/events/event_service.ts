@@ -24,7 +24,12 @@ import type {
   ReportStatusRequest,
 } from "../gen/callassistant/v1/event_pb.ts";
 import { CommandResultSchema } from "../gen/callassistant/v1/event_pb.ts";
-import { HealthState, ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import {
+  type Event,
+  HealthState,
+  ModuleState,
+  Severity,
+} from "../gen/callassistant/v1/resources_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
@@ -77,6 +82,12 @@ export interface EventServiceOptions {
   logger?: Logger;
   /** Events each module may send; default 100/s, bursts of 200. */
   eventRate?: Rate;
+  /**
+   * "module event" log lines per module when `eventRate` is higher; default 100/s, bursts
+   * of 200. Beyond it events are kept and published but not logged, and the next line
+   * logged says how many were left out.
+   */
+  logRate?: Rate;
   /** Status and metrics reports each module may send; default 50/s, bursts of 100. */
   reportRate?: Rate;
   /** A Connect stream without any message for this long is ended; default 15 000 ms. */
@@ -184,6 +195,10 @@ interface Channel {
   recent: Map<bigint, bigint>;
   events: TokenBucket;
   reports: TokenBucket;
+  /** Event log lines this module may still write (see `logRate`). */
+  logLines: TokenBucket;
+  /** Accepted events not logged since the last line written. */
+  unlogged: number;
   dropped: number;
   lastNotice: number;
   stream?: Stream;
@@ -204,6 +219,9 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
   const { registry, bus, logger } = options;
   const eventRate = options.eventRate ?? { perSecond: 100, burst: 200 };
   const reportRate = options.reportRate ?? { perSecond: 50, burst: 100 };
+  const logRate = options.logRate ?? { perSecond: 100, burst: 200 };
+  // When events are limited at least as tightly as log lines, every event is logged.
+  const limitLogs = eventRate.perSecond > logRate.perSecond || eventRate.burst > logRate.burst;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 15_000;
   const commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
   const hooks = options.hooks ?? {};
@@ -211,6 +229,32 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
   const channels = new Map<string, Channel>();
   let nextCommand = 1;
   const rateOf = (kind: string) => kind === "event" ? eventRate : reportRate;
+
+  /** Logs an accepted event, within the module's log rate. */
+  const logEvent = (logger: Logger, ch: Channel, event: Event): void => {
+    if (limitLogs && !ch.logLines.take()) {
+      ch.unlogged++;
+      return;
+    }
+    if (ch.unlogged > 0) {
+      logger.warn("module events not logged", {
+        module: ch.module,
+        count: ch.unlogged,
+        reason: `more than ${logRate.perSecond} events/s (bursts of ${logRate.burst})`,
+      });
+      ch.unlogged = 0;
+    }
+    logger.log(LOG_LEVEL[event.severity as keyof typeof LOG_LEVEL] ?? "info", "module event", {
+      module: ch.module,
+      type: event.type,
+      severity: SEVERITY_NAMES[event.severity] ?? String(event.severity),
+      event_id: String(event.id),
+      message: event.message,
+      entity_id: event.entityId || undefined,
+      flow_id: event.flowId || undefined,
+      trace_id: event.traceId || undefined,
+    });
+  };
 
   /** The channel of the calling module's current process (reset on a new token). */
   const channelOf = (record: ModuleRecord): Channel => {
@@ -224,6 +268,8 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
         recent: new Map(),
         events: new TokenBucket(eventRate),
         reports: new TokenBucket(reportRate),
+        logLines: new TokenBucket(logRate),
+        unlogged: 0,
         dropped: 0,
         lastNotice: -Infinity,
         commands: new Map(),
@@ -298,16 +344,7 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
         traceId: trace?.traceId ?? "",
       });
       hooks.onEvent?.(record.name, req.type, event.severity);
-      logger?.log(LOG_LEVEL[event.severity as keyof typeof LOG_LEVEL] ?? "info", "module event", {
-        module: record.name,
-        type: event.type,
-        severity: SEVERITY_NAMES[event.severity] ?? String(event.severity),
-        event_id: String(event.id),
-        message: event.message,
-        entity_id: event.entityId || undefined,
-        flow_id: event.flowId || undefined,
-        trace_id: event.traceId || undefined,
-      });
+      if (logger) logEvent(logger, ch, event);
       return event.id;
     });
   };

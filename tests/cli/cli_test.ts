@@ -37,7 +37,7 @@ Deno.test("unknown command and flags of another command are rejected", async () 
   oneLineError(r.stderr, /"--dev" is not valid for "validate"/);
 });
 
-Deno.test("bad address, log format and modules directory are named", async () => {
+Deno.test("bad address, log format, event rate and modules directory are named", async () => {
   let r = await cli("run", "--grpc", "nowhere");
   assert.equal(r.code, 2);
   oneLineError(r.stderr, /--grpc: expected host:port/);
@@ -47,6 +47,14 @@ Deno.test("bad address, log format and modules directory are named", async () =>
   r = await cli("run", "--log-format", "xml", "--modules", `${ROOT}modules`);
   assert.equal(r.code, 2);
   oneLineError(r.stderr, /--log-format: expected one of text, json, got "xml"/);
+  for (const rate of ["fast", "0", "100/0", "-5", "1.5"]) {
+    r = await cli("run", `--event-rate=${rate}`, "--modules", `${ROOT}modules`);
+    assert.equal(r.code, 2);
+    oneLineError(
+      r.stderr,
+      new RegExp(`--event-rate: expected .* like 100 or 100/200, got "${rate}"`),
+    );
+  }
   r = await cli("run", "--modules", "/no/such/dir");
   assert.equal(r.code, 2);
   oneLineError(r.stderr, /--modules \/no\/such\/dir: no such directory/);

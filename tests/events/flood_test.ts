@@ -86,3 +86,52 @@ Deno.test("events: a flooding module is throttled with RESOURCE_EXHAUSTED while 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("events: --event-rate raises the rate; log lines stay at 100/s and say how many were left out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  await addReporter(dir);
+  const orch = await startOrchestrator({ modules: dir, args: ["--event-rate", "20000/20000"] });
+  try {
+    await waitFor(async () =>
+      (await moduleInfo(orch.url, "reporter")).state === "MODULE_STATE_READY"
+    );
+    const started = performance.now();
+    let accepted = 0;
+    for (let round = 0; round < 2; round++) {
+      const r = await drive(orch.url, "reporter", {
+        action: "report",
+        type: "fixture.flood",
+        count: 2500,
+        wait: true,
+      });
+      assert.equal(r.refused, 0, "within the raised rate nothing is refused");
+      accepted += (r.ids as string[]).length;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(accepted, 5000);
+    // One more event, a second later: its log line is preceded by the count left out.
+    await new Promise((r) => setTimeout(r, 1000));
+    await drive(orch.url, "reporter", { action: "report", type: "fixture.calm", wait: true });
+    const summary = await orch.waitForLog((l) => l.msg === "module events not logged");
+    assert.equal(summary.module, "reporter");
+    assert.match(String(summary.reason), /more than 100 events\/s \(bursts of 200\)/);
+    const logged = orch.logs.filter((l) => l.msg === "module event" && l.type === "fixture.flood");
+    assert.ok(
+      logged.length <= 200 + 100 * seconds + 5,
+      `logged ${logged.length} of ${accepted} in ${seconds.toFixed(1)} s`,
+    );
+    const leftOut = orch.logs.filter((l) => l.msg === "module events not logged")
+      .reduce((n, l) => n + Number(l.count), 0);
+    assert.equal(logged.length + leftOut, accepted, "every accepted event is logged or counted");
+    // Every accepted event was still counted and published.
+    const counted = (await (await fetch(`${orch.url}/metrics`)).text()).split("\n")
+      .find((l) =>
+        l.startsWith("callassistant_events_total{") && l.includes('module="reporter"') &&
+        l.includes('type="fixture.flood"')
+      );
+    assert.equal(Number(counted?.split(" ")[1]), accepted, String(counted));
+  } finally {
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
