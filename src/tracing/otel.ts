@@ -8,13 +8,6 @@
  * `traceparent`, so exported traces and event/log trace ids agree. Without it, spans are
  * plain W3C ids generated here and nothing is exported.
  */
-import {
-  context as otelContext,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace as otelTrace,
-} from "@opentelemetry/api";
 import { childOf, type TraceContext } from "./context.ts";
 
 function readEnabled(): boolean {
@@ -26,7 +19,10 @@ function readEnabled(): boolean {
 }
 
 const ENABLED = readEnabled();
-const tracer = otelTrace.getTracer("callassistant");
+// Loaded only when on: the package costs about 40 ms of start-up (CommonJS, many files),
+// which every module built with the SDK would pay too.
+const api = ENABLED ? await import("@opentelemetry/api") : undefined;
+const tracer = api?.trace.getTracer("callassistant");
 
 /** True when Deno exports OpenTelemetry data (`OTEL_DENO=true`). */
 export function otelEnabled(): boolean {
@@ -45,8 +41,8 @@ export interface ActiveSpan {
  * OpenTelemetry is on and it records.
  */
 export function activeOtelTrace(): TraceContext | undefined {
-  if (!ENABLED) return undefined;
-  const span = otelTrace.getSpan(otelContext.active());
+  if (!api) return undefined;
+  const span = api.trace.getSpan(api.context.active());
   if (!span?.isRecording()) return undefined;
   const sc = span.spanContext();
   return { traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags };
@@ -59,9 +55,10 @@ export function startSpan(
   parent: TraceContext | undefined,
   attributes: Record<string, string | number> = {},
 ): ActiveSpan {
-  if (!ENABLED) return { trace: childOf(parent), end() {} };
+  if (!api || !tracer) return { trace: childOf(parent), end() {} };
+  const { ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
   const parentContext = parent
-    ? otelTrace.setSpanContext(ROOT_CONTEXT, {
+    ? api.trace.setSpanContext(ROOT_CONTEXT, {
       traceId: parent.traceId,
       spanId: parent.spanId,
       traceFlags: parent.flags,

@@ -59,6 +59,8 @@ export interface StartOptions {
   data?: string;
   /** The main.ts to run; this repository's by default. */
   main?: string;
+  /** Extra environment variables (the orchestrator passes its environment to modules). */
+  env?: Record<string, string>;
 }
 
 /** Starts the orchestrator and waits until both listeners are up. */
@@ -82,6 +84,7 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
       "json",
       ...(options.args ?? []),
     ],
+    env: options.env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
