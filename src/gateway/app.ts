@@ -31,6 +31,7 @@ import {
   formatTraceparent,
   parseTraceparent,
   runWithTrace,
+  type TraceContext,
   traceIterable,
 } from "../tracing/context.ts";
 import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
@@ -169,10 +170,13 @@ export function errorBody(err: RpcError, registry?: Registry): JsonObject {
   return { code: err.code, message: err.message, details };
 }
 
+/** A JSON response; `headers` (which it sets the content type in) are sent as well. */
 function jsonResponse(body: JsonValue, status: number, headers?: Headers): Response {
-  const h = new Headers(headers);
-  h.set("content-type", JSON_TYPE);
-  return new Response(JSON.stringify(body), { status, headers: h });
+  if (!headers) {
+    return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE } });
+  }
+  headers.set("content-type", JSON_TYPE);
+  return new Response(JSON.stringify(body), { status, headers });
 }
 
 function errorResponse(err: RpcError, registry?: Registry, headers?: Headers): Response {
@@ -199,6 +203,49 @@ function sseId(json: JsonValue): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The CallContext of one gateway call. The request headers' copy, the abort signal, the
+ * peer and the response headers are made when a handler first asks for them.
+ */
+class GatewayCallContext implements CallContext {
+  #headers?: Headers;
+  #abort?: AbortController;
+  #peer?: string;
+  #responseHeaders?: Headers;
+
+  constructor(
+    private readonly request: Request,
+    private readonly env: unknown,
+    readonly trace: TraceContext | undefined,
+  ) {}
+
+  get headers(): Headers {
+    return this.#headers ??= new Headers(this.request.headers);
+  }
+
+  get signal(): AbortSignal {
+    return (this.#abort ??= new AbortController()).signal;
+  }
+
+  get peer(): string {
+    return this.#peer ??= peerOf(this.env);
+  }
+
+  get responseHeaders(): Headers {
+    return this.#responseHeaders ??= new Headers();
+  }
+
+  /** The response headers, if the handler asked for them. */
+  get responseHeadersIfUsed(): Headers | undefined {
+    return this.#responseHeaders;
+  }
+
+  /** Aborts the signal: the client went away. */
+  abort(reason: unknown): void {
+    (this.#abort ??= new AbortController()).abort(reason);
+  }
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | undefined;
@@ -292,9 +339,10 @@ export function createGateway(options: GatewayOptions): Hono {
     ((method: string, err: unknown) => console.error(`gateway: ${method} failed:`, err));
   let openApi: JsonObject | undefined;
 
+  const jsonOptions = { alwaysEmitImplicit: true, registry };
   const encode = (schema: DescMessage, value: unknown, responseBody: string): JsonValue => {
     const message = create(schema, value as MessageInitShape<DescMessage>);
-    const json = toJson(schema, message, { alwaysEmitImplicit: true, registry });
+    const json = toJson(schema, message, jsonOptions);
     if (responseBody === "" || !isJsonObject(json)) return json;
     const field = schema.fields.find((f) => f.name === responseBody || f.jsonName === responseBody);
     return field ? json[field.jsonName] ?? null : json;
@@ -411,8 +459,9 @@ export function createGateway(options: GatewayOptions): Hono {
     const { route, variables } = match;
     const { method, service } = route;
     routes_.set(c.req.raw, route.template.source);
-    const impl = impls.get(service)?.[method.localName];
-    if (typeof impl !== "function") {
+    const serviceImpl = impls.get(service);
+    const handler = serviceImpl?.[method.localName] as Handler | undefined;
+    if (typeof handler !== "function") {
       return errorResponse(
         new RpcError(
           Code.UNIMPLEMENTED,
@@ -428,7 +477,6 @@ export function createGateway(options: GatewayOptions): Hono {
         ),
       );
     }
-    const handler = impl.bind(impls.get(service)) as Handler;
     const streaming = method.methodKind === "server_streaming";
     const sse = streaming && (c.req.header("accept") ?? "").includes(SSE_TYPE);
     if (head && streaming) {
@@ -446,35 +494,30 @@ export function createGateway(options: GatewayOptions): Hono {
     // A client disconnect aborts a stream through the body's cancel(). Request.signal is
     // not used: in Deno.serve it also aborts after every successful response (and reading
     // it prints a warning), so unary handlers run to completion.
-    const abort = new AbortController();
+    const ctx = new GatewayCallContext(c.req.raw, c.env, currentTrace());
     const onClientGone = () =>
-      abort.abort(new RpcError(Code.CANCELLED, "the client closed the request"));
-    const ctx: CallContext = {
-      headers: new Headers(c.req.raw.headers),
-      signal: abort.signal,
-      responseHeaders: new Headers(),
-      peer: peerOf(c.env),
-      trace: currentTrace(),
-    };
+      ctx.abort(new RpcError(Code.CANCELLED, "the client closed the request"));
 
     if (!streaming) {
       try {
-        const result = await handler(request, ctx);
+        const result = await handler.call(serviceImpl, request, ctx);
         return jsonResponse(
           encode(method.output, result, route.responseBody),
           200,
-          ctx.responseHeaders,
+          ctx.responseHeadersIfUsed,
         );
       } catch (err) {
-        return errorResponse(failure(route, err), registry, ctx.responseHeaders);
+        return errorResponse(failure(route, err), registry, ctx.responseHeadersIfUsed);
       }
     }
 
     let iterator: AsyncIterator<unknown>;
     let first: Promise<IteratorResult<unknown>>;
     try {
-      iterator = traceIterable(ctx.trace, () => handler(request, ctx) as AsyncIterable<unknown>)
-        [Symbol.asyncIterator]();
+      iterator = traceIterable(
+        ctx.trace,
+        () => handler.call(serviceImpl, request, ctx) as AsyncIterable<unknown>,
+      )[Symbol.asyncIterator]();
       first = iterator.next();
     } catch (err) {
       return errorResponse(failure(route, err), registry, ctx.responseHeaders);

@@ -6,6 +6,7 @@
  * knows a particular service.
  */
 import {
+  create,
   type DescField,
   type DescMessage,
   type DescMethod,
@@ -16,6 +17,7 @@ import {
   type JsonObject,
   type JsonValue,
   type Message,
+  type MessageInitShape,
   type Registry,
   ScalarType,
 } from "@bufbuild/protobuf";
@@ -188,6 +190,7 @@ function plainSegment(text: string, fail: (why: string) => never): TemplateSegme
 }
 
 function decodeSegment(raw: string): string | undefined {
+  if (!raw.includes("%")) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -201,21 +204,39 @@ function decodeMulti(raw: string): string | undefined {
   return pieces.some((p) => p === undefined) ? undefined : pieces.join("%2F");
 }
 
-/**
- * Matches a request path (still percent-encoded, as in `URL.pathname`) against a
- * template. Returns the variable values, or undefined when the path does not match. One
- * trailing slash is ignored.
- */
-export function matchTemplate(template: PathTemplate, pathname: string): PathVariables | undefined {
-  let path = pathname;
-  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
-  if (template.verb !== undefined) {
-    const suffix = `:${template.verb}`;
-    if (!path.endsWith(suffix)) return undefined;
-    path = path.slice(0, -suffix.length);
+/** A request path split into segments once, each segment decoded on first use. */
+class SplitPath {
+  /** The segments between slashes, still percent-encoded; undefined when not absolute. */
+  readonly parts: readonly string[] | undefined;
+  readonly #decoded: (string | null | undefined)[] = [];
+
+  constructor(readonly path: string) {
+    this.parts = !path.startsWith("/") ? undefined : path === "/" ? [] : path.slice(1).split("/");
   }
-  if (!path.startsWith("/")) return undefined;
-  const parts = path === "/" ? [] : path.slice(1).split("/");
+
+  /** Segment `i` percent-decoded; undefined when it is not valid percent-encoding. */
+  decoded(i: number): string | undefined {
+    let d = this.#decoded[i];
+    if (d === undefined) d = this.#decoded[i] = decodeSegment(this.parts![i]) ?? null;
+    return d ?? undefined;
+  }
+}
+
+/** The path without one trailing slash. */
+function trimSlash(pathname: string): string {
+  return pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
+}
+
+/** Whether `path` ends with `:verb`. */
+function hasVerb(path: string, verb: string): boolean {
+  return path.length > verb.length && path[path.length - verb.length - 1] === ":" &&
+    path.endsWith(verb);
+}
+
+/** Matches split path segments (the verb already removed) against a template. */
+function matchParts(template: PathTemplate, split: SplitPath): PathVariables | undefined {
+  const parts = split.parts;
+  if (!parts) return undefined;
   const segs = template.segments;
   const deep = segs.length > 0 && segs[segs.length - 1].kind === "deep";
   if (deep ? parts.length < segs.length - 1 : parts.length !== segs.length) return undefined;
@@ -224,18 +245,35 @@ export function matchTemplate(template: PathTemplate, pathname: string): PathVar
     if (seg.kind === "deep") break;
     if (seg.kind === "wildcard") {
       if (parts[i] === "") return undefined;
-    } else if (decodeSegment(parts[i]) !== seg.value) return undefined;
+    } else if (split.decoded(i) !== seg.value) return undefined;
   }
   const variables: Record<string, string> = {};
   for (const v of template.variables) {
-    const end = deep && v.end === segs.length ? parts.length : v.end;
     const single = v.end - v.start === 1 && segs[v.start].kind !== "deep";
-    const raw = parts.slice(v.start, end);
-    const value = single ? decodeSegment(raw[0]) : decodeMulti(raw.join("/"));
+    let value: string | undefined;
+    if (single) value = split.decoded(v.start);
+    else {
+      const end = deep && v.end === segs.length ? parts.length : v.end;
+      value = decodeMulti(parts.slice(v.start, end).join("/"));
+    }
     if (value === undefined) return undefined;
     variables[v.fieldPath.join(".")] = value;
   }
   return variables;
+}
+
+/**
+ * Matches a request path (still percent-encoded, as in `URL.pathname`) against a
+ * template. Returns the variable values, or undefined when the path does not match. One
+ * trailing slash is ignored.
+ */
+export function matchTemplate(template: PathTemplate, pathname: string): PathVariables | undefined {
+  let path = trimSlash(pathname);
+  if (template.verb !== undefined) {
+    if (!hasVerb(path, template.verb)) return undefined;
+    path = path.slice(0, -template.verb.length - 1);
+  }
+  return matchParts(template, new SplitPath(path));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -434,16 +472,26 @@ export function matchRoute(
   pathname: string,
 ): RouteMatch {
   const wanted = method.toUpperCase();
-  const allowed = new Set<string>();
+  const path = trimSlash(pathname);
+  // The path is split once, and once more per verb it ends with.
+  const plain = new SplitPath(path);
+  let verbal: SplitPath | undefined;
+  let allowed: Set<string> | undefined;
   for (const route of routes) {
-    const variables = matchTemplate(route.template, pathname);
+    const verb = route.template.verb;
+    let split = plain;
+    if (verb !== undefined) {
+      if (!hasVerb(path, verb)) continue;
+      const stripped = path.slice(0, -verb.length - 1);
+      if (verbal?.path !== stripped) verbal = new SplitPath(stripped);
+      split = verbal;
+    }
+    const variables = matchParts(route.template, split);
     if (!variables) continue;
     if (route.httpMethod === wanted) return { kind: "found", route, variables };
-    allowed.add(route.httpMethod);
+    (allowed ??= new Set()).add(route.httpMethod);
   }
-  return allowed.size > 0
-    ? { kind: "method_not_allowed", allowed: [...allowed] }
-    : { kind: "not_found" };
+  return allowed ? { kind: "method_not_allowed", allowed: [...allowed] } : { kind: "not_found" };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -552,6 +600,33 @@ function applyQuery(
   }
 }
 
+/** What {@link decodeRequest} works out once per route: the fields of its path variables. */
+interface RoutePlan {
+  /** Each path variable's dotted name and field path (or why it does not resolve). */
+  readonly variables: readonly { readonly name: string; readonly fields: DescField[] | string }[];
+  /** Every path variable sets a top-level string field (not in a oneof). */
+  readonly stringVariables: boolean;
+}
+
+const plans = new WeakMap<Route, RoutePlan>();
+
+function planOf(route: Route): RoutePlan {
+  let plan = plans.get(route);
+  if (!plan) {
+    const variables = route.template.variables.map((v) => ({
+      name: v.fieldPath.join("."),
+      fields: resolvePath(route.method.input, v.fieldPath),
+    }));
+    const stringVariables = variables.every(({ fields }) =>
+      typeof fields !== "string" && fields.length === 1 && fields[0].fieldKind === "scalar" &&
+      fields[0].scalar === ScalarType.STRING && fields[0].oneof === undefined
+    );
+    plan = { variables, stringVariables };
+    plans.set(route, plan);
+  }
+  return plan;
+}
+
 /**
  * Decodes an HTTP request into the route's request message: the body (per the rule's
  * `body`), then query parameters (for fields the body does not carry), then path
@@ -564,8 +639,18 @@ export function decodeRequest(
   options: DecodeOptions = {},
 ): Message {
   const input = route.method.input;
-  let json: JsonObject = {};
+  const plan = planOf(route);
   const text = parts.body ?? "";
+  if (plan.stringVariables && parts.query.size === 0 && text.trim() === "") {
+    // Only string path variables: the message is made directly, as fromJson would.
+    const init: Record<string, string> = {};
+    for (const { name, fields } of plan.variables) {
+      const raw = parts.variables[name];
+      if (raw !== undefined) init[(fields as DescField[])[0].localName] = raw;
+    }
+    return create(input, init as MessageInitShape<DescMessage>);
+  }
+  let json: JsonObject = {};
   if (route.body === "*") {
     if (text.trim() !== "") {
       const parsed = parseBody(text);
@@ -579,10 +664,8 @@ export function decodeRequest(
     if (field && text.trim() !== "") json[field.jsonName] = parseBody(text);
   }
   applyQuery(json, input, parts.query, route.body);
-  for (const v of route.template.variables) {
-    const fields = resolvePath(input, v.fieldPath);
+  for (const { name, fields } of plan.variables) {
     if (typeof fields === "string") throw invalid(fields);
-    const name = v.fieldPath.join(".");
     const raw = parts.variables[name];
     if (raw === undefined) continue;
     setJsonPath(json, fields, stringToJson(fields[fields.length - 1], raw, `path "${name}"`));

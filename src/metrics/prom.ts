@@ -63,19 +63,36 @@ abstract class Metric<L extends string> {
     for (const r of options.registers ?? []) r.register(this);
   }
 
-  /** The key of a label set, checking its names. */
-  protected key(labels: Partial<Record<L, string>> = {}): { key: string; labels: Labels } {
-    const out: Labels = {};
+  /**
+   * The key of a label set, checking its names: each label's value, length-prefixed, in
+   * the order of `labelNames` ("-" for one not given).
+   */
+  protected key(labels: Partial<Record<L, string>> = {}): string {
     for (const name of Object.keys(labels)) {
       if (!this.labelNames.includes(name as L)) {
         throw new Error(`metric ${this.name} has no label "${name}"`);
       }
     }
+    let key = "";
+    for (const name of this.labelNames) {
+      const v = (labels as Record<string, string | undefined>)[name];
+      if (v === undefined) key += "-";
+      else {
+        const text = String(v);
+        key += `${text.length}:${text}`;
+      }
+    }
+    return key;
+  }
+
+  /** The labels of a new series: the given ones, in the order of `labelNames`. */
+  protected labelsOf(labels: Partial<Record<L, string>> = {}): Labels {
+    const out: Labels = {};
     for (const name of this.labelNames) {
       const v = (labels as Record<string, string | undefined>)[name];
       if (v !== undefined) out[name] = String(v);
     }
-    return { key: JSON.stringify(out), labels: out };
+    return out;
   }
 
   /** Forgets every series. */
@@ -134,8 +151,10 @@ export class Gauge<L extends string = string> extends ValueMetric<L, Gauge<L>> {
     const [labels, v] = typeof labelsOrValue === "number"
       ? [{}, labelsOrValue]
       : [labelsOrValue, value ?? 0];
-    const k = this.key(labels);
-    this.series.set(k.key, { labels: k.labels, value: v });
+    const key = this.key(labels);
+    const s = this.series.get(key);
+    if (s) s.value = v;
+    else this.series.set(key, { labels: this.labelsOf(labels), value: v });
   }
 }
 
@@ -151,10 +170,10 @@ export class Counter<L extends string = string> extends ValueMetric<L, Counter<L
       ? [{}, labelsOrValue]
       : [labelsOrValue ?? {}, value ?? 1];
     if (!(v >= 0)) throw new Error(`counter ${this.name} cannot decrease`);
-    const k = this.key(labels);
-    const s = this.series.get(k.key);
+    const key = this.key(labels);
+    const s = this.series.get(key);
     if (s) s.value += v;
-    else this.series.set(k.key, { labels: k.labels, value: v });
+    else this.series.set(key, { labels: this.labelsOf(labels), value: v });
   }
 }
 
@@ -176,14 +195,24 @@ export class Histogram<L extends string = string> extends Metric<L> {
 
   /** Records one observation for `labels`. */
   observe(labels: Partial<Record<L, string>>, value: number): void {
-    const k = this.key(labels);
-    let d = this.#data.get(k.key);
+    const key = this.key(labels);
+    let d = this.#data.get(key);
     if (!d) {
-      d = { labels: k.labels, counts: new Array(this.buckets.length).fill(0), sum: 0, n: 0 };
-      this.#data.set(k.key, d);
+      d = {
+        labels: this.labelsOf(labels),
+        counts: new Array(this.buckets.length).fill(0),
+        sum: 0,
+        n: 0,
+      };
+      this.#data.set(key, d);
     }
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i >= 0) d.counts[i]++;
+    const buckets = this.buckets;
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]) {
+        d.counts[i]++;
+        break;
+      }
+    }
     d.sum += value;
     d.n++;
   }

@@ -58,10 +58,21 @@ export function formatTraceparent(trace: TraceContext): string {
   }`;
 }
 
+/** Two hex digits of every byte value. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Random bytes drawn in batches: one `getRandomValues` per 4 KiB instead of one per id. */
+const pool = new Uint8Array(4096);
+let poolUsed = pool.length;
+
 function randomHex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  if (poolUsed + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    poolUsed = 0;
+  }
   let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
+  for (let i = poolUsed; i < poolUsed + bytes; i++) s += BYTE_HEX[pool[i]];
+  poolUsed += bytes;
   return s;
 }
 

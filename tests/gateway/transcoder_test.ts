@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { type DescMessage, type DescService, hasOption, toJson } from "@bufbuild/protobuf";
+import {
+  type DescMessage,
+  type DescService,
+  equals,
+  fromJson,
+  hasOption,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
 import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
 import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
 import { http } from "../../src/gen/google/api/annotations_pb.ts";
@@ -162,6 +170,32 @@ Deno.test("matchRoute: verbs, methods, 405 and 404", () => {
 Deno.test("decodeRequest: path variables", () => {
   assert.deepEqual(decode("GET", "/v1/modules/my%20cam"), { name: "my cam" });
   assert.deepEqual(decode("POST", "/v1/modules/cam:restart"), { name: "cam" });
+});
+
+Deno.test("decodeRequest: path variables alone give the message fromJson gives", () => {
+  let checked = 0;
+  for (const route of routes) {
+    const variables: Record<string, string> = {};
+    for (const v of route.template.variables) variables[v.fieldPath.join(".")] = "a b/ü";
+    const input = route.method.input;
+    const made = decodeRequest(route, { variables, query: new URLSearchParams() });
+    const json: Record<string, string> = {};
+    for (const v of route.template.variables) {
+      if (v.fieldPath.length === 1) json[v.fieldPath[0]] = "a b/ü";
+    }
+    if (Object.keys(json).length !== route.template.variables.length) continue;
+    const parsed = fromJson(input, json);
+    assert.ok(equals(input, made, parsed), `${route.httpMethod} ${route.template.source}`);
+    assert.deepEqual(toBinary(input, made), toBinary(input, parsed));
+    assert.deepEqual(
+      toJson(input, made, { alwaysEmitImplicit: true }),
+      toJson(input, parsed, {
+        alwaysEmitImplicit: true,
+      }),
+    );
+    checked++;
+  }
+  assert.ok(checked >= 40, `checked ${checked} routes`);
 });
 
 Deno.test("decodeRequest: query parameters (enum by name or number, repeated, bool, int64)", () => {

@@ -7,12 +7,31 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
 import { createClient } from "../../src/rpc/grpc_client.ts";
-import { childOf, formatTraceparent, parseTraceparent } from "../../src/tracing/context.ts";
+import {
+  childOf,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+} from "../../src/tracing/context.ts";
 import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 import { addReporter, drive, moduleInfo } from "../events/helpers.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = `00-${TRACE}-00f067aa0ba902b7-01`;
+
+Deno.test("tracing: new ids are lower-case hex and do not repeat", () => {
+  const seen = new Set<string>();
+  // Enough ids to draw from the random pool several times over.
+  for (let i = 0; i < 2000; i++) {
+    const trace = newTraceId();
+    const span = newSpanId();
+    assert.match(trace, /^[0-9a-f]{32}$/);
+    assert.match(span, /^[0-9a-f]{16}$/);
+    seen.add(trace).add(span);
+  }
+  assert.equal(seen.size, 4000);
+});
 
 Deno.test("tracing: traceparent parsing follows W3C Trace Context", () => {
   assert.deepEqual(parseTraceparent(PARENT), {
