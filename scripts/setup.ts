@@ -1,6 +1,7 @@
 /**
  * Installs the system packages the example modules and tests need, once: Debian's gRPC for
- * Python (the cast-screen example module) and protoc with its gRPC plugin. Run by
+ * Python (the cast-screen example module), protoc with its gRPC plugin, and openssl (the
+ * TLS tests make their certificates with it). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
  * Without root it prints the apt-get command instead of running it.
  */
@@ -11,6 +12,7 @@ export const PACKAGES: Record<string, string> = {
   "python3-protobuf": "/usr/lib/python3/dist-packages/google/protobuf/__init__.py",
   "protobuf-compiler": "/usr/bin/protoc",
   "protobuf-compiler-grpc": "/usr/bin/grpc_python_plugin",
+  "openssl": "/usr/bin/openssl",
 };
 
 function exists(path: string): boolean {

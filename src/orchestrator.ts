@@ -2,7 +2,6 @@
  * The orchestrator: wires the registry, event bus, supervisor, gRPC server and HTTP
  * gateway together, starts the modules, and shuts everything down in order.
  */
-import type * as grpc from "@grpc/grpc-js";
 import { ConfigService } from "./gen/callassistant/v1/config_pb.ts";
 import { ControlService } from "./gen/callassistant/v1/control_pb.ts";
 import { EventService } from "./gen/callassistant/v1/event_pb.ts";
@@ -22,7 +21,8 @@ import type { PartialServiceImpl } from "./rpc/handlers.ts";
 import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
-import { ListenError, startGrpcServer, stopGrpcServer } from "./server/grpc_server.ts";
+import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
+import type { TlsFiles } from "./server/tls_terminator.ts";
 import { Store } from "./store/store.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
@@ -47,6 +47,8 @@ export interface OrchestratorOptions {
   logger: Logger;
   /** Events each module may report (flood control); default 100/s, bursts of 200. */
   eventRate?: Rate;
+  /** Certificate and key (PEM): both listeners serve TLS (HTTPS and gRPC over TLS). */
+  tls?: TlsFiles;
   /**
    * The bearer token both listeners require (SPEC §9; see src/security/auth.ts); without
    * it the control API is open.
@@ -91,13 +93,14 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   let httpServer: Deno.HttpServer | undefined;
   const httpAbort = new AbortController();
   // Filled in once the listeners are bound; read by modules' environment and status.
-  const addresses = { grpc: "", http: "" };
+  // `local` is where module processes on this machine reach the gRPC server.
+  const addresses = { grpc: "", http: "", local: "" };
   const supervisor: Supervisor = new Supervisor({
     registry,
     bus,
     logger,
     get orchestratorAddress() {
-      return addresses.grpc;
+      return addresses.local;
     },
     dataDir,
     dev: options.dev,
@@ -169,16 +172,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     { service: ConfigService, impl: configs.handlers(), requiresAuth: true },
     { service: EventService, impl: events.impl },
   ];
-  const { server, port: grpcPort } = await startGrpcServer(
+  const grpcListener = await startGrpcServer(
     options.grpc.host,
     options.grpc.port,
     services,
     logger,
     (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
     options.auth,
+    options.tls,
   );
-  const grpcAddress = hostPort(options.grpc.host, grpcPort);
+  const grpcAddress = hostPort(options.grpc.host, grpcListener.port);
   addresses.grpc = grpcAddress;
+  addresses.local = grpcListener.localAddress;
 
   const app = createGateway({
     services: [
@@ -200,9 +205,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       port: options.http.port,
       signal: httpAbort.signal,
       onListen: () => {},
+      ...options.tls,
     }, app.fetch);
   } catch (err) {
-    await stopGrpcServer(server as grpc.Server, 0);
+    await grpcListener.stop(0);
     store.close();
     throw new ListenError(
       `cannot listen for HTTP on ${hostPort(options.http.host, options.http.port)}: ${
@@ -212,7 +218,12 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   }
   const httpAddress = hostPort(options.http.host, (httpServer.addr as Deno.NetAddr).port);
   addresses.http = httpAddress;
-  logger.info("orchestrator listening", { version: VERSION, grpc: grpcAddress, http: httpAddress });
+  logger.info("orchestrator listening", {
+    version: VERSION,
+    grpc: grpcAddress,
+    http: httpAddress,
+    tls: options.tls !== undefined,
+  });
 
   const discovered = await discoverModules(modulesDir);
   logger.info("modules discovered", { dir: modulesDir, count: discovered.length });
@@ -252,7 +263,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         await httpServer?.finished;
         events.close();
         setModuleCallObserver(undefined);
-        await stopGrpcServer(server);
+        await grpcListener.stop();
         store.close();
         logger.info("stopped");
       })();

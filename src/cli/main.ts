@@ -34,6 +34,9 @@ Flags:
                        (default: 100/200; B defaults to 2N); beyond it reports are
                        refused with RESOURCE_EXHAUSTED. The "module event" log lines
                        stay at 100/s per module whatever the rate.
+  --tls-cert FILE      certificate chain (PEM): both listeners serve TLS, HTTPS and
+                       gRPC over TLS (needs --tls-key)
+  --tls-key FILE       its private key (PEM)
   --config FILE        YAML file with any of these flags as keys (flags win)
   --insecure           no authentication on non-loopback addresses (by default, when
                        either listener is not loopback, both require the bearer token
@@ -66,6 +69,8 @@ const OPTIONS = {
   "log-file-size": { type: "string" },
   "log-files": { type: "string" },
   "event-rate": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
   config: { type: "string" },
   insecure: { type: "boolean" },
   against: { type: "string" },

@@ -5,6 +5,7 @@ import { parseLogFileFlags } from "../log/sinks.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import type { Rate } from "../events/event_service.ts";
+import type { TlsFiles } from "../server/tls_terminator.ts";
 import { loadOrCreateToken } from "../security/auth.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
@@ -20,6 +21,8 @@ const CONFIG_KEYS = [
   "log-file-size",
   "log-files",
   "event-rate",
+  "tls-cert",
+  "tls-key",
   "insecure",
 ];
 const NUMERIC_KEYS = ["log-file-size", "log-files", "event-rate"];
@@ -58,6 +61,36 @@ export function parseEventRate(value: string): Rate {
     );
   }
   return { perSecond, burst };
+}
+
+/** Reads `--tls-cert` and `--tls-key` (both or neither), checking they hold PEM. */
+export async function readTlsFiles(
+  certPath: string | undefined,
+  keyPath: string | undefined,
+): Promise<TlsFiles | undefined> {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    throw new Error("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const read = async (flag: string, path: string, pem: RegExp, what: string) => {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      const reason = err instanceof Deno.errors.NotFound
+        ? "no such file"
+        : err instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (err as Error).message;
+      throw new Error(`--${flag} ${path}: cannot read it: ${reason}`);
+    }
+    if (!pem.test(text)) throw new Error(`--${flag} ${path}: not a PEM ${what}`);
+    return text;
+  };
+  return {
+    cert: await read("tls-cert", certPath, /-----BEGIN CERTIFICATE-----/, "certificate"),
+    key: await read("tls-key", keyPath, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key"),
+  };
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -108,6 +141,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       "error",
     ]);
     const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
+    const tls = await readTlsFiles(flags["tls-cert"], flags["tls-key"]);
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
@@ -142,6 +176,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       dev: flags.dev ?? false,
       logger,
       eventRate,
+      tls,
     });
   } catch (err) {
     await logger?.close();

@@ -11,6 +11,7 @@ import { bearerToken, createAuthenticator } from "../security/auth.ts";
 import { addService, stopServer } from "../rpc/grpc_server.ts";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
+import { startTlsTerminator, type TlsFiles, type TlsTerminator } from "./tls_terminator.ts";
 
 /** A service and its transport-agnostic implementation. */
 export interface HostedService {
@@ -26,7 +27,24 @@ export interface HostedService {
 /** Thrown when the listener cannot bind; the message is one clear line. */
 export class ListenError extends Error {}
 
-/** Starts a gRPC server on `host:port` hosting `services`; resolves with the bound port. */
+/** A running gRPC server. */
+export interface GrpcListener {
+  readonly server: grpc.Server;
+  /** The port clients connect to (TLS when the server has a certificate). */
+  readonly port: number;
+  /**
+   * Where local module processes reach it: `port` on the listen host, or with TLS the
+   * plaintext server behind the terminator, on 127.0.0.1.
+   */
+  readonly localAddress: string;
+  /** Stops accepting calls, waits up to `timeoutMs` for running ones, then forces. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a gRPC server on `host:port` hosting `services`. With `tls`, the server itself
+ * binds 127.0.0.1 on a free port and a TLS terminator takes `host:port`.
+ */
 export async function startGrpcServer(
   host: string,
   port: number,
@@ -39,7 +57,8 @@ export async function startGrpcServer(
    * `authorization: Bearer <token>` metadata; health and reflection stay open.
    */
   auth?: { token: string },
-): Promise<{ server: grpc.Server; port: number }> {
+  tls?: TlsFiles,
+): Promise<GrpcListener> {
   // grpc-js writes its own errors to the console; route them to our log at debug level.
   grpc.setLogger({
     error: (...args: unknown[]) => logger.debug("grpc-js", { detail: args.join(" ") }),
@@ -71,9 +90,10 @@ export async function startGrpcServer(
   const names = services.map((s) => s.service.typeName);
   addService(server, Health, healthService(names));
   addReflection(server, [...names, Health.typeName]);
+  const bindHost = tls ? "127.0.0.1" : host;
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
-      `${host.includes(":") ? `[${host}]` : host}:${port}`,
+      `${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${tls ? 0 : port}`,
       grpc.ServerCredentials.createInsecure(),
       (err, p) => {
         if (!err) return resolve(p);
@@ -84,10 +104,29 @@ export async function startGrpcServer(
       },
     )
   );
-  return { server, port: bound };
-}
-
-/** Stops accepting calls, waits up to `timeoutMs` for running ones, then forces. */
-export function stopGrpcServer(server: grpc.Server, timeoutMs = 2_000): Promise<void> {
-  return stopServer(server, timeoutMs);
+  let terminator: TlsTerminator | undefined;
+  if (tls) {
+    try {
+      terminator = startTlsTerminator(host, port, tls, bound);
+    } catch (err) {
+      server.forceShutdown();
+      const message = (err as Error).message;
+      const reason = err instanceof Deno.errors.AddrInUse
+        ? "address already in use"
+        : /KeyMismatch/.test(message)
+        ? "the certificate and the key do not match (--tls-cert, --tls-key)"
+        : message;
+      throw new ListenError(`cannot listen for gRPC (TLS) on ${host}:${port}: ${reason}`);
+    }
+  }
+  const localHost = tls || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return {
+    server,
+    port: terminator?.port ?? bound,
+    localAddress: `${localHost.includes(":") ? `[${localHost}]` : localHost}:${bound}`,
+    async stop(timeoutMs = 2_000) {
+      terminator?.close();
+      await stopServer(server, timeoutMs);
+    },
+  };
 }

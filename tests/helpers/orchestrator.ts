@@ -136,7 +136,7 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
   const reachable = (address: unknown) =>
     String(address).replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
   const orchestrator: TestOrchestrator = {
-    url: `http://${reachable(listening.http)}`,
+    url: `${listening.tls ? "https" : "http"}://${reachable(listening.http)}`,
     grpcAddress: reachable(listening.grpc),
     pid: child.pid,
     logs,
