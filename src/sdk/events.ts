@@ -18,22 +18,30 @@
  * A report never throws into the module's code: failures are logged to stderr (repeated
  * failures are summarised, not repeated) and the call resolves to `undefined`/`false`.
  */
-import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  type JsonObject,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
 import {
   type Ack,
   type Command,
-  type ConnectRequestSchema,
+  ConnectRequestSchema,
   type ConnectResponse,
+  ConnectResponseSchema,
   EventService,
   type ReportEventRequestSchema,
   type ReportMetricsRequestSchema,
   type ReportStatusRequestSchema,
 } from "../gen/callassistant/v1/event_pb.ts";
 import { type MetricSchema, Severity } from "../gen/callassistant/v1/resources_pb.ts";
-import { type Client, createClient } from "../rpc/grpc_client.ts";
+import { CHANNEL_OPTIONS, type Client, createClient } from "../rpc/grpc_client.ts";
 import { RpcError, toRpcError } from "../rpc/errors.ts";
 import { Code } from "../rpc/errors.ts";
-import { AsyncQueue } from "../events/queue.ts";
 import { currentTraceparent, runWithoutTrace } from "../tracing/context.ts";
 
 /** A ReportEvent request. */
@@ -161,11 +169,84 @@ export interface ConnectTransportOptions {
 
 type ConnectRequestInit = MessageInitShape<typeof ConnectRequestSchema>;
 type Payload = ConnectRequestInit["payload"];
+type ConnectStream = grpc.ClientDuplexStream<ConnectRequestInit, ConnectResponse>;
 
-interface PendingMessage {
-  readonly request: ConnectRequestInit;
-  resolve(ack: Ack): void;
-  reject(err: unknown): void;
+const CONNECT_PATH = `/${EventService.typeName}/Connect`;
+
+function serializeRequest(value: ConnectRequestInit): Buffer {
+  const bytes = toBinary(ConnectRequestSchema, create(ConnectRequestSchema, value));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function deserializeResponse(bytes: Uint8Array): ConnectResponse {
+  return fromBinary(ConnectResponseSchema, bytes);
+}
+
+/** A first-in first-out queue on an array: shifting is O(1), the array is compacted. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) this.clear();
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
+  }
+}
+
+/** A message sent (or to send) and not acknowledged yet, with its caller's promise. */
+class PendingMessage {
+  settled = false;
+
+  constructor(
+    readonly sequence: bigint,
+    readonly request: ConnectRequestInit,
+    /** The `performance.now()` after which the promise rejects (the message stays queued). */
+    readonly deadline: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** Resolves the promise, unless it was settled already. */
+  ok(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(value);
+  }
+
+  /** Rejects the promise, unless it was settled already. */
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(err);
+  }
 }
 
 function ackError(ack: Ack): RpcError | undefined {
@@ -182,16 +263,25 @@ function ackError(ack: Ack): RpcError | undefined {
  * heartbeats, reconnection with exponential backoff and jitter, resending what was not
  * acknowledged, and commands. Falls back to unary calls when the orchestrator answers
  * `Connect` with UNIMPLEMENTED.
+ *
+ * Reports are written to the stream as they come, until it asks to wait ('drain');
+ * acknowledgement deadlines are checked by one timer, set for the oldest report.
  */
 export class ConnectReportTransport implements ReportTransport {
   readonly #options: ConnectTransportOptions;
   readonly #log: (line: string) => void;
-  #client: Client<typeof EventService> | undefined;
+  readonly #ackTimeoutMs: number;
+  #client: grpc.Client | undefined;
   #sequence = 0n;
-  /** Messages sent (or to send) and not acknowledged, by sequence, oldest first. */
-  readonly #unacked = new Map<bigint, PendingMessage>();
-  #requests: AsyncQueue<ConnectRequestInit> | undefined;
-  #abort: AbortController | undefined;
+  /** Messages sent (or to send) and not acknowledged, oldest (lowest sequence) first. */
+  readonly #unacked = new Fifo<PendingMessage>();
+  /** Messages whose promise may still time out, oldest (first deadline) first. */
+  readonly #deadlines = new Fifo<PendingMessage>();
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #stream: ConnectStream | undefined;
+  /** Messages waiting for the stream to take more (after `write` returned false). */
+  readonly #outbox = new Fifo<ConnectRequestInit>();
+  #blocked = false;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #attempt = 0;
@@ -203,6 +293,7 @@ export class ConnectReportTransport implements ReportTransport {
   constructor(options: ConnectTransportOptions) {
     this.#options = options;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
   }
 
   /** True while a stream is open and has answered. */
@@ -222,25 +313,24 @@ export class ConnectReportTransport implements ReportTransport {
 
   /** Opens the stream now (reports open it on demand otherwise). */
   start(): void {
-    if (!this.#closed && !this.#fallback && !this.#requests && !this.#reconnectTimer) {
+    if (!this.#closed && !this.#fallback && !this.#stream && !this.#reconnectTimer) {
       this.#connect();
     }
   }
 
-  async reportEvent(report: EventReport): Promise<bigint> {
+  reportEvent(report: EventReport): Promise<bigint> {
     if (this.#fallback) return this.#fallback.reportEvent(report);
-    const ack = await this.#send({ case: "event", value: report });
-    return ack.eventId;
+    return this.#send({ case: "event", value: report }) as Promise<bigint>;
   }
 
-  async reportStatus(report: StatusReport): Promise<void> {
+  reportStatus(report: StatusReport): Promise<void> {
     if (this.#fallback) return this.#fallback.reportStatus(report);
-    await this.#send({ case: "status", value: report });
+    return this.#send({ case: "status", value: report }) as Promise<void>;
   }
 
-  async reportMetrics(report: MetricsReport): Promise<void> {
+  reportMetrics(report: MetricsReport): Promise<void> {
     if (this.#fallback) return this.#fallback.reportMetrics(report);
-    await this.#send({ case: "metrics", value: report });
+    return this.#send({ case: "metrics", value: report }) as Promise<void>;
   }
 
   close(): void {
@@ -248,124 +338,174 @@ export class ConnectReportTransport implements ReportTransport {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#heartbeat);
-    this.#requests?.close();
-    this.#abort?.abort();
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlines.clear();
+    this.#outbox.clear();
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.cancel();
     const err = new RpcError(Code.CANCELLED, "the reporter was closed");
-    for (const p of this.#unacked.values()) p.reject(err);
+    for (const p of this.#unacked) p.fail(err);
     this.#unacked.clear();
     this.#fallback?.close();
     this.#client?.close();
     this.#client = undefined;
   }
 
-  #send(payload: Payload): Promise<Ack> {
+  /**
+   * Queues a message until it is acknowledged and writes it if a stream is open. Resolves
+   * to the event id (events acknowledged by their own ack) or `undefined`.
+   */
+  #send(payload: Payload): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new RpcError(Code.CANCELLED, "the reporter was closed"));
     }
     const sequence = ++this.#sequence;
     const request: ConnectRequestInit = { sequence, payload };
-    return new Promise<Ack>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(
-          new RpcError(
-            Code.DEADLINE_EXCEEDED,
-            `not acknowledged within ${this.#options.ackTimeoutMs ?? 30_000} ms ` +
-              `(${this.#connected ? "connected" : "not connected"}; kept for resending)`,
-          ),
-        );
-      }, this.#options.ackTimeoutMs ?? 30_000);
-      const entry: PendingMessage = {
-        request,
-        resolve: (ack) => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          const err = ackError(ack);
-          err ? reject(err) : resolve(ack);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          reject(err);
-        },
-      };
-      this.#unacked.set(sequence, entry);
-      const max = this.#options.maxPending ?? 10_000;
-      if (this.#unacked.size > max) {
-        const [oldest, dropped] = this.#unacked.entries().next().value!;
-        this.#unacked.delete(oldest);
-        dropped.reject(
-          new RpcError(
-            Code.RESOURCE_EXHAUSTED,
-            `more than ${max} reports wait for the orchestrator: the oldest was dropped`,
-          ),
-        );
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const entry = new PendingMessage(
+      sequence,
+      request,
+      performance.now() + this.#ackTimeoutMs,
+      resolve,
+      reject,
+    );
+    this.#unacked.push(entry);
+    this.#deadlines.push(entry);
+    this.#deadlineTimer ??= setTimeout(this.#sweep, this.#ackTimeoutMs);
+    const max = this.#options.maxPending ?? 10_000;
+    if (this.#unacked.size > max) {
+      this.#unacked.shift()!.fail(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `more than ${max} reports wait for the orchestrator: the oldest was dropped`,
+        ),
+      );
+    }
+    if (this.#stream) this.#write(request);
+    else this.start();
+    return promise;
+  }
+
+  /** Rejects the reports past their deadline (they stay queued); waits for the next one. */
+  readonly #sweep = (): void => {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    for (let p = this.#deadlines.peek(); p; p = this.#deadlines.peek()) {
+      if (!p.settled && p.deadline > now) {
+        this.#deadlineTimer = setTimeout(this.#sweep, p.deadline - now);
+        return;
       }
-      if (this.#requests) this.#requests.push(request);
-      else this.start();
-    });
+      this.#deadlines.shift();
+      if (p.settled) continue;
+      p.fail(
+        new RpcError(
+          Code.DEADLINE_EXCEEDED,
+          `not acknowledged within ${this.#ackTimeoutMs} ms ` +
+            `(${this.#connected ? "connected" : "not connected"}; kept for resending)`,
+        ),
+      );
+    }
+  };
+
+  /** Forgets the settled messages at the head of the deadlines; no timer when none is left. */
+  #pruneDeadlines(): void {
+    for (let p = this.#deadlines.peek(); p?.settled; p = this.#deadlines.peek()) {
+      this.#deadlines.shift();
+    }
+    if (this.#deadlines.size === 0 && this.#deadlineTimer !== undefined) {
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
+    }
+  }
+
+  /** Writes to the open stream, or queues while it wants the writer to wait. */
+  #write(request: ConnectRequestInit): void {
+    if (this.#blocked) this.#outbox.push(request);
+    else if (!this.#stream!.write(request)) this.#blocked = true;
+  }
+
+  /** The stream takes more: writes what waits, until it asks to wait again. */
+  #drain(stream: ConnectStream): void {
+    if (stream !== this.#stream) return;
+    this.#blocked = false;
+    while (this.#outbox.size > 0) {
+      if (!stream.write(this.#outbox.shift()!)) {
+        this.#blocked = true;
+        return;
+      }
+    }
   }
 
   #connect(): void {
     this.#reconnectTimer = undefined;
     if (this.#closed) return;
     this.#connects++;
-    const requests = new AsyncQueue<ConnectRequestInit>();
-    const abort = new AbortController();
-    this.#requests = requests;
-    this.#abort = abort;
-    // Resend everything not acknowledged, in order, before anything new.
-    for (const p of this.#unacked.values()) requests.push(p.request);
-    requests.push({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
-    this.#client ??= createClient(EventService, this.#options.address);
-    const headers: Record<string, string> = {};
-    if (this.#options.token) headers.authorization = `Bearer ${this.#options.token}`;
-    // The stream outlives any call being handled: it belongs to no trace.
-    const responses = runWithoutTrace(() =>
-      this.#client!.connect(requests, { headers, signal: abort.signal })
+    this.#client ??= new grpc.Client(
+      this.#options.address,
+      grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
     );
+    const metadata = new grpc.Metadata();
+    if (this.#options.token) metadata.set("authorization", `Bearer ${this.#options.token}`);
+    // The stream outlives any call being handled: it belongs to no trace.
+    const stream: ConnectStream = runWithoutTrace(() =>
+      this.#client!.makeBidiStreamRequest(
+        CONNECT_PATH,
+        serializeRequest,
+        deserializeResponse,
+        metadata,
+      )
+    );
+    this.#stream = stream;
+    this.#blocked = false;
+    this.#outbox.clear();
+    let failure: RpcError | undefined;
+    stream.on("data", (response: ConnectResponse) => {
+      if (stream !== this.#stream) return;
+      if (!this.#connected) {
+        this.#connected = true;
+        if (this.#attempt > 0) this.#log(`event stream to the orchestrator is back`);
+        this.#attempt = 0;
+      }
+      this.#onResponse(response);
+    });
+    stream.on("drain", () => this.#drain(stream));
+    stream.on("error", (err: unknown) => failure ??= toRpcError(err));
+    // After an error too, 'end' comes once every message received was handled.
+    stream.on("end", () => this.#ended(stream, failure));
+    stream.on("close", () => this.#ended(stream, failure));
+    // Resend everything not acknowledged, in order, before anything new.
+    for (const p of this.#unacked) this.#write(p.request);
+    this.#write({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
-      requests.push({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
+      if (stream !== this.#stream) return;
+      this.#write({ sequence: ++this.#sequence, payload: { case: "heartbeat", value: {} } });
     }, this.#options.heartbeatMs ?? 5000);
-    (async () => {
-      let failure: RpcError | undefined;
-      try {
-        for await (const response of responses) {
-          if (!this.#connected) {
-            this.#connected = true;
-            if (this.#attempt > 0) this.#log(`event stream to the orchestrator is back`);
-            this.#attempt = 0;
-          }
-          this.#onResponse(response);
-        }
-      } catch (err) {
-        failure = toRpcError(err);
-      }
-      if (this.#requests === requests) {
-        this.#requests = undefined;
-        clearInterval(this.#heartbeat);
-      }
-      requests.close();
-      this.#connected = false;
-      if (this.#closed) return;
-      if (failure?.code === Code.UNIMPLEMENTED) {
-        this.#useUnary();
-        return;
-      }
-      if (
-        failure?.code === Code.UNAUTHENTICATED || failure?.code === Code.PERMISSION_DENIED
-      ) {
-        // The token will not become valid: nothing queued can be delivered.
-        for (const p of this.#unacked.values()) p.reject(failure);
-        this.#unacked.clear();
-      }
-      this.#scheduleReconnect(failure);
-    })();
+  }
+
+  /** The stream ended (`failure` if it failed): reconnects, or gives up on a bad token. */
+  #ended(stream: ConnectStream, failure: RpcError | undefined): void {
+    if (stream !== this.#stream) return;
+    this.#stream = undefined;
+    this.#blocked = false;
+    this.#outbox.clear();
+    clearInterval(this.#heartbeat);
+    stream.cancel();
+    this.#connected = false;
+    if (this.#closed) return;
+    if (failure?.code === Code.UNIMPLEMENTED) {
+      this.#useUnary();
+      return;
+    }
+    if (failure?.code === Code.UNAUTHENTICATED || failure?.code === Code.PERMISSION_DENIED) {
+      // The token will not become valid: nothing queued can be delivered.
+      for (const p of this.#unacked) p.fail(failure);
+      this.#unacked.clear();
+      this.#pruneDeadlines();
+    }
+    this.#scheduleReconnect(failure);
   }
 
   #onResponse(response: ConnectResponse): void {
@@ -373,29 +513,39 @@ export class ConnectReportTransport implements ReportTransport {
     if (payload.case === "ack") {
       const ack = payload.value;
       // Every message up to the acknowledged one was received.
-      for (const [sequence, p] of this.#unacked) {
-        if (sequence > ack.sequence) break;
-        this.#unacked.delete(sequence);
-        p.resolve(sequence === ack.sequence ? ack : { sequence } as Ack);
-      }
-    } else if (payload.case === "command") {
-      const command = payload.value;
-      (async () => {
-        let result: { ok: boolean; message?: string };
-        try {
-          result = this.#options.onCommand
-            ? await this.#options.onCommand(command)
-            : { ok: false, message: "this module does not take commands" };
-        } catch (err) {
-          result = { ok: false, message: err instanceof Error ? err.message : String(err) };
+      for (
+        let p = this.#unacked.peek();
+        p && p.sequence <= ack.sequence;
+        p = this.#unacked.peek()
+      ) {
+        this.#unacked.shift();
+        if (p.sequence !== ack.sequence) p.ok(undefined);
+        else {
+          const err = ackError(ack);
+          if (err) p.fail(err);
+          else p.ok(p.request.payload?.case === "event" ? ack.eventId : undefined);
         }
-        if (this.#closed) return;
-        this.#send({
-          case: "commandResult",
-          value: { commandId: command.commandId, ok: result.ok, message: result.message ?? "" },
-        }).catch(() => {});
-      })();
+      }
+      this.#pruneDeadlines();
+    } else if (payload.case === "command") {
+      runWithoutTrace(() => this.#runCommand(payload.value));
     }
+  }
+
+  async #runCommand(command: Command): Promise<void> {
+    let result: { ok: boolean; message?: string };
+    try {
+      result = this.#options.onCommand
+        ? await this.#options.onCommand(command)
+        : { ok: false, message: "this module does not take commands" };
+    } catch (err) {
+      result = { ok: false, message: err instanceof Error ? err.message : String(err) };
+    }
+    if (this.#closed) return;
+    this.#send({
+      case: "commandResult",
+      value: { commandId: command.commandId, ok: result.ok, message: result.message ?? "" },
+    }).catch(() => {});
   }
 
   #scheduleReconnect(failure: RpcError | undefined): void {
@@ -423,7 +573,7 @@ export class ConnectReportTransport implements ReportTransport {
       address: this.#options.address,
       token: this.#options.token,
     });
-    const waiting = [...this.#unacked.values()];
+    const waiting = [...this.#unacked];
     this.#unacked.clear();
     for (const p of waiting) {
       const payload = p.request.payload!;
@@ -442,10 +592,7 @@ export class ConnectReportTransport implements ReportTransport {
         default:
           sent = Promise.resolve();
       }
-      sent.then(
-        (id) => p.resolve({ sequence: 0n, eventId: typeof id === "bigint" ? id : 0n } as Ack),
-        (err) => p.reject(err),
-      );
+      sent.then((id) => p.ok(id), (err) => p.fail(err)).finally(() => this.#pruneDeadlines());
     }
   }
 }
@@ -572,18 +719,19 @@ export class EventReporter {
     } catch (err) {
       promise = Promise.reject(err);
     }
-    const result = promise.then(
+    const result: Promise<T> = promise.then(
       (value) => {
+        this.#pending.delete(result);
         this.#succeeded();
         return value;
       },
       (err) => {
+        this.#pending.delete(result);
         this.#failed(what, err);
         return failed;
       },
     );
     this.#pending.add(result);
-    result.finally(() => this.#pending.delete(result));
     return result;
   }
 
