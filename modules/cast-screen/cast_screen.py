@@ -6,6 +6,10 @@ protoc: ModuleService, EntityService and PipelineService on 127.0.0.1:$GRPC_PORT
 events and status reports to the orchestrator's EventService with the module token,
 and an exit when standard input ends.
 
+Run on another machine as a remote module (`address:` in the orchestrator's manifest),
+it listens on $GRPC_HOST (default 127.0.0.1) and serves TLS with GRPC_TLS_CERT and
+GRPC_TLS_KEY, mutual TLS with GRPC_TLS_CLIENT_CA as well.
+
 A `cast_screen` entity is a SINK that plays HLS (H.264 video, AAC audio). The module
 also "discovers" one screen on its own (CAST_SCREEN_DISCOVER, default "Living room TV";
 empty for none): it lists it in ListEntities and announces it with an
@@ -420,6 +424,31 @@ def discover(screens, reporter):
     reporter.event("entities.changed", message=f'found screen "{name}" on the network', entity_id=entity_id)
 
 
+def server_credentials():
+    """TLS when run as a remote module: GRPC_TLS_CERT and GRPC_TLS_KEY (PEM files), and
+    GRPC_TLS_CLIENT_CA to require client certificates signed by it (mutual TLS)."""
+    cert, key, client_ca = (os.environ.get(n, "") for n in ("GRPC_TLS_CERT", "GRPC_TLS_KEY", "GRPC_TLS_CLIENT_CA"))
+    if not (cert or key or client_ca):
+        return None
+    if not (cert and key):
+        log("GRPC_TLS_CERT and GRPC_TLS_KEY go together")
+        sys.exit(2)
+
+    def read(path):
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as err:
+            log(f"cannot read {path}: {err.strerror}")
+            sys.exit(2)
+
+    return grpc.ssl_server_credentials(
+        [(read(key), read(cert))],
+        root_certificates=read(client_ca) if client_ca else None,
+        require_client_auth=bool(client_ca),
+    )
+
+
 def main():
     port = os.environ.get("GRPC_PORT", "")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -432,11 +461,17 @@ def main():
     module_pb2_grpc.add_ModuleServiceServicer_to_server(ModuleService(stop), server)
     entity_pb2_grpc.add_EntityServiceServicer_to_server(EntityService(screens), server)
     pipeline_pb2_grpc.add_PipelineServiceServicer_to_server(PipelineService(screens), server)
-    if server.add_insecure_port(f"127.0.0.1:{port}") == 0:
-        log(f"cannot listen on 127.0.0.1:{port}")
+    host = os.environ.get("GRPC_HOST", "127.0.0.1")
+    credentials = server_credentials()
+    if credentials is None:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    else:
+        bound = server.add_secure_port(f"{host}:{port}", credentials)
+    if bound == 0:
+        log(f"cannot listen on {host}:{port}")
         sys.exit(1)
     server.start()
-    log(f"listening on 127.0.0.1:{port}")
+    log(f"listening on {host}:{port}{'' if credentials is None else ' (TLS)'}")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     watch_stdin(stop)

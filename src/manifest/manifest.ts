@@ -1,4 +1,5 @@
 /** The parsed, validated form of a `module.yaml` with every default filled in. */
+import type { ModuleTls } from "./tls.ts";
 
 /** When to restart a module that exited. */
 export type RestartPolicy = "always" | "on-failure" | "never";
@@ -36,6 +37,8 @@ export interface Manifest {
   replicas: number;
   /** host:port of a remote module; empty for a spawned one. */
   address: string;
+  /** TLS (or mutual TLS) towards the remote module; plaintext without. */
+  tls?: ModuleTls;
   /** Absolute path of the module.yaml file. */
   path: string;
   /** Absolute path of the directory the module runs in. */

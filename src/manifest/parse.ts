@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import schema from "./module.schema.json" with { type: "json" };
 import { splitCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
+import { parseModuleTls } from "./tls.ts";
 import { DEFAULTS, type Manifest, type ManifestProblem } from "./manifest.ts";
 
 import { validate as generatedValidate } from "../gen/manifest_validate.ts";
@@ -143,6 +144,18 @@ export function parseManifest(text: string, file: string): ParseResult {
       });
     }
   }
+  const tls = parseModuleTls(
+    data.tls as Record<string, string> | undefined,
+    data.address as string | undefined,
+    dirname(resolve(file)),
+  );
+  if (problems.length === 0) {
+    for (const [field, message] of tls.problems) {
+      const path = field.split(".");
+      const line = lineOf(doc, counter, path.slice(0, -1), path.at(-1));
+      problems.push({ file, line, field, message });
+    }
+  }
   if (problems.length > 0) return { ok: false, name, problems, digest };
 
   command = argv(data.command);
@@ -181,6 +194,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     stopTimeoutMs: ms(data.stop_timeout, DEFAULTS.stopTimeoutMs),
     replicas: (data.replicas as number | undefined) ?? DEFAULTS.replicas,
     address: (data.address as string | undefined) ?? "",
+    tls: tls.tls,
     path: resolve(file),
     dir: dirname(resolve(file)),
     digest,

@@ -12,6 +12,9 @@ import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
 import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
 import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
 import { CircuitBreaker, type CircuitState, guarded } from "./circuit.ts";
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import type { ModuleTlsFiles } from "../manifest/tls.ts";
 
 /** Default deadline of an orchestrator-to-module call (SPEC 8). */
 export const MODULE_CALL_TIMEOUT_MS = 30_000;
@@ -42,17 +45,30 @@ const READS = ["getEntityStatus", "listEntities", "getFlowStatus"];
 
 /**
  * Creates the clients for `module` serving at `address` (host:port); `onCircuit` is told
- * when its circuit breaker opens, half-opens or closes.
+ * when its circuit breaker opens, half-opens or closes. With `tls`, over TLS (mutual TLS
+ * with a client certificate), checking the module's certificate for `tls.serverName`.
  */
 export function createModuleClients(
   address: string,
   module: string,
   onCircuit?: (state: CircuitState, reason: string) => void,
+  tls?: ModuleTlsFiles,
 ): ModuleClients {
-  const options = {
+  const options: grpc.ChannelOptions = {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
   };
+  let credentials: grpc.ChannelCredentials | undefined;
+  if (tls) {
+    const buffer = (bytes?: Uint8Array) => bytes && Buffer.from(bytes);
+    credentials = grpc.credentials.createSsl(
+      buffer(tls.ca) ?? null,
+      buffer(tls.key) ?? null,
+      buffer(tls.cert) ?? null,
+    );
+    // Deno's TLS refuses an IP address as the name to verify: always name it.
+    options["grpc.ssl_target_name_override"] = tls.serverName;
+  }
   const hooks: ClientHooks = {
     defaultTimeoutMs: MODULE_CALL_TIMEOUT_MS,
     startTraces: true,
@@ -60,15 +76,15 @@ export function createModuleClients(
       observer?.onCallEnd(module, method, code, seconds);
     },
   };
-  const module_ = createClient(ModuleService, address, undefined, options, hooks);
+  const module_ = createClient(ModuleService, address, credentials, options, hooks);
   const breaker = new CircuitBreaker(module, { onChange: onCircuit });
   const entity = guarded(
-    createClient(EntityService, address, undefined, options, hooks),
+    createClient(EntityService, address, credentials, options, hooks),
     breaker,
     READS,
   );
   const pipeline = guarded(
-    createClient(PipelineService, address, undefined, options, hooks),
+    createClient(PipelineService, address, credentials, options, hooks),
     breaker,
     READS,
   );

@@ -10,6 +10,7 @@ import type { Manifest } from "../manifest/manifest.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
 import { createModuleClients, type ModuleClients } from "./clients.ts";
+import { readModuleTls } from "../manifest/tls.ts";
 import { Alarm, freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
 import { groupMembers, waitGroupGone } from "./process_group.ts";
@@ -127,6 +128,8 @@ export class ModuleRunner {
     try {
       await waitForPort(host, record.port, abort.signal, this.outputAlarm);
       if (generation !== this.generation) return;
+      // TLS files are read at each start, so renewed certificates take effect on restart.
+      const tls = m.tls ? readModuleTls(m.tls) : undefined;
       this.clients = createModuleClients(`${host}:${record.port}`, record.name, (state, reason) => {
         this.ctx.logger.warn("module circuit breaker", { module: record.name, state, reason });
         this.ctx.bus.publish({
@@ -135,7 +138,7 @@ export class ModuleRunner {
           module: record.name,
           message: `${record.name}: circuit ${state}: ${reason}`,
         });
-      });
+      }, tls);
       const registration = await this.clients.module.registerModule({
         moduleId: record.name,
         orchestratorVersion: this.ctx.version,

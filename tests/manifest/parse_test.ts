@@ -4,6 +4,7 @@ import { splitCommand } from "../../src/manifest/command.ts";
 import { parseDuration } from "../../src/manifest/duration.ts";
 import { DEFAULTS } from "../../src/manifest/manifest.ts";
 import { discoverModules } from "../../src/manifest/discover.ts";
+import { makeTestPki } from "../helpers/tls.ts";
 
 const FILE = "/srv/modules/cam/module.yaml";
 
@@ -146,5 +147,52 @@ Deno.test("discovery finds manifests recursively and fails duplicate names namin
     assert.ok(found.some((d) => d.ok && d.manifest.name === "two"));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls of a remote module: paths resolved, files checked, the name to verify", async () => {
+  const pki = await makeTestPki();
+  try {
+    const file = `${pki.dir}/module.yaml`;
+    const parse = (extra: string, address = "camera.lan:50061") =>
+      parseManifest(`name: remote\naddress: "${address}"\n${extra}`, file);
+    const ok = parse("tls:\n  ca: test-ca.crt\n  cert: client.crt\n  key: client.key\n");
+    assert.ok(ok.ok, JSON.stringify(ok));
+    assert.deepEqual(ok.manifest.tls, {
+      ca: pki.ca,
+      cert: pki.clientCert,
+      key: pki.clientKey,
+      serverName: "camera.lan",
+    });
+    const named = parse("tls:\n  ca: test-ca.crt\n  server_name: localhost\n", "10.0.0.5:50061");
+    assert.ok(named.ok);
+    assert.deepEqual(named.manifest.tls, { ca: pki.ca, serverName: "localhost" });
+
+    const problemsOf = (extra: string, address?: string) => {
+      const r = address === ""
+        ? parseManifest(`name: remote\ncommand: "./run"\n${extra}`, file)
+        : parse(extra, address);
+      assert.equal(r.ok, false);
+      return r.ok ? [] : r.problems.map((p) => `${p.line} ${p.field}: ${p.message}`);
+    };
+    assert.deepEqual(problemsOf("tls:\n  ca: test-ca.crt\n", ""), [
+      "3 tls: applies to remote modules only: add address, or remove tls",
+    ]);
+    assert.deepEqual(problemsOf("tls:\n  cert: client.crt\n"), [
+      "4 tls.key: cert and key go together",
+    ]);
+    assert.deepEqual(problemsOf("tls:\n  ca: test-ca.crt\n", "10.0.0.5:50061"), [
+      "4 tls.server_name: required when address is an IP address (10.0.0.5): the name in the module's certificate",
+    ]);
+    assert.deepEqual(problemsOf("tls:\n  ca: nope.crt\n  cert: client.key\n  key: client.crt\n"), [
+      `4 tls.ca: cannot read ${pki.dir}/nope.crt: no such file`,
+      `5 tls.cert: ${pki.clientKey} is not a PEM certificate`,
+      `6 tls.key: ${pki.clientCert} is not a PEM private key`,
+    ]);
+    assert.deepEqual(problemsOf("tls:\n  ca: test-ca.crt\n  verify: false\n"), [
+      "5 tls.verify: unknown field",
+    ]);
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
   }
 });
