@@ -104,16 +104,6 @@ function sseLatencies(
 
 /** Runs the event benchmarks. */
 export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
-  const sdk = await import("../../src/sdk/events.ts");
-  if (!("ConnectReportTransport" in sdk)) {
-    return [{
-      name: "events",
-      title: "Event ingest",
-      status: "not available yet",
-      note: "the SDK has no Connect transport yet",
-      metrics: [],
-    }];
-  }
   await warmCache(
     `${ROOT}main.ts`,
     BENCH_MODULE,

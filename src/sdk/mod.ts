@@ -37,6 +37,8 @@ export {
   type CommandHandler,
   ConnectReportTransport,
   type ConnectTransportOptions,
+} from "./connect_transport.ts";
+export {
   type EventOptions,
   type EventReport,
   EventReporter,

@@ -14,7 +14,8 @@ import { HealthState } from "../gen/callassistant/v1/resources_pb.ts";
 import { addService, stopServer } from "../rpc/grpc_server.ts";
 import type { ServiceImpl } from "../rpc/handlers.ts";
 import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
-import { type CommandHandler, ConnectReportTransport, EventReporter } from "./events.ts";
+import { type CommandHandler, ConnectReportTransport } from "./connect_transport.ts";
+import { EventReporter } from "./events.ts";
 import { isLogLevel, ModuleLogger } from "./log.ts";
 import { onStopSignals, watchStdin } from "./process.ts";
 

@@ -22,7 +22,7 @@ import { ModuleRegistry } from "../../src/registry/modules.ts";
 import { Code, RpcError } from "../../src/rpc/errors.ts";
 import { createClient } from "../../src/rpc/grpc_client.ts";
 import { addService } from "../../src/rpc/grpc_server.ts";
-import { ConnectReportTransport } from "../../src/sdk/events.ts";
+import { ConnectReportTransport } from "../../src/sdk/connect_transport.ts";
 import { waitFor } from "../helpers/orchestrator.ts";
 
 type Request = MessageInitShape<typeof ConnectRequestSchema>;

@@ -15,7 +15,7 @@ import { AsyncQueue } from "../../src/events/queue.ts";
 import { Code, RpcError } from "../../src/rpc/errors.ts";
 import { addService } from "../../src/rpc/grpc_server.ts";
 import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
-import { ConnectReportTransport } from "../../src/sdk/events.ts";
+import { ConnectReportTransport } from "../../src/sdk/connect_transport.ts";
 import { EventServer, withTimeout } from "./helpers.ts";
 
 type Response = MessageInitShape<typeof ConnectResponseSchema>;
