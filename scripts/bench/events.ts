@@ -119,7 +119,11 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     { name: "ticker", mode: "ticker", env: { BENCH_EVENT_RATE: "50" } },
   ]);
   const raw = await startRawServer();
-  const orch = await startOrchestrator({ modules: dir, args: ["--event-rate", "1000000"] });
+  const orch = await startOrchestrator({
+    modules: dir,
+    args: ["--event-rate", "1000000"],
+    denoFlags: ctx.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}`] : [],
+  });
   let round = 0;
   /** One round of the flood module (or closes its reporter with `close`). */
   const floodRound = async (go: Record<string, unknown>): Promise<StreamResult> => {

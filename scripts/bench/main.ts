@@ -10,7 +10,8 @@
  *   --load-seconds N   length of each measured load run (default 5; 3 in --quick)
  *   --rounds N         measured runs of each load, interleaved with its baselines
  *                      (default 2; 1 in --quick)
- *   --profile DIR      write a CPU profile of the orchestrator under the gateway load to DIR
+ *   --profile DIR      write CPU profiles of the orchestrator under the gateway and event
+ *                      loads to DIR
  *   --out DIR          where results go (default bench-results/)
  *   --no-write         print the table only
  */
