@@ -429,32 +429,36 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     let eventId = 0n;
     let error = "";
     try {
-      runWithTrace(undefined, () => {
-        switch (req.payload.case) {
-          case "heartbeat":
-            break;
-          case "event":
-            eventId = acceptEvent(record, ch, req.payload.value, undefined);
-            break;
-          case "status":
-            acceptStatus(record, ch, req.payload.value);
-            break;
-          case "metrics":
-            acceptMetrics(record, ch, req.payload.value);
-            break;
-          case "commandResult": {
-            const r = req.payload.value;
-            const pending = ch.commands.get(r.commandId);
-            if (pending) {
-              ch.commands.delete(r.commandId);
-              pending.resolve(r);
+      const payload = req.payload;
+      if (payload.case === "event") {
+        // acceptEvent enters the event's own trace (its traceparent, or none).
+        eventId = acceptEvent(record, ch, payload.value, undefined);
+      } else {
+        // Nothing else inherits the stream's trace: each message stands alone.
+        runWithTrace(undefined, () => {
+          switch (payload.case) {
+            case "heartbeat":
+              break;
+            case "status":
+              acceptStatus(record, ch, payload.value);
+              break;
+            case "metrics":
+              acceptMetrics(record, ch, payload.value);
+              break;
+            case "commandResult": {
+              const r = payload.value;
+              const pending = ch.commands.get(r.commandId);
+              if (pending) {
+                ch.commands.delete(r.commandId);
+                pending.resolve(r);
+              }
+              break;
             }
-            break;
+            default:
+              throw new RpcError(Code.INVALID_ARGUMENT, "empty message: no payload");
           }
-          default:
-            throw new RpcError(Code.INVALID_ARGUMENT, "empty message: no payload");
-        }
-      });
+        });
+      }
     } catch (err) {
       const rpc = toRpcError(err);
       error = `${Code[rpc.code]}: ${rpc.message}`;
