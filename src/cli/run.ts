@@ -6,6 +6,7 @@ import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import type { Rate } from "../events/event_service.ts";
 import type { TlsFiles } from "../server/tls_terminator.ts";
+import { type PemKind, readPem } from "../security/pem.ts";
 import { loadOrCreateToken } from "../security/auth.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
@@ -64,32 +65,24 @@ export function parseEventRate(value: string): Rate {
 }
 
 /** Reads `--tls-cert` and `--tls-key` (both or neither), checking they hold PEM. */
-export async function readTlsFiles(
+export function readTlsFiles(
   certPath: string | undefined,
   keyPath: string | undefined,
-): Promise<TlsFiles | undefined> {
+): TlsFiles | undefined {
   if (certPath === undefined && keyPath === undefined) return undefined;
   if (certPath === undefined || keyPath === undefined) {
     throw new Error("--tls-cert and --tls-key go together: give both or neither");
   }
-  const read = async (flag: string, path: string, pem: RegExp, what: string) => {
-    let text: string;
+  const read = (flag: string, path: string, kind: PemKind) => {
     try {
-      text = await Deno.readTextFile(path);
+      return readPem(path, kind);
     } catch (err) {
-      const reason = err instanceof Deno.errors.NotFound
-        ? "no such file"
-        : err instanceof Deno.errors.PermissionDenied
-        ? "permission denied"
-        : (err as Error).message;
-      throw new Error(`--${flag} ${path}: cannot read it: ${reason}`);
+      throw new Error(`--${flag}: ${(err as Error).message}`);
     }
-    if (!pem.test(text)) throw new Error(`--${flag} ${path}: not a PEM ${what}`);
-    return text;
   };
   return {
-    cert: await read("tls-cert", certPath, /-----BEGIN CERTIFICATE-----/, "certificate"),
-    key: await read("tls-key", keyPath, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key"),
+    cert: read("tls-cert", certPath, "certificate"),
+    key: read("tls-key", keyPath, "private key"),
   };
 }
 
@@ -141,7 +134,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       "error",
     ]);
     const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
-    const tls = await readTlsFiles(flags["tls-cert"], flags["tls-key"]);
+    const tls = readTlsFiles(flags["tls-cert"], flags["tls-key"]);
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);

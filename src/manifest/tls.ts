@@ -1,5 +1,6 @@
 /** The `tls` block of a remote module's manifest: checks at parse time, reads at connect. */
 import { isAbsolute, join } from "node:path";
+import { readPem } from "../security/pem.ts";
 
 /** TLS towards a remote module: absolute paths of PEM files, and the name to verify. */
 export interface ModuleTls {
@@ -18,30 +19,11 @@ export interface ModuleTlsFiles {
   serverName: string;
 }
 
-const PEM = {
-  ca: [/-----BEGIN CERTIFICATE-----/, "certificate"],
-  cert: [/-----BEGIN CERTIFICATE-----/, "certificate"],
-  key: [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key"],
-} as const;
+const KIND = { ca: "certificate", cert: "certificate", key: "private key" } as const;
 
-/** Reads one PEM file, or explains in one line why it cannot be used. */
-function readPem(path: string, field: keyof typeof PEM): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(path);
-  } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : (err as Error).message;
-    throw new Error(`cannot read ${path}: ${reason}`);
-  }
-  const [pattern, what] = PEM[field];
-  if (!pattern.test(new TextDecoder().decode(bytes))) {
-    throw new Error(`${path} is not a PEM ${what}`);
-  }
-  return bytes;
+/** Reads one PEM file as bytes, or throws one line saying why it cannot be used. */
+function readPemBytes(path: string, field: keyof typeof KIND): Uint8Array {
+  return new TextEncoder().encode(readPem(path, KIND[field]));
 }
 
 /**
@@ -71,12 +53,12 @@ export function parseModuleTls(
       `required when address is an IP address (${host}): the name in the module's certificate`,
     ]);
   }
-  const paths: Partial<Record<keyof typeof PEM, string>> = {};
+  const paths: Partial<Record<keyof typeof KIND, string>> = {};
   for (const field of ["ca", "cert", "key"] as const) {
     if (tls[field] === undefined) continue;
     const path = isAbsolute(tls[field]) ? tls[field] : join(dir, tls[field]);
     try {
-      readPem(path, field);
+      readPem(path, KIND[field]);
       paths[field] = path;
     } catch (err) {
       problems.push([`tls.${field}`, (err as Error).message]);
@@ -89,9 +71,9 @@ export function parseModuleTls(
 /** Reads the PEM files of `tls` (throws one line naming the file when one is unusable). */
 export function readModuleTls(tls: ModuleTls): ModuleTlsFiles {
   return {
-    ca: tls.ca ? readPem(tls.ca, "ca") : undefined,
-    cert: tls.cert ? readPem(tls.cert, "cert") : undefined,
-    key: tls.key ? readPem(tls.key, "key") : undefined,
+    ca: tls.ca ? readPemBytes(tls.ca, "ca") : undefined,
+    cert: tls.cert ? readPemBytes(tls.cert, "cert") : undefined,
+    key: tls.key ? readPemBytes(tls.key, "key") : undefined,
     serverName: tls.serverName,
   };
 }

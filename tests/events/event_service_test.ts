@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { bindLoopback } from "../helpers/grpc.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { EventBus } from "../../src/events/bus.ts";
 import { createEventService, type EventServiceOptions } from "../../src/events/event_service.ts";
@@ -37,14 +38,7 @@ async function setup(options: Partial<EventServiceOptions> = {}) {
   const service = createEventService({ registry, bus, ...options });
   const server = new grpc.Server();
   addService(server, EventService, service.impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (err, p) => err ? reject(err) : resolve(p),
-    )
-  );
-  const address = `127.0.0.1:${port}`;
+  const address = await bindLoopback(server);
   const client = createClient(EventService, address);
   return {
     bus,

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { bindLoopback } from "../helpers/grpc.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type ConnectRequest,
@@ -58,14 +59,7 @@ class ConnectServer {
       },
       ...impl,
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(
-        "127.0.0.1:0",
-        grpc.ServerCredentials.createInsecure(),
-        (err, p) => err ? reject(err) : resolve(p),
-      )
-    );
-    self = new ConnectServer(server, `127.0.0.1:${port}`);
+    self = new ConnectServer(server, await bindLoopback(server));
     return self;
   }
 

@@ -4,6 +4,7 @@
  * each bounded by a timeout.
  */
 import * as grpc from "@grpc/grpc-js";
+import { bindLoopback } from "../helpers/grpc.ts";
 import { fileURLToPath } from "node:url";
 import { EventService } from "../../src/gen/callassistant/v1/event_pb.ts";
 import type {
@@ -247,14 +248,7 @@ export class EventServer {
       ...override,
     };
     addService(server, EventService, impl);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(
-        "127.0.0.1:0",
-        grpc.ServerCredentials.createInsecure(),
-        (err, port) => err ? reject(err) : resolve(port),
-      )
-    );
-    self = new EventServer(server, `127.0.0.1:${port}`);
+    self = new EventServer(server, await bindLoopback(server));
     return self;
   }
 
