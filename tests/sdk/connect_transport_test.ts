@@ -14,7 +14,7 @@ import {
 } from "../../src/gen/callassistant/v1/event_pb.ts";
 import { AsyncQueue } from "../../src/events/queue.ts";
 import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { addService } from "../../src/rpc/grpc_server.ts";
+import { addService, stopServer } from "../../src/rpc/grpc_server.ts";
 import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
 import { ConnectReportTransport } from "../../src/sdk/connect_transport.ts";
 import { EventServer, withTimeout } from "./helpers.ts";
@@ -101,16 +101,7 @@ class ConnectServer {
 
   close(): Promise<void> {
     for (const s of this.streams) s.responses.close();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 2000);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return stopServer(this.server, 2000);
   }
 }
 

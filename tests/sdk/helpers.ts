@@ -12,7 +12,7 @@ import type {
   ReportMetricsRequest,
   ReportStatusRequest,
 } from "../../src/gen/callassistant/v1/event_pb.ts";
-import { addService } from "../../src/rpc/grpc_server.ts";
+import { addService, stopServer } from "../../src/rpc/grpc_server.ts";
 import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
 
 export const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
@@ -270,15 +270,6 @@ export class EventServer {
 
   /** Stops the server. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 2000);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return stopServer(this.server, 2000);
   }
 }
