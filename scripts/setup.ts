@@ -1,7 +1,8 @@
 /**
  * Installs the system packages the example modules and tests need, once: Debian's gRPC for
- * Python (the cast-screen example module), protoc with its gRPC plugin, and openssl (the
- * TLS tests make their certificates with it). Run by
+ * Python (the cast-screen example module) and protoc with its gRPC plugin; with `--tests`
+ * also Chromium (the dashboard tests drive it) and openssl (the TLS tests make their
+ * certificates with it). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
  * Without root it prints the apt-get command instead of running it.
  */
@@ -12,7 +13,12 @@ export const PACKAGES: Record<string, string> = {
   "python3-protobuf": "/usr/lib/python3/dist-packages/google/protobuf/__init__.py",
   "protobuf-compiler": "/usr/bin/protoc",
   "protobuf-compiler-grpc": "/usr/bin/grpc_python_plugin",
-  "openssl": "/usr/bin/openssl",
+};
+
+/** Debian packages only the tests need. */
+export const TEST_PACKAGES: Record<string, string> = {
+  chromium: "/usr/bin/chromium",
+  openssl: "/usr/bin/openssl",
 };
 
 function exists(path: string): boolean {
@@ -24,9 +30,10 @@ function exists(path: string): boolean {
   }
 }
 
-/** The packages whose files are missing. */
-export function missingPackages(): string[] {
-  return Object.entries(PACKAGES).filter(([, file]) => !exists(file)).map(([pkg]) => pkg);
+/** The packages whose files are missing (with the tests' packages when `tests`). */
+export function missingPackages(tests = false): string[] {
+  return Object.entries({ ...PACKAGES, ...(tests ? TEST_PACKAGES : {}) })
+    .filter(([, file]) => !exists(file)).map(([pkg]) => pkg);
 }
 
 async function run(cmd: string, args: string[]): Promise<boolean> {
@@ -40,12 +47,15 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  const missing = missingPackages();
+  const missing = missingPackages(Deno.args.includes("--tests"));
   if (missing.length === 0) return 0;
   const command = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (Deno.uid() !== 0 || !exists("/usr/bin/apt-get")) {
     console.error(`setup: missing ${missing.join(", ")}; install them with: sudo ${command}`);
-    console.error("setup: the Python example module will stay FAILED until then");
+    console.error(
+      "setup: until then the Python example module stays FAILED" +
+        (Deno.args.includes("--tests") ? " and the dashboard and TLS tests fail" : ""),
+    );
     return 0;
   }
   console.error(`setup: installing ${missing.join(", ")}`);
