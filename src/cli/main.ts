@@ -49,9 +49,12 @@ Prints one line per problem; exits 1 when there is any. With --against, also pri
 a running orchestrator would start, stop or restart if it reloaded now.
 
 Flags:
-  --modules DIR    modules directory (default: modules)
-  --against URL    a running orchestrator's HTTP gateway, e.g. http://127.0.0.1:8080
-  -h, --help       show this help`,
+  --modules DIR      modules directory (default: modules)
+  --against URL      a running orchestrator's HTTP gateway, e.g. http://127.0.0.1:8080
+  --token-file FILE  with --against: its bearer token (<data>/auth-token), when it
+                     requires one
+  --ca-file FILE     with --against: a CA certificate (PEM) to trust for its HTTPS
+  -h, --help         show this help`,
   version: `Usage: call-assistant version
 
 Prints the orchestrator version and the Deno version it runs on.`,
@@ -74,12 +77,16 @@ const OPTIONS = {
   config: { type: "string" },
   insecure: { type: "boolean" },
   against: { type: "string" },
+  "token-file": { type: "string" },
+  "ca-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const ALLOWED: Record<string, Set<string>> = {
-  run: new Set(Object.keys(OPTIONS).filter((k) => k !== "against")),
-  validate: new Set(["modules", "against", "help"]),
+  run: new Set(
+    Object.keys(OPTIONS).filter((k) => !["against", "token-file", "ca-file"].includes(k)),
+  ),
+  validate: new Set(["modules", "against", "token-file", "ca-file", "help"]),
   version: new Set(["help"]),
 };
 
@@ -130,7 +137,16 @@ export async function main(args: string[]): Promise<number> {
       console.log(`call-assistant ${VERSION} (deno ${Deno.version.deno})`);
       return 0;
     case "validate":
-      return await validateCommand(flags.modules ?? "modules", flags.against);
+      if (!flags.against && (flags["token-file"] || flags["ca-file"])) {
+        console.error("error: --token-file and --ca-file go with --against (see validate --help)");
+        return 2;
+      }
+      return await validateCommand(
+        flags.modules ?? "modules",
+        flags.against
+          ? { url: flags.against, tokenFile: flags["token-file"], caFile: flags["ca-file"] }
+          : undefined,
+      );
     default:
       return await runCommand(flags);
   }

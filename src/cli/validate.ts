@@ -5,14 +5,72 @@
 import { describeProblems, type Discovered, discoverModules } from "../manifest/discover.ts";
 import { graphProblems } from "../supervisor/graph.ts";
 import { isEmptyPlan, planReload } from "../supervisor/reload.ts";
+import { readPem } from "../security/pem.ts";
 
-/** Prints the reload plan against the orchestrator at `url`; returns false when unreachable. */
-async function printPlan(url: string, discovered: Discovered[]): Promise<boolean> {
+/** How `validate --against` reaches a running orchestrator. */
+export interface AgainstOptions {
+  /** Its HTTP gateway, e.g. https://pi.lan:8443. */
+  url: string;
+  /** A file holding its bearer token (`<data>/auth-token`), when it requires one. */
+  tokenFile?: string;
+  /** A CA certificate (PEM) to trust for its HTTPS certificate, beyond the system's roots. */
+  caFile?: string;
+}
+
+/** Lists the running modules; throws one line saying what went wrong. */
+async function runningModules(
+  against: AgainstOptions,
+): Promise<{ name: string; manifestDigest: string }[]> {
+  const headers = new Headers();
+  if (against.tokenFile) {
+    let token: string;
+    try {
+      token = (await Deno.readTextFile(against.tokenFile)).trim();
+    } catch (err) {
+      throw new Error(`--token-file ${against.tokenFile}: ${(err as Error).message}`);
+    }
+    headers.set("authorization", `Bearer ${token}`);
+  }
+  let client: Deno.HttpClient | undefined;
+  if (against.caFile) {
+    try {
+      client = Deno.createHttpClient({ caCerts: [readPem(against.caFile, "certificate")] });
+    } catch (err) {
+      throw new Error(`--ca-file: ${(err as Error).message}`);
+    }
+  }
+  try {
+    const res = await fetch(new URL("/v1/modules", against.url), { headers, client }).catch(
+      (err) => {
+        // "fetch failed" alone says nothing: the cause names the refusal or the certificate.
+        const cause = (err as Error).cause as Error | undefined;
+        throw new Error(cause?.message ? `${err.message}: ${cause.message}` : err.message);
+      },
+    );
+    if (res.status === 401) {
+      await res.body?.cancel();
+      throw new Error(
+        against.tokenFile
+          ? "HTTP 401: the token in --token-file is not the orchestrator's"
+          : "HTTP 401: the orchestrator requires its token: add --token-file <data>/auth-token",
+      );
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`HTTP ${res.status}`);
+    }
+    return (await res.json()).modules;
+  } finally {
+    client?.close();
+  }
+}
+
+/** Prints the reload plan against a running orchestrator; returns false when unreachable. */
+async function printPlan(against: AgainstOptions, discovered: Discovered[]): Promise<boolean> {
+  const url = against.url;
   let modules: { name: string; manifestDigest: string }[];
   try {
-    const res = await fetch(new URL("/v1/modules", url));
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    modules = (await res.json()).modules;
+    modules = await runningModules(against);
   } catch (err) {
     console.error(`error: --against ${url}: cannot read /v1/modules: ${(err as Error).message}`);
     return false;
@@ -26,7 +84,10 @@ async function printPlan(url: string, discovered: Discovered[]): Promise<boolean
 }
 
 /** Prints one line per module and problem; returns 1 when there is a problem. */
-export async function validateCommand(modulesDir: string, against?: string): Promise<number> {
+export async function validateCommand(
+  modulesDir: string,
+  against?: AgainstOptions,
+): Promise<number> {
   try {
     const stat = await Deno.stat(modulesDir);
     if (!stat.isDirectory) throw new Error("not a directory");

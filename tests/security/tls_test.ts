@@ -151,3 +151,57 @@ Deno.test("tls: a missing half, an unreadable file, non-PEM or a key that does n
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("tls: validate --against an HTTPS orchestrator that requires its token", async () => {
+  const pki = await makeTestPki();
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  const data = await Deno.makeTempDir({ prefix: "ca-test-data-" });
+  const orch = await startOrchestrator({
+    modules: dir,
+    data,
+    args: ["--http", "0.0.0.0:0", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey],
+  });
+  const validate = async (...flags: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", `${ROOT}main.ts`, "validate", "--modules", dir, ...flags],
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  };
+  try {
+    const url = orch.url;
+    const wrongToken = `${pki.dir}/wrong-token`;
+    await Deno.writeTextFile(wrongToken, "0".repeat(64));
+    const cases: [string[], RegExp][] = [
+      [["--against", url], /cannot read \/v1\/modules: .*certificate/i],
+      [["--against", url, "--ca-file", pki.ca], /requires its token: add --token-file/],
+      [
+        ["--against", url, "--ca-file", pki.ca, "--token-file", wrongToken],
+        /the token in --token-file is not the orchestrator's/,
+      ],
+      [["--against", url, "--ca-file", pki.serverKey], /--ca-file: .* is not a PEM certificate/],
+      [["--token-file", `${data}/auth-token`], /go with --against/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await validate(...flags);
+      assert.equal(r.code, 2, `${flags.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    const ok = await validate(
+      "--against",
+      url,
+      "--ca-file",
+      pki.ca,
+      "--token-file",
+      `${data}/auth-token`,
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /no changes against https:\/\//);
+  } finally {
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(data, { recursive: true });
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
