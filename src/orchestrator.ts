@@ -22,6 +22,8 @@ import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
+import { Health } from "./gen/grpc/health/v1/health_pb.ts";
+import { createClient } from "./rpc/grpc_client.ts";
 import type { TlsFiles } from "./server/tls_terminator.ts";
 import { Store } from "./store/store.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
@@ -75,6 +77,12 @@ export interface Orchestrator {
 
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Makes one health call to `address` and forgets it (errors included). */
+function warmUpGrpcClient(address: string): void {
+  const health = createClient(Health, address);
+  health.check({}, { timeoutMs: 2_000 }).catch(() => {}).finally(() => health.close());
 }
 
 /** Starts listeners and modules; throws ListenError when a port cannot be bound. */
@@ -231,6 +239,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
+  // While the first modules start, one call to our own health service warms grpc-js's
+  // client code, so registering them does not pay for it.
+  warmUpGrpcClient(grpcListener.localAddress);
 
   // Hot reload: manifest changes are applied as a diff, one reload at a time.
   let reloading = Promise.resolve();
