@@ -26,6 +26,9 @@ const CONFIG_KEYS = [
   "tls-key",
   "insecure",
 ];
+/** Signals this close to the first are the same request to stop, delivered twice. */
+const SIGNAL_REPEAT_MS = 1_000;
+
 const NUMERIC_KEYS = ["log-file-size", "log-files", "event-rate"];
 
 /** Reads a `--config` YAML file whose keys are flag names. */
@@ -100,9 +103,13 @@ export async function runCommand(cli: Flags): Promise<number> {
   // Signals are caught from the start: one arriving during startup stops right after it.
   const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  let count = 0;
+  let firstAt = -Infinity;
   const handler = (signal: Deno.Signal) => () => {
-    if (++count > 1) {
+    const now = performance.now();
+    // One Ctrl-C under `deno task` arrives twice (the terminal signals the whole process
+    // group, and deno task forwards it too): only a signal a second later forces the exit.
+    if (now - firstAt < SIGNAL_REPEAT_MS) return;
+    if (firstAt !== -Infinity) {
       console.error("second signal: exiting now; module process groups get SIGKILL");
       for (const r of orchestrator?.registry.list() ?? []) {
         if (r.pid > 0) {
@@ -115,6 +122,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       }
       Deno.exit(130);
     }
+    firstAt = now;
     resolve(signal);
   };
   for (const s of signals) Deno.addSignalListener(s, handler(s));

@@ -135,3 +135,44 @@ Deno.test("orchestrator killed with SIGKILL: SDK modules exit, leftovers reaped 
     await Deno.remove(data, { recursive: true });
   }
 });
+
+Deno.test("signals: a doubled Ctrl-C stops gracefully; a second signal a second later forces the exit", async () => {
+  const calm = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  await addBehaving(calm, "quick", "ok");
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  // Ignores SIGTERM: a graceful stop waits the whole stop_timeout for it.
+  await addModule(
+    dir,
+    "stubborn",
+    `command: ["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"]\nstart_timeout: 60s\nstop_timeout: 20s\n`,
+  );
+  try {
+    // Two SIGINTs 20 ms apart (as `deno task` delivers one Ctrl-C): a graceful stop, exit 0.
+    let orch = await startOrchestrator({ modules: calm });
+    const quick = await waitForState(orch.url, "quick", "READY");
+    orch.child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 20));
+    orch.child.kill("SIGINT");
+    let status = await orch.stop();
+    assert.equal(status.code, 0, "one doubled Ctrl-C is one graceful stop");
+    assert.ok(orch.logs.some((l) => l.msg === "stopped"));
+    assert.ok(!isAlive(quick.pid));
+
+    // A second signal well after the first, while the stubborn module holds the stop up:
+    // every module group is killed at once and the exit code is 130.
+    orch = await startOrchestrator({ modules: dir });
+    const stubborn = await waitForState(orch.url, "stubborn", "STARTING", 10_000, (m) => m.pid > 0);
+    orch.child.kill("SIGINT");
+    await orch.waitForLog((l) => l.msg === "stopping");
+    await new Promise((r) => setTimeout(r, 1_500));
+    const forcedAt = performance.now();
+    orch.child.kill("SIGINT");
+    status = await orch.stop();
+    assert.equal(status.code, 130);
+    assert.ok(performance.now() - forcedAt < 5_000, "the forced exit does not wait");
+    await waitFor(() => groupMembers(stubborn.pid).length === 0, 5_000, "stubborn's group gone");
+  } finally {
+    await Deno.remove(calm, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
