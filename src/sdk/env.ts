@@ -4,7 +4,7 @@
 
 /** The module's view of its process environment. */
 export interface ModuleEnv {
-  /** The port to serve gRPC on, on 127.0.0.1 (`GRPC_PORT`). */
+  /** The port to serve gRPC on (`GRPC_PORT`), on `grpcHost`. */
   readonly grpcPort: number;
   /** The module's id for this orchestrator (`MODULE_ID`); empty when run alone. */
   readonly moduleId: string;
@@ -18,6 +18,14 @@ export interface ModuleEnv {
   readonly dataDir: string;
   /** True when the orchestrator runs in dev mode (`CALL_ASSISTANT_DEV=1`). */
   readonly dev: boolean;
+  /** Where to serve (`GRPC_HOST`, default 127.0.0.1): another address for a remote module. */
+  readonly grpcHost: string;
+  /**
+   * Certificate chain and key files (PEM) to serve TLS with (`GRPC_TLS_CERT`,
+   * `GRPC_TLS_KEY`), for a remote module reached over TLS; empty for plaintext.
+   */
+  readonly tlsCert: string;
+  readonly tlsKey: string;
 }
 
 /** A missing or malformed environment variable. */
@@ -46,6 +54,22 @@ function getter(source: EnvSource): (key: string) => string {
  * Reads the module environment. Throws a ModuleEnvError naming the variable when
  * `GRPC_PORT` is missing or not a port number (1-65535).
  */
+/** GRPC_TLS_CERT and GRPC_TLS_KEY, checked to come together. */
+function tlsFiles(get: (name: string) => string): { tlsCert: string; tlsKey: string } {
+  const tlsCert = get("GRPC_TLS_CERT");
+  const tlsKey = get("GRPC_TLS_KEY");
+  if ((tlsCert === "") !== (tlsKey === "")) {
+    throw new ModuleEnvError("GRPC_TLS_CERT and GRPC_TLS_KEY go together: set both or neither");
+  }
+  if (get("GRPC_TLS_CLIENT_CA")) {
+    throw new ModuleEnvError(
+      "GRPC_TLS_CLIENT_CA is not supported by the TypeScript SDK: Deno's TLS listener cannot " +
+        "ask for client certificates (serve plain TLS, or put a proxy that can in front)",
+    );
+  }
+  return { tlsCert, tlsKey };
+}
+
 export function readModuleEnv(source: EnvSource = Deno.env): ModuleEnv {
   const get = getter(source);
   const rawPort = get("GRPC_PORT");
@@ -72,5 +96,7 @@ export function readModuleEnv(source: EnvSource = Deno.env): ModuleEnv {
     token: get("MODULE_TOKEN"),
     dataDir: get("MODULE_DATA_DIR"),
     dev: get("CALL_ASSISTANT_DEV") === "1",
+    grpcHost: get("GRPC_HOST") || "127.0.0.1",
+    ...tlsFiles(get),
   };
 }

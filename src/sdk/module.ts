@@ -18,6 +18,8 @@ import { type CommandHandler, ConnectReportTransport } from "./connect_transport
 import { EventReporter } from "./events.ts";
 import { isLogLevel, ModuleLogger } from "./log.ts";
 import { onStopSignals, watchStdin } from "./process.ts";
+import { startTlsTerminator, type TlsTerminator } from "../server/tls_terminator.ts";
+import { readPem } from "../security/pem.ts";
 
 /** The SDK name and version sent in `ModuleInfo.sdk`. */
 export const SDK_VERSION = "callassistant-sdk-ts/0.1.0";
@@ -136,6 +138,8 @@ export interface ModuleHandle {
 
 class Runtime implements ModuleHandle {
   port = 0;
+  /** The TLS terminator in front of the server, when serving TLS. */
+  terminator?: TlsTerminator;
   config: JsonObject | undefined;
   readonly closed: Promise<void>;
   #explicitHealth: Health | undefined;
@@ -174,6 +178,7 @@ class Runtime implements ModuleHandle {
   stop(reason: string, timeoutMs: number): Promise<void> {
     this.#stopping ??= (async () => {
       this.options.log(`stopping: ${reason}`);
+      this.terminator?.close();
       await stopServer(this.server, Math.max(50, timeoutMs / 2));
       try {
         await this.definition.onShutdown?.(reason);
@@ -272,8 +277,9 @@ function defaultModuleHandlers(rt: Runtime): ServiceImpl<typeof ModuleService> {
 
 /**
  * Starts the module: reads the environment, serves the three services on
- * 127.0.0.1:GRPC_PORT, logs "listening on 127.0.0.1:PORT" to stderr, and resolves to
- * the running module. See `ServeOptions.ownProcess` for what it does to the process.
+ * 127.0.0.1:GRPC_PORT (GRPC_HOST changes the address; GRPC_TLS_CERT and GRPC_TLS_KEY
+ * serve TLS, for a remote module), logs "listening on HOST:PORT" to stderr, and resolves
+ * to the running module. See `ServeOptions.ownProcess` for what it does to the process.
  */
 export async function serveModule(
   definition: ModuleDefinition,
@@ -349,9 +355,22 @@ export async function serveModule(
   addService(server, EntityService, defined(definition.entity), onInternalError);
   addService(server, PipelineService, defined(definition.pipeline), onInternalError);
 
-  const address = `127.0.0.1:${env.grpcPort}`;
+  const tls = env.tlsCert !== "";
+  const host = env.grpcHost.includes(":") ? `[${env.grpcHost}]` : env.grpcHost;
+  const address = `${host}:${env.grpcPort}`;
   try {
-    rt.port = await bind(server, address);
+    if (tls) {
+      // grpc-js's TLS server does not work on Deno: TLS is terminated in front of it.
+      const files = {
+        cert: readPem(env.tlsCert, "certificate"),
+        key: readPem(env.tlsKey, "private key"),
+      };
+      const inner = await bind(server, "127.0.0.1:0");
+      rt.terminator = startTlsTerminator(env.grpcHost, env.grpcPort, files, inner);
+      rt.port = rt.terminator.port;
+    } else {
+      rt.port = await bind(server, address);
+    }
   } catch (err) {
     const message = `cannot listen on ${address}: ${err instanceof Error ? err.message : err}`;
     if (ownProcess) {
@@ -361,7 +380,7 @@ export async function serveModule(
     server.forceShutdown();
     throw new Error(message, { cause: err });
   }
-  log(`listening on 127.0.0.1:${rt.port}`);
+  log(`listening on ${host}:${rt.port}${tls ? " (TLS)" : ""}`);
   connect?.start();
 
   if (ownProcess) {

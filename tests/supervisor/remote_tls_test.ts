@@ -111,3 +111,62 @@ Deno.test("remote module over mutual TLS: READY with the right certificates only
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("remote SDK module over TLS: GRPC_HOST, GRPC_TLS_CERT and GRPC_TLS_KEY; plaintext refused", async () => {
+  const pki = await makeTestPki();
+  const port = freePort();
+  const remote = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${ROOT}tests/fixtures/behave.ts`],
+    env: {
+      GRPC_PORT: String(port),
+      GRPC_HOST: "127.0.0.1",
+      GRPC_TLS_CERT: pki.serverCert,
+      GRPC_TLS_KEY: pki.serverKey,
+      MODULE_NAME: "sdk-remote",
+      BEHAVE: "ok",
+    },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const remoteLog: string[] = [];
+  const reading = remote.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void remoteLog.push(chunk) }),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  const manifest = (tls: string) =>
+    `address: "127.0.0.1:${port}"\n${tls}restart: { backoff: { initial: 200ms, max: 500ms } }\n`;
+  await addModule(dir, "sdk-remote", manifest(`tls:\n  ca: ${pki.ca}\n  server_name: localhost\n`));
+  await addModule(dir, "sdk-plaintext", manifest(""));
+  try {
+    await waitFor(
+      () => remoteLog.join("").includes(`listening on 127.0.0.1:${port} (TLS)`),
+      30_000,
+      "the SDK module listening with TLS",
+    );
+    const orch = await startOrchestrator({ modules: dir });
+    try {
+      await waitFor(async () =>
+        (await modules(orch.url))["sdk-remote"].state === "MODULE_STATE_READY"
+      );
+      const plaintext = await waitFor(
+        async () => {
+          const m = (await modules(orch.url))["sdk-plaintext"];
+          return m.lastError ? m : undefined;
+        },
+        30_000,
+        "the plaintext manifest's error",
+      );
+      assert.notEqual(plaintext.state, "MODULE_STATE_READY");
+      assert.match(plaintext.lastError, /start failed/);
+    } finally {
+      await orch.stop();
+    }
+  } finally {
+    remote.kill("SIGTERM");
+    await remote.status;
+    await reading.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
