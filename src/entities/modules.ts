@@ -55,14 +55,22 @@ export function supervisorModules(
     state: (name) => registry.get(name)?.state,
     reason: (name) => registry.get(name)?.lastError ?? "",
     registration: (name) => registry.get(name)?.registration,
-    clients(name) {
-      try {
-        return supervisor.runner(name).clients;
-      } catch {
-        return undefined; // Removed by a reload.
-      }
+    clients: (name) => supervisor.clientsOf(name),
+    watch(fn) {
+      const unwatch = registry.watch((record) => fn(record.name, record.state));
+      // Another instance of a replicated module started or stopped serving: the entities
+      // and flows it held are gone, so the module is handled as if it had restarted.
+      const unwatchReplicas = registry.watchReplicas((name) => {
+        const state = registry.get(name)?.state;
+        if (state === undefined || !RUNNING_STATES.has(state)) return;
+        fn(name, ModuleState.STARTING);
+        fn(name, state);
+      });
+      return () => {
+        unwatch();
+        unwatchReplicas();
+      };
     },
-    watch: (fn) => registry.watch((record) => fn(record.name, record.state)),
   };
 }
 

@@ -258,7 +258,8 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
 
   /** The channel of the calling module's current process (reset on a new token). */
   const channelOf = (record: ModuleRecord): Channel => {
-    let ch = channels.get(record.name);
+    // One channel per instance: the instances of a replicated module each have a stream.
+    let ch = channels.get(record.instanceName);
     if (!ch || ch.token !== record.token) {
       ch?.stream?.end(new RpcError(Code.UNAVAILABLE, "the module was restarted"));
       ch = {
@@ -274,7 +275,7 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
         lastNotice: -Infinity,
         commands: new Map(),
       };
-      channels.set(record.name, ch);
+      channels.set(record.instanceName, ch);
     }
     return ch;
   };
@@ -572,7 +573,9 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
   return {
     impl,
     moduleMetrics,
-    connectedModules: () => [...channels.values()].filter((c) => c.stream).map((c) => c.module),
+    connectedModules: () => [
+      ...new Set([...channels.values()].filter((c) => c.stream).map((c) => c.module)),
+    ],
     sendCommand(module, command, timeoutMs = commandTimeoutMs) {
       const ch = channels.get(module);
       if (!ch?.stream || registry.get(module)?.token !== ch.token) {

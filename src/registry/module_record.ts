@@ -42,7 +42,12 @@ export class ModuleRecord {
     failures: 0,
   };
   readonly history: ModuleRun[] = [];
-  readonly log = new ModuleLog();
+  /** The output tail; the instances of a replicated module share the module's. */
+  log = new ModuleLog();
+  /** 0 for the module itself, 1 and up for its other instances (`replicas` > 1). */
+  replicaIndex = 0;
+  /** The module's other instances, when its manifest asks for `replicas` > 1. */
+  replicas: ModuleRecord[] = [];
 
   constructor(
     readonly name: string,
@@ -53,6 +58,19 @@ export class ModuleRecord {
     /** SHA-256 of the manifest text this record was loaded from. */
     public manifestDigest = "",
   ) {}
+
+  /** "name" for the module itself, "name@i" for its other instances (data directories). */
+  get instanceName(): string {
+    return this.replicaIndex === 0 ? this.name : `${this.name}@${this.replicaIndex}`;
+  }
+
+  /** A record for instance `index` of this module, sharing its manifest and output tail. */
+  newReplica(index: number): ModuleRecord {
+    const r = new ModuleRecord(this.name, this.manifest, this.manifestPath, this.manifestDigest);
+    r.replicaIndex = index;
+    r.log = this.log;
+    return r;
+  }
 
   /** Records a process start in the history. */
   addRun(run: ModuleRun): void {
@@ -91,6 +109,15 @@ export class ModuleRecord {
       lastStderr: this.log.tailOf("stderr", 20),
       configSchema: this.registration?.configSchema,
       manifestDigest: this.manifestDigest,
+      replicas: this.replicas.map((r) => ({
+        index: r.replicaIndex,
+        state: r.state,
+        pid: r.pid,
+        grpcPort: r.port,
+        restarts: r.restarts,
+        lastError: r.lastError,
+        startedAt: ts(r.startedAt),
+      })),
     });
   }
 }

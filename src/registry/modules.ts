@@ -18,10 +18,13 @@ const SEVERITY: Partial<Record<ModuleState, Severity>> = {
   [ModuleState.DEGRADED]: Severity.WARNING,
 };
 
+const SERVING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
+
 /** All modules, with state transitions published on the event bus. */
 export class ModuleRegistry {
   private readonly records = new Map<string, ModuleRecord>();
   private readonly watchers = new Set<(record: ModuleRecord) => void>();
+  private readonly replicaWatchers = new Set<(module: string) => void>();
 
   constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
 
@@ -46,14 +49,22 @@ export class ModuleRegistry {
     return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The record holding `token`, if any. */
+  /** The record holding `token` (a module's, or one of its other instances'), if any. */
   byToken(token: string): ModuleRecord | undefined {
-    for (const r of this.records.values()) if (r.token && r.token === token) return r;
+    if (!token) return undefined;
+    for (const r of this.records.values()) {
+      if (r.token === token) return r;
+      for (const replica of r.replicas) if (replica.token === token) return replica;
+    }
     return undefined;
   }
 
-  /** Moves a module to `state`, logging and publishing the transition with its reason. */
+  /**
+   * Moves a module (or one of its other instances) to `state`, logging and publishing the
+   * transition with its reason.
+   */
   setState(record: ModuleRecord, state: ModuleState, reason: string): void {
+    if (record.replicaIndex > 0) return this.setReplicaState(record, state, reason);
     const from = record.state;
     record.state = state;
     record.stateChangedAt = new Date();
@@ -78,5 +89,47 @@ export class ModuleRegistry {
   watch(fn: (record: ModuleRecord) => void): () => void {
     this.watchers.add(fn);
     return () => this.watchers.delete(fn);
+  }
+
+  /**
+   * Calls `fn` with the module's name whenever one of its other instances starts or stops
+   * serving, until the returned function is called.
+   */
+  watchReplicas(fn: (module: string) => void): () => void {
+    this.replicaWatchers.add(fn);
+    return () => this.replicaWatchers.delete(fn);
+  }
+
+  private setReplicaState(record: ModuleRecord, state: ModuleState, reason: string): void {
+    const from = record.state;
+    record.state = state;
+    record.stateChangedAt = new Date();
+    if (state === ModuleState.FAILED || state === ModuleState.BACKOFF) record.lastError = reason;
+    if (state === ModuleState.READY) record.lastError = "";
+    if (from === state) return;
+    const fields = {
+      module: record.name,
+      replica: record.replicaIndex,
+      from: stateName(from),
+      to: stateName(state),
+      reason,
+    };
+    this.logger.log(
+      state === ModuleState.FAILED ? "error" : "info",
+      "replica state changed",
+      fields,
+    );
+    this.bus.publish({
+      type: "module.replica_state_changed",
+      severity: SEVERITY[state] ?? Severity.INFO,
+      module: record.name,
+      message: `${record.name}@${record.replicaIndex}: ${stateName(from)} -> ${
+        stateName(state)
+      }: ${reason}`,
+      data: { replica: record.replicaIndex, from: stateName(from), to: stateName(state), reason },
+    });
+    if (SERVING.has(from) !== SERVING.has(state)) {
+      for (const w of this.replicaWatchers) w(record.name);
+    }
   }
 }

@@ -185,7 +185,7 @@ export class ModuleRunner {
     const record = this.record;
     record.port = freePort();
     record.token = randomToken();
-    const dataDir = `${this.ctx.dataDir}/modules/${record.name}`;
+    const dataDir = `${this.ctx.dataDir}/modules/${record.instanceName}`;
     Deno.mkdirSync(dataDir, { recursive: true });
     const argv = this.ctx.dev ? m.devCommand : m.command;
     const env: Record<string, string> = {
@@ -197,6 +197,8 @@ export class ModuleRunner {
       ORCHESTRATOR_ADDRESS: this.ctx.orchestratorAddress,
       MODULE_TOKEN: record.token,
       MODULE_DATA_DIR: dataDir,
+      MODULE_REPLICA: String(record.replicaIndex),
+      MODULE_REPLICAS: String(m.replicas),
     };
     if (this.ctx.dev) env.CALL_ASSISTANT_DEV = "1";
     else delete env.CALL_ASSISTANT_DEV;
@@ -242,6 +244,7 @@ export class ModuleRunner {
     });
     this.ctx.logger.info("module spawned", {
       module: record.name,
+      ...(m.replicas > 1 ? { replica: record.replicaIndex } : {}),
       pid: proc.pid,
       port: record.port,
       restart,

@@ -3,7 +3,7 @@
  * order (independent ones in parallel, each PENDING until its dependencies are READY),
  * and stops them dependents first.
  */
-import { ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
 import {
   describeProblems,
   type Discovered,
@@ -17,12 +17,16 @@ import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
 import type { ModuleClients } from "./clients.ts";
+import { ReplicaRouter } from "./replica_router.ts";
 
 const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
 
 /** All module runners of one orchestrator. */
 export class Supervisor {
   private readonly runners = new Map<string, ModuleRunner>();
+  /** The other instances of modules with `replicas` > 1, and their call routers. */
+  private readonly replicaRunners = new Map<string, ModuleRunner[]>();
+  private readonly routers = new Map<string, ReplicaRouter>();
   private stopping = false;
 
   constructor(private readonly ctx: RunnerContext) {}
@@ -34,9 +38,50 @@ export class Supervisor {
     return r;
   }
 
-  /** The clients of a running module, undefined when it is unknown or not running. */
+  /**
+   * The clients of a running module, undefined when it is unknown or not running. For a
+   * module with several instances, clients that route each call (see ReplicaRouter).
+   */
   clientsOf(name: string): ModuleClients | undefined {
+    const router = this.routers.get(name);
+    if (router) return this.instancesServing(name) > 0 ? router.clients : undefined;
     return this.runners.get(name)?.clients;
+  }
+
+  /** How many instances of `name` serve calls now. */
+  private instancesServing(name: string): number {
+    const all = [this.runners.get(name), ...(this.replicaRunners.get(name) ?? [])];
+    return all.filter((r) => r?.clients && RUNNING.has(r.record.state)).length;
+  }
+
+  /** The module's runner and those of its other instances. */
+  private allRunners(name: string): ModuleRunner[] {
+    const primary = this.runners.get(name);
+    return [...(primary ? [primary] : []), ...(this.replicaRunners.get(name) ?? [])];
+  }
+
+  /** Creates (or drops) the other instances of `record` as its manifest asks. */
+  private setReplicas(record: ModuleRecord): void {
+    const count = record.manifest?.replicas ?? 1;
+    if (count <= 1) {
+      record.replicas = [];
+      this.replicaRunners.delete(record.name);
+      this.routers.delete(record.name);
+      return;
+    }
+    record.replicas = Array.from({ length: count - 1 }, (_, i) => record.newReplica(i + 1));
+    this.replicaRunners.set(
+      record.name,
+      record.replicas.map((r) => new ModuleRunner(r, this.ctx)),
+    );
+    this.routers.set(
+      record.name,
+      new ReplicaRouter(record.name, () =>
+        this.allRunners(record.name).map((runner) => ({
+          index: runner.record.replicaIndex,
+          serving: () => RUNNING.has(runner.record.state) ? runner.clients : undefined,
+        }))),
+    );
   }
 
   /** Checks a module's health now rather than at its next interval. */
@@ -57,17 +102,7 @@ export class Supervisor {
       : new ModuleRecord(d.name, undefined, d.path, d.digest);
     this.ctx.registry.add(record);
     this.runners.set(record.name, new ModuleRunner(record, this.ctx));
-    if (d.ok && d.manifest.replicas > 1) {
-      const message = `${record.name}: replicas: ${d.manifest.replicas} requested, but this ` +
-        `version runs one instance per module`;
-      this.ctx.logger.warn("replicas not supported yet", { module: record.name, message });
-      this.ctx.bus.publish({
-        type: "module.replicas_unsupported",
-        severity: Severity.WARNING,
-        module: record.name,
-        message,
-      });
-    }
+    this.setReplicas(record);
     if (d.ok) this.ctx.registry.setState(record, ModuleState.PENDING, "discovered");
     else this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
     return record;
@@ -104,8 +139,10 @@ export class Supervisor {
     const plan = planReload(this.digests(), discovered);
     const byName = new Map(discovered.map((d) => [discoveredName(d), d]));
     await Promise.all(plan.removed.map(async (name) => {
-      await this.runners.get(name)!.stop("manifest removed");
+      await Promise.all(this.allRunners(name).map((r) => r.stop("manifest removed")));
       this.runners.delete(name);
+      this.replicaRunners.delete(name);
+      this.routers.delete(name);
       this.ctx.registry.remove(name);
       this.ctx.bus.publish({
         type: "module.removed",
@@ -134,16 +171,18 @@ export class Supervisor {
         });
         continue;
       }
-      await runner.stop("manifest changed");
+      await Promise.all(this.allRunners(name).map((r) => r.stop("manifest changed")));
       record.manifestDigest = discoveredDigest(d);
       if (d.ok) {
         record.manifest = d.manifest;
         record.manifestPath = d.manifest.path;
         record.lastError = "";
+        this.setReplicas(record);
         this.ctx.registry.setState(record, ModuleState.PENDING, "manifest changed");
         toStart.push(runner);
       } else {
         record.manifest = undefined;
+        this.setReplicas(record);
         this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
       }
     }
@@ -200,7 +239,8 @@ export class Supervisor {
       });
       if (this.stopping || runner.record.state !== ModuleState.PENDING) return;
     }
-    await runner.start(reason);
+    const replicas = this.replicaRunners.get(runner.record.name) ?? [];
+    await Promise.all([runner.start(reason), ...replicas.map((r) => r.start(reason))]);
   }
 
   /** Starts a module by hand (also a FAILED one); dependencies must be running. */
@@ -223,12 +263,14 @@ export class Supervisor {
 
   /** Stops a module by hand; it stays STOPPED until started again. */
   async stop(name: string, timeoutMs?: number): Promise<void> {
-    await this.runner(name).stop("stop requested", timeoutMs);
+    this.runner(name);
+    await Promise.all(this.allRunners(name).map((r) => r.stop("stop requested", timeoutMs)));
   }
 
   /** Stops and starts a module (also a FAILED one). */
   async restart(name: string): Promise<void> {
-    await this.runner(name).stop("restart requested");
+    this.runner(name);
+    await Promise.all(this.allRunners(name).map((r) => r.stop("restart requested")));
     await this.start(name);
   }
 
@@ -239,7 +281,9 @@ export class Supervisor {
     const inLevels = new Set(ordered.flat());
     const rest = [...this.runners.keys()].filter((n) => !inLevels.has(n));
     for (const level of [rest, ...ordered]) {
-      await Promise.all(level.map((name) => this.runners.get(name)!.stop(reason)));
+      await Promise.all(
+        level.flatMap((name) => this.allRunners(name)).map((r) => r.stop(reason)),
+      );
     }
   }
 }
