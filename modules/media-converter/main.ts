@@ -204,6 +204,7 @@ const mod = await serveModule({
         createdAt: new Date(),
       };
       converters.set(c.id, c);
+      mod.logger.info("converter created", { entity_id: c.id, type: c.type });
       return { entity: toEntity(c) };
     },
     configureEntity: (req) => {

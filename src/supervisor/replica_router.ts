@@ -1,14 +1,20 @@
 /**
  * Calls to a module that runs as several instances (`replicas` > 1). Modules keep their
- * entities and flows in their own process, so each entity and each flow stays with the
- * instance that last served it while that instance serves; other calls go round-robin
- * over the instances serving. `ListEntities` asks every instance and merges the answers;
- * `Configure` goes to every instance.
+ * entities, connections and flows in their own process, so:
+ * - an entity's calls go to the instance holding it (placed when it was created or
+ *   listed); `ListEntities` asks every instance and merges the answers;
+ * - each side of a connection goes to the instance holding the entity of that side (the
+ *   receiver's target, the sender's source), and its flow is then known to live (in part)
+ *   there; `DisconnectEntities` reaches every instance holding a side; `StartFlow` sends
+ *   each instance its own connections,
+ *   `StopFlow` and `AdjustQuality` reach every instance of the flow, `GetFlowStatus`
+ *   asks the first;
+ * - `Configure` goes to every instance; anything else takes turns.
+ * Placements on an instance that stopped serving are ignored, so the call takes a turn.
  */
-import type { DescService } from "@bufbuild/protobuf";
-import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
-import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
-import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { StartFlowRequestSchema } from "../gen/callassistant/v1/pipeline_pb.ts";
+import { ConnectionRole } from "../gen/callassistant/v1/resources_pb.ts";
 import { Code, RpcError } from "../rpc/errors.ts";
 import type { ModuleClients } from "./clients.ts";
 
@@ -20,154 +26,201 @@ export interface Instance {
   serving(): ModuleClients | undefined;
 }
 
-/** How many entity and flow placements are remembered; the oldest go first. */
+/** How many placements of each kind are remembered; the oldest go first. */
 const MAX_PLACEMENTS = 10_000;
 
-// deno-lint-ignore no-explicit-any
-type AnyMethod = (request: any, options?: any) => any;
+type Serving = { index: number; clients: ModuleClients };
+type Entity = ModuleClients["entity"];
+type Pipeline = ModuleClients["pipeline"];
+
+/** A map that forgets its oldest entries past MAX_PLACEMENTS. */
+class Placements<V> extends Map<string, V> {
+  override set(key: string, value: V): this {
+    super.delete(key);
+    super.set(key, value);
+    if (this.size > MAX_PLACEMENTS) this.delete(this.keys().next().value!);
+    return this;
+  }
+}
 
 /** Routes the calls of one replicated module over its instances. */
 export class ReplicaRouter {
-  private next = 0;
-  /** "entity:<id>" or "flow:<id>" -> the instance holding it. */
-  private readonly placements = new Map<string, number>();
+  private turn = 0;
+  private readonly entities = new Placements<number>();
+  /** A connection id -> the instances holding a side of it (both may be on one module). */
+  private readonly connections = new Placements<Set<number>>();
+  private readonly flows = new Placements<Set<number>>();
   /** The clients callers use; they route every call. */
   readonly clients: ModuleClients;
 
   constructor(private readonly module: string, private readonly instances: () => Instance[]) {
     this.clients = {
-      module: this.routed(ModuleService, "module"),
-      entity: this.routed(EntityService, "entity"),
-      pipeline: this.routed(PipelineService, "pipeline"),
+      module: this.moduleClient(),
+      entity: this.entityClient(),
+      pipeline: this.pipelineClient(),
       close() {}, // The instances' runners own their clients.
-    } as ModuleClients;
+    };
   }
 
-  /** The instances serving now, in index order. */
-  private serving(): { index: number; clients: ModuleClients }[] {
-    return this.instances().flatMap((i) => {
+  /** The instances serving now, in index order; UNAVAILABLE when there is none. */
+  private serving(): Serving[] {
+    const serving = this.instances().flatMap((i) => {
       const clients = i.serving();
       return clients ? [{ index: i.index, clients }] : [];
     });
-  }
-
-  /**
-   * The instance holding the first of `keys` (entities and flows the call names) that is
-   * placed on a serving instance, or else the next one in turn.
-   */
-  private pick(keys: string[]): { index: number; clients: ModuleClients } {
-    const serving = this.serving();
     if (serving.length === 0) {
       throw new RpcError(Code.UNAVAILABLE, `no instance of module "${this.module}" is serving`);
     }
-    for (const key of keys) {
-      const placed = this.placements.get(key);
-      const holder = serving.find((s) => s.index === placed);
-      if (holder) return holder;
-    }
-    return serving[this.next++ % serving.length];
+    return serving;
   }
 
-  private place(key: string, index: number): void {
-    this.placements.delete(key);
-    this.placements.set(key, index);
-    if (this.placements.size > MAX_PLACEMENTS) {
-      this.placements.delete(this.placements.keys().next().value!);
-    }
+  /** The serving instance with `index`, if any. */
+  private instance(index: number | undefined): Serving | undefined {
+    return index === undefined ? undefined : this.serving().find((s) => s.index === index);
   }
 
-  /** A client of `service` whose methods route each call. */
-  private routed(service: DescService, kind: "module" | "entity" | "pipeline") {
-    const client: Record<string, AnyMethod> = {};
-    for (const method of service.methods) {
-      const name = method.localName;
-      client[name] = (request, options) => {
-        if (name === "listEntities") return this.listEverywhere(request, options);
-        if (name === "configure") return this.everywhere(kind, name, request, options);
-        const named = namedIn(request);
-        const target = kind === "module" ? this.primary() : this.pick(named.keys);
-        const call = (target.clients[kind] as unknown as Record<string, AnyMethod>)[name];
-        const result = call(request, options);
-        if (kind !== "module" && result instanceof Promise) {
-          result.then(() => {
-            if (named.entity && name === "destroyEntity") this.placements.delete(named.entity);
-            else if (named.entity) this.place(named.entity, target.index);
-            // A flow follows the instance its first connection or call went to.
-            if (named.flow) this.place(named.flow, target.index);
-          }, () => {});
-        }
-        return result;
-      };
-    }
-    return client;
-  }
-
-  /** Instance 0, for the module's own lifecycle calls. */
-  private primary(): { index: number; clients: ModuleClients } {
-    const primary = this.serving().find((s) => s.index === 0);
-    if (!primary) {
-      throw new RpcError(Code.UNAVAILABLE, `module "${this.module}" is not serving`);
-    }
-    return primary;
-  }
-
-  /** Calls every serving instance; answers with instance 0's (or the first) reply. */
-  private async everywhere(
-    kind: "module" | "entity" | "pipeline",
-    name: string,
-    request: unknown,
-    options: unknown,
-  ): Promise<unknown> {
+  /** The next serving instance in turn. */
+  private nextInTurn(): Serving {
     const serving = this.serving();
-    if (serving.length === 0) this.pick([]); // Throws UNAVAILABLE.
+    return serving[this.turn++ % serving.length];
+  }
+
+  /** The serving instances recorded under `key` in `placements`. */
+  private holders(placements: Placements<Set<number>>, key: string): Serving[] {
+    return [...(placements.get(key) ?? [])].flatMap((i) => this.instance(i) ?? []);
+  }
+
+  /** The serving instances holding part of `flowId`; one in turn when none is known. */
+  private flowInstances(flowId: string): Serving[] {
+    const known = this.holders(this.flows, flowId);
+    return known.length > 0 ? known : [this.nextInTurn()];
+  }
+
+  private addTo(placements: Placements<Set<number>>, key: string, index: number): void {
+    const set = placements.get(key) ?? new Set<number>();
+    set.add(index);
+    placements.set(key, set);
+  }
+
+  /** close() and waitForReady() of the routed clients: the instances own the channels. */
+  private readonly lifecycle = {
+    close() {},
+    waitForReady: (_timeoutMs: number): Promise<void> => {
+      this.serving(); // Throws UNAVAILABLE when no instance serves.
+      return Promise.resolve();
+    },
+  };
+
+  private moduleClient(): ModuleClients["module"] {
+    const first = () => this.instance(0) ?? this.nextInTurn();
+    return {
+      ...this.lifecycle,
+      registerModule: (req, o) => first().clients.module.registerModule(req, o),
+      healthCheck: (req, o) => first().clients.module.healthCheck(req, o),
+      shutdown: (req, o) => first().clients.module.shutdown(req, o),
+      // Every instance runs with the module's configuration.
+      configure: async (req, o) =>
+        (await Promise.all(this.serving().map((s) => s.clients.module.configure(req, o))))[0],
+    };
+  }
+
+  private entityClient(): Entity {
+    /** Calls the holder of `entityId` (or the next in turn), then records where it is. */
+    const onHolder = async <R>(
+      entityId: string,
+      call: (c: Entity) => Promise<R>,
+      after: "place" | "forget" = "place",
+    ): Promise<R> => {
+      const target = this.instance(this.entities.get(entityId)) ?? this.nextInTurn();
+      const reply = await call(target.clients.entity);
+      if (after === "forget") this.entities.delete(entityId);
+      else this.entities.set(entityId, target.index);
+      return reply;
+    };
+    return {
+      ...this.lifecycle,
+      createEntity: (req, o) => onHolder(req.entityId ?? "", (c) => c.createEntity(req, o)),
+      configureEntity: (req, o) => onHolder(req.entityId ?? "", (c) => c.configureEntity(req, o)),
+      getEntityStatus: (req, o) => onHolder(req.entityId ?? "", (c) => c.getEntityStatus(req, o)),
+      destroyEntity: (req, o) =>
+        onHolder(req.entityId ?? "", (c) => c.destroyEntity(req, o), "forget"),
+      listEntities: async (req, o) => {
+        const replies = await Promise.all(
+          this.serving().map(async (s) => ({
+            index: s.index,
+            reply: await s.clients.entity.listEntities(req, o),
+          })),
+        );
+        const seen = new Set<string>();
+        const entities = [];
+        for (const { index, reply } of replies) {
+          for (const e of reply.entities) {
+            if (seen.has(e.id)) continue;
+            seen.add(e.id);
+            entities.push(e);
+            this.entities.set(e.id, index);
+          }
+        }
+        return { ...replies[0].reply, entities };
+      },
+    };
+  }
+
+  private pipelineClient(): Pipeline {
+    return {
+      ...this.lifecycle,
+      connectEntities: async (req, o) => {
+        // The side this call makes is the receiver's target or the sender's source entity.
+        const side = req.role === ConnectionRole.SENDER ? req.sourceEntityId : req.targetEntityId;
+        const target = this.instance(this.entities.get(side ?? "")) ?? this.nextInTurn();
+        const reply = await target.clients.pipeline.connectEntities(req, o);
+        this.addTo(this.connections, req.connectionId ?? "", target.index);
+        this.addTo(this.flows, req.flowId ?? "", target.index);
+        return reply;
+      },
+      disconnectEntities: async (req, o) => {
+        const id = req.connectionId ?? "";
+        const holders = this.holders(this.connections, id);
+        const targets = holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "");
+        const replies = await Promise.all(
+          targets.map((s) => s.clients.pipeline.disconnectEntities(req, o)),
+        );
+        this.connections.delete(id);
+        return replies[0];
+      },
+      startFlow: async (req, o) => {
+        // Each instance starts the flow with the connections it holds.
+        const byInstance = new Map<Serving, string[]>();
+        for (const id of req.connectionIds ?? []) {
+          const holders = this.holders(this.connections, id);
+          for (const s of holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "")) {
+            byInstance.set(s, [...(byInstance.get(s) ?? []), id]);
+          }
+        }
+        if (byInstance.size === 0) {
+          for (const s of this.flowInstances(req.flowId ?? "")) byInstance.set(s, []);
+        }
+        const replies = await Promise.all(
+          [...byInstance].map(([s, connectionIds]) => {
+            this.addTo(this.flows, req.flowId ?? "", s.index);
+            const own: MessageInitShape<typeof StartFlowRequestSchema> = { ...req, connectionIds };
+            return s.clients.pipeline.startFlow(own, o);
+          }),
+        );
+        return replies[0];
+      },
+      stopFlow: (req, o) => this.onFlow(req.flowId ?? "", (p) => p.stopFlow(req, o)),
+      adjustQuality: (req, o) => this.onFlow(req.flowId ?? "", (p) => p.adjustQuality(req, o)),
+      getFlowStatus: (req, o) =>
+        this.flowInstances(req.flowId ?? "")[0].clients.pipeline.getFlowStatus(req, o),
+    };
+  }
+
+  /** Calls every instance holding part of `flowId`; answers with the first reply. */
+  private async onFlow<R>(flowId: string, call: (p: Pipeline) => Promise<R>): Promise<R> {
     const replies = await Promise.all(
-      serving.map((s) =>
-        (s.clients[kind] as unknown as Record<string, AnyMethod>)[name](request, options)
-      ),
+      this.flowInstances(flowId).map((s) => call(s.clients.pipeline)),
     );
     return replies[0];
   }
-
-  /** ListEntities on every serving instance, merged; each entity placed where it was found. */
-  private async listEverywhere(request: unknown, options: unknown): Promise<unknown> {
-    const serving = this.serving();
-    if (serving.length === 0) this.pick([]); // Throws UNAVAILABLE.
-    const replies = await Promise.all(
-      serving.map(async (s) => ({
-        index: s.index,
-        reply: await s.clients.entity.listEntities(request as never, options as never),
-      })),
-    );
-    const seen = new Set<string>();
-    const entities = [];
-    for (const { index, reply } of replies) {
-      for (const e of reply.entities) {
-        if (seen.has(e.id)) continue;
-        seen.add(e.id);
-        entities.push(e);
-        this.place(`entity:${e.id}`, index);
-      }
-    }
-    return { ...replies[0].reply, entities };
-  }
-}
-
-/**
- * The entity and the flow a request names, as placement keys ("entity:<id>",
- * "flow:<id>"), and every key to look for, in order: the entity, the entities a
- * connection joins (one of them is this module's), the flow.
- */
-function namedIn(request: unknown): { entity?: string; flow?: string; keys: string[] } {
-  const r = (request ?? {}) as Record<string, unknown>;
-  const id = (field: string) => typeof r[field] === "string" && r[field] ? r[field] : undefined;
-  const entity = id("entityId") && `entity:${id("entityId")}`;
-  const flow = id("flowId") && `flow:${id("flowId")}`;
-  const joined = ["sourceEntityId", "targetEntityId"].flatMap((f) =>
-    id(f) ? [`entity:${id(f)}`] : []
-  );
-  return {
-    entity,
-    flow,
-    keys: [...(entity ? [entity] : []), ...joined, ...(flow ? [flow] : [])],
-  };
 }

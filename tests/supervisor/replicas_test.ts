@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { addExample, converterIds, ok, waitReady } from "../pipeline/helpers.ts";
 
 type Replica = { index: number; state: string; pid: number; grpcPort: number; restarts: number };
 type ModuleView = { state: string; pid: number; grpcPort: number; replicas: Replica[] };
@@ -135,4 +136,68 @@ Deno.test("replicas: three supervised instances; entities stay with their instan
     await Deno.remove(dir, { recursive: true });
   }
   for (const pid of pids) assert.ok(!isAlive(pid), `instance pid ${pid} is gone`);
+});
+
+Deno.test("replicas: a flow through a replicated converter starts and stops on every instance holding part of it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  await addExample(dir, "test-camera");
+  await addExample(dir, "media-converter", "media-converter", "replicas: 2\n");
+  await addExample(dir, "matrix-call");
+  const orch = await startOrchestrator({ modules: dir });
+  try {
+    await waitReady(orch.url, ["test-camera", "media-converter", "matrix-call"]);
+    await waitFor(
+      async () => {
+        const { module } = await ok(orch.url, "GET", "/v1/modules/media-converter");
+        return module.replicas[0]?.state === "MODULE_STATE_READY";
+      },
+      30_000,
+      "the converter's second instance READY",
+    );
+    await ok(orch.url, "POST", "/v1/entities", { entityType: "video_source", name: "Front door" });
+    await ok(orch.url, "POST", "/v1/entities", {
+      entityType: "matrix_room_call",
+      name: "Family",
+      configuration: { room_id: "!family:example.org" },
+    });
+    // Two converters (an audio transcoder and RTSP to WebRTC), created in turn on the two
+    // instances; each must be connected and started where it lives.
+    const flow = (await ok(orch.url, "POST", "/v1/flows", {
+      sourceEntityId: "front-door",
+      targetEntityId: "family",
+    })).flow;
+    assert.equal(flow.state, "FLOW_STATE_ACTIVE", JSON.stringify(flow));
+    const converters = converterIds(flow);
+    assert.equal(converters.length, 2);
+    const logs = await (await fetch(`${orch.url}/v1/modules/media-converter/logs?tail=200`)).text();
+    const entries = logs.trim().split("\n").map((l) => JSON.parse(l).entry);
+    const hosts = new Set(
+      entries.filter((e) =>
+        /converter created/.test(e.line) && converters.some((id) => e.line.includes(id))
+      ).map((e) => e.pid),
+    );
+    assert.equal(hosts.size, 2, "the two converters live on different instances");
+    // Live status and a quality change reach the flow; stop and delete undo it everywhere.
+    const live = await waitFor(
+      async () => {
+        const f = (await ok(orch.url, "GET", `/v1/flows/${flow.id}`)).flow;
+        const mine = f.statuses.find((s: { module: string }) => s.module === "media-converter");
+        return mine?.state === "FLOW_STATE_ACTIVE" ? f : undefined;
+      },
+      20_000,
+      "the converter's live flow status",
+    );
+    assert.equal(live.state, "FLOW_STATE_ACTIVE");
+    const adjusted = (await ok(orch.url, "POST", `/v1/flows/${flow.id}:adjustQuality`, {
+      quality: { preset: "QUALITY_PRESET_LOW" },
+    })).flow;
+    assert.equal(adjusted.state, "FLOW_STATE_ACTIVE", JSON.stringify(adjusted));
+    await ok(orch.url, "POST", `/v1/flows/${flow.id}:stop`, {});
+    await ok(orch.url, "DELETE", `/v1/flows/${flow.id}`);
+    const left = await ok(orch.url, "GET", "/v1/entities?module=media-converter");
+    assert.deepEqual(left.entities, [], "the flow's converters are destroyed on their instances");
+  } finally {
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
