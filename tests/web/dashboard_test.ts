@@ -16,6 +16,7 @@ import {
   ROOT,
   startOrchestrator,
   type TestOrchestrator,
+  waitFor,
   waitForState,
 } from "../helpers/orchestrator.ts";
 import {
@@ -30,11 +31,11 @@ import {
 const CAMERA_ROW = 'tr[data-key="test-camera"]';
 
 /** Adds an example module from modules/ by its absolute path (it runs from the temp dir). */
-function addExample(dir: string, name: string): Promise<string> {
+function addExample(dir: string, name: string, extra = ""): Promise<string> {
   return addModule(
     dir,
     name,
-    `command: ["deno", "run", "--allow-all", "${ROOT}modules/${name}/main.ts"]\n`,
+    `command: ["deno", "run", "--allow-all", "${ROOT}modules/${name}/main.ts"]\n${extra}`,
   );
 }
 
@@ -74,7 +75,8 @@ function cameraRow(page: Page) {
 Deno.test("dashboard: modules, restart, live log, configuration form, entities, flows, events", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
   await addCamera(dir);
-  await addExample(dir, "media-converter");
+  // Two instances: the flows below span them, and the module page lists the other one.
+  await addExample(dir, "media-converter", "replicas: 2\n");
   await addExample(dir, "matrix-call");
   await addModule(
     dir,
@@ -154,6 +156,23 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       await page.locator("#module-log li", { hasText: "entity_id=porch" }).waitFor();
       await page.locator("text=video_source").first().waitFor();
       await browser!.screenshot(page, "module-camera");
+    });
+
+    await t.step("a module with replicas lists its other instance", async () => {
+      const converter = await waitFor(
+        async () => {
+          const m = (await listModules(url))["media-converter"] as {
+            replicas?: { state: string; pid: number }[];
+          };
+          const other = m.replicas?.[0];
+          return other?.state === "MODULE_STATE_READY" ? other : undefined;
+        },
+        30_000,
+        "the converter's second instance READY",
+      );
+      await page.goto(`${url}/#/modules/media-converter`);
+      await page.locator("dt", { hasText: "Other instances" }).waitFor();
+      await page.locator("dd", { hasText: `#1 READY (pid ${converter.pid})` }).waitFor();
     });
 
     await t.step("the configuration form: schema fields, server errors, secrets", async () => {

@@ -100,6 +100,7 @@ function moduleFacts(m) {
       }`,
     ],
     ["PID", m.pid ? String(m.pid) : "—"],
+    ...(m.replicas?.length ? [["Other instances", replicasText(m.replicas)]] : []),
     ["gRPC port", m.grpcPort ? String(m.grpcPort) : "—"],
     ["Restarts", String(m.restarts ?? 0)],
     ["Started", formatTime(m.startedAt)],
@@ -115,6 +116,15 @@ function moduleFacts(m) {
     { class: "facts" },
     facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]),
   );
+}
+
+/** "#1 READY (pid 4242), #2 BACKOFF: why" for the other instances of a module. */
+function replicasText(replicas) {
+  return replicas.map((r) => {
+    const state = words(short(r.state, "MODULE_STATE_"));
+    const pid = r.pid ? ` (pid ${r.pid})` : "";
+    return `#${r.index} ${state}${pid}${r.lastError ? `: ${r.lastError}` : ""}`;
+  }).join(", ");
 }
 
 /** The view of one module (`#/modules/<name>`). */
