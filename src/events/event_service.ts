@@ -471,6 +471,34 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     return { payload: { case: "ack", value: { sequence: seq, eventId, error } } };
   };
 
+  /** Sends `command` on one channel's stream; resolves with the module's result. */
+  const sendOn = (ch: Channel, command: CommandInit, timeoutMs: number) => {
+    const commandId = `cmd-${nextCommand++}`;
+    const full: Command = { ...command, commandId } as Command;
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ch.commands.delete(commandId);
+        reject(
+          new RpcError(
+            Code.DEADLINE_EXCEEDED,
+            `module "${ch.module}" did not answer command ${commandId} within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      ch.commands.set(commandId, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(create(CommandResultSchema, r));
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      ch.stream!.out.push({ payload: { case: "command", value: full } });
+    });
+  };
+
   const impl: PartialServiceImpl<typeof EventService> = {
     reportEvent(req, ctx) {
       const record = authenticate(registry, ctx);
@@ -576,40 +604,22 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     connectedModules: () => [
       ...new Set([...channels.values()].filter((c) => c.stream).map((c) => c.module)),
     ],
-    sendCommand(module, command, timeoutMs = commandTimeoutMs) {
-      const ch = channels.get(module);
-      if (!ch?.stream || registry.get(module)?.token !== ch.token) {
-        return Promise.reject(
-          new RpcError(
-            Code.UNAVAILABLE,
-            `module "${module}" has no open event stream (EventService.Connect) to send commands on`,
-          ),
+    async sendCommand(module, command, timeoutMs = commandTimeoutMs) {
+      // Every instance of the module with an open stream gets the command.
+      const record = registry.get(module);
+      const instances = record ? [record, ...record.replicas] : [];
+      const open = instances.flatMap((r) => {
+        const ch = channels.get(r.instanceName);
+        return ch?.stream && ch.token === r.token ? [ch] : [];
+      });
+      if (open.length === 0) {
+        throw new RpcError(
+          Code.UNAVAILABLE,
+          `module "${module}" has no open event stream (EventService.Connect) to send commands on`,
         );
       }
-      const commandId = `cmd-${nextCommand++}`;
-      const full: Command = { ...command, commandId } as Command;
-      return new Promise<CommandResult>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          ch.commands.delete(commandId);
-          reject(
-            new RpcError(
-              Code.DEADLINE_EXCEEDED,
-              `module "${module}" did not answer command ${commandId} within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-        ch.commands.set(commandId, {
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(create(CommandResultSchema, r));
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        ch.stream!.out.push({ payload: { case: "command", value: full } });
-      });
+      const results = await Promise.all(open.map((ch) => sendOn(ch, command, timeoutMs)));
+      return results.find((r) => !r.ok) ?? results[0];
     },
     close() {
       for (const ch of channels.values()) {

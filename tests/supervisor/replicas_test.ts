@@ -73,6 +73,26 @@ Deno.test("replicas: three supervised instances; entities stay with their instan
       assert.ok(ANSWERED_BY_HOLDER(r.body), `${id}: ${r.body}`);
     }
 
+    // A command reaches every instance.
+    const command = await fetch(`${orch.url}/v1/modules/test-camera:command`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ setLogLevel: { level: "debug" } }),
+    });
+    assert.equal(command.status, 200, await command.text());
+    await waitFor(
+      async () => {
+        const tail = await (await fetch(`${orch.url}/v1/modules/test-camera/logs?tail=300`)).text();
+        const told = new Set(
+          tail.trim().split("\n").map((l) => JSON.parse(l).entry)
+            .filter((e) => /log level set to debug/.test(e.line)).map((e) => e.pid),
+        );
+        return told.size === 3;
+      },
+      10_000,
+      "every instance logging its new level",
+    );
+
     // SIGKILL instance 1: it is restarted on its own; the module stays READY.
     const victim = all.replicas[0].pid;
     Deno.kill(victim, "SIGKILL");
