@@ -313,11 +313,15 @@ Deno.test("a module failing halfway is undone; a FAILED converter module is rout
     const [before] = converterIds(flow);
     assert.equal((await ok(url, "GET", `/v1/entities/${before}`)).entity.module, "media-converter");
     Deno.kill(all["media-converter"].pid, "SIGKILL");
+    // Re-routed, and every module's live status caught up (a new converter may report
+    // itself starting for a moment after the flow is ACTIVE again).
     const rerouted = await waitFlow(
       url,
       flow.id,
       "FLOW_STATE_ACTIVE",
-      (f) => f.path.some((h: Json) => h.module === "media-converter-b"),
+      (f) =>
+        f.path.some((h: Json) => h.module === "media-converter-b") &&
+        f.statuses.every((s: Json) => s.state === "FLOW_STATE_ACTIVE"),
     );
     assert.match(rerouted.message, /re-routed/);
     const [after] = converterIds(rerouted);
@@ -331,7 +335,7 @@ Deno.test("a module failing halfway is undone; a FAILED converter module is rout
       (await ok(url, "GET", "/v1/modules/media-converter")).module.state,
       "MODULE_STATE_FAILED",
     );
-    assert.ok(rerouted.statuses.every((s: Json) => s.state === "FLOW_STATE_ACTIVE"));
+    assert.ok(rerouted.statuses.length > 0);
   } finally {
     await orch.stop();
     await Deno.remove(modules, { recursive: true });
