@@ -22,6 +22,7 @@ import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
+import { hostPort } from "./rpc/address.ts";
 import { Health } from "./gen/grpc/health/v1/health_pb.ts";
 import { createClient } from "./rpc/grpc_client.ts";
 import type { TlsFiles } from "./server/tls_terminator.ts";
@@ -73,10 +74,6 @@ export interface Orchestrator {
   started: Promise<void>;
   /** Stops the modules (dependents first), then the listeners. */
   stop(reason?: string): Promise<void>;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Makes one health call to `address` and forgets it (errors included). */

@@ -24,6 +24,7 @@ import {
   runScript,
   sleep,
   spawn,
+  spawnListening,
   startOrchestrator,
   waitAllReady,
   waitFor,
@@ -44,21 +45,8 @@ interface StreamResult {
 }
 
 async function startRawServer(): Promise<{ address: string; stop: () => Promise<unknown> }> {
-  let resolvePort: (port: number) => void;
-  const port = new Promise<number>((r) => resolvePort = r);
-  const proc = spawn(DENO, ["run", "--allow-all", `${BENCH_DIR}raw_events.ts`, "server"], {
-    onStdout: (line) => {
-      const m = /^listening (\d+)/.exec(line);
-      if (m) resolvePort(Number(m[1]));
-    },
-  });
-  const p = await Promise.race([
-    port,
-    proc.status.then(() => {
-      throw new Error("raw_events.ts server exited");
-    }),
-  ]);
-  return { address: `127.0.0.1:${p}`, stop: () => proc.stop(2000) };
+  const { proc, port } = await spawnListening(`${BENCH_DIR}raw_events.ts`, ["server"]);
+  return { address: `127.0.0.1:${port}`, stop: () => proc.stop(2000) };
 }
 
 /** Follows GET /v1/events as SSE; collects the latency of `bench.tick` events. */

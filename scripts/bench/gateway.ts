@@ -12,7 +12,6 @@ import {
   type BenchOrchestrator,
   combine,
   cpuDuring,
-  DENO,
   getJson,
   listModules,
   type LoadResult,
@@ -21,7 +20,7 @@ import {
   ROOT,
   runScript,
   sampleRss,
-  spawn,
+  spawnListening,
   startOrchestrator,
   waitAllReady,
   waitFor,
@@ -80,20 +79,7 @@ export async function hopTarget(orch: BenchOrchestrator): Promise<HopTarget | st
 export async function startHello(): Promise<
   { url: string; pid: number; stop: () => Promise<unknown> }
 > {
-  let resolvePort: (port: number) => void;
-  const port = new Promise<number>((r) => resolvePort = r);
-  const proc = spawn(DENO, ["run", "--allow-all", `${BENCH_DIR}hello_server.ts`], {
-    onStdout: (line) => {
-      const m = /^listening (\d+)/.exec(line);
-      if (m) resolvePort(Number(m[1]));
-    },
-  });
-  const p = await Promise.race([
-    port,
-    proc.status.then(() => {
-      throw new Error("hello_server.ts exited");
-    }),
-  ]);
+  const { proc, port: p } = await spawnListening(`${BENCH_DIR}hello_server.ts`);
   return { url: `http://127.0.0.1:${p}/`, pid: proc.pid, stop: () => proc.stop(2000) };
 }
 

@@ -475,9 +475,33 @@ export function waitAllReady(
   });
 }
 
-/** GETs JSON from the orchestrator's gateway. */
-export async function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+/**
+ * Runs a bench script (`deno run -A script ...args`) that prints "listening <port>" once
+ * it serves; resolves with the process and the port, or rejects if it exits first.
+ */
+export async function spawnListening(
+  script: string,
+  args: string[] = [],
+): Promise<{ proc: Proc; port: number }> {
+  let resolvePort: (port: number) => void;
+  const port = new Promise<number>((r) => resolvePort = r);
+  const proc = spawn(DENO, ["run", "--allow-all", script, ...args], {
+    onStdout: (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (m) resolvePort(Number(m[1]));
+    },
+  });
+  const p = await Promise.race([
+    port,
+    proc.status.then(() => {
+      throw new Error(`${script.split("/").pop()} exited before listening`);
+    }),
+  ]);
+  return { proc, port: p };
+}
+
+/** The status and body of a response: JSON when it parses, else the text. */
+async function reply(res: Response): Promise<{ status: number; body: unknown }> {
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -488,25 +512,24 @@ export async function getJson(url: string): Promise<{ status: number; body: unkn
   return { status: res.status, body };
 }
 
+/** GETs JSON from the orchestrator's gateway. */
+export async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  return reply(await fetch(url, { signal: AbortSignal.timeout(15_000) }));
+}
+
 /** POSTs JSON to the gateway. */
 export async function postJson(
   url: string,
   payload: unknown,
 ): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(payload),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON.
-  }
-  return { status: res.status, body };
+  return reply(
+    await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(30_000),
+    }),
+  );
 }
 
 /** A module as GET /v1/modules returns it. */

@@ -13,18 +13,13 @@ export interface ModuleTls {
 
 /** The PEM contents of a {@link ModuleTls}, read when connecting. */
 export interface ModuleTlsFiles {
-  ca?: Uint8Array;
-  cert?: Uint8Array;
-  key?: Uint8Array;
+  ca?: string;
+  cert?: string;
+  key?: string;
   serverName: string;
 }
 
 const KIND = { ca: "certificate", cert: "certificate", key: "private key" } as const;
-
-/** Reads one PEM file as bytes, or throws one line saying why it cannot be used. */
-function readPemBytes(path: string, field: keyof typeof KIND): Uint8Array {
-  return new TextEncoder().encode(readPem(path, KIND[field]));
-}
 
 /**
  * Checks a manifest's `tls` block (already schema-valid) against its `address`; returns
@@ -71,9 +66,9 @@ export function parseModuleTls(
 /** Reads the PEM files of `tls` (throws one line naming the file when one is unusable). */
 export function readModuleTls(tls: ModuleTls): ModuleTlsFiles {
   return {
-    ca: tls.ca ? readPemBytes(tls.ca, "ca") : undefined,
-    cert: tls.cert ? readPemBytes(tls.cert, "cert") : undefined,
-    key: tls.key ? readPemBytes(tls.key, "key") : undefined,
+    ca: tls.ca ? readPem(tls.ca, KIND.ca) : undefined,
+    cert: tls.cert ? readPem(tls.cert, KIND.cert) : undefined,
+    key: tls.key ? readPem(tls.key, KIND.key) : undefined,
     serverName: tls.serverName,
   };
 }

@@ -20,6 +20,7 @@ import { isLogLevel, ModuleLogger } from "./log.ts";
 import { onStopSignals, watchStdin } from "./process.ts";
 import { startTlsTerminator, type TlsTerminator } from "../server/tls_terminator.ts";
 import { readPem } from "../security/pem.ts";
+import { hostPort } from "../rpc/address.ts";
 
 /** The SDK name and version sent in `ModuleInfo.sdk`. */
 export const SDK_VERSION = "callassistant-sdk-ts/0.1.0";
@@ -356,8 +357,7 @@ export async function serveModule(
   addService(server, PipelineService, defined(definition.pipeline), onInternalError);
 
   const tls = env.tlsCert !== "";
-  const host = env.grpcHost.includes(":") ? `[${env.grpcHost}]` : env.grpcHost;
-  const address = `${host}:${env.grpcPort}`;
+  const address = hostPort(env.grpcHost, env.grpcPort);
   try {
     if (tls) {
       // grpc-js's TLS server does not work on Deno: TLS is terminated in front of it.
@@ -380,7 +380,7 @@ export async function serveModule(
     server.forceShutdown();
     throw new Error(message, { cause: err });
   }
-  log(`listening on ${host}:${rt.port}${tls ? " (TLS)" : ""}`);
+  log(`listening on ${hostPort(env.grpcHost, rt.port)}${tls ? " (TLS)" : ""}`);
   connect?.start();
 
   if (ownProcess) {

@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { Code, RpcError } from "../rpc/errors.ts";
 import { bearerToken, createAuthenticator } from "../security/auth.ts";
 import { addService, stopServer } from "../rpc/grpc_server.ts";
+import { hostPort } from "../rpc/address.ts";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
 import { startTlsTerminator, type TlsFiles, type TlsTerminator } from "./tls_terminator.ts";
@@ -93,7 +94,7 @@ export async function startGrpcServer(
   const bindHost = tls ? "127.0.0.1" : host;
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
-      `${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${tls ? 0 : port}`,
+      hostPort(bindHost, tls ? 0 : port),
       grpc.ServerCredentials.createInsecure(),
       (err, p) => {
         if (!err) return resolve(p);
@@ -123,7 +124,7 @@ export async function startGrpcServer(
   return {
     server,
     port: terminator?.port ?? bound,
-    localAddress: `${localHost.includes(":") ? `[${localHost}]` : localHost}:${bound}`,
+    localAddress: hostPort(localHost, bound),
     async stop(timeoutMs = 2_000) {
       terminator?.close();
       await stopServer(server, timeoutMs);

@@ -60,7 +60,7 @@ export function createModuleClients(
   };
   let credentials: grpc.ChannelCredentials | undefined;
   if (tls) {
-    const buffer = (bytes?: Uint8Array) => bytes && Buffer.from(bytes);
+    const buffer = (pem?: string) => pem === undefined ? undefined : Buffer.from(pem);
     credentials = grpc.credentials.createSsl(
       buffer(tls.ca) ?? null,
       buffer(tls.key) ?? null,

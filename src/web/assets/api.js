@@ -16,6 +16,21 @@ export const RETRY_MS = 5000;
 /** Encodes one URL path segment. */
 export const enc = encodeURIComponent;
 
+/**
+ * The message of an error event the server sent on an event stream ("stream error: ..."),
+ * or undefined for a dropped connection (an error event without data).
+ */
+export function streamErrorMessage(e) {
+  if (typeof e.data !== "string" || !e.data) return undefined;
+  let message = e.data;
+  try {
+    message = JSON.parse(e.data).message ?? message;
+  } catch {
+    // Plain text.
+  }
+  return `stream error: ${message}`;
+}
+
 class ApiError extends Error {
   constructor(message, status, code) {
     super(message);

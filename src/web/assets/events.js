@@ -3,7 +3,7 @@
 
 import { h, selectField, setText } from "./dom.js";
 import { badge, formatTime, short } from "./format.js";
-import { RETRY_MS } from "./api.js";
+import { RETRY_MS, streamErrorMessage } from "./api.js";
 
 const MAX_EVENTS = 300;
 
@@ -70,14 +70,9 @@ export function startEvents() {
   });
   es.addEventListener("error", async (e) => {
     if (events.source !== es) return;
-    if (typeof e.data === "string" && e.data) {
-      let message = e.data;
-      try {
-        message = JSON.parse(e.data).message ?? message;
-      } catch {
-        // Plain text.
-      }
-      streamError = `stream error: ${message}`;
+    const message = streamErrorMessage(e);
+    if (message) {
+      streamError = message;
       events.setStatus(streamError);
       return;
     }

@@ -1,7 +1,7 @@
 // The live log tail of a module, followed through EventSource (SSE).
 
 import { h, setText, uniqueId } from "./dom.js";
-import { enc, RETRY_MS } from "./api.js";
+import { enc, RETRY_MS, streamErrorMessage } from "./api.js";
 
 const MAX_LOG_LINES = 500;
 
@@ -65,14 +65,9 @@ export function logViewer(name) {
     });
     es.addEventListener("error", (e) => {
       if (source !== es) return;
-      if (typeof e.data === "string" && e.data) {
-        let message = e.data;
-        try {
-          message = JSON.parse(e.data).message ?? message;
-        } catch {
-          // Plain text.
-        }
-        streamError = `stream error: ${message}`;
+      const message = streamErrorMessage(e);
+      if (message) {
+        streamError = message;
         setStatus(streamError);
         return;
       }
