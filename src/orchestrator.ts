@@ -2,10 +2,10 @@
  * The orchestrator: wires the registry, event bus, supervisor, gRPC server and HTTP
  * gateway together, starts the modules, and shuts everything down in order.
  */
-import { ConfigService } from "./gen/callassistant/v1/config_pb.ts";
-import { ControlService } from "./gen/callassistant/v1/control_pb.ts";
-import { EventService } from "./gen/callassistant/v1/event_pb.ts";
-import { FlowState } from "./gen/callassistant/v1/resources_pb.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService } from "@callassistant/protocol";
+import { EventService } from "@callassistant/protocol";
+import { FlowState } from "@callassistant/protocol";
 import { entityControl } from "./control/entities.ts";
 import { flowControl } from "./control/flows.ts";
 import { eventControl } from "./control/events.ts";
@@ -17,15 +17,15 @@ import { Metrics } from "./metrics/metrics.ts";
 import { setModuleCallObserver } from "./supervisor/clients.ts";
 import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
-import type { PartialServiceImpl } from "./rpc/handlers.ts";
+import type { PartialServiceImpl } from "@callassistant/rpc";
 import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
 import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
-import { hostPort } from "./rpc/address.ts";
-import { Health } from "./gen/grpc/health/v1/health_pb.ts";
-import { createClient } from "./rpc/grpc_client.ts";
-import type { TlsFiles } from "./server/tls_terminator.ts";
+import { hostPort } from "@callassistant/rpc";
+import { Health } from "@callassistant/protocol/grpc/health/v1";
+import { createClient } from "@callassistant/rpc";
+import type { TlsFiles } from "@callassistant/rpc";
 import { Store } from "./store/store.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";

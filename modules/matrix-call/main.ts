@@ -19,7 +19,7 @@ import {
   RpcError,
   serveModule,
   timestampFromDate,
-} from "../../src/sdk/mod.ts";
+} from "@callassistant/sdk";
 
 const ENTITY_TYPE = "matrix_room_call";
 const FORMATS = [

@@ -21,7 +21,7 @@ import {
   RpcError,
   serveModule,
   timestampFromDate,
-} from "../../src/sdk/mod.ts";
+} from "@callassistant/sdk";
 
 const { VIDEO, AUDIO } = MediaType;
 const f = (mediaType: MediaType, protocol: string, codec: string) => ({

@@ -18,7 +18,7 @@ import {
   RpcError,
   serveModule,
   timestampFromDate,
-} from "../../src/sdk/mod.ts";
+} from "@callassistant/sdk";
 
 const ENTITY_TYPE = "video_source";
 const OUTPUTS = [

@@ -12,7 +12,7 @@
  *   `$BENCH_RESULT.N`; `{close: true}` closes its reporter instead (leaving the stream to
  *   the benchmark's own client, which reports with the token).
  */
-import { HealthState, serveModule } from "../../src/sdk/mod.ts";
+import { HealthState, serveModule } from "@callassistant/sdk";
 import { catalog } from "./catalog.ts";
 
 const mode = Deno.env.get("BENCH_MODE") ?? "minimal";

@@ -6,8 +6,8 @@
  * the in-process benchmark.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { EntitySchema } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import type { EntityCapabilityInit } from "../../src/sdk/mod.ts";
+import type { EntitySchema } from "@callassistant/protocol";
+import type { EntityCapabilityInit } from "@callassistant/sdk";
 
 /** EntityKind and MediaType numbers (as in media.proto). */
 const KIND = { SOURCE: 1, SINK: 2, CONVERTER: 3 } as const;

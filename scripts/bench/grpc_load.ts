@@ -10,9 +10,9 @@
 import { create, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { EventService } from "../../src/gen/callassistant/v1/event_pb.ts";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
+import { EntityService } from "@callassistant/protocol";
+import { EventService } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
 import { cpuSeconds, machineTicks, percentile } from "./helpers.ts";
 
 const SERVICES: Record<string, DescService> = { EntityService, EventService, ModuleService };

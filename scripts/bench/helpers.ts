@@ -757,7 +757,7 @@ export async function exists(path: string): Promise<boolean> {
 /** One HealthCheck to a module on 127.0.0.1:`port` with a raw grpc-js client (fresh channel). */
 export async function healthCheck(port: number, timeoutMs = 2000): Promise<void> {
   const grpc = await import("@grpc/grpc-js");
-  const { ModuleService } = await import("../../src/gen/callassistant/v1/module_pb.ts");
+  const { ModuleService } = await import("@callassistant/protocol");
   const { create, toBinary, fromBinary } = await import("@bufbuild/protobuf");
   const { Buffer } = await import("node:buffer");
   const method = ModuleService.method.healthCheck;

@@ -8,8 +8,8 @@
  *   SDK module (discovered entities), one request at a time; baseline: in process.
  */
 import { create } from "@bufbuild/protobuf";
-import { RegisterModuleResponseSchema } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { EntitySchema, ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
+import { RegisterModuleResponseSchema } from "@callassistant/protocol";
+import { EntitySchema, ModuleState } from "@callassistant/protocol";
 import { EventBus } from "../../src/events/bus.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import type { ModuleDirectory } from "../../src/entities/modules.ts";

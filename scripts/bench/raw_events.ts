@@ -16,7 +16,7 @@ import {
   EventService,
   ReportEventRequestSchema,
   ReportEventResponseSchema,
-} from "../../src/gen/callassistant/v1/event_pb.ts";
+} from "@callassistant/protocol";
 
 const [mode, raw] = Deno.args;
 const connectPath = `/${EventService.typeName}/Connect`;

@@ -14,15 +14,12 @@ import * as grpc from "@grpc/grpc-js";
 import { EventBus } from "../../src/events/bus.ts";
 import { createEventService } from "../../src/events/event_service.ts";
 import { AsyncQueue } from "../../src/events/queue.ts";
-import {
-  type ConnectRequestSchema,
-  EventService,
-} from "../../src/gen/callassistant/v1/event_pb.ts";
+import { type ConnectRequestSchema, EventService } from "@callassistant/protocol";
 import { Logger } from "../../src/log/logger.ts";
 import { ModuleRecord } from "../../src/registry/module_record.ts";
 import { ModuleRegistry } from "../../src/registry/modules.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { addService, grpcDefinition } from "../../src/rpc/grpc_server.ts";
+import { createClient } from "@callassistant/rpc";
+import { addService, grpcDefinition } from "@callassistant/rpc";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
 const TOKEN = "bench-token";

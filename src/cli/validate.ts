@@ -5,7 +5,7 @@
 import { describeProblems, type Discovered, discoverModules } from "../manifest/discover.ts";
 import { graphProblems } from "../supervisor/graph.ts";
 import { isEmptyPlan, planReload } from "../supervisor/reload.ts";
-import { readPem } from "../security/pem.ts";
+import { readPem } from "@callassistant/rpc";
 
 /** How `validate --against` reaches a running orchestrator. */
 export interface AgainstOptions {

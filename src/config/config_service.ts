@@ -5,14 +5,14 @@
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConfigService } from "../gen/callassistant/v1/config_pb.ts";
-import { Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import type { ConfigService } from "@callassistant/protocol";
+import { Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
-import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
-import type { PartialServiceImpl } from "../rpc/handlers.ts";
+import { Code, RpcError, toRpcError } from "@callassistant/rpc";
+import type { PartialServiceImpl } from "@callassistant/rpc";
 import type { Revision, RevisionLog, Store } from "../store/store.ts";
 import { RevisionConflictError } from "../store/store.ts";
 import type { ModuleClients } from "../supervisor/clients.ts";

@@ -3,11 +3,11 @@
  * the module), create (the module chosen by capability when not named), configure and
  * destroy (refused while a flow uses the entity, unless forced).
  */
-import type { ControlService } from "../gen/callassistant/v1/control_pb.ts";
-import { EntityOrigin } from "../gen/callassistant/v1/resources_pb.ts";
+import type { ControlService } from "@callassistant/protocol";
+import { EntityOrigin } from "@callassistant/protocol";
 import type { FlowManager } from "../pipeline/flows.ts";
-import type { PartialServiceImpl } from "../rpc/handlers.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import type { PartialServiceImpl } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** Builds the entity handlers of ControlService. */
 export function entityControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {

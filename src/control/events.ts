@@ -6,13 +6,13 @@
  * wins over the `after_id` field, because a reconnecting EventSource repeats the URL it
  * was opened with (and so its `after_id`) while the header carries the newest id it got.
  */
-import type { ControlService } from "../gen/callassistant/v1/control_pb.ts";
-import { type Event, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import type { ControlService } from "@callassistant/protocol";
+import { type Event, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { EventServiceHandle } from "../events/event_service.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
-import type { PartialServiceImpl } from "../rpc/handlers.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import type { PartialServiceImpl } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** What the event RPCs read and drive. */
 export interface EventControlDeps {

@@ -3,9 +3,9 @@
  * get (with every module's live status), create, start, stop, adjust the quality of and
  * delete flows.
  */
-import type { ControlService } from "../gen/callassistant/v1/control_pb.ts";
+import type { ControlService } from "@callassistant/protocol";
 import type { FlowManager } from "../pipeline/flows.ts";
-import type { PartialServiceImpl } from "../rpc/handlers.ts";
+import type { PartialServiceImpl } from "@callassistant/rpc";
 
 /** Builds the path and flow handlers of ControlService. */
 export function flowControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {

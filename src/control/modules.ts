@@ -4,12 +4,12 @@
  * merges them, and RPCs nobody implements answer UNIMPLEMENTED.
  */
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ControlService } from "../gen/callassistant/v1/control_pb.ts";
-import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import type { ControlService } from "@callassistant/protocol";
+import { ModuleState } from "@callassistant/protocol";
 import { logEntryOf } from "../log/module_logs.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
-import type { PartialServiceImpl } from "../rpc/handlers.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import type { PartialServiceImpl } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { Supervisor } from "../supervisor/supervisor.ts";
 
 /** What the control service reads and drives. */

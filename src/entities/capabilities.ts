@@ -4,7 +4,7 @@
  * last registration of a module is remembered while it restarts, so its entities keep
  * their kind and formats.
  */
-import type { EntityCapability, MediaFormat } from "../gen/callassistant/v1/media_pb.ts";
+import type { EntityCapability, MediaFormat } from "@callassistant/protocol";
 import { formatKey, isValidFormat, normalizeFormat, transformCost } from "./formats.ts";
 import { type ModuleDirectory, RUNNING_STATES } from "./modules.ts";
 

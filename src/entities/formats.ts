@@ -5,7 +5,7 @@ import {
   MediaFormatSchema,
   MediaType,
   type TransformCost,
-} from "../gen/callassistant/v1/media_pb.ts";
+} from "@callassistant/protocol";
 
 /** "video", "audio", or the number of an unknown media type. */
 export function mediaName(type: MediaType): string {

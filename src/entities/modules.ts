@@ -3,12 +3,12 @@
  * gRPC clients, and state-change notifications. `supervisorModules` adapts the
  * orchestrator's registry and supervisor; tests supply in-memory modules.
  */
-import type { RegisterModuleResponse } from "../gen/callassistant/v1/module_pb.ts";
-import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import type { RegisterModuleResponse } from "@callassistant/protocol";
+import { ModuleState } from "@callassistant/protocol";
 import type { ModuleRegistry } from "../registry/modules.ts";
 import { stateName } from "../registry/modules.ts";
-import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
-import type { CallOptions } from "../rpc/grpc_client.ts";
+import { Code, RpcError, toRpcError } from "@callassistant/rpc";
+import type { CallOptions } from "@callassistant/rpc";
 import type { ModuleClients } from "../supervisor/clients.ts";
 import type { Supervisor } from "../supervisor/supervisor.ts";
 

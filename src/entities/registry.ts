@@ -12,7 +12,7 @@
  */
 import { clone, create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type EntityCapability, EntityKind } from "../gen/callassistant/v1/media_pb.ts";
+import { type EntityCapability, EntityKind } from "@callassistant/protocol";
 import {
   type Entity,
   EntityOrigin,
@@ -21,10 +21,10 @@ import {
   type EntityStatus,
   EntityStatusSchema,
   Severity,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { type ModuleCaller, ModuleCallError } from "./modules.ts";

@@ -10,8 +10,8 @@
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Event, EventSchema, Severity } from "../gen/callassistant/v1/resources_pb.ts";
-import { currentTraceId } from "../tracing/context.ts";
+import { type Event, EventSchema, Severity } from "@callassistant/protocol";
+import { currentTraceId } from "@callassistant/rpc";
 
 /** What a publisher supplies; the bus adds id and time. */
 export interface EventInput {

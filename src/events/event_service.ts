@@ -22,21 +22,16 @@ import type {
   ReportEventRequest,
   ReportMetricsRequest,
   ReportStatusRequest,
-} from "../gen/callassistant/v1/event_pb.ts";
-import { CommandResultSchema } from "../gen/callassistant/v1/event_pb.ts";
-import {
-  type Event,
-  HealthState,
-  ModuleState,
-  Severity,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
+import { CommandResultSchema } from "@callassistant/protocol";
+import { type Event, HealthState, ModuleState, Severity } from "@callassistant/protocol";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "../registry/module_record.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
-import type { CallContext, PartialServiceImpl } from "../rpc/handlers.ts";
-import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
+import type { CallContext, PartialServiceImpl } from "@callassistant/rpc";
+import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 import { ModuleMetricsStore } from "../metrics/module_metrics.ts";
-import { parseTraceparent, runWithTrace, type TraceContext } from "../tracing/context.ts";
+import { parseTraceparent, runWithTrace, type TraceContext } from "@callassistant/rpc";
 import type { EventBus } from "./bus.ts";
 import { AsyncQueue } from "./queue.ts";
 

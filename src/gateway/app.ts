@@ -23,9 +23,9 @@ import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { DESCRIPTOR_SET_BASE64 } from "../gen/descriptor_set.ts";
-import { Code, httpStatusFor, RpcError, toRpcError } from "../rpc/errors.ts";
-import type { CallContext, PartialServiceImpl } from "../rpc/handlers.ts";
+import { DESCRIPTOR_SET_BASE64 } from "@callassistant/protocol/descriptor-set";
+import { Code, httpStatusFor, RpcError, toRpcError } from "@callassistant/rpc";
+import type { CallContext, PartialServiceImpl } from "@callassistant/rpc";
 import {
   currentTrace,
   formatTraceparent,
@@ -33,8 +33,8 @@ import {
   runWithTrace,
   type TraceContext,
   traceIterable,
-} from "../tracing/context.ts";
-import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
+} from "@callassistant/rpc";
+import { activeOtelTrace, startSpan } from "@callassistant/rpc";
 import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";

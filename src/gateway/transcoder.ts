@@ -21,9 +21,9 @@ import {
   type Registry,
   ScalarType,
 } from "@bufbuild/protobuf";
-import { http } from "../gen/google/api/annotations_pb.ts";
-import type { HttpRule } from "../gen/google/api/http_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { http } from "@callassistant/protocol/google/api/annotations";
+import type { HttpRule } from "@callassistant/protocol/google/api/http";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** One segment of a path template. */
 export type TemplateSegment =

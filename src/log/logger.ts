@@ -5,7 +5,7 @@
  * never blocks the event loop, and a flood drops lines (counted) instead of growing memory.
  */
 import { type QueuedSink, RotatingFileSink, WriterSink } from "./sinks.ts";
-import { currentTraceId } from "../tracing/context.ts";
+import { currentTraceId } from "@callassistant/rpc";
 
 /** Log levels, least serious first. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -86,7 +86,7 @@ export class Logger {
 
   /**
    * Logs a record at `level` when the logger's level lets it through. Inside a traced
-   * call (see `src/tracing/context.ts`) the record gets a `trace_id` field.
+   * call (see `@callassistant/rpc`, `trace_context.ts`) the record gets a `trace_id` field.
    */
   log(level: Level, msg: string, fields?: Fields): void {
     if (RANK[level] < RANK[this.options.level]) return;

@@ -10,8 +10,8 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { LogEntrySchema } from "../gen/callassistant/v1/control_pb.ts";
-import { LogStream } from "../gen/callassistant/v1/control_pb.ts";
+import type { LogEntrySchema } from "@callassistant/protocol";
+import { LogStream } from "@callassistant/protocol";
 import type { Logger } from "./logger.ts";
 
 /** One captured line. */

@@ -1,6 +1,6 @@
 /** The `tls` block of a remote module's manifest: checks at parse time, reads at connect. */
 import { isAbsolute, join } from "node:path";
-import { readPem } from "../security/pem.ts";
+import { readPem } from "@callassistant/rpc";
 
 /** TLS towards a remote module: absolute paths of PEM files, and the name to verify. */
 export interface ModuleTls {

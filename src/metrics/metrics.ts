@@ -19,10 +19,10 @@
  */
 import * as client from "./prom.ts";
 import process from "node:process";
-import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleState } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { ModuleRegistry } from "../registry/modules.ts";
-import { Code } from "../rpc/errors.ts";
+import { Code } from "@callassistant/rpc";
 import type { ModuleMetricsStore } from "./module_metrics.ts";
 
 /** The content type of the text format. */

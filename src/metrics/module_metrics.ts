@@ -5,8 +5,8 @@
  * Memory is bounded: a module holds at most `maxSeriesPerModule` series (a new sample
  * of a known series replaces it), and the samples of a process that is gone are dropped.
  */
-import { type Metric, MetricKind } from "../gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { type Metric, MetricKind } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** The prefix of every module-reported family. */
 export const MODULE_METRIC_PREFIX = "module_";

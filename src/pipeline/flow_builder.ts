@@ -8,7 +8,7 @@
  * undoes everything made so far, in reverse.
  */
 import { create } from "@bufbuild/protobuf";
-import { EntityKind } from "../gen/callassistant/v1/media_pb.ts";
+import { EntityKind } from "@callassistant/protocol";
 import {
   type Connection,
   ConnectionRole,
@@ -16,7 +16,7 @@ import {
   EntityOrigin,
   FlowState,
   type MediaPath,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import type { Logger } from "../log/logger.ts";
 import { mediaName } from "../entities/formats.ts";
 import type { ModuleCaller } from "../entities/modules.ts";

@@ -5,16 +5,16 @@
  * flow rebuilt.
  */
 import { create, equals, type JsonValue, toJson } from "@bufbuild/protobuf";
-import type { ReportStatusRequest } from "../gen/callassistant/v1/event_pb.ts";
+import type { ReportStatusRequest } from "@callassistant/protocol";
 import {
   FlowState,
   type FlowStatus,
   FlowStatusSchema,
   QualityProfileSchema,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
-import { Code } from "../rpc/errors.ts";
+import { Code } from "@callassistant/rpc";
 import { type ModuleCaller, ModuleCallError } from "../entities/modules.ts";
 import type { EntityRegistry } from "../entities/registry.ts";
 import type { FlowRecovery } from "./flow_recovery.ts";

@@ -2,9 +2,9 @@
  * Where a flow's media goes: checking its two ends, finding the cheapest path per media
  * type between them (pathfinder.ts), and describing a path for messages.
  */
-import { EntityKind } from "../gen/callassistant/v1/media_pb.ts";
-import type { MediaPath } from "../gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { EntityKind } from "@callassistant/protocol";
+import type { MediaPath } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
 import { mediaName } from "../entities/formats.ts";
 import type { EntityRecord, EntityRegistry } from "../entities/registry.ts";

@@ -7,8 +7,8 @@
  * (same ids) and every flow that should run and is not established is rebuilt, reusing
  * its converter entities where the path is unchanged.
  */
-import type { MediaPath, ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
-import { FlowState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import type { MediaPath, ModuleState } from "@callassistant/protocol";
+import { FlowState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CapabilityIndex } from "../entities/capabilities.ts";

@@ -19,7 +19,7 @@ import {
   type QualityProfile,
   QualityProfileSchema,
   Severity,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Collection } from "../store/store.ts";

@@ -3,7 +3,7 @@
  * monitor checks alike), and the flag that stops it at shutdown.
  */
 import type { Logger } from "../log/logger.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import { SerialQueue } from "./queue.ts";
 
 /** Serialised mutations, closed once at shutdown. */

@@ -12,7 +12,7 @@
  */
 import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ReportStatusRequest } from "../gen/callassistant/v1/event_pb.ts";
+import type { ReportStatusRequest } from "@callassistant/protocol";
 import {
   EntityOrigin,
   type Flow,
@@ -21,10 +21,10 @@ import {
   type FlowStatus,
   type QualityProfile,
   QualityProfileSchema,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
 import type { ModuleCaller, ModuleDirectory } from "../entities/modules.ts";

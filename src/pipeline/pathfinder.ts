@@ -10,15 +10,11 @@
  * is compared first. Pure: no I/O.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { EntityKind, type MediaFormat, MediaType } from "../gen/callassistant/v1/media_pb.ts";
-import {
-  type MediaPath,
-  MediaPathSchema,
-  type PathHopSchema,
-} from "../gen/callassistant/v1/resources_pb.ts";
+import { EntityKind, type MediaFormat, MediaType } from "@callassistant/protocol";
+import { type MediaPath, MediaPathSchema, type PathHopSchema } from "@callassistant/protocol";
 import type { ConverterEdge } from "../entities/capabilities.ts";
 import { formatKey, mediaName, roundCost } from "../entities/formats.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** The source or the target of a path. */
 export interface PathEnd {

@@ -1,11 +1,7 @@
 /** Quality profiles of flows: checking the ones clients ask for, and naming them. */
 import { clone, create } from "@bufbuild/protobuf";
-import {
-  QualityPreset,
-  type QualityProfile,
-  QualityProfileSchema,
-} from "../gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { QualityPreset, type QualityProfile, QualityProfileSchema } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** Checks a quality profile; INVALID_ARGUMENT naming the field. */
 export function validateQuality(q: QualityProfile | undefined): QualityProfile {

@@ -4,14 +4,14 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { RegisterModuleResponse } from "../gen/callassistant/v1/module_pb.ts";
+import type { RegisterModuleResponse } from "@callassistant/protocol";
 import {
   HealthState,
   type Module,
   type ModuleRunSchema,
   ModuleSchema,
   ModuleState,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 import { ModuleLog } from "../log/module_logs.ts";
 import type { Manifest } from "../manifest/manifest.ts";
 

@@ -2,7 +2,7 @@
  * The module registry: every known module by name, and the one place module states
  * change, so every transition becomes an event with its reason.
  */
-import { ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "./module_record.ts";

@@ -4,15 +4,15 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import { Health } from "@callassistant/protocol/grpc/health/v1";
 import type { Logger } from "../log/logger.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import { bearerToken, createAuthenticator } from "../security/auth.ts";
-import { addService, stopServer } from "../rpc/grpc_server.ts";
-import { hostPort } from "../rpc/address.ts";
+import { addService, stopServer } from "@callassistant/rpc";
+import { hostPort } from "@callassistant/rpc";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
-import { startTlsTerminator, type TlsFiles, type TlsTerminator } from "./tls_terminator.ts";
+import { startTlsTerminator, type TlsFiles, type TlsTerminator } from "@callassistant/rpc";
 
 /** A service and its transport-agnostic implementation. */
 export interface HostedService {

@@ -1,8 +1,8 @@
 /** The standard grpc.health.v1.Health service: SERVING for the server and each service. */
-import type { Health } from "../gen/grpc/health/v1/health_pb.ts";
-import { HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
-import type { ServiceImpl } from "../rpc/handlers.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import type { Health } from "@callassistant/protocol/grpc/health/v1";
+import { HealthCheckResponse_ServingStatus as Status } from "@callassistant/protocol/grpc/health/v1";
+import type { ServiceImpl } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** Health handlers for a server hosting `services` (full names). */
 export function healthService(services: string[]): ServiceImpl<typeof Health> {

@@ -11,17 +11,17 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import type * as grpc from "@grpc/grpc-js";
-import { DESCRIPTOR_SET_BASE64 } from "../gen/descriptor_set.ts";
+import { DESCRIPTOR_SET_BASE64 } from "@callassistant/protocol/descriptor-set";
 import {
   ServerReflection,
   type ServerReflectionRequest,
   type ServerReflectionResponseSchema,
-} from "../gen/grpc/reflection/v1/reflection_pb.ts";
-import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+} from "@callassistant/protocol/grpc/reflection/v1";
+import { ServerReflection as ServerReflectionV1Alpha } from "@callassistant/protocol/grpc/reflection/v1alpha";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "../rpc/errors.ts";
-import { addService } from "../rpc/grpc_server.ts";
-import type { ServiceImpl } from "../rpc/handlers.ts";
+import { Code } from "@callassistant/rpc";
+import { addService } from "@callassistant/rpc";
+import type { ServiceImpl } from "@callassistant/rpc";
 
 type Response = MessageInitShape<typeof ServerReflectionResponseSchema>;
 

@@ -5,7 +5,7 @@
  * it again. Only transport and server failures count: a module answering NOT_FOUND or
  * INVALID_ARGUMENT is working. Idempotent reads are also retried with backoff.
  */
-import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
+import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 
 /** The states of a breaker. */
 export type CircuitState = "closed" | "open" | "half-open";

@@ -6,11 +6,11 @@
  * reads are retried; ModuleService calls (registration, health, configuration, shutdown)
  * do not, since the supervisor itself decides what their failures mean.
  */
-import { type Client, type ClientHooks, createClient } from "../rpc/grpc_client.ts";
-import type { Code } from "../rpc/errors.ts";
-import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
-import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
-import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
+import { type Client, type ClientHooks, createClient } from "@callassistant/rpc";
+import type { Code } from "@callassistant/rpc";
+import { ModuleService } from "@callassistant/protocol";
+import { EntityService } from "@callassistant/protocol";
+import { PipelineService } from "@callassistant/protocol";
 import { CircuitBreaker, type CircuitState, guarded } from "./circuit.ts";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";

@@ -13,9 +13,9 @@
  * Placements on an instance that stopped serving are ignored, so the call takes a turn.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { StartFlowRequestSchema } from "../gen/callassistant/v1/pipeline_pb.ts";
-import { ConnectionRole } from "../gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import type { StartFlowRequestSchema } from "@callassistant/protocol";
+import { ConnectionRole } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { ModuleClients } from "./clients.ts";
 
 /** One instance as the router sees it. */

@@ -3,7 +3,7 @@
  * health-check, restart with backoff when it fails, park it in FAILED in a crash loop,
  * and stop it (Shutdown RPC, SIGTERM to its process group, SIGKILL after `stop_timeout`).
  */
-import { HealthState, ModuleState, Severity } from "../gen/callassistant/v1/resources_pb.ts";
+import { HealthState, ModuleState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Manifest } from "../manifest/manifest.ts";

@@ -3,7 +3,7 @@
  * order (independent ones in parallel, each PENDING until its dependencies are READY),
  * and stops them dependents first.
  */
-import { ModuleState } from "../gen/callassistant/v1/resources_pb.ts";
+import { ModuleState } from "@callassistant/protocol";
 import {
   describeProblems,
   type Discovered,
@@ -12,7 +12,7 @@ import {
 } from "../manifest/discover.ts";
 import { ModuleRecord } from "../registry/module_record.ts";
 import { stateName } from "../registry/modules.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { EventBus, type WatchItem } from "../../src/events/bus.ts";
-import { Severity } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { runWithTrace } from "../../src/tracing/context.ts";
+import { Severity } from "@callassistant/protocol";
+import { runWithTrace } from "@callassistant/rpc";
 
 function publish(bus: EventBus, n: number, type = "test.tick") {
   for (let i = 0; i < n; i++) bus.publish({ type, message: `tick ${i}` });

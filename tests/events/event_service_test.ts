@@ -15,15 +15,15 @@ import {
   type ConnectResponse,
   EventService,
   type ReportStatusRequest,
-} from "../../src/gen/callassistant/v1/event_pb.ts";
-import { FlowState, HealthState, Severity } from "../../src/gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
+import { FlowState, HealthState, Severity } from "@callassistant/protocol";
 import { Logger } from "../../src/log/logger.ts";
 import { ModuleRecord } from "../../src/registry/module_record.ts";
 import { ModuleRegistry } from "../../src/registry/modules.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { addService } from "../../src/rpc/grpc_server.ts";
-import { ConnectReportTransport } from "../../src/sdk/connect_transport.ts";
+import { Code, RpcError } from "@callassistant/rpc";
+import { createClient } from "@callassistant/rpc";
+import { addService } from "@callassistant/rpc";
+import { ConnectReportTransport } from "../../packages/sdk-ts/connect_transport.ts";
 import { waitFor } from "../helpers/orchestrator.ts";
 
 type Request = MessageInitShape<typeof ConnectRequestSchema>;

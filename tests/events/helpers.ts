@@ -3,8 +3,8 @@
  * it, and reading Server-Sent Events.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { EntityService } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
 import { getJson, ROOT } from "../helpers/orchestrator.ts";
 
 /** Writes a module.yaml running the reporting fixture as `name`, with `env`. */

@@ -4,9 +4,9 @@
  * through a module restart, NDJSON by Accept, filters, and gRPC streaming.
  */
 import assert from "node:assert/strict";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { Severity } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { ControlService } from "@callassistant/protocol";
+import { Severity } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
 import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 import { addReporter, drive, moduleInfo, openEvents, take } from "./helpers.ts";
 

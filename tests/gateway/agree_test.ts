@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { create, type DescMethod, fromJson, type JsonObject, toJson } from "@bufbuild/protobuf";
-import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService } from "@callassistant/protocol";
+import { ModuleState } from "@callassistant/protocol";
 import { buildRoutes } from "../../src/gateway/transcoder.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { toRpcError } from "../../src/rpc/errors.ts";
+import { createClient } from "@callassistant/rpc";
+import { toRpcError } from "@callassistant/rpc";
 import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 
 /** Fields that change between two calls made a moment apart. */

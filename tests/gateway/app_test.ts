@@ -2,16 +2,11 @@ import assert from "node:assert/strict";
 import { create, type DescService } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Hono } from "hono";
-import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
-import { ControlService, LogStream } from "../../src/gen/callassistant/v1/control_pb.ts";
-import {
-  type Module,
-  ModuleSchema,
-  ModuleState,
-  Severity,
-} from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService, LogStream } from "@callassistant/protocol";
+import { type Module, ModuleSchema, ModuleState, Severity } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
+import type { PartialServiceImpl } from "@callassistant/rpc";
 import { bindService, createGateway, type GatewayOptions } from "../../src/gateway/app.ts";
 import { buildRoutes } from "../../src/gateway/transcoder.ts";
 

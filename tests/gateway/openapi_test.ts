@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { DescService, JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { DESCRIPTOR_SET_BASE64 } from "../../src/gen/descriptor_set.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService } from "@callassistant/protocol";
+import { DESCRIPTOR_SET_BASE64 } from "@callassistant/protocol/descriptor-set";
 import { commentsFromDescriptorSet, openApiDocument } from "../../src/gateway/openapi.ts";
 
 const services: DescService[] = [ControlService, ConfigService];

@@ -8,10 +8,10 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
-import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { http } from "../../src/gen/google/api/annotations_pb.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService } from "@callassistant/protocol";
+import { http } from "@callassistant/protocol/google/api/annotations";
+import { Code, RpcError } from "@callassistant/rpc";
 import {
   buildRoutes,
   decodeRequest,

@@ -4,9 +4,9 @@
  * module, and a restart of the orchestrator on the same data directory.
  */
 import assert from "node:assert/strict";
-import { PipelineService } from "../../src/gen/callassistant/v1/pipeline_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+import { PipelineService } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 import {
   isAlive,
   startOrchestrator,

@@ -5,19 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { EntityKind, MediaType } from "../../src/gen/callassistant/v1/media_pb.ts";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { PipelineService } from "../../src/gen/callassistant/v1/pipeline_pb.ts";
+import { EntityService } from "@callassistant/protocol";
+import { EntityKind, MediaType } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
+import { PipelineService } from "@callassistant/protocol";
 import {
   ConnectionRole,
   EntityOrigin,
   EntityState,
   FlowState,
   QualityPreset,
-} from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+} from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 import { EventServer, freePort, ModuleProcess, startModule } from "../sdk/helpers.ts";
 
 const MODULES = fileURLToPath(new URL("../../modules/", import.meta.url));

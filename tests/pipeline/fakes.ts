@@ -5,30 +5,19 @@
  * States change through `setState`, notifying watchers like the real registry.
  */
 import { create, type DescService, type JsonObject } from "@bufbuild/protobuf";
-import type { EntityCapabilityInit } from "../../src/sdk/module.ts";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import {
-  EntityKind,
-  type MediaFormat,
-  MediaType,
-} from "../../src/gen/callassistant/v1/media_pb.ts";
-import {
-  type RegisterModuleResponse,
-  RegisterModuleResponseSchema,
-} from "../../src/gen/callassistant/v1/module_pb.ts";
-import { PipelineService } from "../../src/gen/callassistant/v1/pipeline_pb.ts";
-import {
-  ConnectionRole,
-  EntityState,
-  ModuleState,
-} from "../../src/gen/callassistant/v1/resources_pb.ts";
+import type { EntityCapabilityInit } from "../../packages/sdk-ts/module.ts";
+import { EntityService } from "@callassistant/protocol";
+import { EntityKind, type MediaFormat, MediaType } from "@callassistant/protocol";
+import { type RegisterModuleResponse, RegisterModuleResponseSchema } from "@callassistant/protocol";
+import { PipelineService } from "@callassistant/protocol";
+import { ConnectionRole, EntityState, ModuleState } from "@callassistant/protocol";
 import type { EntityPipelineClients, ModuleDirectory } from "../../src/entities/modules.ts";
 import { EventBus } from "../../src/events/bus.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { createPipeline, type Pipeline } from "../../src/pipeline/mod.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import type { CallContext } from "../../src/rpc/handlers.ts";
-import { FlowTable, formatName } from "../../src/sdk/pipeline.ts";
+import { Code, RpcError } from "@callassistant/rpc";
+import type { CallContext } from "@callassistant/rpc";
+import { FlowTable, formatName } from "../../packages/sdk-ts/pipeline.ts";
 import type { Store } from "../../src/store/store.ts";
 
 export const { VIDEO, AUDIO } = MediaType;

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { ReportStatusRequestSchema } from "../../src/gen/callassistant/v1/event_pb.ts";
-import { EntityKind } from "../../src/gen/callassistant/v1/media_pb.ts";
+import { ReportStatusRequestSchema } from "@callassistant/protocol";
+import { EntityKind } from "@callassistant/protocol";
 import {
   EntityOrigin,
   EntityState,
@@ -14,8 +14,8 @@ import {
   ModuleState,
   QualityPreset,
   QualityProfileSchema,
-} from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+} from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 import { Store } from "../../src/store/store.ts";
 import type { Pipeline } from "../../src/pipeline/mod.ts";
 import {

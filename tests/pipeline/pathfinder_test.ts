@@ -13,10 +13,10 @@ import {
   MediaFormatSchema,
   MediaType,
   TransformCostSchema,
-} from "../../src/gen/callassistant/v1/media_pb.ts";
-import type { MediaPath } from "../../src/gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
+import type { MediaPath } from "@callassistant/protocol";
 import { findPaths, NoPathError, type PathEnd } from "../../src/pipeline/pathfinder.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 
 const { VIDEO, AUDIO } = MediaType;
 

@@ -11,12 +11,12 @@ import {
   type ConnectRequest,
   type ConnectResponseSchema,
   EventService,
-} from "../../src/gen/callassistant/v1/event_pb.ts";
+} from "@callassistant/protocol";
 import { AsyncQueue } from "../../src/events/queue.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { addService, stopServer } from "../../src/rpc/grpc_server.ts";
-import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
-import { ConnectReportTransport } from "../../src/sdk/connect_transport.ts";
+import { Code, RpcError } from "@callassistant/rpc";
+import { addService, stopServer } from "@callassistant/rpc";
+import type { PartialServiceImpl } from "@callassistant/rpc";
+import { ConnectReportTransport } from "../../packages/sdk-ts/connect_transport.ts";
 import { EventServer, withTimeout } from "./helpers.ts";
 
 type Response = MessageInitShape<typeof ConnectResponseSchema>;

@@ -1,6 +1,6 @@
 /** The module environment as the SDK reads it: defaults, and one clear error per mistake. */
 import assert from "node:assert/strict";
-import { ModuleEnvError, readModuleEnv } from "../../src/sdk/env.ts";
+import { ModuleEnvError, readModuleEnv } from "../../packages/sdk-ts/env.ts";
 
 Deno.test("sdk env: defaults to 127.0.0.1 and plaintext; GRPC_HOST and TLS files are read", () => {
   const plain = readModuleEnv({ GRPC_PORT: "50100" });

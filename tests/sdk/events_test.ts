@@ -3,17 +3,12 @@
  * never reach the module's code.
  */
 import assert from "node:assert/strict";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import {
-  EntityState,
-  HealthState,
-  MetricKind,
-  Severity,
-} from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { EventReporter } from "../../src/sdk/mod.ts";
+import { EntityService } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
+import { EntityState, HealthState, MetricKind, Severity } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
+import { createClient } from "@callassistant/rpc";
+import { EventReporter } from "@callassistant/sdk";
 import { EventServer, FIXTURES_DIR, freePort, startModule } from "./helpers.ts";
 
 Deno.test("events: EventReporter sends events, status and metrics with the bearer token", async () => {

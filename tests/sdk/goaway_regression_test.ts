@@ -6,9 +6,9 @@
  * module process must survive and keep serving new clients.
  */
 import assert from "node:assert/strict";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { HealthState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { ModuleService } from "@callassistant/protocol";
+import { HealthState } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
 import { startModule, withTimeout } from "./helpers.ts";
 
 const CALLS = 1000;

@@ -6,14 +6,14 @@
 import * as grpc from "@grpc/grpc-js";
 import { bindLoopback } from "../helpers/grpc.ts";
 import { fileURLToPath } from "node:url";
-import { EventService } from "../../src/gen/callassistant/v1/event_pb.ts";
+import { EventService } from "@callassistant/protocol";
 import type {
   ReportEventRequest,
   ReportMetricsRequest,
   ReportStatusRequest,
-} from "../../src/gen/callassistant/v1/event_pb.ts";
-import { addService, stopServer } from "../../src/rpc/grpc_server.ts";
-import type { PartialServiceImpl } from "../../src/rpc/handlers.ts";
+} from "@callassistant/protocol";
+import { addService, stopServer } from "@callassistant/rpc";
+import type { PartialServiceImpl } from "@callassistant/rpc";
 
 export const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 export const CAMERA_DIR = fileURLToPath(new URL("../../modules/test-camera/", import.meta.url));

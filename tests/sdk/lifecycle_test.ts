@@ -3,9 +3,9 @@
  * a bad environment.
  */
 import assert from "node:assert/strict";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { HealthState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { ModuleService } from "@callassistant/protocol";
+import { HealthState } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
 import { startModule } from "./helpers.ts";
 
 Deno.test("lifecycle: closing stdin makes the module exit", async () => {

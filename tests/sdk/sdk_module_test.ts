@@ -2,12 +2,12 @@
  * The SDK's ModuleService defaults, through a fixture module that needs configuration.
  */
 import assert from "node:assert/strict";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { HealthState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { SDK_VERSION } from "../../src/sdk/mod.ts";
+import { EntityService } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
+import { HealthState } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
+import { createClient } from "@callassistant/rpc";
+import { SDK_VERSION } from "@callassistant/sdk";
 import { FIXTURES_DIR, startModule } from "./helpers.ts";
 
 function startFixture() {

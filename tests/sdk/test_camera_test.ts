@@ -3,14 +3,14 @@
  * its error paths.
  */
 import assert from "node:assert/strict";
-import { EntityService } from "../../src/gen/callassistant/v1/entity_pb.ts";
-import { EntityKind, MediaType } from "../../src/gen/callassistant/v1/media_pb.ts";
-import { ModuleService } from "../../src/gen/callassistant/v1/module_pb.ts";
-import { PipelineService } from "../../src/gen/callassistant/v1/pipeline_pb.ts";
-import { EntityState, HealthState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
-import { type JsonObject, SDK_VERSION } from "../../src/sdk/mod.ts";
+import { EntityService } from "@callassistant/protocol";
+import { EntityKind, MediaType } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
+import { PipelineService } from "@callassistant/protocol";
+import { EntityState, HealthState } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
+import { type JsonObject, SDK_VERSION } from "@callassistant/sdk";
 import { type ModuleProcess, startModule } from "./helpers.ts";
 
 /** Runs `fn` against a fresh test-camera process, stopped afterwards whatever happens. */

@@ -7,15 +7,12 @@
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
-import { ConfigService } from "../../src/gen/callassistant/v1/config_pb.ts";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import {
-  Health,
-  HealthCheckResponse_ServingStatus,
-} from "../../src/gen/grpc/health/v1/health_pb.ts";
-import { Code, type RpcError } from "../../src/rpc/errors.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { ConfigService } from "@callassistant/protocol";
+import { ControlService } from "@callassistant/protocol";
+import { ModuleState } from "@callassistant/protocol";
+import { Health, HealthCheckResponse_ServingStatus } from "@callassistant/protocol/grpc/health/v1";
+import { Code, type RpcError } from "@callassistant/rpc";
+import { createClient } from "@callassistant/rpc";
 import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 
 async function emptyModules(): Promise<string> {

@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { Code, type RpcError } from "../../src/rpc/errors.ts";
+import { ControlService } from "@callassistant/protocol";
+import { ModuleState } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
+import { Code, type RpcError } from "@callassistant/rpc";
 import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 import { makeTestPki } from "../helpers/tls.ts";
 

@@ -6,21 +6,18 @@
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { EventService } from "../../src/gen/callassistant/v1/event_pb.ts";
-import {
-  Health,
-  HealthCheckResponse_ServingStatus,
-} from "../../src/gen/grpc/health/v1/health_pb.ts";
-import { ModuleState } from "../../src/gen/callassistant/v1/resources_pb.ts";
+import { ControlService } from "@callassistant/protocol";
+import { EventService } from "@callassistant/protocol";
+import { Health, HealthCheckResponse_ServingStatus } from "@callassistant/protocol/grpc/health/v1";
+import { ModuleState } from "@callassistant/protocol";
 import {
   ServerReflection,
   type ServerReflectionRequestSchema,
-} from "../../src/gen/grpc/reflection/v1/reflection_pb.ts";
+} from "@callassistant/protocol/grpc/reflection/v1";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { createClient } from "../../src/rpc/grpc_client.ts";
-import { Code, type RpcError } from "../../src/rpc/errors.ts";
+import { createClient } from "@callassistant/rpc";
+import { Code, type RpcError } from "@callassistant/rpc";
 import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 
 const SERVICES = [

@@ -4,7 +4,7 @@
  * stays silent stops the terminator serving the next one.
  */
 import assert from "node:assert/strict";
-import { startTlsTerminator } from "../../src/server/tls_terminator.ts";
+import { startTlsTerminator } from "@callassistant/rpc";
 import { makeTestPki } from "../helpers/tls.ts";
 
 /** A plaintext echo server on 127.0.0.1. */

@@ -7,7 +7,7 @@ import {
   guarded,
   retryRead,
 } from "../../src/supervisor/circuit.ts";
-import { Code, RpcError } from "../../src/rpc/errors.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 
 const fail = (code = Code.UNAVAILABLE) => () =>
   Promise.reject(new RpcError(code, "connection refused"));

@@ -5,15 +5,15 @@
  */
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { ControlService } from "../../src/gen/callassistant/v1/control_pb.ts";
-import { createClient } from "../../src/rpc/grpc_client.ts";
+import { ControlService } from "@callassistant/protocol";
+import { createClient } from "@callassistant/rpc";
 import {
   childOf,
   formatTraceparent,
   newSpanId,
   newTraceId,
   parseTraceparent,
-} from "../../src/tracing/context.ts";
+} from "@callassistant/rpc";
 import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 import { addReporter, drive, moduleInfo } from "../events/helpers.ts";
 

@@ -6,21 +6,21 @@
  */
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import type { EntityCapabilitySchema } from "../gen/callassistant/v1/media_pb.ts";
-import { EntityService } from "../gen/callassistant/v1/entity_pb.ts";
-import { ModuleService } from "../gen/callassistant/v1/module_pb.ts";
-import { PipelineService } from "../gen/callassistant/v1/pipeline_pb.ts";
-import { HealthState } from "../gen/callassistant/v1/resources_pb.ts";
-import { addService, stopServer } from "../rpc/grpc_server.ts";
-import type { ServiceImpl } from "../rpc/handlers.ts";
+import type { EntityCapabilitySchema } from "@callassistant/protocol";
+import { EntityService } from "@callassistant/protocol";
+import { ModuleService } from "@callassistant/protocol";
+import { PipelineService } from "@callassistant/protocol";
+import { HealthState } from "@callassistant/protocol";
+import { addService, stopServer } from "@callassistant/rpc";
+import type { ServiceImpl } from "@callassistant/rpc";
 import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
 import { type CommandHandler, ConnectReportTransport } from "./connect_transport.ts";
 import { EventReporter } from "./events.ts";
 import { isLogLevel, ModuleLogger } from "./log.ts";
 import { onStopSignals, watchStdin } from "./process.ts";
-import { startTlsTerminator, type TlsTerminator } from "../server/tls_terminator.ts";
-import { readPem } from "../security/pem.ts";
-import { hostPort } from "../rpc/address.ts";
+import { startTlsTerminator, type TlsTerminator } from "@callassistant/rpc";
+import { readPem } from "@callassistant/rpc";
+import { hostPort } from "@callassistant/rpc";
 
 /** The SDK name and version sent in `ModuleInfo.sdk`. */
 export const SDK_VERSION = "callassistant-sdk-ts/0.1.0";

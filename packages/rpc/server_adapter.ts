@@ -19,8 +19,8 @@ import {
   parseTraceparent,
   runWithTrace,
   traceIterable,
-} from "../tracing/context.ts";
-import { activeOtelTrace, startSpan } from "../tracing/otel.ts";
+} from "./trace_context.ts";
+import { activeOtelTrace, startSpan } from "./otel_spans.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyHandler = (input: any, ctx: CallContext) => any;

@@ -5,7 +5,7 @@
  * from the gateway through the orchestrator into the module. The orchestrator's
  * `setLogLevel` command changes the level.
  */
-import { currentTraceId } from "../tracing/context.ts";
+import { currentTraceId } from "@callassistant/rpc";
 
 /** Log levels, least serious first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -24,11 +24,11 @@ import {
   type ReportEventRequestSchema,
   type ReportMetricsRequestSchema,
   type ReportStatusRequestSchema,
-} from "../gen/callassistant/v1/event_pb.ts";
-import { type MetricSchema, Severity } from "../gen/callassistant/v1/resources_pb.ts";
-import { type Client, createClient } from "../rpc/grpc_client.ts";
-import { Code, toRpcError } from "../rpc/errors.ts";
-import { currentTraceparent } from "../tracing/context.ts";
+} from "@callassistant/protocol";
+import { type MetricSchema, Severity } from "@callassistant/protocol";
+import { type Client, createClient } from "@callassistant/rpc";
+import { Code, toRpcError } from "@callassistant/rpc";
+import { currentTraceparent } from "@callassistant/rpc";
 
 /** A ReportEvent request. */
 export type EventReport = MessageInitShape<typeof ReportEventRequestSchema>;

@@ -2,7 +2,7 @@
  * The Call Assistant module SDK for TypeScript (Deno).
  *
  * ```ts
- * import { EntityKind, MediaType, serveModule } from "../../src/sdk/mod.ts";
+ * import { EntityKind, MediaType, serveModule } from "./mod.ts";
  *
  * const mod = await serveModule({
  *   info: { version: "1.0.0", description: "A camera" },
@@ -71,13 +71,13 @@ export {
   currentTraceparent,
   parseTraceparent,
   type TraceContext,
-} from "../tracing/context.ts";
+} from "@callassistant/rpc";
 
 // What handlers need, so a module imports from one place.
-export { Code, RpcError } from "../rpc/errors.ts";
-export type { CallContext, ServiceImpl } from "../rpc/handlers.ts";
+export { Code, RpcError } from "@callassistant/rpc";
+export type { CallContext, ServiceImpl } from "@callassistant/rpc";
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-export { EntityKind, MediaType } from "../gen/callassistant/v1/media_pb.ts";
+export { EntityKind, MediaType } from "@callassistant/protocol";
 export {
   ConnectionRole,
   EntityOrigin,
@@ -87,16 +87,16 @@ export {
   MetricKind,
   QualityPreset,
   Severity,
-} from "../gen/callassistant/v1/resources_pb.ts";
+} from "@callassistant/protocol";
 export type {
   Connection,
   Entity,
   EntityStatus,
   FlowStatus,
   QualityProfile,
-} from "../gen/callassistant/v1/resources_pb.ts";
-export type { ConnectEntitiesRequest } from "../gen/callassistant/v1/pipeline_pb.ts";
-export type { MediaFormat } from "../gen/callassistant/v1/media_pb.ts";
+} from "@callassistant/protocol";
+export type { ConnectEntitiesRequest } from "@callassistant/protocol";
+export type { MediaFormat } from "@callassistant/protocol";
 export {
   durationFromMs,
   timestampDate,

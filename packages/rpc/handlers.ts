@@ -4,7 +4,7 @@
  */
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import type { TraceContext } from "../tracing/context.ts";
+import type { TraceContext } from "./trace_context.ts";
 
 /** What a handler knows about the call it serves, whatever the transport. */
 export interface CallContext {
@@ -18,7 +18,7 @@ export interface CallContext {
   readonly peer: string;
   /**
    * The span this call is handled in: the caller's `traceparent` continued (or a new
-   * trace). Also current for everything the handler does (see `src/tracing/context.ts`).
+   * trace). Also current for everything the handler does (see `trace_context.ts`).
    */
   readonly trace?: TraceContext;
 }

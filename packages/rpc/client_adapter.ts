@@ -15,8 +15,8 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { Code, RpcError, toRpcError } from "./errors.ts";
-import { currentTrace, formatTraceparent } from "../tracing/context.ts";
-import { type ActiveSpan, startSpan } from "../tracing/otel.ts";
+import { currentTrace, formatTraceparent } from "./trace_context.ts";
+import { type ActiveSpan, startSpan } from "./otel_spans.ts";
 
 /** Per-call options. */
 export interface CallOptions {

@@ -8,7 +8,7 @@
  * `traceparent`, so exported traces and event/log trace ids agree. Without it, spans are
  * plain W3C ids generated here and nothing is exported.
  */
-import { childOf, type TraceContext } from "./context.ts";
+import { childOf, type TraceContext } from "./trace_context.ts";
 
 function readEnabled(): boolean {
   try {

@@ -19,10 +19,10 @@ import {
   type ConnectResponse,
   ConnectResponseSchema,
   EventService,
-} from "../gen/callassistant/v1/event_pb.ts";
-import { CHANNEL_OPTIONS } from "../rpc/grpc_client.ts";
-import { Code, RpcError, toRpcError } from "../rpc/errors.ts";
-import { runWithoutTrace } from "../tracing/context.ts";
+} from "@callassistant/protocol";
+import { CHANNEL_OPTIONS } from "@callassistant/rpc";
+import { Code, RpcError, toRpcError } from "@callassistant/rpc";
+import { runWithoutTrace } from "@callassistant/rpc";
 import {
   type EventReport,
   type MetricsReport,

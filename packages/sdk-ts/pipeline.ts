@@ -15,8 +15,8 @@
  * ```
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import type { ConnectEntitiesRequest } from "../gen/callassistant/v1/pipeline_pb.ts";
-import { type MediaFormat, MediaType } from "../gen/callassistant/v1/media_pb.ts";
+import type { ConnectEntitiesRequest } from "@callassistant/protocol";
+import { type MediaFormat, MediaType } from "@callassistant/protocol";
 import {
   type Connection,
   ConnectionRole,
@@ -27,8 +27,8 @@ import {
   QualityPreset,
   type QualityProfile,
   QualityProfileSchema,
-} from "../gen/callassistant/v1/resources_pb.ts";
-import { Code, RpcError } from "../rpc/errors.ts";
+} from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { PipelineHandlers } from "./module.ts";
 
 /** One side of a connection, as this module set it up. */

@@ -1,0 +1,45 @@
+/**
+ * `@callassistant/rpc`: the gRPC transport shared by the orchestrator and the module SDK.
+ * An adapter from `@grpc/grpc-js` to typed handlers and clients of `@bufbuild/protobuf`
+ * services, the error model (`RpcError`, `Code`), W3C trace context carried through calls,
+ * optional OpenTelemetry spans, and a TLS terminator for serving gRPC over TLS on Deno.
+ *
+ * @module
+ */
+export {
+  type CallOptions,
+  CHANNEL_OPTIONS,
+  type Client,
+  type ClientHooks,
+  type ClientMethod,
+  createClient,
+} from "./client_adapter.ts";
+export { Code, httpStatusFor, RpcError, toRpcError } from "./errors.ts";
+export type { CallContext, MethodHandler, PartialServiceImpl, ServiceImpl } from "./handlers.ts";
+export { hostPort } from "./host_port.ts";
+export { activeOtelTrace, type ActiveSpan, otelEnabled, startSpan } from "./otel_spans.ts";
+export { type PemKind, readPem } from "./pem.ts";
+export {
+  addService,
+  grpcDefinition,
+  grpcImplementation,
+  type InternalErrorHook,
+  metadataToHeaders,
+  type ServerHooks,
+  stopServer,
+} from "./server_adapter.ts";
+export { startTlsTerminator, type TlsFiles, type TlsTerminator } from "./tls_terminator.ts";
+export {
+  childOf,
+  currentTrace,
+  currentTraceId,
+  currentTraceparent,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  runWithoutTrace,
+  runWithTrace,
+  type TraceContext,
+  traceIterable,
+} from "./trace_context.ts";
