@@ -359,7 +359,7 @@ export class ConnectReportTransport implements ReportTransport {
       if (stream !== this.#stream) return;
       if (!this.#connected) {
         this.#connected = true;
-        if (this.#attempt > 0) this.#log(`event stream to the orchestrator is back`);
+        if (this.#attempt > 0) this.#log(`INFO event stream to the orchestrator is back`);
         this.#attempt = 0;
       }
       this.#onResponse(response);
@@ -452,7 +452,7 @@ export class ConnectReportTransport implements ReportTransport {
         ? `${Code[failure.code]}: ${failure.message}`
         : "closed by the orchestrator";
       this.#log(
-        `event stream to the orchestrator ended (${why}); reconnecting in ${delay} ms ` +
+        `WARN event stream to the orchestrator ended (${why}); reconnecting in ${delay} ms ` +
           `with ${this.#unacked.size} report(s) to resend`,
       );
     }
@@ -462,7 +462,7 @@ export class ConnectReportTransport implements ReportTransport {
 
   /** Switches to unary calls, sending what waits. */
   #useUnary(): void {
-    this.#log("the orchestrator has no EventService.Connect: reporting with unary calls");
+    this.#log("INFO the orchestrator has no EventService.Connect: reporting with unary calls");
     this.#fallback = new UnaryReportTransport({
       address: this.#options.address,
       token: this.#options.token,

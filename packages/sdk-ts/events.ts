@@ -235,7 +235,9 @@ export class EventReporter {
     if (!transport || this.#closed) {
       if (!transport && !this.#warnedDisabled) {
         this.#warnedDisabled = true;
-        this.#log("ORCHESTRATOR_ADDRESS is not set: events, status and metrics are not reported");
+        this.#log(
+          "WARN ORCHESTRATOR_ADDRESS is not set: events, status and metrics are not reported",
+        );
       }
       return Promise.resolve(failed);
     }
@@ -263,7 +265,7 @@ export class EventReporter {
 
   #succeeded(): void {
     if (this.#failures === 0) return;
-    this.#log(`reports to the orchestrator work again (${this.#failures} failed before)`);
+    this.#log(`INFO reports to the orchestrator work again (${this.#failures} failed before)`);
     this.#failures = 0;
     this.#suppressed = 0;
     this.#lastFailureLog = 0;
@@ -279,7 +281,7 @@ export class EventReporter {
     const rpc = toRpcError(err);
     const more = this.#suppressed > 0 ? ` (${this.#suppressed} more failed since last logged)` : "";
     this.#log(
-      `cannot report ${what} to the orchestrator: ${Code[rpc.code]}: ${rpc.message}${more}`,
+      `WARN cannot report ${what} to the orchestrator: ${Code[rpc.code]}: ${rpc.message}${more}`,
     );
     this.#lastFailureLog = now;
     this.#suppressed = 0;

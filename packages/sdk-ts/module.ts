@@ -178,13 +178,13 @@ class Runtime implements ModuleHandle {
   /** Stops the server (graceful within `timeoutMs`, then forced), then `onShutdown`. */
   stop(reason: string, timeoutMs: number): Promise<void> {
     this.#stopping ??= (async () => {
-      this.options.log(`stopping: ${reason}`);
+      this.options.log(`INFO stopping: ${reason}`);
       this.terminator?.close();
       await stopServer(this.server, Math.max(50, timeoutMs / 2));
       try {
         await this.definition.onShutdown?.(reason);
       } catch (err) {
-        this.options.log(`onShutdown failed: ${err instanceof Error ? err.stack : err}`);
+        this.options.log(`ERROR onShutdown failed: ${err instanceof Error ? err.stack : err}`);
       }
       await this.events.flush(Math.min(1000, Math.max(50, timeoutMs / 4)));
       this.events.close();
@@ -207,7 +207,7 @@ class Runtime implements ModuleHandle {
   ): Promise<never> {
     const budget = timeoutMs ?? this.options.stopTimeoutMs;
     const watchdog = setTimeout(() => {
-      this.options.log(`stop took longer than ${budget} ms: exiting now`);
+      this.options.log(`WARN stop took longer than ${budget} ms: exiting now`);
       Deno.exit(code);
     }, budget);
     await this.stop(reason, budget);
@@ -310,7 +310,7 @@ export async function serveModule(
           return { ok: false, message: `unknown log level "${c.value.level}"` };
         }
         logger.level = c.value.level;
-        log(`log level set to ${c.value.level}`);
+        log(`INFO log level set to ${c.value.level}`);
         return { ok: true, message: `log level is ${c.value.level}` };
       }
       case "drain":
@@ -346,7 +346,7 @@ export async function serveModule(
   });
 
   const onInternalError = (method: string, err: unknown) =>
-    log(`internal error in ${method}: ${err instanceof Error ? err.stack : err}`);
+    log(`ERROR internal error in ${method}: ${err instanceof Error ? err.stack : err}`);
   addService(
     server,
     ModuleService,
@@ -380,7 +380,7 @@ export async function serveModule(
     server.forceShutdown();
     throw new Error(message, { cause: err });
   }
-  log(`listening on ${hostPort(env.grpcHost, rt.port)}${tls ? " (TLS)" : ""}`);
+  log(`INFO listening on ${hostPort(env.grpcHost, rt.port)}${tls ? " (TLS)" : ""}`);
   connect?.start();
 
   if (ownProcess) {
@@ -388,7 +388,7 @@ export async function serveModule(
     let signalled = false;
     rt.removeSignals = onStopSignals((signal) => {
       if (signalled) {
-        log(`${signal} again: exiting now`);
+        log(`WARN ${signal} again: exiting now`);
         Deno.exit(1);
       }
       signalled = true;

@@ -11,7 +11,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { LogEntrySchema } from "@callassistant/protocol";
-import { LogStream } from "@callassistant/protocol";
+import { LogStream, type Severity } from "@callassistant/protocol";
+import { echoLevel, lineLevel } from "./line_level.ts";
 import type { Logger } from "./logger.ts";
 
 /** One captured line. */
@@ -22,6 +23,8 @@ export interface LogLine {
   restart: number;
   stream: "stdout" | "stderr";
   line: string;
+  /** The line's level by the module log convention (see `line_level.ts`). */
+  level: Severity;
   sequence: number;
 }
 
@@ -34,6 +37,7 @@ export function logEntryOf(l: LogLine): MessageInitShape<typeof LogEntrySchema> 
     restart: l.restart,
     stream: l.stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR,
     line: l.line,
+    level: l.level,
     sequence: BigInt(l.sequence),
   };
 }
@@ -148,17 +152,20 @@ export class ModuleLog {
     return this.sequence;
   }
 
-  /** Appends a line, dropping the oldest past the bounds, and tells followers. */
-  push(line: Omit<LogLine, "sequence">): LogLine {
-    const entry = { ...line, sequence: ++this.sequence };
+  /**
+   * Appends a line with its level (read from the line unless given), dropping the oldest
+   * past the bounds, and tells followers.
+   */
+  push(line: Omit<LogLine, "sequence" | "level"> & { level?: Severity }): LogLine {
+    const entry = { ...line, level: line.level ?? lineLevel(line.line), sequence: ++this.sequence };
     this.ring.push(entry);
     for (const f of this.followers) f(entry);
     return entry;
   }
 
   /**
-   * Echoes a captured line to `logger` (info, tagged module/pid/restart/stream) unless the
-   * module is over its echo rate; suppressed lines are summarized in one warning per
+   * Echoes a captured line to `logger` at the line's own level (tagged module, pid, restart
+   * and stream) unless the module is over its echo rate; suppressed lines are summarized in one warning per
    * second ("module X: N lines suppressed"). The tail is not affected.
    */
   echo(logger: Logger, entry: LogLine): void {
@@ -170,7 +177,7 @@ export class ModuleLog {
     this.refilledAt = now;
     if (this.tokens >= 1) {
       this.tokens--;
-      logger.info(entry.line, {
+      logger.log(echoLevel(entry.level), entry.line, {
         module: entry.module,
         pid: entry.pid,
         restart: entry.restart,

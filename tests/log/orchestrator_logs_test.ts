@@ -16,6 +16,7 @@ type Entry = {
   restart: number;
   stream: string;
   line: string;
+  level: string;
   sequence: string;
 };
 
@@ -197,6 +198,7 @@ Deno.test("GetModuleLogs: tail as NDJSON, follow as SSE, 404; module lines in th
         restart: 0,
         stream: "LOG_STREAM_STDOUT",
         line: l.line,
+        level: "SEVERITY_INFO",
         sequence: String(first + i),
       });
       assert.ok(!Number.isNaN(Date.parse(l.time)));

@@ -144,8 +144,12 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
 
     await t.step("the module page follows the live log", async () => {
       await page.getByRole("link", { name: "test-camera", exact: true }).click();
-      await page.locator("#module-log li", { hasText: "listening on 127.0.0.1:" }).first()
-        .waitFor();
+      // The SDK writes "INFO listening on ..." to standard error: painted as INFO, not an error.
+      const listening = page.locator("#module-log li", { hasText: "listening on 127.0.0.1:" })
+        .first();
+      await listening.waitFor();
+      assert.equal(await listening.getAttribute("class"), "lvl-info");
+      assert.equal(await listening.locator(".level").textContent(), "INFO");
       await waitForText(page, "#log-status", "live");
       // A line written now arrives through the open stream.
       const res = await fetch(`${url}/v1/entities`, {

@@ -5,6 +5,15 @@ import { enc, RETRY_MS, streamErrorMessage } from "./api.js";
 
 const MAX_LOG_LINES = 500;
 
+/** The label of each level of a log entry (`entry.level`, a Severity name). */
+const LEVELS = {
+  SEVERITY_DEBUG: "DEBUG",
+  SEVERITY_INFO: "INFO",
+  SEVERITY_WARNING: "WARN",
+  SEVERITY_ERROR: "ERROR",
+  SEVERITY_CRITICAL: "CRIT",
+};
+
 /** Live log tail of a module through EventSource (SSE), with a Follow switch. */
 export function logViewer(name) {
   const list = h("ol", {
@@ -24,12 +33,16 @@ export function logViewer(name) {
   }
   function add(entry) {
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    // Painted by the line's level (the module log convention), never by its stream: SDK
+    // modules write their normal output to standard error.
+    const level = LEVELS[entry.level] ?? LEVELS.SEVERITY_INFO;
     const stderr = entry.stream === "LOG_STREAM_STDERR";
     list.append(
       h(
         "li",
-        { class: stderr ? "stderr" : "stdout" },
+        { class: `lvl-${level.toLowerCase()}` },
         h("span", { class: "time" }, entry.time ? new Date(entry.time).toLocaleTimeString() : ""),
+        h("span", { class: "level" }, level),
         h("span", { class: "stream" }, stderr ? "err" : "out"),
         h("span", { class: "pid" }, `[${entry.pid ?? ""}]`),
         entry.line ?? "",
