@@ -117,7 +117,12 @@ function updateCalls() {
 
 const flows = new FlowTable({
   check,
-  address: (req) => `webrtc://127.0.0.1:8448/${req.targetEntityId}/${req.connectionId}`,
+  // WebRTC links are pulled through WHEP: as a sender the room serves a WHEP endpoint; as
+  // a receiver it fetches from the sender's.
+  address: (req) =>
+    req.role === ConnectionRole.SENDER
+      ? `http://127.0.0.1:8448/${req.sourceEntityId}/${req.connectionId}/whep`
+      : "",
   latencyMs: 80,
   onChange: (status) => {
     updateCalls();
@@ -189,6 +194,7 @@ const mod = await serveModule({
     configureEntity: (req) => {
       const room = find(req.entityId);
       room.config = parseConfig(req.configuration);
+      room.name = req.name || room.name; // A rename through the API arrives here.
       room.updatedAt = new Date();
       return { entity: toEntity(room) };
     },

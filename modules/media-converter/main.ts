@@ -3,8 +3,8 @@
  * entity type declares the transforms it performs, input format -> output format, with
  * a cost the orchestrator's path-finder adds up (cpu + latency_ms / 10 + quality_loss *
  * 10). The orchestrator creates converter entities for flows, connects their input
- * (RECEIVER side: answered with the address media is accepted on) and output (SENDER
- * side), and starts, stops and adjusts the flows. No media is converted; the module
+ * (RECEIVER side: the converter pulls from the sender's URL) and output (SENDER side:
+ * answered with the URL it serves on), and starts, stops and adjusts the flows. No media is converted; the module
  * keeps the connections, the running flows and simulated metrics that follow quality.
  */
 import {
@@ -102,10 +102,12 @@ const TYPES = {
 type TypeName = keyof typeof TYPES;
 
 /** Where each protocol is served (the ports of a typical go2rtc). */
+/** Where the converter would serve each output protocol (the forms of the contract). */
 const ENDPOINTS: Record<string, (path: string) => string> = {
   rtsp: (p) => `rtsp://127.0.0.1:8554/${p}`,
-  webrtc: (p) => `webrtc://127.0.0.1:8555/${p}`,
-  hls: (p) => `http://127.0.0.1:1984/hls/${p}/index.m3u8`,
+  webrtc: (p) => `http://127.0.0.1:8889/${p}/whep`,
+  hls: (p) => `http://127.0.0.1:8890/${p}/index.m3u8`,
+  mjpeg: (p) => `http://127.0.0.1:8890/${p}`,
 };
 
 interface Converter {
@@ -140,10 +142,14 @@ function check(req: ConnectEntitiesRequest) {
 
 const flows = new FlowTable({
   check,
+  // Every protocol here is pulled: the converter fetches its input from the sender's URL
+  // (it serves nothing as a receiver) and serves its output at its own URL.
   address: (req) => {
+    if (req.role === ConnectionRole.RECEIVER) return "";
     const protocol = req.format?.protocol ?? "rtsp";
-    const path = `${req.targetEntityId}/${req.connectionId}`;
-    return (ENDPOINTS[protocol] ?? ((p: string) => `${protocol}://127.0.0.1/${p}`))(path);
+    return (ENDPOINTS[protocol] ?? ((p: string) => `${protocol}://127.0.0.1/${p}`))(
+      req.connectionId,
+    );
   },
   latencyMs: 60,
   onChange: (status) => void mod.events.status({ flows: [status] }),
@@ -210,6 +216,7 @@ const mod = await serveModule({
     configureEntity: (req) => {
       const c = find(req.entityId);
       rejectConfiguration(req.configuration);
+      c.name = req.name || c.name; // A rename through the API arrives here.
       return { entity: toEntity(c) };
     },
     getEntityStatus: (req) => {

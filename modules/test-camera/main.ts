@@ -146,7 +146,8 @@ const flows = new FlowTable({
       );
     }
   },
-  address: () => "",
+  // The camera serves RTSP: the receiver pulls from the camera's URL.
+  address: (req) => find(req.sourceEntityId).config.url,
   latencyMs: 20,
   onChange: (status) => void mod.events.status({ flows: [status] }),
 });
@@ -184,6 +185,7 @@ const mod = await serveModule({
     configureEntity: (req) => {
       const camera = find(req.entityId);
       camera.config = parseConfig(camera.id, req.configuration);
+      camera.name = req.name || camera.name; // A rename through the API arrives here.
       camera.updatedAt = new Date();
       return { entity: toEntity(camera) };
     },

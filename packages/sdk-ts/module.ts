@@ -11,7 +11,7 @@ import { EntityService } from "@callassistant/protocol";
 import { ModuleService } from "@callassistant/protocol";
 import { PipelineService } from "@callassistant/protocol";
 import { HealthState } from "@callassistant/protocol";
-import { addService, stopServer } from "@callassistant/rpc";
+import { addService, Code, RpcError, stopServer } from "@callassistant/rpc";
 import type { ServiceImpl } from "@callassistant/rpc";
 import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
 import { type CommandHandler, ConnectReportTransport } from "./connect_transport.ts";
@@ -233,6 +233,29 @@ function defined<T extends object>(handlers: T | undefined): Partial<T> {
   ) as Partial<T>;
 }
 
+/**
+ * The handlers, answering FAILED_PRECONDITION while a module that requires its
+ * configuration has none yet (the contract: no entity or flow before `Configure`).
+ */
+function afterConfig<T extends object>(rt: Runtime, handlers: Partial<T>): Partial<T> {
+  if (!rt.definition.requiresConfig) return handlers;
+  const guarded = Object.entries(handlers).map(([method, handler]) => [
+    method,
+    (...args: unknown[]) => {
+      if (rt.config === undefined) {
+        const name = rt.env.moduleName || "<name>";
+        throw new RpcError(
+          Code.FAILED_PRECONDITION,
+          `module "${name}" is waiting for its configuration: configure it first ` +
+            `(PUT /v1/modules/${name}/config)`,
+        );
+      }
+      return (handler as (...a: unknown[]) => unknown)(...args);
+    },
+  ]);
+  return Object.fromEntries(guarded) as Partial<T>;
+}
+
 function durationMs(duration: { seconds: bigint; nanos: number } | undefined): number | undefined {
   if (!duration) return undefined;
   const ms = Number(duration.seconds) * 1000 + Math.floor(duration.nanos / 1e6);
@@ -353,8 +376,13 @@ export async function serveModule(
     { ...defaultModuleHandlers(rt), ...defined(definition.module) },
     onInternalError,
   );
-  addService(server, EntityService, defined(definition.entity), onInternalError);
-  addService(server, PipelineService, defined(definition.pipeline), onInternalError);
+  addService(server, EntityService, afterConfig(rt, defined(definition.entity)), onInternalError);
+  addService(
+    server,
+    PipelineService,
+    afterConfig(rt, defined(definition.pipeline)),
+    onInternalError,
+  );
 
   const tls = env.tlsCert !== "";
   const address = hostPort(env.grpcHost, env.grpcPort);

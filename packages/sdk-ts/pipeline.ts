@@ -57,7 +57,13 @@ export interface FlowTableOptions {
    * handle.
    */
   check(request: ConnectEntitiesRequest): void;
-  /** Where a receiving entity accepts media for this connection. */
+  /**
+   * The URL this module serves the connection's media on, or "" when it does not serve it
+   * (see `ConnectEntitiesResponse.address` for the form per protocol). Asked of a RECEIVER
+   * (push protocols such as rtp: the receiver listens) and of a SENDER given no address
+   * (pull protocols, rtsp, hls, webrtc through WHEP, mjpeg: the sender serves and the
+   * receiver, called again with that URL, fetches it).
+   */
   address(request: ConnectEntitiesRequest): string;
   /** The latency this module adds, in ms (reported as `latency_ms`). */
   latencyMs?: number;
@@ -225,11 +231,23 @@ export class FlowTable {
         if (role !== ConnectionRole.RECEIVER && role !== ConnectionRole.SENDER) {
           throw new RpcError(Code.INVALID_ARGUMENT, "role must be RECEIVER or SENDER");
         }
-        if (role === ConnectionRole.SENDER && !req.address) {
-          throw new RpcError(Code.INVALID_ARGUMENT, "a sender needs the receiver's address");
+        const key = `${req.connectionId}/${role}`;
+        const known = this.connections.get(key)?.connection;
+        if (
+          known && (known.flowId !== req.flowId || known.sourceEntityId !== req.sourceEntityId ||
+            known.targetEntityId !== req.targetEntityId ||
+            formatName(known.format) !== formatName(req.format))
+        ) {
+          throw new RpcError(
+            Code.ALREADY_EXISTS,
+            `connection "${req.connectionId}" already exists here for flow "${known.flowId}", ` +
+              `${known.sourceEntityId} -> ${known.targetEntityId} in ${formatName(known.format)}`,
+          );
         }
         this.options.check(req);
-        const address = role === ConnectionRole.RECEIVER ? this.options.address(req) : req.address;
+        // Given an address (a sender, or a receiver told where a pulling link fetches from)
+        // the module uses it; otherwise it says where it serves, if it does.
+        const address = req.address || this.options.address(req);
         const connection = create(ConnectionSchema, {
           id: req.connectionId,
           flowId: req.flowId,
@@ -239,8 +257,8 @@ export class FlowTable {
           address,
         });
         const entityId = role === ConnectionRole.RECEIVER ? req.targetEntityId : req.sourceEntityId;
-        // The same id again (after an orchestrator restart) replaces the old side.
-        const key = `${req.connectionId}/${role}`;
+        // The same connection again (a re-established flow, or a receiver getting the address
+        // of a pulling link) replaces the old side.
         this.connections.set(key, { connection, role, entityId });
         return { address, connection };
       },

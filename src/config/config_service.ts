@@ -98,7 +98,10 @@ export class ModuleConfigs {
         const record = this.record(req.name);
         const current = this.log.current(req.name);
         return {
-          current: current ? this.toProto(current, this.secrets(record)) : undefined,
+          // Revision 0 before the first write: the same shape as after it.
+          current: current
+            ? this.toProto(current, this.secrets(record))
+            : { module: req.name, revision: 0n, config: {} },
           schema: record.registration?.configSchema,
         };
       },

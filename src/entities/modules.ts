@@ -111,7 +111,8 @@ export class ModuleCaller {
 
   /**
    * Calls `fn` with the module's clients and call options carrying the deadline.
-   * UNAVAILABLE when the module is not running.
+   * FAILED_PRECONDITION when the module waits for its configuration, UNAVAILABLE when it
+   * is not running.
    */
   async call<T>(
     module: string,
@@ -119,6 +120,16 @@ export class ModuleCaller {
     fn: (clients: EntityPipelineClients, options: CallOptions) => Promise<T>,
     timeoutMs = this.timeoutMs,
   ): Promise<T> {
+    if (this.modules.state(module) === ModuleState.WAITING_FOR_CONFIG) {
+      // It runs, but a module that needs its configuration takes no entity or flow yet.
+      throw new ModuleCallError(
+        Code.FAILED_PRECONDITION,
+        module,
+        method,
+        `module "${module}" is waiting for its configuration: configure it first ` +
+          `(PUT /v1/modules/${module}/config, or its page in the dashboard)`,
+      );
+    }
     const clients = this.isRunning(module) ? this.modules.clients(module) : undefined;
     if (!clients) {
       throw new ModuleCallError(

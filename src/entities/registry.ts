@@ -26,6 +26,7 @@ import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
+import { configProblems } from "../config/validate.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { type ModuleCaller, ModuleCallError } from "./modules.ts";
 
@@ -263,6 +264,7 @@ export class EntityRegistry {
       }
     } else id = this.uniqueId(input.name || input.entityType);
     const configuration = input.configuration ?? {};
+    await this.validate(capability, module, configuration);
     const name = input.name ?? "";
     const created = await this.callCreate(module, id, input.entityType, name, configuration);
     const now = new Date();
@@ -310,6 +312,27 @@ export class EntityRegistry {
     }
   }
 
+  /**
+   * Checks a configuration against the entity type's JSON Schema, as module
+   * configurations are checked: INVALID_ARGUMENT naming every bad field.
+   */
+  private async validate(
+    capability: EntityCapability | undefined,
+    module: string,
+    configuration: JsonObject,
+  ): Promise<void> {
+    const schema = capability?.configSchema;
+    if (!schema || Object.keys(schema).length === 0) return;
+    const problems = await configProblems(schema, configuration);
+    if (problems.length > 0) {
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `invalid configuration for entity type "${capability.entityType}" of module ` +
+          `"${module}": ${problems.join("; ")}`,
+      );
+    }
+  }
+
   /** A module's INVALID_ARGUMENT as a 400 carrying the module's own message. */
   private rejected(err: unknown, module: string, what: string): unknown {
     if (err instanceof ModuleCallError && err.code === Code.INVALID_ARGUMENT) {
@@ -321,24 +344,39 @@ export class EntityRegistry {
     return err;
   }
 
-  /** Changes an entity's configuration (through its module) and/or its name. */
+  /**
+   * Changes an entity's configuration and/or its name, through its module: a new
+   * configuration needs the module running; a rename alone reaches the module when it
+   * runs (and at its next CreateEntity otherwise).
+   */
   async configure(id: string, configuration?: JsonObject, name?: string): Promise<EntityRecord> {
     const r = this.require(id);
     if (configuration) {
+      await this.validate(this.deps.caps.find(r.module, r.entityType), r.module, configuration);
+    }
+    const newName = name || r.name;
+    if (configuration || this.deps.caller.isRunning(r.module)) {
       let res;
       try {
         res = await this.deps.caller.call(
           r.module,
           "ConfigureEntity",
-          (c, o) => c.entity.configureEntity({ entityId: id, configuration }, o),
+          (c, o) =>
+            c.entity.configureEntity({
+              entityId: id,
+              configuration: configuration ?? r.configuration,
+              name: newName,
+            }, o),
         );
       } catch (err) {
-        throw this.rejected(err, r.module, "configuration");
+        // A module without ConfigureEntity can still be renamed here.
+        const unimplemented = err instanceof ModuleCallError && err.code === Code.UNIMPLEMENTED;
+        if (configuration || !unimplemented) throw this.rejected(err, r.module, "configuration");
       }
-      r.configuration = res.entity?.configuration ?? configuration;
-      if (res.entity?.state) this.setState(r, res.entity.state, "");
+      if (configuration) r.configuration = res?.entity?.configuration ?? configuration;
+      if (res?.entity?.state) this.setState(r, res.entity.state, "");
     }
-    if (name) r.name = name;
+    r.name = newName;
     r.updatedAt = new Date();
     this.persist(r);
     this.deps.bus.publish({

@@ -145,13 +145,10 @@ const MAX_DATA_BYTES = 16 * 1024;
 const THROTTLE_NOTICE_MS = 10_000;
 /** How many acks (with event ids) a channel remembers for repeated sequence numbers. */
 const RECENT_ACKS = 1024;
-/** Module states in which a closing stream is expected. */
-const ENDING = new Set([
-  ModuleState.STOPPING,
-  ModuleState.STOPPED,
-  ModuleState.BACKOFF,
-  ModuleState.FAILED,
-]);
+/** States of a module stopped on purpose (by hand, a reload or the orchestrator's exit). */
+const STOPPING = new Set([ModuleState.STOPPING, ModuleState.STOPPED]);
+/** How long a broken stream waits to learn whether its module's process ended. */
+const EXIT_WAIT_MS = 2_000;
 /** How many downward messages may wait before the stream stops reading (backpressure). */
 const OUT_LIMIT = 256;
 
@@ -411,6 +408,34 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     ch.commands.clear();
   };
 
+  /**
+   * Why a module's stream broke: a stop that was asked for, or the orchestrator stopping,
+   * says so; otherwise the stream waits a moment for the process to end (a `kill -9`
+   * closes the connection and ends the process at once) and names how it ended.
+   */
+  const whyDown = async (
+    record: ModuleRecord,
+    pid: number,
+    endError: RpcError | undefined,
+  ): Promise<[string, Severity]> => {
+    if (endError?.code === Code.UNAVAILABLE) return [endError.message, Severity.INFO];
+    const deadline = Date.now() + EXIT_WAIT_MS;
+    for (;;) {
+      if (STOPPING.has(record.state)) {
+        return [`the module is stopping${endError ? ` (${endError.message})` : ""}`, Severity.INFO];
+      }
+      const run = pid ? record.history.find((r) => r.pid === pid) : undefined;
+      if (run?.exitedAt) {
+        const how = run.reason ||
+          (run.signal ? `killed by ${run.signal}` : `exited with code ${run.exitCode}`);
+        return [`the module process (pid ${pid}) ended: ${how}`, Severity.WARNING];
+      }
+      if (!pid || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return [`the stream failed: ${endError?.message ?? "cancelled"}`, Severity.WARNING];
+  };
+
   /** Handles one stream message; returns the ack (or nothing for a command result). */
   const handleMessage = (
     record: ModuleRecord,
@@ -515,6 +540,7 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     async *connect(requests, ctx) {
       const record = authenticate(registry, ctx);
       const ch = channelOf(record);
+      const pid = record.pid;
       const out = new AsyncQueue<ConnectResponseInit>();
       let endError: RpcError | undefined;
       let lastSeen = performance.now();
@@ -575,15 +601,8 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
           if (endError?.code === Code.DEADLINE_EXCEEDED) {
             markDown(ch, `missed heartbeat: ${endError.message}`, Severity.WARNING);
           } else if (ctx.signal.aborted || endError) {
-            const r = registry.get(ch.module);
-            const expected = r?.token !== ch.token || r === undefined ||
-              ENDING.has(r.state) || endError?.code === Code.UNAVAILABLE;
-            markDown(
-              ch,
-              expected
-                ? `the module is stopping${endError ? ` (${endError.message})` : ""}`
-                : `the stream failed: ${endError?.message ?? "cancelled"}`,
-              expected ? Severity.INFO : Severity.WARNING,
+            void whyDown(record, pid, endError).then(([reason, severity]) =>
+              markDown(ch, reason, severity)
             );
           } else {
             markDown(ch, "the module closed the stream", Severity.INFO);

@@ -4,8 +4,9 @@
  * Building: create the converter entities the path needs (origin FLOW), or reuse the
  * flow's earlier ones, connect each hop with `ConnectEntities` (the receiving side first,
  * which answers with the address it accepts media on, then the sending side with that
- * address), then `StartFlow` on every module involved, downstream first. A failure
- * undoes everything made so far, in reverse.
+ * address; when the receiver answered none and the sender answers the address it serves
+ * on, the receiver again with it), then `StartFlow` on every module involved, downstream
+ * first. A failure undoes everything made so far, in reverse.
  */
 import { create } from "@bufbuild/protobuf";
 import { EntityKind } from "@callassistant/protocol";
@@ -114,14 +115,20 @@ export class FlowBuilder {
             targetEntityId: receiver.entityId,
             format: connection.format,
           };
-          const accepted = await caller.call(
-            receiver.module,
-            "ConnectEntities",
-            (c, o) => c.pipeline.connectEntities({ ...request, role: ConnectionRole.RECEIVER }, o),
-          );
+          const receive = (address: string) =>
+            caller.call(
+              receiver.module,
+              "ConnectEntities",
+              (c, o) =>
+                c.pipeline.connectEntities(
+                  { ...request, role: ConnectionRole.RECEIVER, address },
+                  o,
+                ),
+            );
+          const accepted = await receive("");
           made.sides.push({ module: receiver.module, connectionId: connection.id });
           connection.address = accepted.address;
-          await caller.call(
+          const sent = await caller.call(
             sender.module,
             "ConnectEntities",
             (c, o) =>
@@ -132,6 +139,12 @@ export class FlowBuilder {
           );
           if (sender.module !== receiver.module) {
             made.sides.push({ module: sender.module, connectionId: connection.id });
+          }
+          if (!accepted.address && sent.address) {
+            // A pulling link (rtsp, hls, webrtc, mjpeg): the sender serves, and the receiver
+            // is told where to fetch from.
+            await receive(sent.address);
+            connection.address = sent.address;
           }
           connections.push(connection);
         }

@@ -1,5 +1,6 @@
 /**
- * Path-finding: for each media type the target accepts, the cheapest chain of converter
+ * Path-finding: for each media type the target accepts and the source emits, the cheapest
+ * chain of converter
  * transforms from a format the source emits to a format the target accepts. Dijkstra
  * over formats (nodes) and transforms (edges, cost `cpu + latency_ms / 10 +
  * quality_loss * 10`).
@@ -60,10 +61,20 @@ function describeMissing(source: PathEnd, target: PathEnd, m: MissingPath): stri
     `needed: ${m.needed.map(strip).join(" or ")}`;
 }
 
-/** The media types a target accepts, video first. */
-export function neededMediaTypes(target: PathEnd): MediaType[] {
-  const types = new Set(target.formats.map((f) => f.mediaType));
+/** The media types in `formats`, video first. */
+function mediaTypesOf(formats: MediaFormat[]): MediaType[] {
+  const types = new Set(formats.map((f) => f.mediaType));
   return [MediaType.VIDEO, MediaType.AUDIO].filter((t) => types.has(t));
+}
+
+/**
+ * The media types a flow carries: those the target accepts and the source emits, video
+ * first. A target's declared input is not a demand: a screen that takes audio still shows
+ * a camera without a microphone, and the flow carries what the source has.
+ */
+export function carriedMediaTypes(source: PathEnd, target: PathEnd): MediaType[] {
+  const emitted = new Set(mediaTypesOf(source.formats));
+  return mediaTypesOf(target.formats).filter((t) => emitted.has(t));
 }
 
 interface Label {
@@ -198,21 +209,32 @@ export function cheapestPath(
 }
 
 /**
- * The cheapest path for every media type the target accepts, video first. Throws a
- * NoPathError (FAILED_PRECONDITION) naming, per missing media type, the formats that
- * were reachable and the ones that were needed.
+ * The cheapest path for every media type the target accepts and the source emits, video
+ * first. Throws a NoPathError (FAILED_PRECONDITION) naming, per missing media type, the
+ * formats that were reachable and the ones that were needed; FAILED_PRECONDITION too when
+ * the target accepts nothing, or nothing the source emits.
  */
 export function findPaths(
   source: PathEnd,
   target: PathEnd,
   edges: ConverterEdge[],
 ): { paths: MediaPath[]; totalCost: number } {
-  const types = neededMediaTypes(target);
-  if (types.length === 0) {
+  const accepted = mediaTypesOf(target.formats);
+  if (accepted.length === 0) {
     throw new RpcError(
       Code.FAILED_PRECONDITION,
       `entity "${target.entityId}" (${target.module}/${target.entityType}) accepts no media: ` +
         `its type declares no inputs`,
+    );
+  }
+  const types = carriedMediaTypes(source, target);
+  if (types.length === 0) {
+    const names = (ts: MediaType[]) => ts.map(mediaName).join(" and ") || "no media";
+    throw new RpcError(
+      Code.FAILED_PRECONDITION,
+      `entity "${source.entityId}" (${source.module}/${source.entityType}) emits ` +
+        `${names(mediaTypesOf(source.formats))}; "${target.entityId}" (${target.module}/` +
+        `${target.entityType}) accepts only ${names(accepted)}`,
     );
   }
   const paths: MediaPath[] = [];

@@ -27,7 +27,8 @@ Deno.test("config: validated, revisioned, secret, applied, durable", async () =>
   try {
     await waitForState(orch.url, "conf", "WAITING_FOR_CONFIG");
     const empty = await (await fetch(`${orch.url}/v1/modules/conf/config`)).json();
-    assert.equal(empty.current, undefined, "no configuration stored yet");
+    // Nothing stored yet: the same shape as after a write, at revision 0.
+    assert.deepEqual(empty.current, { module: "conf", revision: "0", config: {}, updatedBy: "" });
     assert.equal(empty.schema.properties.password.writeOnly, true);
 
     const invalid = await put(orch.url, {

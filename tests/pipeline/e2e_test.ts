@@ -99,7 +99,7 @@ Deno.test("a simulated call: camera to cast screen and to a Matrix room, kill -9
     assert.equal(loud.status, 400);
     assert.match(
       loud.body.message,
-      /module "cast-screen" rejected the configuration: configuration.volume: expected an integer from 0 to 100, got 500/,
+      /invalid configuration for entity type "cast_screen" of module "cast-screen": volume: must be <= 100/,
     );
     const filtered = await ok(
       url,

@@ -230,14 +230,32 @@ Deno.test("example modules: the camera only sends, the converter checks its tran
       Code.FAILED_PRECONDITION,
       /cannot accept video\/hls\/h264; its inputs are video\/rtsp\/h264, audio\/rtsp\/aac/,
     );
+    // RTSP is pulled: the converter serves nothing as a receiver, the camera answers its
+    // own URL as the sender, and the converter is told that URL.
+    const pull = { ...link, address: "", format: rtsp };
     const received = await conv.pipeline.connectEntities({
-      ...link,
-      address: "",
+      ...pull,
       role: ConnectionRole.RECEIVER,
-      format: rtsp,
     });
-    assert.equal(received.address, "rtsp://127.0.0.1:8554/hls/c1");
-    await cam.pipeline.connectEntities({ ...link, role: ConnectionRole.SENDER, format: rtsp });
+    assert.equal(received.address, "");
+    const sent = await cam.pipeline.connectEntities({ ...pull, role: ConnectionRole.SENDER });
+    assert.equal(sent.address, "rtsp://127.0.0.1:8554/cam");
+    const told = await conv.pipeline.connectEntities({
+      ...pull,
+      address: sent.address,
+      role: ConnectionRole.RECEIVER,
+    });
+    assert.equal(told.connection?.address, "rtsp://127.0.0.1:8554/cam");
+    // The same connection id for other entities is refused.
+    await rejectsWith(
+      cam.pipeline.connectEntities({
+        ...pull,
+        targetEntityId: "other",
+        role: ConnectionRole.SENDER,
+      }),
+      Code.ALREADY_EXISTS,
+      /connection "c1" already exists here for flow "f1", cam -> hls/,
+    );
     for (const c of [conv, cam]) {
       const { status } = await c.pipeline.startFlow({ flowId: "f1", connectionIds: ["c1"] });
       assert.equal(status?.state, FlowState.ACTIVE);

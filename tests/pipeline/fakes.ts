@@ -17,7 +17,7 @@ import { Logger } from "../../src/log/logger.ts";
 import { createPipeline, type Pipeline } from "../../src/pipeline/mod.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { CallContext } from "@callassistant/rpc";
-import { FlowTable, formatName } from "../../packages/sdk-ts/pipeline.ts";
+import { FlowTable, type FlowTableOptions, formatName } from "../../packages/sdk-ts/pipeline.ts";
 import type { Store } from "../../src/store/store.ts";
 
 export const { VIDEO, AUDIO } = MediaType;
@@ -53,6 +53,9 @@ export class FakeModule {
   /** Rejects a configuration with this message when it returns one. */
   rejectConfig?: (configuration: JsonObject) => string | undefined;
   registration: RegisterModuleResponse;
+  /** Where the module serves a connection (FlowTable's `address`): a receiver, by default. */
+  address: FlowTableOptions["address"] = (req) =>
+    req.role === ConnectionRole.RECEIVER ? `fake://${this.name}/${req.connectionId}` : "";
 
   constructor(
     readonly name: string,
@@ -76,7 +79,7 @@ export class FakeModule {
           );
         }
       },
-      address: (req) => `fake://${this.name}/${req.connectionId}`,
+      address: (req) => this.address(req),
       latencyMs: 10,
     });
   }

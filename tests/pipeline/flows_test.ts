@@ -19,8 +19,9 @@ import { Code, RpcError } from "@callassistant/rpc";
 import { Store } from "../../src/store/store.ts";
 import type { Pipeline } from "../../src/pipeline/mod.ts";
 import {
+  AUDIO,
   converterCapability,
-  type FakeModules,
+  FakeModules,
   fakePipeline,
   fmt,
   homeSetup,
@@ -220,6 +221,55 @@ Deno.test("flows: receiver first, sender with its address, started downstream fi
       Code.INVALID_ARGUMENT,
       /is a converter/,
     );
+  } finally {
+    await pipeline.close();
+  }
+});
+
+Deno.test("flows: a pulling link gets the sender's URL to the receiver; no audio needed", async () => {
+  const modules = new FakeModules();
+  // The camera serves RTSP (a pull protocol) and has no microphone.
+  const camera = modules.add("camera", [{
+    entityType: "video_source",
+    kind: EntityKind.SOURCE,
+    outputs: [fmt(VIDEO, "rtsp", "h264")],
+  }]);
+  camera.address = (req) => `rtsp://127.0.0.1:8554/${req.sourceEntityId}`;
+  // The screen takes video and audio, and pulls: as a receiver it serves nothing.
+  const screen = modules.add("screen", [{
+    entityType: "screen",
+    kind: EntityKind.SINK,
+    inputs: [fmt(VIDEO, "rtsp", "h264"), fmt(AUDIO, "rtsp", "aac")],
+  }]);
+  screen.address = () => "";
+  const { pipeline } = fakePipeline(modules);
+  try {
+    await pipeline.flows.createEntity({
+      entityType: "video_source",
+      id: "cam",
+      origin: EntityOrigin.CREATED,
+    });
+    await pipeline.flows.createEntity({
+      entityType: "screen",
+      id: "tv",
+      origin: EntityOrigin.CREATED,
+    });
+    modules.log.length = 0;
+    const flow = await pipeline.flows.create({ sourceEntityId: "cam", targetEntityId: "tv" });
+    assert.equal(flow.state, FlowState.ACTIVE, flow.message);
+    assert.deepEqual(modules.log, [
+      "screen ConnectEntities RECEIVER cam-to-tv-video-0",
+      "camera ConnectEntities SENDER cam-to-tv-video-0",
+      "screen ConnectEntities RECEIVER cam-to-tv-video-0",
+      "screen StartFlow cam-to-tv",
+      "camera StartFlow cam-to-tv",
+    ]);
+    const url = "rtsp://127.0.0.1:8554/cam";
+    assert.equal(screen.table.connections.get("cam-to-tv-video-0/1")?.connection.address, url);
+    assert.equal(camera.table.connections.get("cam-to-tv-video-0/2")?.connection.address, url);
+    const proto = pipeline.flows.toProto(flow);
+    assert.deepEqual(proto.connections.map((c) => c.address), [url]);
+    assert.deepEqual([...new Set(proto.path.map((h) => h.mediaType))], [VIDEO], "video only");
   } finally {
     await pipeline.close();
   }

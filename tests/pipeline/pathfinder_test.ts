@@ -221,10 +221,24 @@ Deno.test("pathfinder: no path is FAILED_PRECONDITION naming reachable and neede
 });
 
 Deno.test("pathfinder: a source without the media type, and a target that accepts nothing", () => {
+  // A target's audio input is no demand: a camera without audio gives a video-only flow.
   const videoOnly: PathEnd = { ...camera, formats: [fmt(VIDEO, "rtsp", "h264")] };
+  const { paths } = findPaths(
+    videoOnly,
+    sink(fmt(VIDEO, "rtsp", "h264"), fmt(AUDIO, "rtsp", "aac")),
+    [],
+  );
+  assert.deepEqual(paths.map((p) => p.mediaType), [VIDEO]);
+  // A source with audio the target takes still needs its audio path.
   assert.throws(
-    () => findPaths(videoOnly, sink(fmt(VIDEO, "rtsp", "h264"), fmt(AUDIO, "rtsp", "aac")), []),
-    /no audio path .*: the source emits no audio; needed: rtsp\/aac/,
+    () => findPaths(camera, sink(fmt(VIDEO, "rtsp", "h264"), fmt(AUDIO, "webrtc", "opus")), []),
+    /no audio path .*: reachable audio formats: .*; needed: webrtc\/opus/,
+  );
+  // Nothing in common: the source's and the target's media types are named.
+  const audioOnly: PathEnd = { ...camera, formats: [fmt(AUDIO, "rtsp", "aac")] };
+  assert.throws(
+    () => findPaths(audioOnly, sink(fmt(VIDEO, "rtsp", "h264")), []),
+    /emits audio; "tv" \(.*\) accepts only video/,
   );
   assert.throws(() => findPaths(camera, sink(), []), (err: unknown) => {
     assert.ok(err instanceof RpcError);

@@ -78,10 +78,22 @@ Deno.test("sdk: health waits for configuration, Configure validates, setHealth o
   }
 });
 
-Deno.test("sdk: a handler that crashes answers INTERNAL, is logged, and the module keeps serving", async () => {
+Deno.test("sdk: no entity call before Configure; a crashing handler answers INTERNAL and the module keeps serving", async () => {
   const proc = await startFixture();
   const entity = createClient(EntityService, `127.0.0.1:${proc.port}`);
+  const module = createClient(ModuleService, `127.0.0.1:${proc.port}`);
   try {
+    // The module requires its configuration: until it has one, entity calls are refused.
+    await assert.rejects(
+      entity.listEntities({}),
+      (err: unknown) =>
+        err instanceof RpcError && err.code === Code.FAILED_PRECONDITION &&
+        err.message.includes(
+          'module "fixture-from-env" is waiting for its configuration: configure it first ' +
+            "(PUT /v1/modules/fixture-from-env/config)",
+        ),
+    );
+    await module.configure({ config: { greeting: "hello" }, revision: 1n });
     await assert.rejects(
       entity.createEntity({ entityId: "e1", entityType: "t" }),
       (err: unknown) =>
@@ -97,6 +109,7 @@ Deno.test("sdk: a handler that crashes answers INTERNAL, is logged, and the modu
     assert.equal(proc.exitStatus, undefined);
   } finally {
     entity.close();
+    module.close();
     await proc.stop();
   }
 });

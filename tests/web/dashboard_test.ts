@@ -254,7 +254,7 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       await waitForText(page, "#entity-create-message", "Created entity front-door (READY).");
       await page.locator('tr[data-key="front-door"]').waitFor();
 
-      // The module's own rejection is shown as it is.
+      // The server's rejection (here the type's schema: room_id is required) is shown as it is.
       await page.selectOption("#create-type", "matrix_room_call");
       await page.locator("#ent-room_id").waitFor();
       await page.fill("#create-name", "Family");
@@ -263,7 +263,7 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       await rejected.waitFor();
       assert.match(
         (await rejected.textContent()) ?? "",
-        /rejected the configuration: configuration\.room_id: expected a room id/,
+        /invalid configuration for entity type "matrix_room_call" .*: room_id: is required/,
       );
       await page.fill("#ent-room_id", "!family:example.org");
       await page.getByRole("button", { name: "Create entity" }).click();

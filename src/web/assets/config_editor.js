@@ -37,7 +37,9 @@ export function configEditor(name, notifyChange) {
     render(res.schema, res.current);
   }
 
-  function render(schema, current) {
+  function render(schema, answered) {
+    // Revision 0 is the shape the API gives before anything is stored.
+    const current = answered && String(answered.revision) !== "0" ? answered : undefined;
     if (isEmptySchema(schema)) {
       el.replaceChildren(h("p", { class: "muted" }, "This module declares no configuration."));
       return;

@@ -92,7 +92,8 @@ export const GetModuleConfigRequestSchema: GenMessage<GetModuleConfigRequest> = 
  */
 export type GetModuleConfigResponse = Message<"callassistant.v1.GetModuleConfigResponse"> & {
   /**
-   * The current revision; unset when none is stored.
+   * The current revision. Always set, so the shape is the same before and after the
+   * first write: before it, revision 0 with an empty `config` and no `updated_at`.
    *
    * @generated from field: callassistant.v1.ConfigRevision current = 1;
    */

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file callassistant/v1/entity.proto.
  */
 export const file_callassistant_v1_entity: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jYWxsYXNzaXN0YW50L3YxL2VudGl0eS5wcm90bxIQY2FsbGFzc2lzdGFudC52MSJ7ChNDcmVhdGVFbnRpdHlSZXF1ZXN0EhEKCWVudGl0eV9pZBgBIAEoCRITCgtlbnRpdHlfdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEi4KDWNvbmZpZ3VyYXRpb24YBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkAKFENyZWF0ZUVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5IlsKFkNvbmZpZ3VyZUVudGl0eVJlcXVlc3QSEQoJZW50aXR5X2lkGAEgASgJEi4KDWNvbmZpZ3VyYXRpb24YAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkMKF0NvbmZpZ3VyZUVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5IisKFkdldEVudGl0eVN0YXR1c1JlcXVlc3QSEQoJZW50aXR5X2lkGAEgASgJIkkKF0dldEVudGl0eVN0YXR1c1Jlc3BvbnNlEi4KBnN0YXR1cxgBIAEoCzIeLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5U3RhdHVzIikKFERlc3Ryb3lFbnRpdHlSZXF1ZXN0EhEKCWVudGl0eV9pZBgBIAEoCSIXChVEZXN0cm95RW50aXR5UmVzcG9uc2UiFQoTTGlzdEVudGl0aWVzUmVxdWVzdCJCChRMaXN0RW50aXRpZXNSZXNwb25zZRIqCghlbnRpdGllcxgBIAMoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5Mv8DCg1FbnRpdHlTZXJ2aWNlEl0KDENyZWF0ZUVudGl0eRIlLmNhbGxhc3Npc3RhbnQudjEuQ3JlYXRlRW50aXR5UmVxdWVzdBomLmNhbGxhc3Npc3RhbnQudjEuQ3JlYXRlRW50aXR5UmVzcG9uc2USZgoPQ29uZmlndXJlRW50aXR5EiguY2FsbGFzc2lzdGFudC52MS5Db25maWd1cmVFbnRpdHlSZXF1ZXN0GikuY2FsbGFzc2lzdGFudC52MS5Db25maWd1cmVFbnRpdHlSZXNwb25zZRJmCg9HZXRFbnRpdHlTdGF0dXMSKC5jYWxsYXNzaXN0YW50LnYxLkdldEVudGl0eVN0YXR1c1JlcXVlc3QaKS5jYWxsYXNzaXN0YW50LnYxLkdldEVudGl0eVN0YXR1c1Jlc3BvbnNlEmAKDURlc3Ryb3lFbnRpdHkSJi5jYWxsYXNzaXN0YW50LnYxLkRlc3Ryb3lFbnRpdHlSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5EZXN0cm95RW50aXR5UmVzcG9uc2USXQoMTGlzdEVudGl0aWVzEiUuY2FsbGFzc2lzdGFudC52MS5MaXN0RW50aXRpZXNSZXF1ZXN0GiYuY2FsbGFzc2lzdGFudC52MS5MaXN0RW50aXRpZXNSZXNwb25zZWIGcHJvdG8z", [file_callassistant_v1_resources, file_google_protobuf_struct]);
+  fileDesc("Ch1jYWxsYXNzaXN0YW50L3YxL2VudGl0eS5wcm90bxIQY2FsbGFzc2lzdGFudC52MSJ7ChNDcmVhdGVFbnRpdHlSZXF1ZXN0EhEKCWVudGl0eV9pZBgBIAEoCRITCgtlbnRpdHlfdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEi4KDWNvbmZpZ3VyYXRpb24YBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkAKFENyZWF0ZUVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5ImkKFkNvbmZpZ3VyZUVudGl0eVJlcXVlc3QSEQoJZW50aXR5X2lkGAEgASgJEi4KDWNvbmZpZ3VyYXRpb24YAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBG5hbWUYAyABKAkiQwoXQ29uZmlndXJlRW50aXR5UmVzcG9uc2USKAoGZW50aXR5GAEgASgLMhguY2FsbGFzc2lzdGFudC52MS5FbnRpdHkiKwoWR2V0RW50aXR5U3RhdHVzUmVxdWVzdBIRCgllbnRpdHlfaWQYASABKAkiSQoXR2V0RW50aXR5U3RhdHVzUmVzcG9uc2USLgoGc3RhdHVzGAEgASgLMh4uY2FsbGFzc2lzdGFudC52MS5FbnRpdHlTdGF0dXMiKQoURGVzdHJveUVudGl0eVJlcXVlc3QSEQoJZW50aXR5X2lkGAEgASgJIhcKFURlc3Ryb3lFbnRpdHlSZXNwb25zZSIVChNMaXN0RW50aXRpZXNSZXF1ZXN0IkIKFExpc3RFbnRpdGllc1Jlc3BvbnNlEioKCGVudGl0aWVzGAEgAygLMhguY2FsbGFzc2lzdGFudC52MS5FbnRpdHky/wMKDUVudGl0eVNlcnZpY2USXQoMQ3JlYXRlRW50aXR5EiUuY2FsbGFzc2lzdGFudC52MS5DcmVhdGVFbnRpdHlSZXF1ZXN0GiYuY2FsbGFzc2lzdGFudC52MS5DcmVhdGVFbnRpdHlSZXNwb25zZRJmCg9Db25maWd1cmVFbnRpdHkSKC5jYWxsYXNzaXN0YW50LnYxLkNvbmZpZ3VyZUVudGl0eVJlcXVlc3QaKS5jYWxsYXNzaXN0YW50LnYxLkNvbmZpZ3VyZUVudGl0eVJlc3BvbnNlEmYKD0dldEVudGl0eVN0YXR1cxIoLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5U3RhdHVzUmVxdWVzdBopLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5U3RhdHVzUmVzcG9uc2USYAoNRGVzdHJveUVudGl0eRImLmNhbGxhc3Npc3RhbnQudjEuRGVzdHJveUVudGl0eVJlcXVlc3QaJy5jYWxsYXNzaXN0YW50LnYxLkRlc3Ryb3lFbnRpdHlSZXNwb25zZRJdCgxMaXN0RW50aXRpZXMSJS5jYWxsYXNzaXN0YW50LnYxLkxpc3RFbnRpdGllc1JlcXVlc3QaJi5jYWxsYXNzaXN0YW50LnYxLkxpc3RFbnRpdGllc1Jlc3BvbnNlYgZwcm90bzM", [file_callassistant_v1_resources, file_google_protobuf_struct]);
 
 /**
  * Create an entity.
@@ -64,7 +64,10 @@ export const CreateEntityRequestSchema: GenMessage<CreateEntityRequest> = /*@__P
  */
 export type CreateEntityResponse = Message<"callassistant.v1.CreateEntityResponse"> & {
   /**
-   * The entity as the module sees it (id, type, kind, state, configuration).
+   * The entity as the module sees it. The orchestrator takes `state` (READY when unset)
+   * and `configuration` (the configuration as the module applies it, e.g. with its
+   * defaults filled in; the request's when unset) and, when set, `status`. Everything
+   * else is the orchestrator's (see `Entity`): the module may leave it unset.
    *
    * @generated from field: callassistant.v1.Entity entity = 1;
    */
@@ -79,7 +82,7 @@ export const CreateEntityResponseSchema: GenMessage<CreateEntityResponse> = /*@_
   messageDesc(file_callassistant_v1_entity, 1);
 
 /**
- * Change an entity's configuration.
+ * Change an entity's configuration or name.
  *
  * @generated from message callassistant.v1.ConfigureEntityRequest
  */
@@ -92,11 +95,19 @@ export type ConfigureEntityRequest = Message<"callassistant.v1.ConfigureEntityRe
   entityId: string;
 
   /**
-   * The new configuration (replaces the old one).
+   * The whole new configuration (replaces the old one), already valid against the type's
+   * schema; on a rename alone, the current configuration.
    *
    * @generated from field: google.protobuf.Struct configuration = 2;
    */
   configuration?: JsonObject | undefined;
+
+  /**
+   * The entity's name for people: the new one after a rename, else the current one.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
 };
 
 /**
@@ -113,7 +124,8 @@ export const ConfigureEntityRequestSchema: GenMessage<ConfigureEntityRequest> = 
  */
 export type ConfigureEntityResponse = Message<"callassistant.v1.ConfigureEntityResponse"> & {
   /**
-   * The entity after the change.
+   * The entity after the change; the orchestrator takes the same fields as from
+   * `CreateEntityResponse`.
    *
    * @generated from field: callassistant.v1.Entity entity = 1;
    */
@@ -227,7 +239,9 @@ export const ListEntitiesRequestSchema: GenMessage<ListEntitiesRequest> = /*@__P
  */
 export type ListEntitiesResponse = Message<"callassistant.v1.ListEntitiesResponse"> & {
   /**
-   * Every entity the module has.
+   * Every entity the module has. For each the module fills `id`, `entity_type`, `state`
+   * and, for entities it discovered on its own, `name` and `configuration`; `status`
+   * optionally. The orchestrator fills the rest (see `Entity`).
    *
    * @generated from field: repeated callassistant.v1.Entity entities = 1;
    */
@@ -245,13 +259,23 @@ export const ListEntitiesResponseSchema: GenMessage<ListEntitiesResponse> = /*@_
  * EntityService is implemented by every module that provides entities. The orchestrator
  * owns entity ids and the desired set of entities; the module owns their real state.
  *
+ * Before calling the module, the orchestrator validates an entity's configuration against
+ * the JSON Schema of its type (`EntityCapability.config_schema`), as it validates module
+ * configurations: a configuration that breaks it never reaches the module (the client
+ * gets INVALID_ARGUMENT naming every bad field). A module that needs its own
+ * configuration first (`requires_config`) gets no entity or pipeline call while it is
+ * WAITING_FOR_CONFIG: the orchestrator answers FAILED_PRECONDITION "configure it first"
+ * itself, and a module called anyway (directly) answers the same.
+ *
  * @generated from service callassistant.v1.EntityService
  */
 export const EntityService: GenService<{
   /**
    * Creates an entity of one of the module's types with the id the orchestrator chose.
    * Called again with the same id after a module restart: treat an existing id as
-   * success. Reject a bad configuration with INVALID_ARGUMENT and a clear message.
+   * success (answer the entity as it is). Reject a bad configuration with
+   * INVALID_ARGUMENT and a clear message; an unknown type is INVALID_ARGUMENT too;
+   * FAILED_PRECONDITION before the module is configured (see above).
    *
    * @generated from rpc callassistant.v1.EntityService.CreateEntity
    */
@@ -261,7 +285,8 @@ export const EntityService: GenService<{
     output: typeof CreateEntityResponseSchema;
   },
   /**
-   * Changes an entity's configuration.
+   * Changes an entity's configuration or name (a rename through the API reaches the
+   * module here, with the current configuration). NOT_FOUND for an unknown id.
    *
    * @generated from rpc callassistant.v1.EntityService.ConfigureEntity
    */

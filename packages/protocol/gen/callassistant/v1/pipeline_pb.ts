@@ -65,7 +65,9 @@ export type ConnectEntitiesRequest = Message<"callassistant.v1.ConnectEntitiesRe
   role: ConnectionRole;
 
   /**
-   * For the sender: the address the receiver returned.
+   * For the sender: the address the receiver answered, empty when it answered none
+   * (then the sender serves the link and answers its own address). For a receiver called
+   * the second time: the address the sender serves on; fetch the media from there.
    *
    * @generated from field: string address = 7;
    */
@@ -86,7 +88,33 @@ export const ConnectEntitiesRequestSchema: GenMessage<ConnectEntitiesRequest> = 
  */
 export type ConnectEntitiesResponse = Message<"callassistant.v1.ConnectEntitiesResponse"> & {
   /**
-   * For the receiver: where it accepts media, e.g. "rtsp://127.0.0.1:8554/x".
+   * The URL of the side that serves the link, answered by that side; empty from a side
+   * that does not serve it. Which side serves, and the URL's form, follow the protocol of
+   * `format`; HOST is an address the other side can reach (127.0.0.1 when both run on this
+   * machine), PORT the module's own listening port, PATH anything the module chooses
+   * (unique per connection, e.g. the connection id):
+   *
+   * - `rtsp`: the SENDER serves an RTSP 1.0 server (RFC 2326) at
+   *   `rtsp://HOST:PORT/PATH`; the receiver plays it (DESCRIBE, SETUP, PLAY; RTP over TCP
+   *   interleaved is the safe choice). Example: `rtsp://127.0.0.1:8554/front-door`.
+   * - `hls`: the SENDER serves a live HLS playlist (RFC 8216) over HTTP at
+   *   `http://HOST:PORT/PATH/index.m3u8`, segments relative to it; the receiver plays it.
+   *   Example: `http://127.0.0.1:8890/front-door-to-tv-video-1/index.m3u8`.
+   * - `webrtc`: the SENDER serves a WHEP endpoint (RFC 9725) at
+   *   `http://HOST:PORT/PATH/whep`: the receiver POSTs an SDP offer
+   *   (`Content-Type: application/sdp`), gets `201 Created` with the SDP answer and a
+   *   `Location` header, and DELETEs that location to hang up. One endpoint per connection;
+   *   the format's codec is the one negotiated (an offer without it gets a 4xx, never a
+   *   connection without frames). Example: `http://127.0.0.1:8889/cam-to-tv-video-0/whep`.
+   * - `mjpeg`: the SENDER serves `http://HOST:PORT/PATH` answering `200` with
+   *   `Content-Type: multipart/x-mixed-replace; boundary=...`, one `image/jpeg` part per
+   *   frame; the receiver reads it. Example: `http://127.0.0.1:8890/cam-to-tv-video-0`.
+   * - `rtp` (and other push protocols): the RECEIVER listens, at `rtp://HOST:PORT`
+   *   (UDP), and the sender sends there.
+   *
+   * A protocol not listed here follows the same rule (the side that listens answers its
+   * URL) with a scheme named after the protocol. The orchestrator stores the URL in
+   * `Connection.address` and shows it to clients; it never carries media itself.
    *
    * @generated from field: string address = 1;
    */
@@ -192,7 +220,7 @@ export const StartFlowRequestSchema: GenMessage<StartFlowRequest> = /*@__PURE__*
  */
 export type StartFlowResponse = Message<"callassistant.v1.StartFlowResponse"> & {
   /**
-   * The flow's status on this module.
+   * The flow's status on this module, with the quality it applies (preset values filled).
    *
    * @generated from field: callassistant.v1.FlowStatus status = 1;
    */
@@ -319,7 +347,7 @@ export const AdjustQualityRequestSchema: GenMessage<AdjustQualityRequest> = /*@_
  */
 export type AdjustQualityResponse = Message<"callassistant.v1.AdjustQualityResponse"> & {
   /**
-   * The quality the module will apply.
+   * The quality the module will apply, preset values filled in.
    *
    * @generated from field: callassistant.v1.QualityProfile quality = 1;
    */
@@ -335,18 +363,30 @@ export const AdjustQualityResponseSchema: GenMessage<AdjustQualityResponse> = /*
 
 /**
  * PipelineService is implemented by every module whose entities carry media. The
- * orchestrator builds a flow hop by hop: for each connection it first calls
- * `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
- * the address it accepts media on, then on the sending entity's module (role SENDER)
- * with that address. Then it calls `StartFlow` on every module involved.
+ * orchestrator builds a flow hop by hop. For each connection it first calls
+ * `ConnectEntities` on the receiving entity's module (role RECEIVER, no address), then on
+ * the sending entity's module (role SENDER) with the address the receiver answered. When
+ * the receiver answered no address and the sender answers one (a pulling link: the
+ * sender serves the media, see `ConnectEntitiesResponse.address`), the orchestrator calls
+ * the receiver once more (role RECEIVER) with that address. Then it calls `StartFlow` on
+ * every module involved, the most downstream first.
+ *
+ * Ids: connection ids and flow ids are chosen by the orchestrator and are stable: after a
+ * module or orchestrator restart the same flow is rebuilt with the same ids, and a flow is
+ * always torn down (StopFlow, DisconnectEntities) before it is rebuilt differently.
  *
  * @generated from service callassistant.v1.PipelineService
  */
 export const PipelineService: GenService<{
   /**
-   * Sets up one side of a connection. A receiver answers with its address; a sender
-   * starts sending there once the flow starts. FAILED_PRECONDITION when the entity
-   * cannot handle the format.
+   * Sets up one side of a connection. A receiver answers with the address it serves the
+   * link on, if it serves it; a sender uses the address it is given, or answers with the
+   * address it serves on. Media moves once the flow starts. Errors: NOT_FOUND for an
+   * unknown entity; FAILED_PRECONDITION when the entity cannot play the role in the
+   * format; INVALID_ARGUMENT for a missing connection id, flow id, format or role. The
+   * same connection id again is idempotent when flow, entities, format and role are the
+   * same (the address may be new: take it, e.g. a receiver told the sender's URL), and
+   * ALREADY_EXISTS when any of them differs.
    *
    * @generated from rpc callassistant.v1.PipelineService.ConnectEntities
    */
@@ -356,7 +396,7 @@ export const PipelineService: GenService<{
     output: typeof ConnectEntitiesResponseSchema;
   },
   /**
-   * Tears down one side of a connection. Unknown connections are not an error.
+   * Tears down one side of a connection. Unknown connections are not an error (OK).
    *
    * @generated from rpc callassistant.v1.PipelineService.DisconnectEntities
    */
@@ -366,7 +406,9 @@ export const PipelineService: GenService<{
     output: typeof DisconnectEntitiesResponseSchema;
   },
   /**
-   * Starts media on the module's connections of a flow.
+   * Starts media on the module's connections of a flow, at the quality given.
+   * FAILED_PRECONDITION when a connection id is not connected on this module (connect it
+   * first). Starting a started flow again is OK and applies the quality given.
    *
    * @generated from rpc callassistant.v1.PipelineService.StartFlow
    */
@@ -376,7 +418,9 @@ export const PipelineService: GenService<{
     output: typeof StartFlowResponseSchema;
   },
   /**
-   * Stops media on the module's connections of a flow; connections stay.
+   * Stops media on the module's connections of a flow; connections stay. An unknown or
+   * already stopped flow is not an error (OK): the orchestrator stops flows while tearing
+   * them down and after restarts, when the module may not know them.
    *
    * @generated from rpc callassistant.v1.PipelineService.StopFlow
    */
@@ -386,7 +430,8 @@ export const PipelineService: GenService<{
     output: typeof StopFlowResponseSchema;
   },
   /**
-   * Returns the live status of a flow on this module.
+   * Returns the live status of a flow on this module. NOT_FOUND when the module has no
+   * connection of the flow.
    *
    * @generated from rpc callassistant.v1.PipelineService.GetFlowStatus
    */
@@ -396,8 +441,12 @@ export const PipelineService: GenService<{
     output: typeof GetFlowStatusResponseSchema;
   },
   /**
-   * Changes the quality of a running flow. Confirm the applied quality with
-   * `EventService.ReportStatus` once it takes effect.
+   * Changes the quality of a started flow. NOT_FOUND when the flow was not started on
+   * this module. Answer with the quality the module will apply (preset values filled in,
+   * see `QualityProfile`), and confirm it with `EventService.ReportStatus` (the flow's
+   * `FlowStatus.quality`) once it takes effect: the orchestrator publishes
+   * `flow.quality_applied` then. No such confirmation is due at `StartFlow`: its answer's
+   * `status.quality` says what the module applies from the start.
    *
    * @generated from rpc callassistant.v1.PipelineService.AdjustQuality
    */

@@ -441,7 +441,12 @@ export const EntityStatusSchema: GenMessage<EntityStatus> = /*@__PURE__*/
   messageDesc(file_callassistant_v1_resources, 5);
 
 /**
- * An instance of an entity type, owned by one module.
+ * An instance of an entity type, owned by one module. Who fills what: the orchestrator
+ * owns `id`, `entity_type`, `kind` (from the type's capability), `module`, `name`,
+ * `origin`, `created_at` and `updated_at`, and overrides whatever a module answers in
+ * them; the module's answers (`CreateEntity`, `ConfigureEntity`, `ListEntities`) give
+ * `state`, `configuration` and `status`. For entities a module discovered on its own, the
+ * module also gives `id`, `entity_type`, `name` and `configuration`.
  *
  * @generated from message callassistant.v1.Entity
  */
@@ -461,42 +466,43 @@ export type Entity = Message<"callassistant.v1.Entity"> & {
   entityType: string;
 
   /**
-   * The role the entity plays.
+   * The role the entity plays (the orchestrator's, from the type's capability).
    *
    * @generated from field: callassistant.v1.EntityKind kind = 3;
    */
   kind: EntityKind;
 
   /**
-   * The name of the owning module.
+   * The name of the owning module (the orchestrator's).
    *
    * @generated from field: string module = 4;
    */
   module: string;
 
   /**
-   * A name for people, e.g. "Front door".
+   * A name for people, e.g. "Front door" (the orchestrator's, for created entities).
    *
    * @generated from field: string name = 5;
    */
   name: string;
 
   /**
-   * The state.
+   * The state (the module's, then kept up to date from its status reports).
    *
    * @generated from field: callassistant.v1.EntityState state = 6;
    */
   state: EntityState;
 
   /**
-   * The entity configuration (validated by the module).
+   * The entity configuration: valid against the type's `config_schema` (checked by the
+   * orchestrator) and accepted by the module, as the module applies it.
    *
    * @generated from field: google.protobuf.Struct configuration = 7;
    */
   configuration?: JsonObject | undefined;
 
   /**
-   * How the entity came to exist.
+   * How the entity came to exist (the orchestrator's).
    *
    * @generated from field: callassistant.v1.EntityOrigin origin = 8;
    */
@@ -510,14 +516,14 @@ export type Entity = Message<"callassistant.v1.Entity"> & {
   status?: EntityStatus | undefined;
 
   /**
-   * When it was created.
+   * When it was created (the orchestrator's).
    *
    * @generated from field: google.protobuf.Timestamp created_at = 10;
    */
   createdAt?: Timestamp | undefined;
 
   /**
-   * When it last changed.
+   * When it last changed (the orchestrator's).
    *
    * @generated from field: google.protobuf.Timestamp updated_at = 11;
    */
@@ -588,7 +594,11 @@ export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
   messageDesc(file_callassistant_v1_resources, 7);
 
 /**
- * A quality profile for a flow. Zero fields take the preset's value.
+ * A quality profile for a flow: a preset, and fields that replace its values. Each field
+ * left at zero takes the preset's value from the table of `QualityPreset`, independently
+ * of the others (e.g. `{preset: LOW, framerate: 25}` is 640x360 at 25 fps, 500 kbit/s).
+ * Modules answer (`StartFlow`, `AdjustQuality`, `FlowStatus.quality`) with every field
+ * filled in, the preset kept as asked.
  *
  * @generated from message callassistant.v1.QualityProfile
  */
@@ -1374,41 +1384,55 @@ export const FlowStateSchema: GenEnum<FlowState> = /*@__PURE__*/
   enumDesc(file_callassistant_v1_resources, 5);
 
 /**
- * Preset quality levels.
+ * Preset quality levels. What each means, for video (width x height, frame rate, the
+ * upper bound of the video bitrate) and audio (bitrate):
+ *
+ * | preset      | width x height | framerate | max_bitrate_kbps | audio_bitrate_kbps |
+ * | ----------- | -------------- | --------- | ---------------- | ------------------ |
+ * | LOW         | 640 x 360      | 15        | 500              | 32                 |
+ * | MEDIUM      | 1280 x 720     | 30        | 1500             | 64                 |
+ * | HIGH        | 1920 x 1080    | 30        | 4000             | 128                |
+ * | AUTO        | 1280 x 720     | 30        | 1500             | 64                 |
+ * | UNSPECIFIED | 1280 x 720     | 30        | 1500             | 64                 |
+ *
+ * UNSPECIFIED (no preset) means MEDIUM's values. AUTO starts at MEDIUM's values and lets
+ * the module adapt to the network between LOW's and HIGH's (a field set in the profile
+ * stays a fixed value or ceiling the module does not exceed). A module never scales a
+ * video up: a source smaller than the profile keeps its own size and frame rate.
  *
  * @generated from enum callassistant.v1.QualityPreset
  */
 export enum QualityPreset {
   /**
-   * Not set: let the modules choose.
+   * Not set: MEDIUM's values.
    *
    * @generated from enum value: QUALITY_PRESET_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * Low bandwidth (about 360p, 500 kbit/s).
+   * Low bandwidth: 640x360, 15 fps, 500 kbit/s video, 32 kbit/s audio.
    *
    * @generated from enum value: QUALITY_PRESET_LOW = 1;
    */
   LOW = 1,
 
   /**
-   * Medium (about 720p, 1.5 Mbit/s).
+   * Medium: 1280x720, 30 fps, 1500 kbit/s video, 64 kbit/s audio.
    *
    * @generated from enum value: QUALITY_PRESET_MEDIUM = 2;
    */
   MEDIUM = 2,
 
   /**
-   * High (about 1080p, 4 Mbit/s).
+   * High: 1920x1080, 30 fps, 4000 kbit/s video, 128 kbit/s audio.
    *
    * @generated from enum value: QUALITY_PRESET_HIGH = 3;
    */
   HIGH = 3,
 
   /**
-   * Adapt to the network.
+   * Adapt to the network, starting at MEDIUM's values.
    *
    * @generated from enum value: QUALITY_PRESET_AUTO = 4;
    */
