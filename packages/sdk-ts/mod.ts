@@ -2,7 +2,7 @@
  * The Call Assistant module SDK for TypeScript (Deno).
  *
  * ```ts
- * import { EntityKind, MediaType, serveModule } from "./mod.ts";
+ * import { EntityKind, MediaType, serveModule } from "@callassistant/sdk";
  *
  * const mod = await serveModule({
  *   info: { version: "1.0.0", description: "A camera" },
@@ -75,6 +75,9 @@ export {
 
 // What handlers need, so a module imports from one place.
 export { Code, RpcError } from "@callassistant/rpc";
+// What a module's own tests need to call it over gRPC as the orchestrator does.
+export { type Client, createClient } from "@callassistant/rpc";
+export { EntityService, ModuleService, PipelineService } from "@callassistant/protocol";
 export type { CallContext, ServiceImpl } from "@callassistant/rpc";
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 export { EntityKind, MediaType } from "@callassistant/protocol";

@@ -1,17 +1,20 @@
 /**
- * The command line: parses arguments, dispatches to `run`, `validate` or `version`, and
+ * The command line: parses arguments, dispatches to `run`, `validate`, `new` or `version`, and
  * turns every usage or startup error into one clear line and a non-zero exit code.
  */
 import { parseArgs } from "node:util";
 import { VERSION } from "../version.ts";
 import { runCommand } from "./run.ts";
 import { validateCommand } from "./validate.ts";
+import { NEW_HELP, newCommand } from "./new_module.ts";
 
 const HELP: Record<string, string> = {
   main: `Call Assistant orchestrator ${VERSION}
 
 Usage: call-assistant [run] [flags]     run the orchestrator (the default)
        call-assistant validate [flags]  check module manifests and exit
+       call-assistant new module NAME --lang ts|python
+                                        write a working module folder
        call-assistant version           print the version
 
 Run "call-assistant <command> --help" for the flags of a command.`,
@@ -55,6 +58,7 @@ Flags:
                      requires one
   --ca-file FILE     with --against: a CA certificate (PEM) to trust for its HTTPS
   -h, --help         show this help`,
+  new: NEW_HELP,
   version: `Usage: call-assistant version
 
 Prints the orchestrator version and the Deno version it runs on.`,
@@ -103,9 +107,11 @@ export async function main(args: string[]): Promise<number> {
     command = args[0];
     rest = args.slice(1);
   }
+  // `new` takes positional arguments and flags of its own.
+  if (command === "new") return await newCommand(rest);
   if (!(command in ALLOWED)) {
     console.error(
-      `error: unknown command "${command}" (commands: run, validate, version; see --help)`,
+      `error: unknown command "${command}" (commands: run, validate, new, version; see --help)`,
     );
     return 2;
   }
