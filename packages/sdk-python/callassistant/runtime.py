@@ -235,9 +235,9 @@ def _watchdog(timeout: float, code: int) -> None:
     timer.start()
 
 
-def _fail(own_process: bool, code: int, message: str, error: Exception) -> None:
+def _fail(own_process: bool, code: int, message: str, error: Exception, log: Logger) -> None:
+    log.error(message)
     if own_process:
-        write_stderr(f"<3>{message}")
         _hard_exit(code)
     raise error
 
@@ -275,25 +275,28 @@ async def serve(
     report_transport: str = "connect",
     stdin_fd: int = 0,
     heartbeat: float = 5.0,
+    log: Optional[Callable[[str], None]] = None,
 ) -> Module:
     """Starts `module` on the running event loop and returns it once it listens.
 
     `own_process=True` (what `run` uses): exits 2 on a bad environment, 1 when it cannot
     listen, and stops on end of stdin, SIGTERM/SIGINT and Shutdown. False (in-process
     tests) raises instead and never exits: stop it with `module.stop()`.
-    `report_transport` is "connect" (the stream) or "unary" (one call per report).
+    `report_transport` is "connect" (the stream) or "unary" (one call per report);
+    `heartbeat` is the stream's heartbeat interval in seconds; `log` receives the module's
+    log lines (default: standard error); `stdin_fd` is what is watched for end of file.
     """
     if own_process:
         guard_std_streams()
-    log = Logger()
-    module.log = log
+    logger = Logger(write=log or write_stderr)
+    module.log = logger
     try:
         env = read_env(environ)
         if env.token_from_stdin:
             env = dataclasses.replace(env, token=read_token(stdin_fd))
         credentials = _credentials(env)
     except ModuleEnvError as err:
-        _fail(own_process, 2, str(err), err)
+        _fail(own_process, 2, str(err), err, logger)
         raise  # not reached
     module.env = env
     loop = asyncio.get_running_loop()
@@ -304,8 +307,8 @@ async def serve(
             level = command.set_log_level.level
             if level not in LEVELS:
                 return False, f'unknown log level "{level}" (levels: {", ".join(LEVELS)})'
-            log.level = level
-            log.info(f"log level set to {level}")
+            logger.level = level
+            logger.info(f"log level set to {level}")
             return True, f"log level is {level}"
         if kind in ("drain", "reload"):
             hook = module.on_drain if kind == "drain" else module.on_reload
@@ -323,9 +326,9 @@ async def serve(
             transport = UnaryTransport(env.orchestrator_address, env.token)
         else:
             transport = ConnectTransport(
-                env.orchestrator_address, env.token, on_command=on_command, log=log.log, heartbeat=heartbeat
+                env.orchestrator_address, env.token, on_command=on_command, log=logger.log, heartbeat=heartbeat
             )
-    module.events = EventReporter(transport, log.log, loop)
+    module.events = EventReporter(transport, logger.log, loop)
     module.events.default_state = lambda: module.health[0]
 
     server = grpc.aio.server(
@@ -337,7 +340,7 @@ async def serve(
     )
     runtime = _Runtime(module, server, own_process, stop_timeout)
     module._runtime = runtime
-    add_services(server, lambda name: getattr(module, name, None), lambda: module.name or env.module_name, log.log)
+    add_services(server, lambda name: getattr(module, name, None), lambda: module.name or env.module_name, logger.log)
     address = _host_port(env.grpc_host, env.grpc_port)
     try:
         port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
@@ -347,9 +350,10 @@ async def serve(
     except Exception as err:  # noqa: BLE001 - grpc raises RuntimeError on a failed bind
         if transport is not None:
             await transport.close()
-        _fail(own_process, 1, f"cannot listen on {address}: {err}", RuntimeError(f"cannot listen on {address}: {err}"))
+        message = f"cannot listen on {address}: {err}"
+        _fail(own_process, 1, message, RuntimeError(message), logger)
     module.port = port
-    log.info(f"listening on {_host_port(env.grpc_host, port)}{' (TLS)' if credentials else ''}")
+    logger.info(f"listening on {_host_port(env.grpc_host, port)}{' (TLS)' if credentials else ''}")
     if isinstance(transport, ConnectTransport):
         transport.start()
 
@@ -380,7 +384,7 @@ async def serve(
             if inspect.isawaitable(result):
                 await result
         except Exception as err:  # noqa: BLE001
-            log.error(f"on_start failed: {type(err).__name__}: {err}")
+            logger.error(f"on_start failed: {type(err).__name__}: {err}")
 
     loop.create_task(start_hook())
     return module
