@@ -12,8 +12,8 @@ import { installPythonSdk } from "../../src/supervisor/python_sdk.ts";
 const EXAMPLE = `${ROOT}packages/sdk-python/examples/minimal-sink`;
 
 Deno.test("Python SDK example: the minimal sink is under 60 lines", async () => {
-  const lines = (await Deno.readTextFile(`${EXAMPLE}/main.py`)).trimEnd().split("\n");
-  assert.ok(lines.length < 60, `main.py has ${lines.length} lines`);
+  const lines = (await Deno.readTextFile(`${EXAMPLE}/minimal_sink.py`)).trimEnd().split("\n");
+  assert.ok(lines.length < 60, `minimal_sink.py has ${lines.length} lines`);
 });
 
 Deno.test("Python SDK example: the orchestrator runs the minimal sink READY and flows reach it", async () => {
@@ -22,8 +22,8 @@ Deno.test("Python SDK example: the orchestrator runs the minimal sink READY and 
   await Deno.mkdir(`${modules}/minimal-sink`);
   // The example's own manifest, with the script by absolute path.
   const manifest = (await Deno.readTextFile(`${EXAMPLE}/module.yaml`))
-    .replace('"main.py"', JSON.stringify(`${EXAMPLE}/main.py`));
-  assert.match(manifest, /minimal-sink\/main\.py/);
+    .replace('"minimal_sink.py"', JSON.stringify(`${EXAMPLE}/minimal_sink.py`));
+  assert.match(manifest, /minimal-sink\/minimal_sink\.py/);
   await Deno.writeTextFile(`${modules}/minimal-sink/module.yaml`, manifest);
   const orch = await startOrchestrator({ modules });
   try {

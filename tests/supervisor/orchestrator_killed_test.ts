@@ -17,7 +17,7 @@ Deno.test("orchestrator killed with SIGKILL: every example module exits within 2
   await Deno.writeTextFile(
     `${modules}/minimal-sink/module.yaml`,
     `name: minimal-sink\ncommand: ["/usr/bin/python3", ` +
-      `"${ROOT}packages/sdk-python/examples/minimal-sink/main.py"]\n`,
+      `"${ROOT}packages/sdk-python/examples/minimal-sink/minimal_sink.py"]\n`,
   );
   const names = [...examples, "minimal-sink"];
   const orch = await startOrchestrator({ modules });
