@@ -29,17 +29,21 @@ CONFIG_SCHEMA = {
 }
 
 
+def invalid(message: str) -> ca.RpcError:
+    return ca.RpcError(ca.Code.INVALID_ARGUMENT, message)
+
+
 def parse_config(raw: dict) -> dict:
     """The screen configuration, checked; INVALID_ARGUMENT naming the bad field."""
     unknown = [k for k in raw if k not in ("host", "volume")]
     if unknown:
-        raise ca.RpcError(ca.Code.INVALID_ARGUMENT, f'configuration: unknown field "{unknown[0]}" (allowed: host, volume)')
+        raise invalid(f'configuration: unknown field "{unknown[0]}" (allowed: host, volume)')
     host = raw.get("host", "")
     if not isinstance(host, str) or (host and not re.fullmatch(r"[A-Za-z0-9.:-]+", host)):
-        raise ca.RpcError(ca.Code.INVALID_ARGUMENT, f"configuration.host: expected an IP address or host name, got {host!r}")
+        raise invalid(f"configuration.host: expected an IP address or host name, got {host!r}")
     volume = raw.get("volume", 50)
     if not isinstance(volume, int) or isinstance(volume, bool) or not 0 <= volume <= 100:
-        raise ca.RpcError(ca.Code.INVALID_ARGUMENT, f"configuration.volume: expected an integer from 0 to 100, got {volume!r}")
+        raise invalid(f"configuration.volume: expected an integer from 0 to 100, got {volume!r}")
     return {"host": host, "volume": volume}
 
 
@@ -74,7 +78,8 @@ class CastScreen(ca.Module):
         if playing:
             metrics.update(ca.simulated_metrics(playing.quality, HLS_LATENCY_MS, video=True, audio=True))
         state = ca.EntityState.ACTIVE if playing else ca.EntityState.READY
-        return ca.EntityStatus(entity_id=entity_id, state=state, message="playing" if playing else "idle", metrics=metrics)
+        message = "playing" if playing else "idle"
+        return ca.EntityStatus(entity_id=entity_id, state=state, message=message, metrics=metrics)
 
     def entity(self, entity_id: str) -> ca.Entity:
         entity = ca.Entity()
@@ -92,9 +97,9 @@ class CastScreen(ca.Module):
 
     def create_entity(self, req, ctx):
         if req.entity_type != ENTITY_TYPE:
-            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, f'unknown entity type "{req.entity_type}"; this module provides: {ENTITY_TYPE}')
+            raise invalid(f'unknown entity type "{req.entity_type}"; this module provides: {ENTITY_TYPE}')
         if not req.entity_id:
-            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "entity_id is required")
+            raise invalid("entity_id is required")
         config = parse_config(ca.from_struct(req.configuration))
         if req.entity_id not in self.screens:  # the same id again is the same screen
             self.add(req.entity_id, req.name, config, ca.EntityOrigin.CREATED)

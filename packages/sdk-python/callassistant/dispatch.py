@@ -31,28 +31,18 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def handler_names(service: str) -> list:
-    """The snake_case handler names of a service's methods."""
-    for pb2, _, name in SERVICES:
-        if name == service:
-            return [snake_case(m.name) for m in pb2.DESCRIPTOR.services_by_name[name].methods]
-    raise KeyError(service)
-
-
 class CallContext:
     """What a handler knows about the call besides the request."""
 
-    def __init__(self, context: grpc.aio.ServicerContext, method: str, trace: TraceContext):
+    def __init__(self, context: grpc.aio.ServicerContext, method: str, trace: TraceContext, metadata: Dict[str, str]):
         #: The full method, e.g. "/callassistant.v1.EntityService/CreateEntity".
         self.method = method
         #: This call's span: the caller's trace continued (or a new one).
         self.trace = trace
         #: The raw grpc.aio servicer context.
         self.grpc = context
-        #: The call's metadata (lower-case keys; the last value of a repeated key).
-        self.metadata: Dict[str, str] = {
-            k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
-        }
+        #: The call's text metadata (lower-case keys; the last value of a repeated key).
+        self.metadata = metadata
         self._deadline: Optional[float] = None
         remaining = context.time_remaining()
         if remaining is not None:
@@ -86,9 +76,9 @@ def _wrap(service: str, method, response_cls, handler: Callable, log: Callable[[
     full = f"/callassistant.v1.{service}/{method.name}"
 
     async def call(request, context: grpc.aio.ServicerContext):
-        metadata = dict((k, v) for k, v in (context.invocation_metadata() or ()) if isinstance(v, str))
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         trace = child_of(parse_traceparent(metadata.get("traceparent")))
-        ctx = CallContext(context, full, trace)
+        ctx = CallContext(context, full, trace, metadata)
         scope = open_scope(trace)
         try:
             result = handler(request, ctx)
@@ -101,7 +91,8 @@ def _wrap(service: str, method, response_cls, handler: Callable, log: Callable[[
             raise
         except Exception as err:  # noqa: BLE001 - any bug becomes INTERNAL, never a crash
             log("error", f"internal error in {method.name}: {''.join(traceback.format_exception(err)).rstrip()}")
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.name}: {type(err).__name__}: {err}")
+            message = f"internal error in {method.name}: {type(err).__name__}: {err}"
+            await context.abort(grpc.StatusCode.INTERNAL, message)
         finally:
             close_scope(scope)
 

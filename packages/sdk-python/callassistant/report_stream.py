@@ -27,7 +27,7 @@ from .v1 import event_pb2, event_pb2_grpc
 #: A command handler: gets the Command, returns (ok, message).
 CommandHandler = Callable[[event_pb2.Command], Union[Tuple[bool, str], Awaitable[Tuple[bool, str]]]]
 
-#: Channel options: no SO_REUSEPORT surprises, large reports allowed.
+#: Channel options: reports up to 16 MiB (as the orchestrator accepts).
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
 

@@ -19,12 +19,11 @@ from typing import Any, Callable, List, NoReturn, Optional, Tuple
 import grpc
 
 from . import structs
-from .dispatch import CallContext, add_services, handler_names
+from .dispatch import CallContext, add_services
 from .environment import ModuleEnv, ModuleEnvError, read_env, read_token
 from .proto_types import HealthState
 from .report_stream import ConnectTransport, UnaryTransport
 from .reporter import EventReporter
-from .rpc_error import Code, RpcError
 from .sdk_log import LEVELS, Logger
 from .stdio import guard_std_streams, watch_stdin, write_stderr
 from .v1 import event_pb2, media_pb2, module_pb2, resources_pb2
@@ -286,6 +285,8 @@ async def serve(
     `heartbeat` is the stream's heartbeat interval in seconds; `log` receives the module's
     log lines (default: standard error); `stdin_fd` is what is watched for end of file.
     """
+    if report_transport not in ("connect", "unary"):
+        raise ValueError(f'report_transport must be "connect" or "unary", not "{report_transport}"')
     if own_process:
         guard_std_streams()
     logger = Logger(write=log or write_stderr)
@@ -374,7 +375,10 @@ async def serve(
             # From the reading thread: the watchdog starts here, so the process exits in
             # time even if the event loop is blocked.
             _watchdog(EOF_STOP_TIMEOUT + 0.3, 0)
-            loop.call_soon_threadsafe(runtime.request_exit, 0, reason, EOF_STOP_TIMEOUT)
+            try:
+                loop.call_soon_threadsafe(runtime.request_exit, 0, reason, EOF_STOP_TIMEOUT)
+            except RuntimeError:
+                pass  # the loop is closed: the module has stopped already
 
         watch_stdin(on_eof, stdin_fd)
 
@@ -404,5 +408,3 @@ def run(module: Module, **options: Any) -> NoReturn:
         code = 1
     _hard_exit(code)
 
-
-__all__ = ["Module", "run", "serve", "SDK_VERSION", "CallContext", "RpcError", "Code", "handler_names"]

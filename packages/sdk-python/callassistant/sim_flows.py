@@ -14,15 +14,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from .proto_types import format_name
 from .rpc_error import Code, RpcError
 from .v1 import media_pb2, pipeline_pb2, resources_pb2
 
 #: What each preset means (AUTO and unset start at MEDIUM).
 PRESETS: Dict[int, dict] = {
-    resources_pb2.QUALITY_PRESET_LOW: dict(max_bitrate_kbps=500, width=640, height=360, framerate=15, audio_bitrate_kbps=32),
-    resources_pb2.QUALITY_PRESET_MEDIUM: dict(max_bitrate_kbps=1500, width=1280, height=720, framerate=30, audio_bitrate_kbps=64),
-    resources_pb2.QUALITY_PRESET_HIGH: dict(max_bitrate_kbps=4000, width=1920, height=1080, framerate=30, audio_bitrate_kbps=128),
+    resources_pb2.QUALITY_PRESET_LOW: dict(
+        max_bitrate_kbps=500, width=640, height=360, framerate=15, audio_bitrate_kbps=32
+    ),
+    resources_pb2.QUALITY_PRESET_MEDIUM: dict(
+        max_bitrate_kbps=1500, width=1280, height=720, framerate=30, audio_bitrate_kbps=64
+    ),
+    resources_pb2.QUALITY_PRESET_HIGH: dict(
+        max_bitrate_kbps=4000, width=1920, height=1080, framerate=30, audio_bitrate_kbps=128
+    ),
 }
 PRESETS[resources_pb2.QUALITY_PRESET_UNSPECIFIED] = PRESETS[resources_pb2.QUALITY_PRESET_MEDIUM]
 PRESETS[resources_pb2.QUALITY_PRESET_AUTO] = PRESETS[resources_pb2.QUALITY_PRESET_MEDIUM]
@@ -37,7 +42,9 @@ def resolve_quality(q: Optional[resources_pb2.QualityProfile]) -> resources_pb2.
     )
 
 
-def simulated_metrics(q: resources_pb2.QualityProfile, latency_ms: float, video: bool = True, audio: bool = False) -> Dict[str, float]:
+def simulated_metrics(
+    q: resources_pb2.QualityProfile, latency_ms: float, video: bool = True, audio: bool = False
+) -> Dict[str, float]:
     """Simulated measurements of a running flow at a quality: within a few percent of it."""
 
     def jitter(spread: float) -> float:
@@ -168,7 +175,7 @@ class FlowTable:
         # After the answer has gone out.
         asyncio.get_running_loop().call_later(0.05, tell)
 
-    def connect_entities(self, req: pipeline_pb2.ConnectEntitiesRequest, ctx=None) -> pipeline_pb2.ConnectEntitiesResponse:
+    def connect_entities(self, req: pipeline_pb2.ConnectEntitiesRequest, ctx=None):
         """ConnectEntities: checks, then records this module's side of the connection."""
         if not req.connection_id or not req.flow_id:
             raise RpcError(Code.INVALID_ARGUMENT, "connection_id and flow_id are required")
@@ -194,7 +201,7 @@ class FlowTable:
         self.connections[f"{req.connection_id}/{req.role}"] = ConnectionSide(connection, req.role, entity_id)
         return pipeline_pb2.ConnectEntitiesResponse(address=address, connection=connection)
 
-    def disconnect_entities(self, req: pipeline_pb2.DisconnectEntitiesRequest, ctx=None) -> pipeline_pb2.DisconnectEntitiesResponse:
+    def disconnect_entities(self, req: pipeline_pb2.DisconnectEntitiesRequest, ctx=None):
         """DisconnectEntities: forgets the connection (and the flow with its last one)."""
         for key in [k for k in self.connections if k.startswith(f"{req.connection_id}/")]:
             del self.connections[key]
@@ -202,7 +209,7 @@ class FlowTable:
             self.flows.pop(req.flow_id, None)
         return pipeline_pb2.DisconnectEntitiesResponse()
 
-    def start_flow(self, req: pipeline_pb2.StartFlowRequest, ctx=None) -> pipeline_pb2.StartFlowResponse:
+    def start_flow(self, req: pipeline_pb2.StartFlowRequest, ctx=None):
         """StartFlow: runs the flow on its connections at the requested quality."""
         sides = self.connections_of(req.flow_id)
         ids = {c.connection.id for c in sides}
@@ -218,7 +225,7 @@ class FlowTable:
         self._changed(req.flow_id)
         return pipeline_pb2.StartFlowResponse(status=self.status(req.flow_id))
 
-    def stop_flow(self, req: pipeline_pb2.StopFlowRequest, ctx=None) -> pipeline_pb2.StopFlowResponse:
+    def stop_flow(self, req: pipeline_pb2.StopFlowRequest, ctx=None):
         """StopFlow: stops the flow (its connections stay)."""
         flow = self.flows.get(req.flow_id)
         if flow is not None:
@@ -227,11 +234,11 @@ class FlowTable:
             self._changed(req.flow_id)
         return pipeline_pb2.StopFlowResponse()
 
-    def get_flow_status(self, req: pipeline_pb2.GetFlowStatusRequest, ctx=None) -> pipeline_pb2.GetFlowStatusResponse:
+    def get_flow_status(self, req: pipeline_pb2.GetFlowStatusRequest, ctx=None):
         """GetFlowStatus: the live status."""
         return pipeline_pb2.GetFlowStatusResponse(status=self.status(req.flow_id))
 
-    def adjust_quality(self, req: pipeline_pb2.AdjustQualityRequest, ctx=None) -> pipeline_pb2.AdjustQualityResponse:
+    def adjust_quality(self, req: pipeline_pb2.AdjustQualityRequest, ctx=None):
         """AdjustQuality: applies the quality, confirmed through `on_change`."""
         flow = self.flows.get(req.flow_id)
         if flow is None:
@@ -240,5 +247,3 @@ class FlowTable:
         self._changed(req.flow_id)
         return pipeline_pb2.AdjustQualityResponse(quality=flow.quality)
 
-
-__all__ = ["FlowTable", "PRESETS", "resolve_quality", "simulated_metrics", "format_name", "ConnectionSide", "SimulatedFlow"]
