@@ -374,7 +374,7 @@ async def serve(
         def on_eof(reason: str) -> None:
             # From the reading thread: the watchdog starts here, so the process exits in
             # time even if the event loop is blocked.
-            _watchdog(EOF_STOP_TIMEOUT + 0.3, 0)
+            _watchdog(EOF_STOP_TIMEOUT + 0.1, 0)
             try:
                 loop.call_soon_threadsafe(runtime.request_exit, 0, reason, EOF_STOP_TIMEOUT)
             except RuntimeError:
