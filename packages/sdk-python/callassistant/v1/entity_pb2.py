@@ -15,7 +15,7 @@ from callassistant.v1 import resources_pb2 as callassistant_dot_v1_dot_resources
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x61llassistant/v1/entity.proto\x12\x10\x63\x61llassistant.v1\x1a callassistant/v1/resources.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa6\x01\n\x13\x43reateEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\x12\x1f\n\x0b\x65ntity_type\x18\x02 \x01(\tR\nentityType\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12=\n\rconfiguration\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\rconfiguration\"H\n\x14\x43reateEntityResponse\x12\x30\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x18.callassistant.v1.EntityR\x06\x65ntity\"t\n\x16\x43onfigureEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\x12=\n\rconfiguration\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\rconfiguration\"K\n\x17\x43onfigureEntityResponse\x12\x30\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x18.callassistant.v1.EntityR\x06\x65ntity\"5\n\x16GetEntityStatusRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\"Q\n\x17GetEntityStatusResponse\x12\x36\n\x06status\x18\x01 \x01(\x0b\x32\x1e.callassistant.v1.EntityStatusR\x06status\"3\n\x14\x44\x65stroyEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\"\x17\n\x15\x44\x65stroyEntityResponse\"\x15\n\x13ListEntitiesRequest\"L\n\x14ListEntitiesResponse\x12\x34\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x18.callassistant.v1.EntityR\x08\x65ntities2\xff\x03\n\rEntityService\x12]\n\x0c\x43reateEntity\x12%.callassistant.v1.CreateEntityRequest\x1a&.callassistant.v1.CreateEntityResponse\x12\x66\n\x0f\x43onfigureEntity\x12(.callassistant.v1.ConfigureEntityRequest\x1a).callassistant.v1.ConfigureEntityResponse\x12\x66\n\x0fGetEntityStatus\x12(.callassistant.v1.GetEntityStatusRequest\x1a).callassistant.v1.GetEntityStatusResponse\x12`\n\rDestroyEntity\x12&.callassistant.v1.DestroyEntityRequest\x1a\'.callassistant.v1.DestroyEntityResponse\x12]\n\x0cListEntities\x12%.callassistant.v1.ListEntitiesRequest\x1a&.callassistant.v1.ListEntitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x61llassistant/v1/entity.proto\x12\x10\x63\x61llassistant.v1\x1a callassistant/v1/resources.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa6\x01\n\x13\x43reateEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\x12\x1f\n\x0b\x65ntity_type\x18\x02 \x01(\tR\nentityType\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12=\n\rconfiguration\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\rconfiguration\"H\n\x14\x43reateEntityResponse\x12\x30\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x18.callassistant.v1.EntityR\x06\x65ntity\"\x88\x01\n\x16\x43onfigureEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\x12=\n\rconfiguration\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\rconfiguration\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\"K\n\x17\x43onfigureEntityResponse\x12\x30\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x18.callassistant.v1.EntityR\x06\x65ntity\"5\n\x16GetEntityStatusRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\"Q\n\x17GetEntityStatusResponse\x12\x36\n\x06status\x18\x01 \x01(\x0b\x32\x1e.callassistant.v1.EntityStatusR\x06status\"3\n\x14\x44\x65stroyEntityRequest\x12\x1b\n\tentity_id\x18\x01 \x01(\tR\x08\x65ntityId\"\x17\n\x15\x44\x65stroyEntityResponse\"\x15\n\x13ListEntitiesRequest\"L\n\x14ListEntitiesResponse\x12\x34\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x18.callassistant.v1.EntityR\x08\x65ntities2\xff\x03\n\rEntityService\x12]\n\x0c\x43reateEntity\x12%.callassistant.v1.CreateEntityRequest\x1a&.callassistant.v1.CreateEntityResponse\x12\x66\n\x0f\x43onfigureEntity\x12(.callassistant.v1.ConfigureEntityRequest\x1a).callassistant.v1.ConfigureEntityResponse\x12\x66\n\x0fGetEntityStatus\x12(.callassistant.v1.GetEntityStatusRequest\x1a).callassistant.v1.GetEntityStatusResponse\x12`\n\rDestroyEntity\x12&.callassistant.v1.DestroyEntityRequest\x1a\'.callassistant.v1.DestroyEntityResponse\x12]\n\x0cListEntities\x12%.callassistant.v1.ListEntitiesRequest\x1a&.callassistant.v1.ListEntitiesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'callassistant.v1.entity_pb2', globals())
@@ -26,22 +26,22 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _CREATEENTITYREQUEST._serialized_end=282
   _CREATEENTITYRESPONSE._serialized_start=284
   _CREATEENTITYRESPONSE._serialized_end=356
-  _CONFIGUREENTITYREQUEST._serialized_start=358
-  _CONFIGUREENTITYREQUEST._serialized_end=474
-  _CONFIGUREENTITYRESPONSE._serialized_start=476
-  _CONFIGUREENTITYRESPONSE._serialized_end=551
-  _GETENTITYSTATUSREQUEST._serialized_start=553
-  _GETENTITYSTATUSREQUEST._serialized_end=606
-  _GETENTITYSTATUSRESPONSE._serialized_start=608
-  _GETENTITYSTATUSRESPONSE._serialized_end=689
-  _DESTROYENTITYREQUEST._serialized_start=691
-  _DESTROYENTITYREQUEST._serialized_end=742
-  _DESTROYENTITYRESPONSE._serialized_start=744
-  _DESTROYENTITYRESPONSE._serialized_end=767
-  _LISTENTITIESREQUEST._serialized_start=769
-  _LISTENTITIESREQUEST._serialized_end=790
-  _LISTENTITIESRESPONSE._serialized_start=792
-  _LISTENTITIESRESPONSE._serialized_end=868
-  _ENTITYSERVICE._serialized_start=871
-  _ENTITYSERVICE._serialized_end=1382
+  _CONFIGUREENTITYREQUEST._serialized_start=359
+  _CONFIGUREENTITYREQUEST._serialized_end=495
+  _CONFIGUREENTITYRESPONSE._serialized_start=497
+  _CONFIGUREENTITYRESPONSE._serialized_end=572
+  _GETENTITYSTATUSREQUEST._serialized_start=574
+  _GETENTITYSTATUSREQUEST._serialized_end=627
+  _GETENTITYSTATUSRESPONSE._serialized_start=629
+  _GETENTITYSTATUSRESPONSE._serialized_end=710
+  _DESTROYENTITYREQUEST._serialized_start=712
+  _DESTROYENTITYREQUEST._serialized_end=763
+  _DESTROYENTITYRESPONSE._serialized_start=765
+  _DESTROYENTITYRESPONSE._serialized_end=788
+  _LISTENTITIESREQUEST._serialized_start=790
+  _LISTENTITIESREQUEST._serialized_end=811
+  _LISTENTITIESRESPONSE._serialized_start=813
+  _LISTENTITIESRESPONSE._serialized_end=889
+  _ENTITYSERVICE._serialized_start=892
+  _ENTITYSERVICE._serialized_end=1403
 # @@protoc_insertion_point(module_scope)

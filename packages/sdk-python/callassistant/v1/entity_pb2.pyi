@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConfigureEntityRequest(_message.Message):
-    __slots__ = ["configuration", "entity_id"]
+    __slots__ = ["configuration", "entity_id", "name"]
     CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     configuration: _struct_pb2.Struct
     entity_id: str
-    def __init__(self, entity_id: _Optional[str] = ..., configuration: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    name: str
+    def __init__(self, entity_id: _Optional[str] = ..., configuration: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ConfigureEntityResponse(_message.Message):
     __slots__ = ["entity"]

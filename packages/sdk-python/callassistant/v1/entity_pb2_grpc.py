@@ -8,6 +8,14 @@ from callassistant.v1 import entity_pb2 as callassistant_dot_v1_dot_entity__pb2
 class EntityServiceStub(object):
     """EntityService is implemented by every module that provides entities. The orchestrator
     owns entity ids and the desired set of entities; the module owns their real state.
+
+    Before calling the module, the orchestrator validates an entity's configuration against
+    the JSON Schema of its type (`EntityCapability.config_schema`), as it validates module
+    configurations: a configuration that breaks it never reaches the module (the client
+    gets INVALID_ARGUMENT naming every bad field). A module that needs its own
+    configuration first (`requires_config`) gets no entity or pipeline call while it is
+    WAITING_FOR_CONFIG: the orchestrator answers FAILED_PRECONDITION "configure it first"
+    itself, and a module called anyway (directly) answers the same.
     """
 
     def __init__(self, channel):
@@ -46,19 +54,30 @@ class EntityServiceStub(object):
 class EntityServiceServicer(object):
     """EntityService is implemented by every module that provides entities. The orchestrator
     owns entity ids and the desired set of entities; the module owns their real state.
+
+    Before calling the module, the orchestrator validates an entity's configuration against
+    the JSON Schema of its type (`EntityCapability.config_schema`), as it validates module
+    configurations: a configuration that breaks it never reaches the module (the client
+    gets INVALID_ARGUMENT naming every bad field). A module that needs its own
+    configuration first (`requires_config`) gets no entity or pipeline call while it is
+    WAITING_FOR_CONFIG: the orchestrator answers FAILED_PRECONDITION "configure it first"
+    itself, and a module called anyway (directly) answers the same.
     """
 
     def CreateEntity(self, request, context):
         """Creates an entity of one of the module's types with the id the orchestrator chose.
         Called again with the same id after a module restart: treat an existing id as
-        success. Reject a bad configuration with INVALID_ARGUMENT and a clear message.
+        success (answer the entity as it is). Reject a bad configuration with
+        INVALID_ARGUMENT and a clear message; an unknown type is INVALID_ARGUMENT too;
+        FAILED_PRECONDITION before the module is configured (see above).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ConfigureEntity(self, request, context):
-        """Changes an entity's configuration.
+        """Changes an entity's configuration or name (a rename through the API reaches the
+        module here, with the current configuration). NOT_FOUND for an unknown id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,6 +142,14 @@ def add_EntityServiceServicer_to_server(servicer, server):
 class EntityService(object):
     """EntityService is implemented by every module that provides entities. The orchestrator
     owns entity ids and the desired set of entities; the module owns their real state.
+
+    Before calling the module, the orchestrator validates an entity's configuration against
+    the JSON Schema of its type (`EntityCapability.config_schema`), as it validates module
+    configurations: a configuration that breaks it never reaches the module (the client
+    gets INVALID_ARGUMENT naming every bad field). A module that needs its own
+    configuration first (`requires_config`) gets no entity or pipeline call while it is
+    WAITING_FOR_CONFIG: the orchestrator answers FAILED_PRECONDITION "configure it first"
+    itself, and a module called anyway (directly) answers the same.
     """
 
     @staticmethod

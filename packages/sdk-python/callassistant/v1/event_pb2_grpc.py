@@ -70,10 +70,33 @@ class EventServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Connect(self, request_iterator, context):
-        """A long-lived stream carrying the same reports plus heartbeats upward, each with an
-        increasing sequence number, and acknowledgements and commands downward. After a
-        reconnect the module resends what was not acknowledged; repeated sequence numbers
-        are acknowledged again and otherwise ignored.
+        """A long-lived stream carrying the same reports plus heartbeats upward and
+        acknowledgements and commands downward. The rules:
+
+        - Sequence numbers: every upward message, heartbeats and command results included,
+        carries the next number of the module process, from 1, increasing by one, kept
+        across reconnects (a new stream continues the count; it does not restart at 1).
+        Sequence 0 means "not numbered": handled and acknowledged, never deduplicated.
+        - Acknowledgements: the orchestrator answers every numbered message with one `Ack`
+        of its sequence, in order; `Ack.error` non-empty means it was refused for good
+        (e.g. `RESOURCE_EXHAUSTED: ...` past the rate limit, `INVALID_ARGUMENT: ...`): do
+        not resend it. An event's ack carries its `event_id`.
+        - Heartbeats: send one at least every 10 seconds (the SDKs send one every 5 s and
+        once at each connect). A stream that carries nothing for 15 s is ended by the
+        orchestrator with DEADLINE_EXCEEDED and the module's event channel is marked down.
+        - Reconnect and resend: after the stream ends, reconnect with exponential backoff and
+        jitter (the SDKs: 200 ms doubling to 10 s) and first resend, in order, every message
+        not yet acknowledged, with its original sequence number. The orchestrator remembers
+        the highest sequence it handled for the module process: a number at or below it is
+        acknowledged again (with the original event id, for the latest 1024 events) and
+        otherwise ignored, so nothing is counted twice.
+        - One stream per module process: a newer stream replaces the older one, which ends
+        with ABORTED. UNAUTHENTICATED or PERMISSION_DENIED means the token is not (or no
+        longer) valid: stop, do not retry. UNIMPLEMENTED means this orchestrator has no
+        Connect: use the unary RPCs.
+        - Commands: the orchestrator sends a `Command` with a `command_id`; carry it out and
+        answer one `CommandResult` (a numbered upward message) with the same id, within
+        10 s. Unknown or unsupported commands answer `ok: false` with a reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

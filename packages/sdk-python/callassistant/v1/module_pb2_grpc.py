@@ -9,12 +9,32 @@ class ModuleServiceStub(object):
     """ModuleService is implemented by every module. The orchestrator calls it to learn
     what the module is, to watch its health, to hand it its configuration and to stop it.
 
-    A module is a process the orchestrator starts with these environment variables:
-    `GRPC_PORT` (serve gRPC on 127.0.0.1 at this port), `MODULE_ID`, `MODULE_NAME`,
-    `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_TOKEN` (send it as
-    `authorization: Bearer <token>` metadata to the EventService), `MODULE_DATA_DIR` (a
-    persistent directory of its own) and, in dev mode, `CALL_ASSISTANT_DEV=1`. A module
-    should exit when its standard input reaches end of file.
+    Environment. A module is a process the orchestrator starts in its own directory, as the
+    leader of its own process group, with these environment variables: `GRPC_PORT` (serve
+    gRPC on 127.0.0.1 at this port), `MODULE_NAME` (the manifest's name) and `MODULE_ID`
+    (the same value: the module's id for this orchestrator; every instance of a module
+    with `replicas` > 1 gets the same name and id, and is told apart by `MODULE_REPLICA`,
+    0 to `MODULE_REPLICAS` - 1), `ORCHESTRATOR_ADDRESS` (host:port of the EventService),
+    `MODULE_DATA_DIR` (a persistent directory of its own; `<data>/modules/<name>`, and
+    `<name>@<i>` for instance i > 0) and, in dev mode, `CALL_ASSISTANT_DEV=1`. The per-start
+    secret for the EventService is handed over on standard input when
+    `MODULE_TOKEN_STDIN=1`: the first line is `MODULE_TOKEN=<token>`; otherwise (older
+    orchestrators, for one release) it is the `MODULE_TOKEN` variable. Send it as
+    `authorization: Bearer <token>` metadata on every EventService call.
+
+    Standard input. The orchestrator holds the module's standard input open; a module
+    must exit when it reaches end of file (the orchestrator is gone), so no module
+    outlives a killed orchestrator.
+
+    Logs. The orchestrator captures standard output and standard error line by line and
+    gives every line a level: a leading level word followed by a space or a colon
+    (`DEBUG`, `TRACE`, `INFO`, `NOTICE`, `WARN`, `WARNING`, `ERROR`, `CRITICAL`, `FATAL`;
+    any case), e.g. `WARN camera slow to answer`; or a JSON object line with a `level`
+    field (one of those names, or a pino/bunyan number: 10-20 debug, 30 info, 40 warn, 50
+    error, 60 fatal); or an sd-daemon `<N>` prefix (syslog priority: `<0>`-`<2>` critical,
+    `<3>` error, `<4>` warning, `<5>` and `<6>` info, `<7>` debug). A line with none of
+    these is INFO, on either stream: the stream says nothing about the level. The level
+    is shown in the logs RPC (`LogEntry.level`), the dashboard and the orchestrator's log.
     """
 
     def __init__(self, channel):
@@ -49,12 +69,32 @@ class ModuleServiceServicer(object):
     """ModuleService is implemented by every module. The orchestrator calls it to learn
     what the module is, to watch its health, to hand it its configuration and to stop it.
 
-    A module is a process the orchestrator starts with these environment variables:
-    `GRPC_PORT` (serve gRPC on 127.0.0.1 at this port), `MODULE_ID`, `MODULE_NAME`,
-    `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_TOKEN` (send it as
-    `authorization: Bearer <token>` metadata to the EventService), `MODULE_DATA_DIR` (a
-    persistent directory of its own) and, in dev mode, `CALL_ASSISTANT_DEV=1`. A module
-    should exit when its standard input reaches end of file.
+    Environment. A module is a process the orchestrator starts in its own directory, as the
+    leader of its own process group, with these environment variables: `GRPC_PORT` (serve
+    gRPC on 127.0.0.1 at this port), `MODULE_NAME` (the manifest's name) and `MODULE_ID`
+    (the same value: the module's id for this orchestrator; every instance of a module
+    with `replicas` > 1 gets the same name and id, and is told apart by `MODULE_REPLICA`,
+    0 to `MODULE_REPLICAS` - 1), `ORCHESTRATOR_ADDRESS` (host:port of the EventService),
+    `MODULE_DATA_DIR` (a persistent directory of its own; `<data>/modules/<name>`, and
+    `<name>@<i>` for instance i > 0) and, in dev mode, `CALL_ASSISTANT_DEV=1`. The per-start
+    secret for the EventService is handed over on standard input when
+    `MODULE_TOKEN_STDIN=1`: the first line is `MODULE_TOKEN=<token>`; otherwise (older
+    orchestrators, for one release) it is the `MODULE_TOKEN` variable. Send it as
+    `authorization: Bearer <token>` metadata on every EventService call.
+
+    Standard input. The orchestrator holds the module's standard input open; a module
+    must exit when it reaches end of file (the orchestrator is gone), so no module
+    outlives a killed orchestrator.
+
+    Logs. The orchestrator captures standard output and standard error line by line and
+    gives every line a level: a leading level word followed by a space or a colon
+    (`DEBUG`, `TRACE`, `INFO`, `NOTICE`, `WARN`, `WARNING`, `ERROR`, `CRITICAL`, `FATAL`;
+    any case), e.g. `WARN camera slow to answer`; or a JSON object line with a `level`
+    field (one of those names, or a pino/bunyan number: 10-20 debug, 30 info, 40 warn, 50
+    error, 60 fatal); or an sd-daemon `<N>` prefix (syslog priority: `<0>`-`<2>` critical,
+    `<3>` error, `<4>` warning, `<5>` and `<6>` info, `<7>` debug). A line with none of
+    these is INFO, on either stream: the stream says nothing about the level. The level
+    is shown in the logs RPC (`LogEntry.level`), the dashboard and the orchestrator's log.
     """
 
     def RegisterModule(self, request, context):
@@ -123,12 +163,32 @@ class ModuleService(object):
     """ModuleService is implemented by every module. The orchestrator calls it to learn
     what the module is, to watch its health, to hand it its configuration and to stop it.
 
-    A module is a process the orchestrator starts with these environment variables:
-    `GRPC_PORT` (serve gRPC on 127.0.0.1 at this port), `MODULE_ID`, `MODULE_NAME`,
-    `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_TOKEN` (send it as
-    `authorization: Bearer <token>` metadata to the EventService), `MODULE_DATA_DIR` (a
-    persistent directory of its own) and, in dev mode, `CALL_ASSISTANT_DEV=1`. A module
-    should exit when its standard input reaches end of file.
+    Environment. A module is a process the orchestrator starts in its own directory, as the
+    leader of its own process group, with these environment variables: `GRPC_PORT` (serve
+    gRPC on 127.0.0.1 at this port), `MODULE_NAME` (the manifest's name) and `MODULE_ID`
+    (the same value: the module's id for this orchestrator; every instance of a module
+    with `replicas` > 1 gets the same name and id, and is told apart by `MODULE_REPLICA`,
+    0 to `MODULE_REPLICAS` - 1), `ORCHESTRATOR_ADDRESS` (host:port of the EventService),
+    `MODULE_DATA_DIR` (a persistent directory of its own; `<data>/modules/<name>`, and
+    `<name>@<i>` for instance i > 0) and, in dev mode, `CALL_ASSISTANT_DEV=1`. The per-start
+    secret for the EventService is handed over on standard input when
+    `MODULE_TOKEN_STDIN=1`: the first line is `MODULE_TOKEN=<token>`; otherwise (older
+    orchestrators, for one release) it is the `MODULE_TOKEN` variable. Send it as
+    `authorization: Bearer <token>` metadata on every EventService call.
+
+    Standard input. The orchestrator holds the module's standard input open; a module
+    must exit when it reaches end of file (the orchestrator is gone), so no module
+    outlives a killed orchestrator.
+
+    Logs. The orchestrator captures standard output and standard error line by line and
+    gives every line a level: a leading level word followed by a space or a colon
+    (`DEBUG`, `TRACE`, `INFO`, `NOTICE`, `WARN`, `WARNING`, `ERROR`, `CRITICAL`, `FATAL`;
+    any case), e.g. `WARN camera slow to answer`; or a JSON object line with a `level`
+    field (one of those names, or a pino/bunyan number: 10-20 debug, 30 info, 40 warn, 50
+    error, 60 fatal); or an sd-daemon `<N>` prefix (syslog priority: `<0>`-`<2>` critical,
+    `<3>` error, `<4>` warning, `<5>` and `<6>` info, `<7>` debug). A line with none of
+    these is INFO, on either stream: the stream says nothing about the level. The level
+    is shown in the logs RPC (`LogEntry.level`), the dashboard and the orchestrator's log.
     """
 
     @staticmethod

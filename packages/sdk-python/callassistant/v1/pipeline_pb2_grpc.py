@@ -7,10 +7,17 @@ from callassistant.v1 import pipeline_pb2 as callassistant_dot_v1_dot_pipeline__
 
 class PipelineServiceStub(object):
     """PipelineService is implemented by every module whose entities carry media. The
-    orchestrator builds a flow hop by hop: for each connection it first calls
-    `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
-    the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    orchestrator builds a flow hop by hop. For each connection it first calls
+    `ConnectEntities` on the receiving entity's module (role RECEIVER, no address), then on
+    the sending entity's module (role SENDER) with the address the receiver answered. When
+    the receiver answered no address and the sender answers one (a pulling link: the
+    sender serves the media, see `ConnectEntitiesResponse.address`), the orchestrator calls
+    the receiver once more (role RECEIVER) with that address. Then it calls `StartFlow` on
+    every module involved, the most downstream first.
+
+    Ids: connection ids and flow ids are chosen by the orchestrator and are stable: after a
+    module or orchestrator restart the same flow is rebuilt with the same ids, and a flow is
+    always torn down (StopFlow, DisconnectEntities) before it is rebuilt differently.
     """
 
     def __init__(self, channel):
@@ -53,52 +60,73 @@ class PipelineServiceStub(object):
 
 class PipelineServiceServicer(object):
     """PipelineService is implemented by every module whose entities carry media. The
-    orchestrator builds a flow hop by hop: for each connection it first calls
-    `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
-    the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    orchestrator builds a flow hop by hop. For each connection it first calls
+    `ConnectEntities` on the receiving entity's module (role RECEIVER, no address), then on
+    the sending entity's module (role SENDER) with the address the receiver answered. When
+    the receiver answered no address and the sender answers one (a pulling link: the
+    sender serves the media, see `ConnectEntitiesResponse.address`), the orchestrator calls
+    the receiver once more (role RECEIVER) with that address. Then it calls `StartFlow` on
+    every module involved, the most downstream first.
+
+    Ids: connection ids and flow ids are chosen by the orchestrator and are stable: after a
+    module or orchestrator restart the same flow is rebuilt with the same ids, and a flow is
+    always torn down (StopFlow, DisconnectEntities) before it is rebuilt differently.
     """
 
     def ConnectEntities(self, request, context):
-        """Sets up one side of a connection. A receiver answers with its address; a sender
-        starts sending there once the flow starts. FAILED_PRECONDITION when the entity
-        cannot handle the format.
+        """Sets up one side of a connection. A receiver answers with the address it serves the
+        link on, if it serves it; a sender uses the address it is given, or answers with the
+        address it serves on. Media moves once the flow starts. Errors: NOT_FOUND for an
+        unknown entity; FAILED_PRECONDITION when the entity cannot play the role in the
+        format; INVALID_ARGUMENT for a missing connection id, flow id, format or role. The
+        same connection id again is idempotent when flow, entities, format and role are the
+        same (the address may be new: take it, e.g. a receiver told the sender's URL), and
+        ALREADY_EXISTS when any of them differs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisconnectEntities(self, request, context):
-        """Tears down one side of a connection. Unknown connections are not an error.
+        """Tears down one side of a connection. Unknown connections are not an error (OK).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartFlow(self, request, context):
-        """Starts media on the module's connections of a flow.
+        """Starts media on the module's connections of a flow, at the quality given.
+        FAILED_PRECONDITION when a connection id is not connected on this module (connect it
+        first). Starting a started flow again is OK and applies the quality given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StopFlow(self, request, context):
-        """Stops media on the module's connections of a flow; connections stay.
+        """Stops media on the module's connections of a flow; connections stay. An unknown or
+        already stopped flow is not an error (OK): the orchestrator stops flows while tearing
+        them down and after restarts, when the module may not know them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetFlowStatus(self, request, context):
-        """Returns the live status of a flow on this module.
+        """Returns the live status of a flow on this module. NOT_FOUND when the module has no
+        connection of the flow.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def AdjustQuality(self, request, context):
-        """Changes the quality of a running flow. Confirm the applied quality with
-        `EventService.ReportStatus` once it takes effect.
+        """Changes the quality of a started flow. NOT_FOUND when the flow was not started on
+        this module. Answer with the quality the module will apply (preset values filled in,
+        see `QualityProfile`), and confirm it with `EventService.ReportStatus` (the flow's
+        `FlowStatus.quality`) once it takes effect: the orchestrator publishes
+        `flow.quality_applied` then. No such confirmation is due at `StartFlow`: its answer's
+        `status.quality` says what the module applies from the start.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,10 +174,17 @@ def add_PipelineServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PipelineService(object):
     """PipelineService is implemented by every module whose entities carry media. The
-    orchestrator builds a flow hop by hop: for each connection it first calls
-    `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
-    the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    orchestrator builds a flow hop by hop. For each connection it first calls
+    `ConnectEntities` on the receiving entity's module (role RECEIVER, no address), then on
+    the sending entity's module (role SENDER) with the address the receiver answered. When
+    the receiver answered no address and the sender answers one (a pulling link: the
+    sender serves the media, see `ConnectEntitiesResponse.address`), the orchestrator calls
+    the receiver once more (role RECEIVER) with that address. Then it calls `StartFlow` on
+    every module involved, the most downstream first.
+
+    Ids: connection ids and flow ids are chosen by the orchestrator and are stable: after a
+    module or orchestrator restart the same flow is rebuilt with the same ids, and a flow is
+    always torn down (StopFlow, DisconnectEntities) before it is rebuilt differently.
     """
 
     @staticmethod
