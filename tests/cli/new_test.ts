@@ -125,6 +125,71 @@ Deno.test("new module --lang ts: three kinds outside the repository on the packe
   }
 });
 
+Deno.test("new module --lang python: three kinds, their unittest, READY, entities and a flow", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-new-" });
+  const modules = `${dir}/modules`;
+  await Deno.mkdir(modules);
+  let orch;
+  try {
+    for (const kind of ["source", "converter", "sink"]) {
+      const r = await cli(
+        "new",
+        "module",
+        `py-${kind}`,
+        "--lang",
+        "python",
+        "--kind",
+        kind,
+        "--modules",
+        modules,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`wrote ${modules}/py-${kind}: README\\.md, main\\.py`));
+      const compiled = await run("/usr/bin/python3", [
+        "-m",
+        "py_compile",
+        "main.py",
+        "test_main.py",
+      ], `${modules}/py-${kind}`);
+      assert.equal(compiled.code, 0, compiled.stderr);
+    }
+    // Its own unittest passes with the SDK on PYTHONPATH, as the README says.
+    const own = await new Deno.Command("/usr/bin/python3", {
+      args: ["-m", "unittest"],
+      cwd: `${modules}/py-sink`,
+      env: { PYTHONPATH: `${ROOT}packages/sdk-python` },
+      stdin: "null",
+    }).output();
+    assert.equal(own.code, 0, decoder.decode(own.stderr));
+    await Deno.remove(`${modules}/py-sink/__pycache__`, { recursive: true }).catch(() => {});
+
+    const validate = await cli("validate", "--modules", modules);
+    assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+
+    orch = await startOrchestrator({ modules });
+    for (const kind of ["source", "converter", "sink"]) {
+      await waitForState(orch.url, `py-${kind}`, "READY");
+    }
+    const cam = await post(orch.url, "/v1/entities", { entityType: "py_source", name: "Cam" });
+    assert.equal(cam.status, 200, JSON.stringify(cam.body));
+    const bad = await post(orch.url, "/v1/entities", {
+      entityType: "py_source",
+      configuration: { fps: 0 },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /fps: must be >= 1/);
+    const tv = await post(orch.url, "/v1/entities", { entityType: "py_sink", name: "TV" });
+    assert.equal(tv.status, 200, JSON.stringify(tv.body));
+    const flow = await post(orch.url, "/v1/flows", { sourceEntityId: "cam", targetEntityId: "tv" });
+    assert.equal(flow.status, 200, JSON.stringify(flow.body));
+    assert.equal(flow.body.flow.state, "FLOW_STATE_ACTIVE", flow.body.flow.message);
+    assert.equal(flow.body.flow.connections.length, 2);
+  } finally {
+    await orch?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("new module: bad arguments get one line; TypeScript outside a workspace needs --sdk", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ca-test-new-" });
   try {

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
+from .proto_types import format_name
 from .rpc_error import Code, RpcError
 from .v1 import media_pb2, pipeline_pb2, resources_pb2
 
@@ -93,8 +94,9 @@ class FlowTable:
     """The connections and flows of one module, and the PipelineService over them.
 
     `check(request)` raises RpcError NOT_FOUND for an unknown entity, FAILED_PRECONDITION for
-    a role or format it cannot handle; `address(request)` is where a receiving entity takes
-    media for the connection; `on_change(status)` is told after a flow starts, stops or
+    a role or format it cannot handle; `address(request)` is the URL this module serves the
+    connection on, or "" when it does not serve it: asked of a RECEIVER (push protocols) and of
+    a SENDER given no address (pulling links: rtsp, hls, webrtc/WHEP, mjpeg); `on_change(status)` is told after a flow starts, stops or
     changes quality (after the answer has gone out), e.g. to send ReportStatus.
     """
 
@@ -184,10 +186,21 @@ class FlowTable:
         receiver = req.role == resources_pb2.CONNECTION_ROLE_RECEIVER
         if not receiver and req.role != resources_pb2.CONNECTION_ROLE_SENDER:
             raise RpcError(Code.INVALID_ARGUMENT, "role must be RECEIVER or SENDER")
-        if not receiver and not req.address:
-            raise RpcError(Code.INVALID_ARGUMENT, "a sender needs the receiver's address")
+        key = f"{req.connection_id}/{req.role}"
+        known = self.connections.get(key)
+        if known is not None and (
+            (known.connection.flow_id, known.connection.source_entity_id, known.connection.target_entity_id,
+             format_name(known.connection.format))
+            != (req.flow_id, req.source_entity_id, req.target_entity_id, format_name(req.format))
+        ):
+            c = known.connection
+            raise RpcError(Code.ALREADY_EXISTS,
+                           f'connection "{req.connection_id}" already exists here for flow "{c.flow_id}", '
+                           f"{c.source_entity_id} -> {c.target_entity_id} in {format_name(c.format)}")
         self.check(req)
-        address = self.address(req) if receiver else req.address
+        # Given an address (a sender, or a receiver told where a pulling link fetches from) the
+        # module uses it; otherwise it says where it serves, if it does (see the protos).
+        address = req.address or self.address(req)
         connection = resources_pb2.Connection(
             id=req.connection_id,
             flow_id=req.flow_id,
@@ -197,8 +210,9 @@ class FlowTable:
             address=address,
         )
         entity_id = req.target_entity_id if receiver else req.source_entity_id
-        # The same id again (after an orchestrator restart) replaces the old side.
-        self.connections[f"{req.connection_id}/{req.role}"] = ConnectionSide(connection, req.role, entity_id)
+        # The same connection again (a re-established flow, or a receiver getting the address of
+        # a pulling link) replaces the old side.
+        self.connections[key] = ConnectionSide(connection, req.role, entity_id)
         return pipeline_pb2.ConnectEntitiesResponse(address=address, connection=connection)
 
     def disconnect_entities(self, req: pipeline_pb2.DisconnectEntitiesRequest, ctx=None):

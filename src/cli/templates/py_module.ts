@@ -23,8 +23,11 @@ const KIND: Record<ModuleKind, {
         expected = HLS_VIDEO`,
     address: `        # HLS is pulled: the sender serves it and this sink is told its URL.
         return ""`,
-    configSchema:
-      `{"type": "object", "additionalProperties": False, "properties": {"volume": {"type": "integer", "minimum": 0, "maximum": 100, "default": 50}}}`,
+    configSchema: `{
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"volume": {"type": "integer", "minimum": 0, "maximum": 100, "default": 50}},
+}`,
   },
   source: {
     what: "a source: it sends RTSP H.264 video (a camera, say)",
@@ -36,14 +39,16 @@ const KIND: Record<ModuleKind, {
         expected = RTSP_VIDEO`,
     address: `        # RTSP is pulled: this source serves it and answers its URL.
         return f"rtsp://127.0.0.1:8554/{req.source_entity_id}"`,
-    configSchema:
-      `{"type": "object", "additionalProperties": False, "properties": {"fps": {"type": "integer", "minimum": 1, "maximum": 60, "default": 30}}}`,
+    configSchema: `{
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"fps": {"type": "integer", "minimum": 1, "maximum": 60, "default": 30}},
+}`,
   },
   converter: {
     what: "a converter: it turns RTSP H.264 into HLS H.264",
-    capability:
-      `ca.EntityKind.CONVERTER, transforms=[{"input": RTSP_VIDEO, "output": HLS_VIDEO, "cost": {"cpu": 1, "latency_ms": 500}}]`,
-    formats: ["RTSP_VIDEO", "HLS_VIDEO"],
+    capability: "ca.EntityKind.CONVERTER, transforms=[TRANSFORM]",
+    formats: ["RTSP_VIDEO", "HLS_VIDEO", "TRANSFORM"],
     check: `        receiving = req.role == ca.ConnectionRole.RECEIVER
         self.find(req.target_entity_id if receiving else req.source_entity_id)
         expected = RTSP_VIDEO if receiving else HLS_VIDEO`,
@@ -52,13 +57,19 @@ const KIND: Record<ModuleKind, {
         if req.role == ca.ConnectionRole.SENDER:
             return f"http://127.0.0.1:8890/{req.connection_id}/index.m3u8"
         return ""`,
-    configSchema: `{"type": "object", "additionalProperties": False, "properties": {}}`,
+    configSchema: `{
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {},
+}`,
   },
 };
 
 const FORMAT_DECLS: Record<string, string> = {
   RTSP_VIDEO: `RTSP_VIDEO = ca.fmt("video", "rtsp", "h264")`,
   HLS_VIDEO: `HLS_VIDEO = ca.fmt("video", "hls", "h264")`,
+  TRANSFORM:
+    `TRANSFORM = {"input": RTSP_VIDEO, "output": HLS_VIDEO, "cost": {"cpu": 1, "latency_ms": 500}}`,
 };
 
 /** `main.py`: the module. */
@@ -74,12 +85,15 @@ import callassistant as ca
 
 ENTITY_TYPE = "${spec.entityType}"
 ${k.formats.map((f) => FORMAT_DECLS[f]).join("\n")}
+CONFIG_SCHEMA = ${k.configSchema}
 
 
 class Module(ca.Module):
     version, description = "${spec.version}", "${spec.description}"
-    # The orchestrator checks entity configurations against config_schema before calling.
-    capabilities = [ca.capability(ENTITY_TYPE, ${k.capability}, config_schema=${k.configSchema})]
+    # The orchestrator checks entity configurations against CONFIG_SCHEMA before calling.
+    capabilities = [
+        ca.capability(ENTITY_TYPE, ${k.capability}, config_schema=CONFIG_SCHEMA),
+    ]
 
     def __init__(self):
         self.entities = {}  # id -> {"name": ..., "configuration": {...}}
@@ -100,7 +114,8 @@ class Module(ca.Module):
     # -- EntityService
     def create_entity(self, req, ctx):
         if req.entity_id not in self.entities:  # the same id again (after a restart) is the same entity
-            self.entities[req.entity_id] = {"name": req.name, "configuration": ca.from_struct(req.configuration)}
+            configuration = ca.from_struct(req.configuration)
+            self.entities[req.entity_id] = {"name": req.name, "configuration": configuration}
             self.log.info("entity created", entity_id=req.entity_id)
         return {"entity": self.entity(req.entity_id)}
 
@@ -172,17 +187,18 @@ class ModuleTest(unittest.TestCase):
         env = dict(os.environ, GRPC_PORT=str(port), MODULE_NAME="${spec.name}")
         proc = subprocess.Popen([sys.executable, "main.py"], cwd=HERE, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        channel = None
         try:
-            module = module_pb2_grpc.ModuleServiceStub(channel)
-            registered = None
+            # Wait until the module listens: a gRPC channel that failed backs off for seconds.
             for _ in range(200):
                 try:
-                    registered = module.RegisterModule(module_pb2.RegisterModuleRequest(), timeout=1)
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
-                except grpc.RpcError:
+                except OSError:
                     time.sleep(0.05)
-            self.assertIsNotNone(registered, "the module answers")
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            module = module_pb2_grpc.ModuleServiceStub(channel)
+            registered = module.RegisterModule(module_pb2.RegisterModuleRequest(), timeout=5)
             self.assertEqual(registered.capabilities[0].entity_type, "${spec.entityType}")
             entities = entity_pb2_grpc.EntityServiceStub(channel)
             created = entities.CreateEntity(entity_pb2.CreateEntityRequest(
@@ -191,7 +207,8 @@ class ModuleTest(unittest.TestCase):
             listed = entities.ListEntities(entity_pb2.ListEntitiesRequest(), timeout=5)
             self.assertEqual([e.id for e in listed.entities], ["e1"])
         finally:
-            channel.close()
+            if channel:
+                channel.close()
             proc.stdin.close()  # the module exits at the end of its standard input
             self.assertEqual(proc.wait(timeout=10), 0)
 
