@@ -6,7 +6,8 @@
  * - TypeScript inside a Deno workspace that has `@callassistant/sdk` (this repository, run
  *   from source or not): nothing to write, the workspace resolves the name;
  * - TypeScript elsewhere: a `deno.json` mapping `@callassistant/sdk` to a packed SDK
- *   (`--sdk DIR`, a folder written by `deno task pack-sdk`);
+ *   (`--sdk DIR`, a folder written by `deno task pack-sdk`) or to a clone of the repository
+ *   (`--sdk` its root: its workspace resolves the SDK's own imports);
  * - Python: nothing, the orchestrator puts its SDK (the `callassistant` package) on the
  *   module's PYTHONPATH.
  * The templates are TypeScript code in the module graph, so the compiled binary has them.
@@ -29,12 +30,21 @@ Flags:
   --kind KIND     sink, source or converter (default: sink)
   --modules DIR   the modules directory (default: modules)
   --sdk DIR       TypeScript outside this repository: the packed SDK (a folder written
-                  by "deno task pack-sdk"), mapped in the module's deno.json
+                  by "deno task pack-sdk") or a clone of the repository, mapped in the
+                  module's deno.json
   -h, --help      show this help`;
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const KINDS: ModuleKind[] = ["sink", "source", "converter"];
 const LANGS: ModuleLang[] = ["ts", "python"];
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
 
 /** A usage error: one line, exit 2. */
 class UsageError extends Error {}
@@ -192,13 +202,15 @@ export async function newCommand(args: string[]): Promise<number> {
     let sdkImport: string | undefined;
     if (lang === "ts") {
       if (values.sdk) {
-        const main = join(resolve(values.sdk), "sdk", "mod.ts");
-        try {
-          Deno.statSync(main);
-        } catch {
+        // A packed SDK, or a clone of the repository (its workspace resolves the rest).
+        const main = [
+          join(resolve(values.sdk), "sdk", "mod.ts"),
+          join(resolve(values.sdk), "packages", "sdk-ts", "mod.ts"),
+        ].find(isFile);
+        if (!main) {
           throw new Error(
-            `--sdk ${values.sdk}: no sdk/mod.ts there; write a packed SDK with ` +
-              `"deno task pack-sdk DIR" in the Call Assistant repository`,
+            `--sdk ${values.sdk}: no sdk/mod.ts (a packed SDK) or packages/sdk-ts/mod.ts (a ` +
+              `clone of the repository) there; "deno task pack-sdk DIR" writes a packed SDK`,
           );
         }
         const rel = relative(dir, main);

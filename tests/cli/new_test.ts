@@ -69,8 +69,13 @@ Deno.test("new module --lang ts: three kinds outside the repository on the packe
         assert.equal(out.code, 0, `deno ${args.join(" ")} in my-${kind}:\n${out.stderr}`);
       }
     }
-    // Its own test passes (it runs the module as the orchestrator would).
-    const own = await run(Deno.execPath(), ["test", "--allow-all"], `${modules}/my-sink`);
+    // Its own test passes (it runs the module as the orchestrator would), from Deno's cache
+    // alone: the packed SDK needs no network once the npm packages are there.
+    const own = await run(
+      Deno.execPath(),
+      ["test", "--cached-only", "--allow-all"],
+      `${modules}/my-sink`,
+    );
     assert.equal(own.code, 0, own.stdout + own.stderr);
 
     const validate = await cli("validate", "--modules", modules);
@@ -213,7 +218,7 @@ Deno.test("new module: bad arguments get one line; TypeScript outside a workspac
       [
         ["new", "module", "x", "--lang", "ts", "--modules", dir, "--sdk", dir],
         1,
-        /--sdk .*: no sdk\/mod\.ts there/,
+        /--sdk .*: no sdk\/mod\.ts \(a packed SDK\) or packages\/sdk-ts\/mod\.ts/,
       ],
       [
         ["new", "module", "x", "--lang", "python", "--modules", `${dir}/nope`],
@@ -237,6 +242,23 @@ Deno.test("new module: bad arguments get one line; TypeScript outside a workspac
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, /taken already exists/);
     assert.equal(await Deno.readTextFile(`${dir}/taken/keep.txt`), "mine");
+    // A clone of the repository works as --sdk too: its workspace resolves the SDK's imports.
+    const clone = await cli(
+      "new",
+      "module",
+      "on-clone",
+      "--lang",
+      "ts",
+      "--modules",
+      dir,
+      "--sdk",
+      ROOT,
+    );
+    assert.equal(clone.code, 0, clone.stderr);
+    const map = JSON.parse(await Deno.readTextFile(`${dir}/on-clone/deno.json`));
+    assert.match(map.imports["@callassistant/sdk"], /packages\/sdk-ts\/mod\.ts$/);
+    const checked = await run(Deno.execPath(), ["check", "main.ts"], `${dir}/on-clone`);
+    assert.equal(checked.code, 0, checked.stderr);
     const help = await cli("new", "--help");
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: call-assistant new module NAME --lang ts\|python/);

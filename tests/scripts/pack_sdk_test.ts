@@ -66,3 +66,30 @@ Deno.test("pack-sdk refuses undeclared imports and imports out of a package", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the documented alternative: Deno's links to a clone's packages resolve the SDK", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-links-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        links: ["sdk-ts", "rpc", "protocol"].map((p) => `${ROOT}packages/${p}`),
+        imports: { "@callassistant/sdk": "jsr:@callassistant/sdk@0.1.0" },
+      }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      'import { SDK_VERSION } from "@callassistant/sdk";\nconsole.log(SDK_VERSION);\n',
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "main.ts"],
+      cwd: dir,
+      stdin: "null",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(stdout, /^callassistant-sdk-ts\/\d+\.\d+\.\d+$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
