@@ -49,14 +49,40 @@ function serializer(schema: DescMessage) {
   return (value: any) => Buffer.from(toBinary(schema, create(schema, value)));
 }
 
-function deserializer(schema: DescMessage) {
+/**
+ * A request that did not decode. grpc-js answers INTERNAL when a request deserializer
+ * throws, so the deserializer returns this instead and the call answers INVALID_ARGUMENT.
+ */
+class UndecodableRequest {
+  constructor(readonly error: RpcError) {}
+}
+
+function requestDeserializer(schema: DescMessage) {
   return (bytes: Uint8Array) => {
     try {
       return fromBinary(schema, bytes);
     } catch (err) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `cannot decode ${schema.typeName}: ${err}`);
+      return new UndecodableRequest(
+        new RpcError(Code.INVALID_ARGUMENT, `cannot decode ${schema.typeName}: ${err}`),
+      );
     }
   };
+}
+
+function responseDeserializer(schema: DescMessage) {
+  return (bytes: Uint8Array) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      throw new RpcError(Code.INTERNAL, `cannot decode the response ${schema.typeName}: ${err}`);
+    }
+  };
+}
+
+/** The decoded request, or the INVALID_ARGUMENT error of one that did not decode. */
+function decoded<T>(request: T): T {
+  if (request instanceof UndecodableRequest) throw request.error;
+  return request;
 }
 
 /** The grpc-js definition of a generated service. */
@@ -70,9 +96,9 @@ export function grpcDefinition(service: DescService): grpc.ServiceDefinition {
       responseStream: method.methodKind === "server_streaming" ||
         method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input),
-      requestDeserialize: deserializer(method.input),
+      requestDeserialize: requestDeserializer(method.input),
       responseSerialize: serializer(method.output),
-      responseDeserialize: deserializer(method.output),
+      responseDeserialize: responseDeserializer(method.output),
       originalName: method.name,
     };
   }
@@ -192,7 +218,7 @@ function requestsOf(call: grpc.ServerReadableStream<unknown, unknown>): AsyncIte
           if (queue.length > 0) {
             const item = queue.shift();
             if (queue.length < 8 && call.isPaused()) call.resume();
-            yield item;
+            yield decoded(item);
             continue;
           }
           if (error !== undefined) throw error;
@@ -265,7 +291,7 @@ export function grpcImplementation(
           const { ctx, sendHeaders, finish } = contextOf(call, name, hooks);
           try {
             hooks.authorize?.(ctx.headers);
-            const result = await runWithTrace(ctx.trace, () => handler(call.request, ctx));
+            const result = await runWithTrace(ctx.trace, () => handler(decoded(call.request), ctx));
             sendHeaders();
             callback(null, result);
             finish();
@@ -283,7 +309,7 @@ export function grpcImplementation(
             hooks.authorize?.(ctx.headers);
             const items = traceIterable(
               ctx.trace,
-              () => handler(call.request, ctx) as AsyncIterable<unknown>,
+              () => handler(decoded(call.request), ctx) as AsyncIterable<unknown>,
             );
             sendHeaders();
             await pump(items, call, ctx.signal);
