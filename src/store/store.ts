@@ -10,6 +10,7 @@
  * - `migrate(area, steps)`: versioned SQL migrations for an area's own tables.
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { Code, RpcError } from "@callassistant/rpc";
 
 /** The database file name inside the data directory. */
 export const STORE_FILE = "callassistant.db";
@@ -59,6 +60,60 @@ export class RevisionConflictError extends Error {
     );
     this.name = "RevisionConflictError";
   }
+}
+
+/**
+ * The database cannot be used because of the disk under it: full, an I/O error, read-only
+ * or damaged. An RpcError, so callers answer UNAVAILABLE (HTTP 503), or DATA_LOSS for a
+ * damaged file, with a message naming the file. A write that failed so stored nothing:
+ * its transaction was rolled back, and the next write works once the cause is gone.
+ */
+export class StoreUnavailableError extends RpcError {
+  constructor(code: Code, message: string) {
+    super(code, message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** SQLite's messages for the disk's problems (node:sqlite gives no error codes). */
+const DISK_PROBLEMS: { pattern: RegExp; code: Code; what: string; todo: string }[] = [
+  {
+    pattern: /database or disk is full/,
+    code: Code.UNAVAILABLE,
+    what: "the disk is full",
+    todo: "free space on its filesystem, then retry",
+  },
+  {
+    pattern: /disk I\/O error|unable to open database file/,
+    code: Code.UNAVAILABLE,
+    what: "the disk fails (I/O error)",
+    todo: "check the disk and the system log, then retry",
+  },
+  {
+    pattern: /readonly database/,
+    code: Code.UNAVAILABLE,
+    what: "it is read-only",
+    todo: "make it and its directory writable by the orchestrator, then retry",
+  },
+  {
+    pattern: /database disk image is malformed|file is not a database/,
+    code: Code.DATA_LOSS,
+    what: "it is damaged",
+    todo: "stop the orchestrator and restore the backup (call-assistant run --restore-backup)",
+  },
+];
+
+/** The StoreUnavailableError for an error of the disk under `path`; other errors as they are. */
+function storeError(err: unknown, path: string): unknown {
+  if (err instanceof StoreUnavailableError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const problem = DISK_PROBLEMS.find((p) => p.pattern.test(message));
+  if (!problem) return err;
+  return new StoreUnavailableError(
+    problem.code,
+    `the database ${path} cannot be used: ${problem.what} (SQLite: ${message}); ` +
+      `${problem.todo}. Nothing of this request was stored.`,
+  );
 }
 
 /** An append-only history of JSON values per key, with compare-and-set on the revision. */
@@ -167,18 +222,44 @@ export class Store {
 
   /** Runs `fn` in a transaction (a savepoint when nested); rolls back when it throws. */
   transaction<T>(fn: () => T): T {
+    const outer = this.depth === 0;
     const name = `sp${this.depth}`;
-    this.db.exec(this.depth === 0 ? "BEGIN IMMEDIATE" : `SAVEPOINT ${name}`);
+    this.guard(() => this.db.exec(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${name}`));
     this.depth++;
     try {
       const result = fn();
-      this.depth--;
-      this.db.exec(this.depth === 0 ? "COMMIT" : `RELEASE ${name}`);
+      this.guard(() => this.db.exec(outer ? "COMMIT" : `RELEASE ${name}`));
       return result;
     } catch (err) {
-      this.depth--;
-      this.db.exec(this.depth === 0 ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      this.rollback(outer, name);
       throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /**
+   * Undoes a failed transaction or savepoint. SQLite may have rolled the transaction
+   * back itself (it does on a full disk), so only what is still open is undone.
+   */
+  private rollback(outer: boolean, name: string): void {
+    if (!this.db.isTransaction) return;
+    try {
+      this.db.exec(outer ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
+    } catch {
+      // Gone with an automatic rollback; nothing is left to undo.
+    }
+  }
+
+  /**
+   * Runs a database call, turning the errors of the disk under it (full, I/O error, read
+   * only, damaged) into a StoreUnavailableError naming the file.
+   */
+  guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storeError(err, this.path);
     }
   }
 
@@ -197,26 +278,27 @@ export class Store {
     const del = db.prepare("DELETE FROM documents WHERE collection = ? AND id = ?");
     const count = db.prepare("SELECT count(*) AS n FROM documents WHERE collection = ?");
     return {
-      get(id) {
-        const row = get.get(name, id) as { value: string } | undefined;
+      get: (id) => {
+        const row = this.guard(() => get.get(name, id)) as { value: string } | undefined;
         return row ? JSON.parse(row.value) as T : undefined;
       },
-      list() {
-        return (list.all(name) as { id: string; value: string; updated_at: number }[]).map((r) => ({
+      list: () => {
+        const rows = this.guard(() => list.all(name)) as {
+          id: string;
+          value: string;
+          updated_at: number;
+        }[];
+        return rows.map((r) => ({
           id: r.id,
           value: JSON.parse(r.value) as T,
           updatedAt: new Date(r.updated_at),
         }));
       },
-      put(id, value) {
-        put.run(name, id, JSON.stringify(value), Date.now());
+      put: (id, value) => {
+        this.guard(() => put.run(name, id, JSON.stringify(value), Date.now()));
       },
-      delete(id) {
-        return Number(del.run(name, id).changes) > 0;
-      },
-      count() {
-        return Number((count.get(name) as { n: number }).n);
-      },
+      delete: (id) => Number(this.guard(() => del.run(name, id)).changes) > 0,
+      count: () => Number((this.guard(() => count.get(name)) as { n: number }).n),
     };
   }
 
@@ -247,13 +329,12 @@ export class Store {
       "DELETE FROM revisions WHERE log = ? AND key = ? AND revision <= ?",
     );
     const log: RevisionLog<T> = {
-      current(key) {
-        const row = current.get(name, key) as Row | undefined;
+      current: (key) => {
+        const row = this.guard(() => current.get(name, key)) as Row | undefined;
         return row ? toRevision(row) : undefined;
       },
-      history(key, limit = -1) {
-        return (history.all(name, key, limit) as Row[]).map(toRevision);
-      },
+      history: (key, limit = -1) =>
+        (this.guard(() => history.all(name, key, limit)) as Row[]).map(toRevision),
       append: (key, value, options = {}) =>
         this.transaction(() => {
           const now = log.current(key)?.revision ?? 0;
@@ -275,15 +356,13 @@ export class Store {
             revision.createdAt.getTime(),
             revision.author,
           ];
-          insert.run(...args);
+          this.guard(() => insert.run(...args));
           return revision;
         }),
-      keys() {
-        return (keys.all(name) as { key: string }[]).map((r) => r.key);
-      },
-      prune(key, keep) {
+      keys: () => (this.guard(() => keys.all(name)) as { key: string }[]).map((r) => r.key),
+      prune: (key, keep) => {
         const now = log.current(key)?.revision ?? 0;
-        return Number(prune.run(name, key, now - Math.max(0, keep)).changes);
+        return Number(this.guard(() => prune.run(name, key, now - Math.max(0, keep))).changes);
       },
     };
     return log;
