@@ -26,7 +26,8 @@ import { hostPort } from "@callassistant/rpc";
 import { Health } from "@callassistant/protocol/grpc/health/v1";
 import { createClient } from "@callassistant/rpc";
 import type { TlsFiles } from "@callassistant/rpc";
-import { Store } from "./store/store.ts";
+import { Store, STORE_FILE } from "./store/store.ts";
+import { restoreBackup } from "./store/backup.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
@@ -57,6 +58,11 @@ export interface OrchestratorOptions {
    * it the control API is open.
    */
   auth?: { token: string };
+  /**
+   * Put the newest good backup of the database in place before opening it, keeping the
+   * file that was there beside it (`run --restore-backup`).
+   */
+  restoreBackup?: boolean;
 }
 
 /** A running orchestrator. */
@@ -114,7 +120,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     pids,
     onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
   });
-  const store = Store.open(dataDir);
+  if (options.restoreBackup) {
+    const restored = restoreBackup(`${dataDir}/${STORE_FILE}`);
+    logger.warn("database restored from its backup", { ...restored });
+  }
+  const store = Store.open(dataDir, STORE_FILE, {
+    onBackupError: (err) => logger.warn("database backup failed", { error: err.message }),
+  });
+  // The store just passed its integrity check: keep it as the newest backup if it changed.
+  store.backupIfChanged().then(
+    (file) => file && logger.debug("database backed up", { file }),
+    (err) => logger.warn("database backup failed", { error: (err as Error).message }),
+  );
   const configs = new ModuleConfigs({
     store,
     registry,
@@ -272,6 +289,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         events.close();
         setModuleCallObserver(undefined);
         await grpcListener.stop();
+        // A clean stop is a quiet moment: the last good store becomes the newest backup.
+        await store.backupIfChanged().catch((err) =>
+          logger.warn("database backup failed", { error: (err as Error).message })
+        );
         store.close();
         logger.info("stopped");
       })();

@@ -41,6 +41,9 @@ Flags:
   --insecure           no authentication on non-loopback addresses (by default, when
                        either listener is not loopback, both require the bearer token
                        of <data>/auth-token, created with mode 0600 on first run)
+  --restore-backup     before starting, put the newest good backup of the database
+                       (<data>/callassistant.db.backup.1 to .3) in its place; the file
+                       that was there is kept as callassistant.db.damaged-<time>
   -h, --help           show this help`,
   validate: `Usage: call-assistant validate [flags]
 
@@ -76,6 +79,7 @@ const OPTIONS = {
   "tls-key": { type: "string" },
   config: { type: "string" },
   insecure: { type: "boolean" },
+  "restore-backup": { type: "boolean" },
   against: { type: "string" },
   "token-file": { type: "string" },
   "ca-file": { type: "string" },

@@ -8,6 +8,8 @@ import type { Rate } from "../events/event_service.ts";
 import type { TlsFiles } from "@callassistant/rpc";
 import { type PemKind, readPem } from "@callassistant/rpc";
 import { loadOrCreateToken } from "../security/auth.ts";
+import { StoreDamagedError } from "../store/store.ts";
+import { RestoreError } from "../store/backup.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
 
@@ -178,11 +180,13 @@ export async function runCommand(cli: Flags): Promise<number> {
       logger,
       eventRate,
       tls,
+      restoreBackup: flags["restore-backup"] ?? false,
     });
   } catch (err) {
     await logger?.close();
     const known = err instanceof ListenError || err instanceof Error;
     console.error(`error: ${known ? (err as Error).message : String(err)}`);
+    if (err instanceof StoreDamagedError || err instanceof RestoreError) return 4;
     return err instanceof ListenError ? 3 : 2;
   }
 

@@ -11,6 +11,7 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Code, RpcError } from "@callassistant/rpc";
+import { backupDatabase, existingBackups, integrityProblems } from "./backup.ts";
 
 /** The database file name inside the data directory. */
 export const STORE_FILE = "callassistant.db";
@@ -137,24 +138,99 @@ export interface RevisionLog<T> {
   prune(key: string, keep: number): number;
 }
 
+/** Options of {@link Store.open}. */
+export interface StoreOptions {
+  /**
+   * A backup is made once no write came for this long (but at least every ten such
+   * periods while writes go on); default 60 000 ms, 0 for none (see `backup.ts`).
+   */
+  backupQuietMs?: number;
+  /** Told when a scheduled backup fails; the older backups stay. */
+  onBackupError?: (err: Error) => void;
+}
+
+/**
+ * The database file cannot be used: it is damaged, empty, or missing while backups of it
+ * exist. The message is one line naming the file and how to recover.
+ */
+export class StoreDamagedError extends Error {
+  constructor(readonly path: string, what: string) {
+    super(`the database ${path} ${what}; ${recovery(path)}`);
+    this.name = "StoreDamagedError";
+  }
+}
+
+/** How to recover a damaged database at `path`, from its newest backup if it has one. */
+function recovery(path: string): string {
+  const [newest] = existingBackups(path);
+  const dataDir = path.slice(0, path.lastIndexOf("/")) || ".";
+  return newest
+    ? `restore its last good copy (${newest.path}, saved ${newest.modified.toISOString()}) ` +
+      `with: call-assistant run --data ${dataDir} --restore-backup ` +
+      `(the damaged file is kept beside it)`
+    : `no backup of it exists: move it away (mv ${path} ${path}.damaged) to start with an ` +
+      `empty store, losing its configurations, entities and flows`;
+}
+
+/** Creates an empty database at `path` (mode 0600), never leaving a 0-byte file there. */
+function createDatabase(path: string): void {
+  const tmp = `${path}.new`;
+  for (const p of [tmp, `${tmp}-wal`, `${tmp}-shm`]) {
+    try {
+      Deno.removeSync(p);
+    } catch {
+      // Not there: no earlier attempt was cut short.
+    }
+  }
+  // Created private before SQLite opens it; the WAL and shared-memory files inherit the
+  // database file's permissions.
+  Deno.writeFileSync(tmp, new Uint8Array(), { mode: 0o600 });
+  const db = new DatabaseSync(tmp);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_versions (area TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+  );
+  db.close();
+  Deno.renameSync(tmp, path);
+}
+
 /** The database. Synchronous: every call returns once the data is on disk. */
 export class Store {
   private depth = 0;
+  /** When the first write since the last backup happened; 0 when there was none. */
+  private dirtySince = 0;
+  private lastWrite = 0;
+  private backupTimer?: ReturnType<typeof setTimeout>;
+  private backingUp?: Promise<string>;
 
-  private constructor(readonly db: DatabaseSync, readonly path: string) {}
+  private constructor(
+    readonly db: DatabaseSync,
+    readonly path: string,
+    private readonly options: StoreOptions,
+  ) {}
 
   /**
-   * Opens (creating when missing, with mode 0600) the database in `dataDir`. Throws with
-   * the file name when it cannot be opened or is not a database.
+   * Opens the database in `dataDir`, creating it (mode 0600) when it does not exist and
+   * has no backups. Throws a StoreDamagedError naming the file when it is empty, fails
+   * SQLite's integrity check, is not a database, or is missing while backups exist; and an
+   * Error naming it when it cannot be opened at all.
    */
-  static open(dataDir: string, file = STORE_FILE): Store {
+  static open(dataDir: string, file = STORE_FILE, options: StoreOptions = {}): Store {
     const path = `${dataDir.replace(/\/+$/, "")}/${file}`;
+    let size: number | undefined;
     try {
-      // Created private before SQLite opens it; the WAL and shared-memory files inherit
-      // the database file's permissions.
-      Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+      size = Deno.statSync(path).size;
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw new Error(`cannot open the database ${path}: ${(err as Error).message}`);
+      }
+    }
+    if (size === 0) throw new StoreDamagedError(path, "is empty (0 bytes)");
+    if (size === undefined) {
+      if (existingBackups(path).length > 0) throw new StoreDamagedError(path, "is missing");
+      try {
+        createDatabase(path);
+      } catch (err) {
         throw new Error(`cannot create the database ${path}: ${(err as Error).message}`);
       }
     }
@@ -165,7 +241,9 @@ export class Store {
       db.exec("PRAGMA synchronous = FULL");
       db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA foreign_keys = ON");
-      const store = new Store(db, path);
+      const problems = integrityProblems(db);
+      if (problems) throw new StoreDamagedError(path, `is damaged (integrity check: ${problems})`);
+      const store = new Store(db, path, options);
       store.migrate("store", [
         `CREATE TABLE documents (
           collection TEXT NOT NULL,
@@ -187,8 +265,81 @@ export class Store {
       return store;
     } catch (err) {
       db?.close();
-      throw new Error(`cannot open the database ${path}: ${(err as Error).message}`);
+      if (err instanceof StoreDamagedError) throw err;
+      const message = (err as Error).message;
+      if (/malformed|not a database/.test(message)) {
+        throw new StoreDamagedError(path, `is damaged (SQLite: ${message})`);
+      }
+      throw new Error(`cannot open the database ${path}: ${message}`);
     }
+  }
+
+  /**
+   * Backs the database up now (see `backup.ts`) unless a backup is running; resolves with
+   * the backup's path. Throws when the live database fails its integrity check (the
+   * older backups are kept) or the copy fails.
+   */
+  backup(): Promise<string> {
+    this.backingUp ??= (async () => {
+      clearTimeout(this.backupTimer);
+      this.backupTimer = undefined;
+      const since = this.dirtySince;
+      try {
+        const problems = integrityProblems(this.db);
+        if (problems) {
+          throw new Error(
+            `the database ${this.path} is damaged, its backups are kept as they are: ${problems}`,
+          );
+        }
+        const path = await backupDatabase(this.db, this.path);
+        // Writes during the copy keep it dirty.
+        if (this.dirtySince === since) this.dirtySince = 0;
+        return path;
+      } finally {
+        this.backingUp = undefined;
+      }
+    })();
+    return this.backingUp;
+  }
+
+  /**
+   * Backs up when something changed since the newest backup (a write of this process, or
+   * a database file newer than the backup); resolves with the backup's path, or undefined.
+   */
+  async backupIfChanged(): Promise<string | undefined> {
+    if (!this.db.isOpen) return undefined;
+    const [newest] = existingBackups(this.path);
+    const modified = (p: string) => {
+      try {
+        return Deno.statSync(p).mtime?.getTime() ?? 0;
+      } catch {
+        return 0;
+      }
+    };
+    const changed = this.dirtySince > 0 || !newest ||
+      Math.max(modified(this.path), modified(`${this.path}-wal`)) > newest.modified.getTime();
+    return changed ? await this.backup() : undefined;
+  }
+
+  /** Notes a write: a backup follows at the next quiet moment. */
+  private wrote(): void {
+    const quiet = this.options.backupQuietMs ?? 60_000;
+    const now = Date.now();
+    this.lastWrite = now;
+    if (this.dirtySince === 0) this.dirtySince = now;
+    if (quiet <= 0 || this.backupTimer) return;
+    const check = () => {
+      const t = Date.now();
+      if (t - this.lastWrite < quiet && t - this.dirtySince < 10 * quiet) {
+        this.backupTimer = setTimeout(check, quiet - (t - this.lastWrite));
+        Deno.unrefTimer(this.backupTimer);
+        return;
+      }
+      this.backupTimer = undefined;
+      this.backup().catch((err) => this.options.onBackupError?.(err as Error));
+    };
+    this.backupTimer = setTimeout(check, quiet);
+    Deno.unrefTimer(this.backupTimer);
   }
 
   /**
@@ -229,6 +380,7 @@ export class Store {
     try {
       const result = fn();
       this.guard(() => this.db.exec(outer ? "COMMIT" : `RELEASE ${name}`));
+      if (outer) this.wrote();
       return result;
     } catch (err) {
       this.rollback(outer, name);
@@ -296,8 +448,13 @@ export class Store {
       },
       put: (id, value) => {
         this.guard(() => put.run(name, id, JSON.stringify(value), Date.now()));
+        this.wrote();
       },
-      delete: (id) => Number(this.guard(() => del.run(name, id)).changes) > 0,
+      delete: (id) => {
+        const deleted = Number(this.guard(() => del.run(name, id)).changes) > 0;
+        if (deleted) this.wrote();
+        return deleted;
+      },
       count: () => Number((this.guard(() => count.get(name)) as { n: number }).n),
     };
   }
@@ -362,7 +519,11 @@ export class Store {
       keys: () => (this.guard(() => keys.all(name)) as { key: string }[]).map((r) => r.key),
       prune: (key, keep) => {
         const now = log.current(key)?.revision ?? 0;
-        return Number(this.guard(() => prune.run(name, key, now - Math.max(0, keep))).changes);
+        const pruned = Number(
+          this.guard(() => prune.run(name, key, now - Math.max(0, keep))).changes,
+        );
+        if (pruned > 0) this.wrote();
+        return pruned;
       },
     };
     return log;
@@ -370,6 +531,8 @@ export class Store {
 
   /** Closes the database (checkpointing the WAL). Later calls throw. */
   close(): void {
+    clearTimeout(this.backupTimer);
+    this.backupTimer = undefined;
     if (this.db.isOpen) this.db.close();
   }
 }
