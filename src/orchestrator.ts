@@ -27,6 +27,7 @@ import { Health } from "@callassistant/protocol/grpc/health/v1";
 import { createClient } from "@callassistant/rpc";
 import type { TlsFiles } from "@callassistant/rpc";
 import { Store, STORE_FILE } from "./store/store.ts";
+import { HostPolicy } from "./security/hosts.ts";
 import { restoreBackup } from "./store/backup.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
@@ -63,6 +64,9 @@ export interface OrchestratorOptions {
    * file that was there beside it (`run --restore-backup`).
    */
   restoreBackup?: boolean;
+  /** Host names and page origins accepted besides loopback (see src/security/hosts.ts). */
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
 }
 
 /** A running orchestrator. */
@@ -194,6 +198,13 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     { service: ConfigService, impl: configs.handlers(), requiresAuth: true },
     { service: EventService, impl: events.impl },
   ];
+  // Both listeners accept the addresses they listen on (added once bound).
+  const hosts = new HostPolicy({
+    allowedHosts: options.allowedHosts,
+    allowedOrigins: options.allowedOrigins,
+  });
+  hosts.addListenHost(options.grpc.host);
+  hosts.addListenHost(options.http.host);
   const grpcListener = await startGrpcServer(
     options.grpc.host,
     options.grpc.port,
@@ -202,6 +213,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
     options.auth,
     options.tls,
+    hosts,
   );
   const grpcAddress = hostPort(options.grpc.host, grpcListener.port);
   addresses.grpc = grpcAddress;
@@ -216,6 +228,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     metrics: () => metrics.render(),
     extraRoutes: dashboardRoutes,
     auth: options.auth && { token: options.auth.token, isPublic: isDashboardAsset },
+    hosts,
     onRequest: (method, route, status, seconds) =>
       metrics.observeHttp(method, route, status, seconds),
     onInternalError: (method, err) =>

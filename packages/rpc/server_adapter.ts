@@ -38,10 +38,10 @@ export interface ServerHooks {
    */
   onCallEnd?: (method: string, code: Code, seconds: number) => void;
   /**
-   * Checks every call's request metadata before its handler runs; throws an RpcError
-   * (e.g. UNAUTHENTICATED) to refuse the call.
+   * Checks every call (its metadata, `:authority`, peer) before its handler runs; throws
+   * an RpcError (e.g. UNAUTHENTICATED) to refuse the call.
    */
-  authorize?: (headers: Headers) => void;
+  authorize?: (ctx: CallContext) => void;
 }
 
 function serializer(schema: DescMessage) {
@@ -162,6 +162,7 @@ function contextOf(call: AnyCall, name: string, hooks: ServerHooks): CallState {
     signal: abort.signal,
     responseHeaders,
     peer: call.getPeer(),
+    authority: call.getHost?.() ?? "",
     trace: span.trace,
   };
   const finish = (err?: unknown) => {
@@ -290,7 +291,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const result = await runWithTrace(ctx.trace, () => handler(decoded(call.request), ctx));
             sendHeaders();
             callback(null, result);
@@ -306,7 +307,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const items = traceIterable(
               ctx.trace,
               () => handler(decoded(call.request), ctx) as AsyncIterable<unknown>,
@@ -328,7 +329,7 @@ export function grpcImplementation(
         ) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const result = await runWithTrace(
               ctx.trace,
               () => handler(requestsOf(call), ctx),
@@ -347,7 +348,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const items = traceIterable(
               ctx.trace,
               () => handler(requestsOf(call), ctx) as AsyncIterable<unknown>,

@@ -9,6 +9,7 @@ import type { TlsFiles } from "@callassistant/rpc";
 import { type PemKind, readPem } from "@callassistant/rpc";
 import { loadOrCreateToken } from "../security/auth.ts";
 import { StoreDamagedError } from "../store/store.ts";
+import { parseAllowedHost, parseOrigin } from "../security/hosts.ts";
 import { RestoreError } from "../store/backup.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
@@ -27,7 +28,11 @@ const CONFIG_KEYS = [
   "tls-cert",
   "tls-key",
   "insecure",
+  "allowed-host",
+  "allowed-origin",
 ];
+/** Keys whose value is a list of strings (a single string is a list of one). */
+const LIST_KEYS = ["allowed-host", "allowed-origin"];
 /** Signals this close to the first are the same request to stop, delivered twice. */
 const SIGNAL_REPEAT_MS = 1_000;
 
@@ -42,6 +47,14 @@ async function readConfig(path: string): Promise<Flags> {
   for (const [key, value] of Object.entries(data)) {
     if (!CONFIG_KEYS.includes(key)) {
       throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
+    }
+    if (LIST_KEYS.includes(key)) {
+      const list = typeof value === "string" ? [value] : value;
+      if (!Array.isArray(list) || list.some((v) => typeof v !== "string")) {
+        throw new Error(`--config ${path}: "${key}" must be a string or a list of strings`);
+      }
+      (data as Record<string, unknown>)[key] = list;
+      continue;
     }
     if (NUMERIC_KEYS.includes(key) && typeof value === "number") {
       (data as Record<string, unknown>)[key] = String(value);
@@ -145,6 +158,11 @@ export async function runCommand(cli: Flags): Promise<number> {
     ]);
     const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
     const tls = readTlsFiles(flags["tls-cert"], flags["tls-key"]);
+    // Checked here, so a bad one is a usage error before anything starts.
+    const list = (values: string[] | undefined) =>
+      (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+    const allowedHosts = list(flags["allowed-host"]).map(parseAllowedHost);
+    const allowedOrigins = list(flags["allowed-origin"]).map(parseOrigin);
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
@@ -181,6 +199,8 @@ export async function runCommand(cli: Flags): Promise<number> {
       eventRate,
       tls,
       restoreBackup: flags["restore-backup"] ?? false,
+      allowedHosts,
+      allowedOrigins,
     });
   } catch (err) {
     await logger?.close();
