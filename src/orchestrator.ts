@@ -21,7 +21,8 @@ import type { PartialServiceImpl } from "@callassistant/rpc";
 import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
-import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
+import { startGrpcServer } from "./server/grpc_server.ts";
+import { type HttpListener, startHttpListener } from "./server/http_listener.ts";
 import { hostPort } from "@callassistant/rpc";
 import { Health } from "@callassistant/protocol/grpc/health/v1";
 import { createClient } from "@callassistant/rpc";
@@ -105,8 +106,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const registry = new ModuleRegistry(bus, logger);
 
   // Both listeners are bound before any module starts, so a busy port fails fast.
-  let httpServer: Deno.HttpServer | undefined;
-  const httpAbort = new AbortController();
+  let httpListener: HttpListener | undefined;
   // Filled in once the listeners are bound; read by modules' environment and status.
   // `local` is where module processes on this machine reach the gRPC server.
   const addresses = { grpc: "", http: "", local: "" };
@@ -235,23 +235,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) }),
   });
   try {
-    httpServer = Deno.serve({
-      hostname: options.http.host,
+    httpListener = startHttpListener({
+      host: options.http.host,
       port: options.http.port,
-      signal: httpAbort.signal,
-      onListen: () => {},
-      ...options.tls,
-    }, app.fetch);
+      tls: options.tls,
+      handler: (request, env) => app.fetch(request, env),
+    });
   } catch (err) {
     await grpcListener.stop(0);
     store.close();
-    throw new ListenError(
-      `cannot listen for HTTP on ${hostPort(options.http.host, options.http.port)}: ${
-        (err as Error).message
-      }`,
-    );
+    throw err;
   }
-  const httpAddress = hostPort(options.http.host, (httpServer.addr as Deno.NetAddr).port);
+  const httpAddress = hostPort(options.http.host, httpListener.port);
   addresses.http = httpAddress;
   logger.info("orchestrator listening", {
     version: VERSION,
@@ -297,8 +292,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         // Modules stopping now must not degrade or re-route flows: they come back with us.
         await pipeline.close();
         await supervisor.stopAll(reason);
-        httpAbort.abort();
-        await httpServer?.finished;
+        await httpListener?.stop();
         events.close();
         setModuleCallObserver(undefined);
         await grpcListener.stop();

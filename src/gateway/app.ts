@@ -38,7 +38,8 @@ import {
 import { activeOtelTrace, startSpan } from "@callassistant/rpc";
 import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
 import { HostPolicy } from "../security/hosts.ts";
-import { requestGuard } from "./request_guard.ts";
+import { isSecure, requestGuard } from "./request_guard.ts";
+import { bodyDeadline } from "./body_deadline.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 
@@ -77,6 +78,8 @@ export interface GatewayOptions {
   readonly services: readonly GatewayService[];
   /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /** How long a request body may take to arrive; slower ones get 408. Default 30 000 ms. */
+  readonly bodyTimeoutMs?: number;
   /** Whether `/readyz` answers 200 (else 503). Default: always ready. */
   readonly isReady?: () => boolean;
   /** Mounts more routes (`/metrics`, the dashboard) before the gateway's catch-all. */
@@ -301,7 +304,7 @@ function mountAuth(app: Hono, auth: GatewayAuth): void {
     );
   });
   const cookie = (c: Context, value: string, extra: string) => {
-    const secure = new URL(c.req.url).protocol === "https:" ? "; Secure" : "";
+    const secure = isSecure(c) ? "; Secure" : "";
     return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${extra}${secure}`;
   };
   app.post(SESSION_PATH, async (c) => {
@@ -422,6 +425,7 @@ export function createGateway(options: GatewayOptions): Hono {
   );
   const hosts = options.hosts ?? new HostPolicy();
   app.use("*", requestGuard(hosts));
+  app.use("*", bodyDeadline(options.bodyTimeoutMs ?? 30_000));
   if (hosts.allowedOrigins.length > 0) {
     app.use(
       "*",

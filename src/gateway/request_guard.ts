@@ -13,7 +13,7 @@
  * (which the 415 rule refuses anyway) and answers in plain text; this refuses any foreign
  * Origin on a state-changing request, with the gateway's JSON error body.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Code } from "@callassistant/rpc";
 import type { HostPolicy } from "../security/hosts.ts";
 
@@ -27,6 +27,12 @@ function refusal(status: number, code: Code, message: string): Response {
   });
 }
 
+/** True when the request came over TLS (told by the listener, or by the URL). */
+export function isSecure(c: Context): boolean {
+  return (c.env as { secure?: unknown } | undefined)?.secure === true ||
+    new URL(c.req.url).protocol === "https:";
+}
+
 /** The middleware (see the module comment). */
 export function requestGuard(policy: HostPolicy): MiddlewareHandler {
   return async (c, next) => {
@@ -37,7 +43,7 @@ export function requestGuard(policy: HostPolicy): MiddlewareHandler {
     if (SAFE_METHODS.has(c.req.method)) return await next();
     const origin = c.req.header("origin");
     if (origin !== undefined) {
-      const problem = policy.originProblem(origin, host, url.protocol === "https:");
+      const problem = policy.originProblem(origin, host, isSecure(c));
       if (problem) return refusal(403, Code.PERMISSION_DENIED, problem);
     }
     const type = c.req.header("content-type");
