@@ -33,6 +33,7 @@ import { restoreBackup } from "./store/backup.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
+import { ModuleCgroups } from "./supervisor/cgroups.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
@@ -85,6 +86,8 @@ export interface Orchestrator {
   started: Promise<void>;
   /** Stops the modules (dependents first), then the listeners. */
   stop(reason?: string): Promise<void>;
+  /** Kills every module process at once (a forced exit): process groups and cgroups. */
+  killModules(): void;
 }
 
 /** Makes one health call to `address` and forgets it (errors included). */
@@ -102,6 +105,17 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   // Module processes that survived an orchestrator killed with SIGKILL go first.
   const pids = new PidRecords(`${dataDir}/processes.json`);
   await pids.reapPrevious(logger);
+  // Each module in a cgroup of its own when we can make one; else its process group.
+  const { cgroups, reason: noCgroups } = await ModuleCgroups.create();
+  if (cgroups) {
+    logger.info("module processes contained", { by: "cgroup", cgroup: cgroups.root });
+  } else {
+    logger.warn(
+      "module processes contained by process group only: a child that calls setsid can " +
+        "outlive its module",
+      { by: "process group", reason: noCgroups },
+    );
+  }
   const bus = new EventBus();
   const registry = new ModuleRegistry(bus, logger);
 
@@ -122,6 +136,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     version: VERSION,
     echoOutput: true,
     pids,
+    cgroups,
     onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
   });
   if (options.restoreBackup) {
@@ -284,6 +299,19 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     grpcAddress,
     httpAddress,
     started,
+    killModules() {
+      for (const r of registry.list()) {
+        for (const instance of [r, ...r.replicas]) {
+          if (instance.pid <= 0) continue;
+          try {
+            Deno.kill(-instance.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      cgroups?.killAll();
+    },
     stop(reason = "orchestrator shutting down") {
       stopping ??= (async () => {
         logger.info("stopping", { reason });
@@ -292,6 +320,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         // Modules stopping now must not degrade or re-route flows: they come back with us.
         await pipeline.close();
         await supervisor.stopAll(reason);
+        await cgroups?.close();
         await httpListener?.stop();
         events.close();
         setModuleCallObserver(undefined);

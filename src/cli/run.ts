@@ -125,16 +125,8 @@ export async function runCommand(cli: Flags): Promise<number> {
     // group, and deno task forwards it too): only a signal a second later forces the exit.
     if (now - firstAt < SIGNAL_REPEAT_MS) return;
     if (firstAt !== -Infinity) {
-      console.error("second signal: exiting now; module process groups get SIGKILL");
-      for (const r of orchestrator?.registry.list() ?? []) {
-        if (r.pid > 0) {
-          try {
-            Deno.kill(-r.pid, "SIGKILL");
-          } catch {
-            // Already gone.
-          }
-        }
-      }
+      console.error("second signal: exiting now; every module process gets SIGKILL");
+      orchestrator?.killModules();
       Deno.exit(130);
     }
     firstAt = now;

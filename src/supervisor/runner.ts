@@ -13,8 +13,8 @@ import { createModuleClients, type ModuleClients } from "./clients.ts";
 import { readModuleTls } from "../manifest/tls.ts";
 import { Alarm, freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
-import { groupMembers, waitGroupGone } from "./process_group.ts";
 import type { PidRecords } from "./pid_records.ts";
+import type { ModuleCgroups } from "./cgroups.ts";
 
 /** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -35,6 +35,8 @@ export interface RunnerContext {
   echoOutput: boolean;
   /** Where spawned processes are recorded for the next run. */
   pids?: PidRecords;
+  /** A cgroup per module instance, when the orchestrator can make them. */
+  cgroups?: ModuleCgroups;
   /** Called after every registration, before readiness (sends the stored configuration). */
   onRegistered?: (record: ModuleRecord, clients: ModuleClients) => Promise<void>;
 }
@@ -205,10 +207,15 @@ export class ModuleRunner {
     const restart = record.restarts;
     let proc: ModuleProcess;
     try {
+      const cgroups = this.ctx.cgroups;
       proc = spawnModule({
         argv,
         cwd: m.dir,
         env,
+        cgroup: cgroups && {
+          dir: cgroups.prepare(record.instanceName),
+          wrap: (dir, argv) => cgroups.wrap(dir, argv),
+        },
         onLine: (stream, line) => {
           this.outputAlarm.wake();
           const entry = record.log.push({
@@ -234,7 +241,7 @@ export class ModuleRunner {
       return false;
     }
     this.process = proc;
-    this.ctx.pids?.add(record.name, proc.pid);
+    this.ctx.pids?.add(record.name, proc.pid, proc.cgroup);
     record.pid = proc.pid;
     record.startedAt = new Date();
     record.addRun({
@@ -271,9 +278,9 @@ export class ModuleRunner {
     this.generation++;
     this.wanted = false;
     this.killReason = reason;
-    proc.signalGroup("SIGKILL");
+    proc.signal("SIGKILL");
     const status = await proc.status;
-    await waitGroupGone(proc.pid, 2_000);
+    await proc.waitGone(2_000);
     this.clearProcess(status);
     this.setState(ModuleState.FAILED, reason);
   }
@@ -369,7 +376,7 @@ export class ModuleRunner {
       return;
     }
     this.killReason = reason;
-    this.process?.signalGroup("SIGKILL");
+    this.process?.signal("SIGKILL");
   }
 
   private closeClients(): void {
@@ -391,7 +398,7 @@ export class ModuleRunner {
     if (generation !== this.generation || this.process !== proc) return;
     if (record.state === ModuleState.STOPPING) return;
     // Reap the rest of the group: nothing of a dead module may keep running.
-    if (groupMembers(proc.pid).length > 0) proc.signalGroup("SIGKILL");
+    if (proc.members().length > 0) proc.signal("SIGKILL");
     this.clearProcess(status);
     if (record.state === ModuleState.FAILED) return;
     this.ctx.logger.warn("module exited", { module: record.name, pid: proc.pid, reason });
@@ -474,20 +481,21 @@ export class ModuleRunner {
     } catch {
       // An unresponsive module is handled by the signals below.
     }
-    if (!(await exited(grace))) proc.signalGroup("SIGTERM");
+    if (!(await exited(grace))) proc.signal("SIGTERM");
     let gone = await exited(stopTimeoutMs);
     if (gone) {
-      proc.signalGroup("SIGTERM");
-      gone = await waitGroupGone(proc.pid, stopTimeoutMs);
+      // What the module started, and what left its process group, goes too.
+      proc.signal("SIGTERM");
+      gone = await proc.waitGone(stopTimeoutMs);
     }
     if (!gone) {
       this.ctx.logger.warn("module did not stop in time, killing its process group", {
         module: this.record.name,
         pid: proc.pid,
       });
-      proc.signalGroup("SIGKILL");
+      proc.signal("SIGKILL");
       await proc.status;
-      await waitGroupGone(proc.pid, 2_000);
+      await proc.waitGone(2_000);
     }
     this.generation++;
     this.clearProcess(await proc.status);
