@@ -29,6 +29,7 @@ import { createClient } from "@callassistant/rpc";
 import type { TlsFiles } from "@callassistant/rpc";
 import { Store, STORE_FILE } from "./store/store.ts";
 import { HostPolicy } from "./security/hosts.ts";
+import { PeerProcessCheck } from "./security/peer_process.ts";
 import { restoreBackup } from "./store/backup.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
@@ -105,17 +106,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   // Module processes that survived an orchestrator killed with SIGKILL go first.
   const pids = new PidRecords(`${dataDir}/processes.json`);
   await pids.reapPrevious(logger);
-  // Each module in a cgroup of its own when we can make one; else its process group.
-  const { cgroups, reason: noCgroups } = await ModuleCgroups.create();
-  if (cgroups) {
-    logger.info("module processes contained", { by: "cgroup", cgroup: cgroups.root });
-  } else {
-    logger.warn(
-      "module processes contained by process group only: a child that calls setsid can " +
-        "outlive its module",
-      { by: "process group", reason: noCgroups },
-    );
-  }
+  // Each module in a cgroup of its own when we can make one (made once the listeners are
+  // up, before any module starts); else its process group.
+  let cgroups: ModuleCgroups | undefined;
   const bus = new EventBus();
   const registry = new ModuleRegistry(bus, logger);
 
@@ -136,7 +129,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     version: VERSION,
     echoOutput: true,
     pids,
-    cgroups,
+    get cgroups() {
+      return cgroups;
+    },
     onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
   });
   if (options.restoreBackup) {
@@ -166,12 +161,16 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     store,
   });
   // Events, metrics and module-call observation (issue 5).
+  const peerCheck = new PeerProcessCheck(logger);
   const events = createEventService({
     registry,
     bus,
     logger,
     eventRate: options.eventRate,
     onStatus: (module, report) => pipeline.flows.onModuleStatus(module, report),
+    // A module token is good only from the module's own processes.
+    verifyCaller: (record, ctx) =>
+      peerCheck.verify(ctx.peer, record.token, () => record.processes(), record.name),
     hooks: { onThrottled: (module, kind) => metrics.observeThrottled(module, kind) },
   });
   const metrics = new Metrics({
@@ -269,6 +268,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     http: httpAddress,
     tls: options.tls !== undefined,
   });
+
+  const contained = await ModuleCgroups.create();
+  cgroups = contained.cgroups;
+  if (cgroups) {
+    logger.info("module processes contained", { by: "cgroup", cgroup: cgroups.root });
+  } else {
+    logger.warn(
+      "module processes contained by process group only: a child that calls setsid can " +
+        "outlive its module",
+      { by: "process group", reason: contained.reason },
+    );
+  }
 
   const discovered = await discoverModules(modulesDir);
   logger.info("modules discovered", { dir: modulesDir, count: discovered.length });

@@ -37,6 +37,8 @@ export interface SpawnOptions {
   cgroup?: { dir: string; wrap(dir: string, argv: string[]): string[] };
   /** Written to the module's standard input right after it starts (then kept open). */
   stdinText?: string;
+  /** An argv prefix that runs the command as another user (see run_as.ts). */
+  runAs?: string[];
 }
 
 /**
@@ -76,10 +78,11 @@ export function checkExecutable(cmd: string, cwd: string, path = ""): void {
 export function spawnModule(options: SpawnOptions): ModuleProcess {
   let argv = resolveArgv(options.argv);
   const cgroup = options.cgroup?.dir;
-  if (options.cgroup) {
+  if (options.cgroup || options.runAs) {
     checkExecutable(argv[0], options.cwd, options.env.PATH ?? Deno.env.get("PATH"));
-    argv = options.cgroup.wrap(options.cgroup.dir, argv);
   }
+  if (options.runAs) argv = [...options.runAs, ...argv];
+  if (options.cgroup) argv = options.cgroup.wrap(options.cgroup.dir, argv);
   const [cmd, ...args] = argv;
   const child = new Deno.Command(cmd, {
     args,

@@ -15,6 +15,7 @@ import { Alarm, freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
 import type { PidRecords } from "./pid_records.ts";
 import type { ModuleCgroups } from "./cgroups.ts";
+import { chownTree, resolveRunAs } from "./run_as.ts";
 
 /** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -187,6 +188,7 @@ export class ModuleRunner {
     const record = this.record;
     record.port = freePort();
     record.token = randomToken();
+    record.legacyToken = randomToken();
     const dataDir = `${this.ctx.dataDir}/modules/${record.instanceName}`;
     Deno.mkdirSync(dataDir, { recursive: true });
     const argv = this.ctx.dev ? m.devCommand : m.command;
@@ -197,7 +199,10 @@ export class ModuleRunner {
       MODULE_ID: record.name,
       MODULE_NAME: record.name,
       ORCHESTRATOR_ADDRESS: this.ctx.orchestratorAddress,
-      MODULE_TOKEN: record.token,
+      // The token is handed over on standard input (stdinText below); the environment's
+      // copy is deprecated, kept for one release for modules that read it there.
+      MODULE_TOKEN_STDIN: "1",
+      MODULE_TOKEN: record.legacyToken,
       MODULE_DATA_DIR: dataDir,
       MODULE_REPLICA: String(record.replicaIndex),
       MODULE_REPLICAS: String(m.replicas),
@@ -207,6 +212,12 @@ export class ModuleRunner {
     const restart = record.restarts;
     let proc: ModuleProcess;
     try {
+      // Another user (manifest `user:`): its identity, its data directory.
+      const runAs = m.user ? resolveRunAs(m.user, m.group) : undefined;
+      if (runAs) {
+        chownTree(dataDir, runAs.uid, runAs.gid);
+        Object.assign(env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
+      }
       const cgroups = this.ctx.cgroups;
       proc = spawnModule({
         argv,
@@ -216,6 +227,8 @@ export class ModuleRunner {
           dir: cgroups.prepare(record.instanceName),
           wrap: (dir, argv) => cgroups.wrap(dir, argv),
         },
+        stdinText: `MODULE_TOKEN=${record.token}\n`,
+        runAs: runAs?.prefix,
         onLine: (stream, line) => {
           this.outputAlarm.wake();
           const entry = record.log.push({
@@ -233,6 +246,7 @@ export class ModuleRunner {
     } catch (err) {
       record.port = 0;
       record.token = "";
+      record.legacyToken = "";
       this.wanted = false;
       this.setState(
         ModuleState.FAILED,
@@ -241,6 +255,7 @@ export class ModuleRunner {
       return false;
     }
     this.process = proc;
+    record.processes = () => proc.members();
     this.ctx.pids?.add(record.name, proc.pid, proc.cgroup);
     record.pid = proc.pid;
     record.startedAt = new Date();
@@ -292,6 +307,8 @@ export class ModuleRunner {
     this.record.exitSignal = status.signal ?? "";
     this.record.pid = 0;
     this.record.token = "";
+    this.record.legacyToken = "";
+    this.record.processes = () => [];
     this.process = undefined;
     clearTimeout(this.healthTimer);
     this.closeClients();

@@ -258,10 +258,17 @@ export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*
  *
  * A module is a process the orchestrator starts with these environment variables:
  * `GRPC_PORT` (serve gRPC on 127.0.0.1 at this port), `MODULE_ID`, `MODULE_NAME`,
- * `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_TOKEN` (send it as
- * `authorization: Bearer <token>` metadata to the EventService), `MODULE_DATA_DIR` (a
- * persistent directory of its own) and, in dev mode, `CALL_ASSISTANT_DEV=1`. A module
- * should exit when its standard input reaches end of file.
+ * `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_TOKEN_STDIN=1`,
+ * `MODULE_DATA_DIR` (a persistent directory of its own) and, in dev mode,
+ * `CALL_ASSISTANT_DEV=1`. Its token for the EventService comes on standard input: right
+ * after the start the orchestrator writes exactly one line, `MODULE_TOKEN=<token>\n`, and
+ * nothing more; read that line once, before any report, and send the token as
+ * `authorization: Bearer <token>` metadata. `MODULE_TOKEN` in the environment is a second,
+ * deprecated token, accepted (with a warning in the orchestrator's log) for one more
+ * release only: any process of the same user can read a process's environment. Either
+ * token is accepted only on a connection held by one of the module's own processes. A
+ * module should exit when its standard input (a pipe the orchestrator holds) reaches end
+ * of file, and keep reading it after the token line to notice that.
  *
  * @generated from service callassistant.v1.ModuleService
  */
