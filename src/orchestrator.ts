@@ -21,16 +21,21 @@ import type { PartialServiceImpl } from "@callassistant/rpc";
 import { discoverModules } from "./manifest/discover.ts";
 import { createPipeline, type Pipeline } from "./pipeline/mod.ts";
 import { ModuleRegistry } from "./registry/modules.ts";
-import { ListenError, startGrpcServer } from "./server/grpc_server.ts";
+import { startGrpcServer } from "./server/grpc_server.ts";
+import { type HttpListener, startHttpListener } from "./server/http_listener.ts";
 import { hostPort } from "@callassistant/rpc";
 import { Health } from "@callassistant/protocol/grpc/health/v1";
 import { createClient } from "@callassistant/rpc";
 import type { TlsFiles } from "@callassistant/rpc";
-import { Store } from "./store/store.ts";
+import { Store, STORE_FILE } from "./store/store.ts";
+import { HostPolicy } from "./security/hosts.ts";
+import { PeerProcessCheck } from "./security/peer_process.ts";
+import { restoreBackup } from "./store/backup.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { pythonSdkDir } from "./supervisor/python_sdk.ts";
+import { ModuleCgroups } from "./supervisor/cgroups.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
@@ -58,6 +63,14 @@ export interface OrchestratorOptions {
    * it the control API is open.
    */
   auth?: { token: string };
+  /**
+   * Put the newest good backup of the database in place before opening it, keeping the
+   * file that was there beside it (`run --restore-backup`).
+   */
+  restoreBackup?: boolean;
+  /** Host names and page origins accepted besides loopback (see src/security/hosts.ts). */
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
 }
 
 /** A running orchestrator. */
@@ -75,6 +88,8 @@ export interface Orchestrator {
   started: Promise<void>;
   /** Stops the modules (dependents first), then the listeners. */
   stop(reason?: string): Promise<void>;
+  /** Kills every module process at once (a forced exit): process groups and cgroups. */
+  killModules(): void;
 }
 
 /** Makes one health call to `address` and forgets it (errors included). */
@@ -100,12 +115,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       error: (err as Error).message,
     });
   }
+  // Each module in a cgroup of its own when we can make one (made once the listeners are
+  // up, before any module starts); else its process group.
+  // deno-lint-ignore prefer-const -- assigned once the listeners are up (the linter misses it)
+  let cgroups: ModuleCgroups | undefined;
   const bus = new EventBus();
   const registry = new ModuleRegistry(bus, logger);
 
   // Both listeners are bound before any module starts, so a busy port fails fast.
-  let httpServer: Deno.HttpServer | undefined;
-  const httpAbort = new AbortController();
+  let httpListener: HttpListener | undefined;
   // Filled in once the listeners are bound; read by modules' environment and status.
   // `local` is where module processes on this machine reach the gRPC server.
   const addresses = { grpc: "", http: "", local: "" };
@@ -122,9 +140,23 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     echoOutput: true,
     pythonSdkDir: pythonSdk,
     pids,
+    get cgroups() {
+      return cgroups;
+    },
     onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
   });
-  const store = Store.open(dataDir);
+  if (options.restoreBackup) {
+    const restored = restoreBackup(`${dataDir}/${STORE_FILE}`);
+    logger.warn("database restored from its backup", { ...restored });
+  }
+  const store = Store.open(dataDir, STORE_FILE, {
+    onBackupError: (err) => logger.warn("database backup failed", { error: err.message }),
+  });
+  // The store just passed its integrity check: keep it as the newest backup if it changed.
+  store.backupIfChanged().then(
+    (file) => file && logger.debug("database backed up", { file }),
+    (err) => logger.warn("database backup failed", { error: (err as Error).message }),
+  );
   const configs = new ModuleConfigs({
     store,
     registry,
@@ -140,12 +172,16 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     store,
   });
   // Events, metrics and module-call observation (issue 5).
+  const peerCheck = new PeerProcessCheck(logger);
   const events = createEventService({
     registry,
     bus,
     logger,
     eventRate: options.eventRate,
     onStatus: (module, report) => pipeline.flows.onModuleStatus(module, report),
+    // A module token is good only from the module's own processes.
+    verifyCaller: (record, ctx) =>
+      peerCheck.verify(ctx.peer, record.token, () => record.processes(), record.name),
     hooks: { onThrottled: (module, kind) => metrics.observeThrottled(module, kind) },
   });
   const metrics = new Metrics({
@@ -187,6 +223,13 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     { service: ConfigService, impl: configs.handlers(), requiresAuth: true },
     { service: EventService, impl: events.impl },
   ];
+  // Both listeners accept the addresses they listen on (added once bound).
+  const hosts = new HostPolicy({
+    allowedHosts: options.allowedHosts,
+    allowedOrigins: options.allowedOrigins,
+  });
+  hosts.addListenHost(options.grpc.host);
+  hosts.addListenHost(options.http.host);
   const grpcListener = await startGrpcServer(
     options.grpc.host,
     options.grpc.port,
@@ -195,6 +238,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
     options.auth,
     options.tls,
+    hosts,
   );
   const grpcAddress = hostPort(options.grpc.host, grpcListener.port);
   addresses.grpc = grpcAddress;
@@ -209,29 +253,25 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     metrics: () => metrics.render(),
     extraRoutes: dashboardRoutes,
     auth: options.auth && { token: options.auth.token, isPublic: isDashboardAsset },
+    hosts,
     onRequest: (method, route, status, seconds) =>
       metrics.observeHttp(method, route, status, seconds),
     onInternalError: (method, err) =>
       logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) }),
   });
   try {
-    httpServer = Deno.serve({
-      hostname: options.http.host,
+    httpListener = startHttpListener({
+      host: options.http.host,
       port: options.http.port,
-      signal: httpAbort.signal,
-      onListen: () => {},
-      ...options.tls,
-    }, app.fetch);
+      tls: options.tls,
+      handler: (request, env) => app.fetch(request, env),
+    });
   } catch (err) {
     await grpcListener.stop(0);
     store.close();
-    throw new ListenError(
-      `cannot listen for HTTP on ${hostPort(options.http.host, options.http.port)}: ${
-        (err as Error).message
-      }`,
-    );
+    throw err;
   }
-  const httpAddress = hostPort(options.http.host, (httpServer.addr as Deno.NetAddr).port);
+  const httpAddress = hostPort(options.http.host, httpListener.port);
   addresses.http = httpAddress;
   logger.info("orchestrator listening", {
     version: VERSION,
@@ -239,6 +279,18 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     http: httpAddress,
     tls: options.tls !== undefined,
   });
+
+  const contained = await ModuleCgroups.create();
+  cgroups = contained.cgroups;
+  if (cgroups) {
+    logger.info("module processes contained", { by: "cgroup", cgroup: cgroups.root });
+  } else {
+    logger.warn(
+      "module processes contained by process group only: a child that calls setsid can " +
+        "outlive its module",
+      { by: "process group", reason: contained.reason },
+    );
+  }
 
   const discovered = await discoverModules(modulesDir);
   logger.info("modules discovered", { dir: modulesDir, count: discovered.length });
@@ -269,6 +321,19 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     grpcAddress,
     httpAddress,
     started,
+    killModules() {
+      for (const r of registry.list()) {
+        for (const instance of [r, ...r.replicas]) {
+          if (instance.pid <= 0) continue;
+          try {
+            Deno.kill(-instance.pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      cgroups?.killAll();
+    },
     stop(reason = "orchestrator shutting down") {
       stopping ??= (async () => {
         logger.info("stopping", { reason });
@@ -277,11 +342,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
         // Modules stopping now must not degrade or re-route flows: they come back with us.
         await pipeline.close();
         await supervisor.stopAll(reason);
-        httpAbort.abort();
-        await httpServer?.finished;
+        await cgroups?.close();
+        await httpListener?.stop();
         events.close();
         setModuleCallObserver(undefined);
         await grpcListener.stop();
+        // A clean stop is a quiet moment: the last good store becomes the newest backup.
+        await store.backupIfChanged().catch((err) =>
+          logger.warn("database backup failed", { error: (err as Error).message })
+        );
         store.close();
         logger.info("stopped");
       })();

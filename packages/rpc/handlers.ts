@@ -16,6 +16,8 @@ export interface CallContext {
   readonly responseHeaders: Headers;
   /** The remote peer, e.g. "ipv4:127.0.0.1:51234". */
   readonly peer: string;
+  /** The host the caller addressed: gRPC `:authority` or the HTTP Host header; "" unknown. */
+  readonly authority?: string;
   /**
    * The span this call is handled in: the caller's `traceparent` continued (or a new
    * trace). Also current for everything the handler does (see `trace_context.ts`).

@@ -18,7 +18,7 @@ export { Code, httpStatusFor, RpcError, toRpcError } from "./errors.ts";
 export type { CallContext, MethodHandler, PartialServiceImpl, ServiceImpl } from "./handlers.ts";
 export { hostPort } from "./host_port.ts";
 export { activeOtelTrace, type ActiveSpan, otelEnabled, startSpan } from "./otel_spans.ts";
-export { type PemKind, readPem } from "./pem.ts";
+export { type PemKind, readPem, type TlsFiles } from "./pem.ts";
 export {
   addService,
   grpcDefinition,
@@ -28,7 +28,13 @@ export {
   type ServerHooks,
   stopServer,
 } from "./server_adapter.ts";
-export { startTlsTerminator, type TlsFiles, type TlsTerminator } from "./tls_terminator.ts";
+export { startTlsTerminator, type TlsTerminator } from "./tls_terminator.ts";
+export {
+  type ConnectionLimits,
+  type Forwarder,
+  type ForwarderOptions,
+  startForwarder,
+} from "./tcp_forwarder.ts";
 export {
   childOf,
   currentTrace,

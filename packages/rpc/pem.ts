@@ -1,5 +1,11 @@
 /** Reading PEM files, with one-line errors that say what is wrong. */
 
+/** A certificate chain and its private key, PEM. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
 /** What a PEM file should hold. */
 export type PemKind = "certificate" | "private key";
 

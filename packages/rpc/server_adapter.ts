@@ -38,10 +38,10 @@ export interface ServerHooks {
    */
   onCallEnd?: (method: string, code: Code, seconds: number) => void;
   /**
-   * Checks every call's request metadata before its handler runs; throws an RpcError
-   * (e.g. UNAUTHENTICATED) to refuse the call.
+   * Checks every call (its metadata, `:authority`, peer) before its handler runs; throws
+   * an RpcError (e.g. UNAUTHENTICATED) to refuse the call.
    */
-  authorize?: (headers: Headers) => void;
+  authorize?: (ctx: CallContext) => void;
 }
 
 function serializer(schema: DescMessage) {
@@ -49,14 +49,40 @@ function serializer(schema: DescMessage) {
   return (value: any) => Buffer.from(toBinary(schema, create(schema, value)));
 }
 
-function deserializer(schema: DescMessage) {
+/**
+ * A request that did not decode. grpc-js answers INTERNAL when a request deserializer
+ * throws, so the deserializer returns this instead and the call answers INVALID_ARGUMENT.
+ */
+class UndecodableRequest {
+  constructor(readonly error: RpcError) {}
+}
+
+function requestDeserializer(schema: DescMessage) {
   return (bytes: Uint8Array) => {
     try {
       return fromBinary(schema, bytes);
     } catch (err) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `cannot decode ${schema.typeName}: ${err}`);
+      return new UndecodableRequest(
+        new RpcError(Code.INVALID_ARGUMENT, `cannot decode ${schema.typeName}: ${err}`),
+      );
     }
   };
+}
+
+function responseDeserializer(schema: DescMessage) {
+  return (bytes: Uint8Array) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (err) {
+      throw new RpcError(Code.INTERNAL, `cannot decode the response ${schema.typeName}: ${err}`);
+    }
+  };
+}
+
+/** The decoded request, or the INVALID_ARGUMENT error of one that did not decode. */
+function decoded<T>(request: T): T {
+  if (request instanceof UndecodableRequest) throw request.error;
+  return request;
 }
 
 /** The grpc-js definition of a generated service. */
@@ -70,9 +96,9 @@ export function grpcDefinition(service: DescService): grpc.ServiceDefinition {
       responseStream: method.methodKind === "server_streaming" ||
         method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input),
-      requestDeserialize: deserializer(method.input),
+      requestDeserialize: requestDeserializer(method.input),
       responseSerialize: serializer(method.output),
-      responseDeserialize: deserializer(method.output),
+      responseDeserialize: responseDeserializer(method.output),
       originalName: method.name,
     };
   }
@@ -136,6 +162,7 @@ function contextOf(call: AnyCall, name: string, hooks: ServerHooks): CallState {
     signal: abort.signal,
     responseHeaders,
     peer: call.getPeer(),
+    authority: call.getHost?.() ?? "",
     trace: span.trace,
   };
   const finish = (err?: unknown) => {
@@ -192,7 +219,7 @@ function requestsOf(call: grpc.ServerReadableStream<unknown, unknown>): AsyncIte
           if (queue.length > 0) {
             const item = queue.shift();
             if (queue.length < 8 && call.isPaused()) call.resume();
-            yield item;
+            yield decoded(item);
             continue;
           }
           if (error !== undefined) throw error;
@@ -264,8 +291,8 @@ export function grpcImplementation(
         out[method.localName] = async (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
-            const result = await runWithTrace(ctx.trace, () => handler(call.request, ctx));
+            hooks.authorize?.(ctx);
+            const result = await runWithTrace(ctx.trace, () => handler(decoded(call.request), ctx));
             sendHeaders();
             callback(null, result);
             finish();
@@ -280,10 +307,10 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerWritableStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const items = traceIterable(
               ctx.trace,
-              () => handler(call.request, ctx) as AsyncIterable<unknown>,
+              () => handler(decoded(call.request), ctx) as AsyncIterable<unknown>,
             );
             sendHeaders();
             await pump(items, call, ctx.signal);
@@ -302,7 +329,7 @@ export function grpcImplementation(
         ) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const result = await runWithTrace(
               ctx.trace,
               () => handler(requestsOf(call), ctx),
@@ -321,7 +348,7 @@ export function grpcImplementation(
         out[method.localName] = async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
           const { ctx, sendHeaders, finish } = contextOf(call as unknown as AnyCall, name, hooks);
           try {
-            hooks.authorize?.(ctx.headers);
+            hooks.authorize?.(ctx);
             const items = traceIterable(
               ctx.trace,
               () => handler(requestsOf(call), ctx) as AsyncIterable<unknown>,

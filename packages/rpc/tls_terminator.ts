@@ -1,15 +1,14 @@
 /**
- * TLS for the gRPC listener. grpc-js's TLS server does not work on Deno 2.9's
- * `node:http2` (the handshake fails), so the orchestrator terminates TLS itself with
- * `Deno.listenTls` (ALPN `h2`) and pipes each connection to the plaintext gRPC server,
- * which then listens on loopback only.
+ * TLS for a gRPC listener. grpc-js's TLS server does not work on Deno 2.9's
+ * `node:http2` (the handshake fails), so TLS is terminated with `Deno.listenTls` (ALPN
+ * `h2`) by a guarded forwarder (see `tcp_forwarder.ts`: connection limit, handshake and
+ * header timeouts) that pipes each connection to the plaintext gRPC server, which then
+ * listens on loopback only.
  */
+import type { TlsFiles } from "./pem.ts";
+import { type ConnectionLimits, startForwarder } from "./tcp_forwarder.ts";
 
-/** A certificate chain and its private key, PEM. */
-export interface TlsFiles {
-  cert: string;
-  key: string;
-}
+export type { TlsFiles } from "./pem.ts";
 
 /** A running terminator. */
 export interface TlsTerminator {
@@ -22,70 +21,22 @@ export interface TlsTerminator {
 /**
  * Accepts TLS on `host:port` and forwards each connection to `127.0.0.1:targetPort`.
  * Throws when it cannot listen (port in use, unusable certificate or key). A client that
- * fails the handshake (plaintext, unknown CA) only loses its own connection.
+ * fails the handshake (plaintext, unknown CA), or does not finish it within the limits,
+ * only loses its own connection.
  */
 export function startTlsTerminator(
   host: string,
   port: number,
   tls: TlsFiles,
   targetPort: number,
+  limits?: ConnectionLimits,
 ): TlsTerminator {
-  const listener = Deno.listenTls({
+  const forwarder = startForwarder({
     hostname: host,
     port,
-    cert: tls.cert,
-    key: tls.key,
-    alpnProtocols: ["h2"],
+    targetPort,
+    tls: { ...tls, alpnProtocols: ["h2"] },
+    limits,
   });
-  const open = new Set<Deno.Conn>();
-  const forward = async (client: Deno.TlsConn) => {
-    let upstream: Deno.Conn | undefined;
-    open.add(client);
-    try {
-      await client.handshake();
-      upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-      open.add(upstream);
-      await Promise.all([
-        client.readable.pipeTo(upstream.writable),
-        upstream.readable.pipeTo(client.writable),
-      ]);
-    } catch {
-      // A failed handshake or a reset: this connection ends, nothing else does.
-    } finally {
-      for (const conn of [client, upstream]) {
-        if (!conn) continue;
-        open.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // Already closed by the pipe.
-        }
-      }
-    }
-  };
-  (async () => {
-    try {
-      for await (const client of listener) forward(client);
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    close() {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-      for (const conn of open) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      open.clear();
-    },
-  };
+  return { port: forwarder.port, close: () => forwarder.close() };
 }

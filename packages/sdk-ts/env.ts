@@ -12,8 +12,14 @@ export interface ModuleEnv {
   readonly moduleName: string;
   /** host:port of the orchestrator's EventService (`ORCHESTRATOR_ADDRESS`); empty when unset. */
   readonly orchestratorAddress: string;
-  /** The per-start secret for the EventService (`MODULE_TOKEN`); empty when unset. */
+  /**
+   * The per-start secret for the EventService. `serveModule` takes it from the first line
+   * of standard input when `tokenFromStdin`; here it is the environment's deprecated
+   * `MODULE_TOKEN` (empty when unset).
+   */
   readonly token: string;
+  /** True when the orchestrator hands the token over on standard input (`MODULE_TOKEN_STDIN=1`). */
+  readonly tokenFromStdin: boolean;
   /** A persistent directory of the module's own (`MODULE_DATA_DIR`); empty when unset. */
   readonly dataDir: string;
   /** True when the orchestrator runs in dev mode (`CALL_ASSISTANT_DEV=1`). */
@@ -94,6 +100,7 @@ export function readModuleEnv(source: EnvSource = Deno.env): ModuleEnv {
     moduleName: get("MODULE_NAME"),
     orchestratorAddress: get("ORCHESTRATOR_ADDRESS"),
     token: get("MODULE_TOKEN"),
+    tokenFromStdin: get("MODULE_TOKEN_STDIN") === "1",
     dataDir: get("MODULE_DATA_DIR"),
     dev: get("CALL_ASSISTANT_DEV") === "1",
     grpcHost: get("GRPC_HOST") || "127.0.0.1",

@@ -17,7 +17,7 @@ import { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from ".
 import { type CommandHandler, ConnectReportTransport } from "./connect_transport.ts";
 import { EventReporter } from "./events.ts";
 import { isLogLevel, ModuleLogger } from "./log.ts";
-import { onStopSignals, watchStdin } from "./process.ts";
+import { onStopSignals, readStdinToken, watchStdin } from "./process.ts";
 import { startTlsTerminator, type TlsTerminator } from "@callassistant/rpc";
 import { readPem } from "@callassistant/rpc";
 import { hostPort } from "@callassistant/rpc";
@@ -322,6 +322,12 @@ export async function serveModule(
       Deno.exit(2);
     }
     throw err;
+  }
+  if (ownProcess && env.tokenFromStdin) {
+    // The token comes on standard input; MODULE_TOKEN in the environment is the fallback.
+    const token = await readStdinToken();
+    if (token) env = { ...env, token };
+    else log("warning: MODULE_TOKEN_STDIN=1 but no MODULE_TOKEN=<token> line on standard input");
   }
 
   const logger = new ModuleLogger(log);

@@ -5,12 +5,14 @@
  *   carrying the wall-clock time it was sent (`data.sentAt`, ms with fractions);
  * - "catalog": declares BENCH_TYPES converter types (default 1000) and discovers
  *   BENCH_ENTITIES entities (default 10 000), for path-finding at scale (see catalog.ts);
- * - "flood": writes its MODULE_TOKEN to `$BENCH_RESULT.token`; then for each round N
+ * - "flood": writes its module token to `$BENCH_RESULT.token`; then for each round N
  *   waits for `$BENCH_RESULT.go.N` (JSON `{seconds, window, warmup}`), reports events
  *   through the SDK (the Connect stream) with `window` reports in flight for `warmup` s
  *   and then `seconds` measured, and writes `{eventsPerSecond, acked, failed}` to
  *   `$BENCH_RESULT.N`; `{close: true}` closes its reporter instead (leaving the stream to
- *   the benchmark's own client, which reports with the token).
+ *   the benchmark's own clients); `{exec: argv}` runs argv as its own child (the
+ *   orchestrator accepts the module's token only from the module's processes: the
+ *   benchmark's raw clients run this way) and writes `{output: [lines]}`.
  */
 import { HealthState, serveModule } from "@callassistant/sdk";
 import { catalog } from "./catalog.ts";
@@ -60,16 +62,26 @@ async function flood(
   const result = Deno.env.get("BENCH_RESULT")!;
   await Deno.writeTextFile(`${result}.token`, token);
   for (let round = 0;; round++) {
-    let go: { seconds: number; window: number; warmup: number; close?: boolean } | undefined;
+    let go:
+      | { seconds: number; window: number; warmup: number; close?: boolean; exec?: string[] }
+      | undefined;
     while (!go) {
       await new Promise((r) => setTimeout(r, 20));
       go = await Deno.readTextFile(`${result}.go.${round}`).then(JSON.parse, () => undefined);
     }
     if (go.close) {
-      // The stream is left to the benchmark's own client, which reports with this token.
+      // The stream is left to the benchmark's own clients, which report with this token.
       events.close();
       await Deno.writeTextFile(`${result}.${round}`, "{}");
-      return;
+      continue;
+    }
+    if (go.exec) {
+      const [cmd, ...args] = go.exec;
+      const out = await new Deno.Command(cmd, { args, stdin: "null", stderr: "inherit" })
+        .output();
+      const output = new TextDecoder().decode(out.stdout).split("\n");
+      await Deno.writeTextFile(`${result}.${round}`, JSON.stringify({ output }));
+      continue;
     }
     const { seconds, window, warmup } = go;
     let acked = 0;

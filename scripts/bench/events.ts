@@ -114,6 +114,18 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
   });
   let round = 0;
   /** One round of the flood module (or closes its reporter with `close`). */
+  /**
+   * Runs a bare client script as the flood module's own child: the orchestrator accepts
+   * the module's token only from the module's processes. Its last JSON line.
+   */
+  const asModule = async <T>(script: string, ...args: string[]): Promise<T> => {
+    const { output } = await floodRound({
+      exec: [DENO, "run", "--allow-all", `${BENCH_DIR}${script}`, ...args],
+    }) as unknown as { output: string[] };
+    const line = output.findLast((l) => l.startsWith("{"));
+    if (!line) throw new Error(`${script} failed: ${output.slice(-3).join(" | ")}`);
+    return JSON.parse(line) as T;
+  };
   const floodRound = async (go: Record<string, unknown>): Promise<StreamResult> => {
     const n = round++;
     await Deno.writeTextFile(`${flood}.go.${n}`, JSON.stringify(go));
@@ -144,7 +156,12 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
       runs.rawStream.push(await streamClient(raw.address, seconds, "", warmup));
       runs.sdk.push(await floodRound({ seconds, window: WINDOW, warmup }));
       runs.rawUnary.push(await unaryLoad(raw.address, "", UNARY_IN_FLIGHT, seconds, warmup));
-      runs.unary.push(await unaryLoad(orch.grpcAddress, token, UNARY_IN_FLIGHT, seconds, warmup));
+      runs.unary.push(
+        await asModule<LoadResult>(
+          "grpc_load.ts",
+          JSON.stringify(unaryConfig(orch.grpcAddress, token, UNARY_IN_FLIGHT, seconds, warmup)),
+        ),
+      );
     }
     const mid = (list: StreamResult[]) => median(list.map((x) => x.eventsPerSecond));
     const rawStream = mid(runs.rawStream);
@@ -167,7 +184,17 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     // The baseline's own client, as the module (its token), against the orchestrator: the
     // server side alone. The SDK module leaves the stream to it.
     await floodRound({ close: true });
-    const direct = await streamClient(orch.grpcAddress, seconds, token, ctx.quick ? 0.5 : 1);
+    const direct = await asModule<StreamResult>(
+      "raw_events.ts",
+      "stream",
+      JSON.stringify({
+        address: orch.grpcAddress,
+        seconds,
+        window: WINDOW,
+        token,
+        warmup: ctx.quick ? 0.5 : 1,
+      }),
+    );
     ctx.log(`Connect via raw client: ${direct.eventsPerSecond.toFixed(0)} events/s`);
     result.metrics.push(
       metric("Connect: events acknowledged/s (raw client)", direct.eventsPerSecond, "events/s", {
@@ -270,14 +297,14 @@ async function streamClient(
 }
 
 /** grpc_load.ts on EventService.ReportEvent. */
-function unaryLoad(
+function unaryConfig(
   address: string,
   token: string,
   concurrency: number,
   seconds: number,
   warmup = 1,
-): Promise<LoadResult> {
-  return runScript<LoadResult>("grpc_load.ts", {
+) {
+  return {
     address,
     service: "EventService",
     method: "ReportEvent",
@@ -286,5 +313,19 @@ function unaryLoad(
     concurrency,
     seconds,
     warmupSeconds: warmup,
-  }, (seconds + 30) * 1000);
+  };
+}
+
+function unaryLoad(
+  address: string,
+  token: string,
+  concurrency: number,
+  seconds: number,
+  warmup = 1,
+): Promise<LoadResult> {
+  return runScript<LoadResult>(
+    "grpc_load.ts",
+    unaryConfig(address, token, concurrency, seconds, warmup),
+    (seconds + 30) * 1000,
+  );
 }

@@ -44,6 +44,15 @@ Flags:
   --insecure           no authentication on non-loopback addresses (by default, when
                        either listener is not loopback, both require the bearer token
                        of <data>/auth-token, created with mode 0600 on first run)
+  --allowed-host NAME  a host name clients may address the listeners by (HTTP Host,
+                       gRPC :authority), besides loopback names and the listen
+                       addresses; repeat for more (DNS rebinding protection)
+  --allowed-origin ORIGIN
+                       a web page origin (https://host:port) allowed to send changes to
+                       the HTTP API and read its answers (CORS); repeat for more
+  --restore-backup     before starting, put the newest good backup of the database
+                       (<data>/callassistant.db.backup.1 to .3) in its place; the file
+                       that was there is kept as callassistant.db.damaged-<time>
   -h, --help           show this help`,
   validate: `Usage: call-assistant validate [flags]
 
@@ -80,6 +89,9 @@ const OPTIONS = {
   "tls-key": { type: "string" },
   config: { type: "string" },
   insecure: { type: "boolean" },
+  "restore-backup": { type: "boolean" },
+  "allowed-host": { type: "string", multiple: true },
+  "allowed-origin": { type: "string", multiple: true },
   against: { type: "string" },
   "token-file": { type: "string" },
   "ca-file": { type: "string" },
@@ -94,9 +106,11 @@ const ALLOWED: Record<string, Set<string>> = {
   version: new Set(["help"]),
 };
 
-/** Parsed flags. */
+/** Parsed flags (the repeatable ones as lists). */
 export type Flags = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean;
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
+    : (typeof OPTIONS)[K]["type"] extends "string" ? string
+    : boolean;
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

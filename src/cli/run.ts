@@ -8,6 +8,9 @@ import type { Rate } from "../events/event_service.ts";
 import type { TlsFiles } from "@callassistant/rpc";
 import { type PemKind, readPem } from "@callassistant/rpc";
 import { loadOrCreateToken } from "../security/auth.ts";
+import { StoreDamagedError } from "../store/store.ts";
+import { parseAllowedHost, parseOrigin } from "../security/hosts.ts";
+import { RestoreError } from "../store/backup.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
 
@@ -25,7 +28,11 @@ const CONFIG_KEYS = [
   "tls-cert",
   "tls-key",
   "insecure",
+  "allowed-host",
+  "allowed-origin",
 ];
+/** Keys whose value is a list of strings (a single string is a list of one). */
+const LIST_KEYS = ["allowed-host", "allowed-origin"];
 /** Signals this close to the first are the same request to stop, delivered twice. */
 const SIGNAL_REPEAT_MS = 1_000;
 
@@ -40,6 +47,14 @@ async function readConfig(path: string): Promise<Flags> {
   for (const [key, value] of Object.entries(data)) {
     if (!CONFIG_KEYS.includes(key)) {
       throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
+    }
+    if (LIST_KEYS.includes(key)) {
+      const list = typeof value === "string" ? [value] : value;
+      if (!Array.isArray(list) || list.some((v) => typeof v !== "string")) {
+        throw new Error(`--config ${path}: "${key}" must be a string or a list of strings`);
+      }
+      (data as Record<string, unknown>)[key] = list;
+      continue;
     }
     if (NUMERIC_KEYS.includes(key) && typeof value === "number") {
       (data as Record<string, unknown>)[key] = String(value);
@@ -110,16 +125,8 @@ export async function runCommand(cli: Flags): Promise<number> {
     // group, and deno task forwards it too): only a signal a second later forces the exit.
     if (now - firstAt < SIGNAL_REPEAT_MS) return;
     if (firstAt !== -Infinity) {
-      console.error("second signal: exiting now; module process groups get SIGKILL");
-      for (const r of orchestrator?.registry.list() ?? []) {
-        if (r.pid > 0) {
-          try {
-            Deno.kill(-r.pid, "SIGKILL");
-          } catch {
-            // Already gone.
-          }
-        }
-      }
+      console.error("second signal: exiting now; every module process gets SIGKILL");
+      orchestrator?.killModules();
       Deno.exit(130);
     }
     firstAt = now;
@@ -143,6 +150,11 @@ export async function runCommand(cli: Flags): Promise<number> {
     ]);
     const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
     const tls = readTlsFiles(flags["tls-cert"], flags["tls-key"]);
+    // Checked here, so a bad one is a usage error before anything starts.
+    const list = (values: string[] | undefined) =>
+      (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+    const allowedHosts = list(flags["allowed-host"]).map(parseAllowedHost);
+    const allowedOrigins = list(flags["allowed-origin"]).map(parseOrigin);
     const modulesDir = flags.modules ?? "modules";
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
@@ -178,11 +190,15 @@ export async function runCommand(cli: Flags): Promise<number> {
       logger,
       eventRate,
       tls,
+      restoreBackup: flags["restore-backup"] ?? false,
+      allowedHosts,
+      allowedOrigins,
     });
   } catch (err) {
     await logger?.close();
     const known = err instanceof ListenError || err instanceof Error;
     console.error(`error: ${known ? (err as Error).message : String(err)}`);
+    if (err instanceof StoreDamagedError || err instanceof RestoreError) return 4;
     return err instanceof ListenError ? 3 : 2;
   }
 

@@ -3,9 +3,13 @@
  * validated against the schema the module declared, sent to the module with `Configure`,
  * with secrets never returned in clear. Its logic does not depend on being in-process.
  */
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConfigService } from "@callassistant/protocol";
+import type {
+  ConfigService,
+  SetModuleConfigRequest,
+  SetModuleConfigResponseSchema,
+} from "@callassistant/protocol";
 import { Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
@@ -34,9 +38,16 @@ export interface ConfigDeps {
   refreshHealth(name: string): void;
 }
 
-/** Module configurations. */
+/**
+ * Module configurations. Writes of one module (a PUT, or the stored configuration sent at
+ * registration) run one at a time, each from its revision check to its store: a writer
+ * that lost the race is refused before its configuration reaches the module, so the
+ * module always runs the stored current revision.
+ */
 export class ModuleConfigs {
   private readonly log: RevisionLog<JsonObject>;
+  /** The last write queued per module (see {@link serialized}). */
+  private readonly writes = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: ConfigDeps) {
     this.log = deps.store.revisions<JsonObject>("module-config");
@@ -50,6 +61,17 @@ export class ModuleConfigs {
 
   private secrets(record: ModuleRecord): string[] {
     return secretPaths(record.registration?.configSchema);
+  }
+
+  /** Runs `fn` once every earlier write of module `name` has finished. */
+  private serialized<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.writes.get(name) ?? Promise.resolve()).then(fn);
+    const done = run.catch(() => {});
+    this.writes.set(name, done);
+    done.then(() => {
+      if (this.writes.get(name) === done) this.writes.delete(name);
+    });
+    return run;
   }
 
   private toProto(rev: Revision<JsonObject>, secrets: string[]) {
@@ -66,7 +88,11 @@ export class ModuleConfigs {
    * Sends the stored configuration to a module that has just registered. A module that
    * rejects it keeps running (it reports WAITING_FOR_CONFIG); the rejection is an event.
    */
-  async apply(record: ModuleRecord, clients: ModuleClients): Promise<void> {
+  apply(record: ModuleRecord, clients: ModuleClients): Promise<void> {
+    return this.serialized(record.name, () => this.applyNow(record, clients));
+  }
+
+  private async applyNow(record: ModuleRecord, clients: ModuleClients): Promise<void> {
     const current = this.log.current(record.name);
     if (!current) return;
     try {
@@ -113,70 +139,77 @@ export class ModuleConfigs {
         };
       },
 
-      setModuleConfig: async (req) => {
-        const record = this.record(req.name);
-        const schema = record.registration?.configSchema;
-        if (!schema || Object.keys(schema).length === 0) {
-          throw new RpcError(
-            Code.FAILED_PRECONDITION,
-            record.registration
-              ? `module "${req.name}" declares no configuration`
-              : `module "${req.name}" has not registered yet, so its configuration schema is unknown`,
-          );
-        }
-        const current = this.log.current(req.name);
-        const currentRevision = current?.revision ?? 0;
-        if (Number(req.expectedRevision) !== currentRevision) {
-          throw new RpcError(
-            Code.ABORTED,
-            `configuration of "${req.name}" is at revision ${currentRevision}, not ` +
-              `${req.expectedRevision}: read it again and retry with expectedRevision ${currentRevision}`,
-          );
-        }
-        const secrets = secretPaths(schema);
-        const config = keepMaskedSecrets(req.config ?? {}, current?.value, secrets);
-        const problems = await configProblems(schema, config);
-        if (problems.length > 0) {
-          throw new RpcError(
-            Code.INVALID_ARGUMENT,
-            `invalid configuration for "${req.name}": ${problems.join("; ")}`,
-          );
-        }
-        const clients = this.deps.clientsOf(req.name);
-        if (clients) {
-          try {
-            await clients.module.configure(
-              { config, revision: BigInt(currentRevision + 1) },
-              { timeoutMs: 10_000 },
-            );
-          } catch (err) {
-            const e = toRpcError(err);
-            throw new RpcError(
-              e.code === Code.INVALID_ARGUMENT ? Code.INVALID_ARGUMENT : Code.UNAVAILABLE,
-              `module "${req.name}" rejected the configuration: ${e.message}`,
-            );
-          }
-        }
-        let rev: Revision<JsonObject>;
-        try {
-          rev = this.log.append(req.name, config, {
-            expectedRevision: currentRevision,
-            author: req.updatedBy || "api",
-          });
-        } catch (err) {
-          if (err instanceof RevisionConflictError) throw new RpcError(Code.ABORTED, err.message);
-          throw err;
-        }
-        this.log.prune(req.name, HISTORY_LIMIT);
-        this.deps.bus.publish({
-          type: "config.changed",
-          module: req.name,
-          message: `${req.name}: configuration revision ${rev.revision} by ${rev.author}`,
-          data: { revision: rev.revision, updatedBy: rev.author },
-        });
-        if (clients) this.deps.refreshHealth(req.name);
-        return { current: this.toProto(rev, secrets) };
-      },
+      setModuleConfig: (req) => this.serialized(req.name, () => this.set(req)),
     };
+  }
+
+  /** One configuration write: revision check, validation, Configure, then the store. */
+  private async set(
+    req: SetModuleConfigRequest,
+  ): Promise<MessageInitShape<typeof SetModuleConfigResponseSchema>> {
+    const record = this.record(req.name);
+    const schema = record.registration?.configSchema;
+    if (!schema || Object.keys(schema).length === 0) {
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        record.registration
+          ? `module "${req.name}" declares no configuration`
+          : `module "${req.name}" has not registered yet, so its configuration schema is unknown`,
+      );
+    }
+    const current = this.log.current(req.name);
+    const currentRevision = current?.revision ?? 0;
+    if (Number(req.expectedRevision) !== currentRevision) {
+      throw new RpcError(
+        Code.ABORTED,
+        `configuration of "${req.name}" is at revision ${currentRevision}, not ` +
+          `${req.expectedRevision}: read it again and retry with expectedRevision ${currentRevision}`,
+      );
+    }
+    const secrets = secretPaths(schema);
+    const config = keepMaskedSecrets(req.config ?? {}, current?.value, secrets);
+    const problems = await configProblems(schema, config);
+    if (problems.length > 0) {
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `invalid configuration for "${req.name}": ${problems.join("; ")}`,
+      );
+    }
+    const clients = this.deps.clientsOf(req.name);
+    if (clients) {
+      try {
+        await clients.module.configure(
+          { config, revision: BigInt(currentRevision + 1) },
+          { timeoutMs: 10_000 },
+        );
+      } catch (err) {
+        const e = toRpcError(err);
+        throw new RpcError(
+          e.code === Code.INVALID_ARGUMENT ? Code.INVALID_ARGUMENT : Code.UNAVAILABLE,
+          `module "${req.name}" rejected the configuration: ${e.message}`,
+        );
+      }
+    }
+    let rev: Revision<JsonObject>;
+    try {
+      rev = this.log.append(req.name, config, {
+        expectedRevision: currentRevision,
+        author: req.updatedBy || "api",
+      });
+    } catch (err) {
+      // Not stored (e.g. the disk is full): the module goes back to the stored revision.
+      if (clients && current) await this.applyNow(record, clients);
+      if (err instanceof RevisionConflictError) throw new RpcError(Code.ABORTED, err.message);
+      throw err;
+    }
+    this.log.prune(req.name, HISTORY_LIMIT);
+    this.deps.bus.publish({
+      type: "config.changed",
+      module: req.name,
+      message: `${req.name}: configuration revision ${rev.revision} by ${rev.author}`,
+      data: { revision: rev.revision, updatedBy: rev.author },
+    });
+    if (clients) this.deps.refreshHealth(req.name);
+    return { current: this.toProto(rev, secrets) };
   }
 }

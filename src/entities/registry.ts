@@ -281,8 +281,19 @@ export class EntityRegistry {
       createdAt: now,
       updatedAt: now,
     };
+    try {
+      this.persist(record);
+    } catch (err) {
+      // Not stored (e.g. the disk is full): the module must not keep what the caller
+      // was told failed.
+      await this.deps.caller.call(
+        module,
+        "DestroyEntity",
+        (c, o) => c.entity.destroyEntity({ entityId: id }, o),
+      ).catch(() => {});
+      throw err;
+    }
     this.records.set(id, record);
-    this.persist(record);
     this.deps.bus.publish({
       type: "entity.created",
       module,
@@ -418,8 +429,10 @@ export class EntityRegistry {
 
   /** Forgets an entity without calling its module (e.g. its module is down). */
   forget(r: EntityRecord, message: string): void {
-    if (!this.records.delete(r.id)) return;
+    if (!this.records.has(r.id)) return;
+    // Stored first: when the store fails, the entity stays as it was in both places.
     if (isDesired(r)) this.deps.store?.delete(r.id);
+    this.records.delete(r.id);
     this.deps.bus.publish({
       type: r.origin === EntityOrigin.DISCOVERED ? "entity.lost" : "entity.destroyed",
       module: r.module,

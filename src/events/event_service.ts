@@ -1,6 +1,8 @@
 /**
- * The EventService implementation for modules. Every call must carry the module's
- * `MODULE_TOKEN` as `authorization: Bearer <token>`; the module is taken from the token.
+ * The EventService implementation for modules. Every call must carry the module's token
+ * as `authorization: Bearer <token>` (handed over on its standard input; the environment's
+ * deprecated `MODULE_TOKEN` is accepted with a warning), from one of the module's own
+ * processes (`verifyCaller`); the module is taken from the token.
  *
  * - ReportEvent / ReportStatus / ReportMetrics: one report each.
  * - Connect: the same reports plus heartbeats upward, each with a sequence number, and
@@ -35,17 +37,22 @@ import { parseTraceparent, runWithTrace, type TraceContext } from "@callassistan
 import type { EventBus } from "./bus.ts";
 import { AsyncQueue } from "./queue.ts";
 
+/** The bearer token of a call's `authorization` metadata. */
+function bearerOf(ctx: CallContext): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(ctx.headers.get("authorization") ?? "")?.[1];
+}
+
 /** The module a call comes from, by its bearer token. */
 export function authenticate(registry: ModuleRegistry, ctx: CallContext): ModuleRecord {
-  const header = ctx.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) {
+  const token = bearerOf(ctx);
+  if (!token) {
     throw new RpcError(
       Code.UNAUTHENTICATED,
-      "missing module token: send `authorization: Bearer $MODULE_TOKEN` metadata",
+      "missing module token: send `authorization: Bearer <token>` metadata, the token " +
+        "being the first line of standard input (MODULE_TOKEN=<token>)",
     );
   }
-  const record = registry.byToken(match[1]);
+  const record = registry.byToken(token);
   if (!record) {
     throw new RpcError(
       Code.PERMISSION_DENIED,
@@ -99,6 +106,11 @@ export interface EventServiceOptions {
   hooks?: EventServiceHooks;
   /** Where module-reported metrics are kept; a new store by default. */
   moduleMetrics?: ModuleMetricsStore;
+  /**
+   * Checks that a call presenting `record`'s token comes from one of its processes;
+   * throws (PERMISSION_DENIED) when not. None by default (the token alone decides).
+   */
+  verifyCaller?: (record: ModuleRecord, ctx: CallContext) => void;
 }
 
 /** A command as `sendCommand` takes it (without its id). */
@@ -519,26 +531,47 @@ export function createEventService(options: EventServiceOptions): EventServiceHa
     });
   };
 
+  /** Legacy (environment) tokens already warned about, by the process's token. */
+  const warnedLegacy = new Set<string>();
+  /** The calling module: its token, from one of its own processes. */
+  const caller = (ctx: CallContext): ModuleRecord => {
+    const record = authenticate(registry, ctx);
+    options.verifyCaller?.(record, ctx);
+    if (record.legacyToken && bearerOf(ctx) === record.legacyToken) {
+      if (!warnedLegacy.has(record.token)) {
+        warnedLegacy.add(record.token);
+        if (warnedLegacy.size > 10_000) warnedLegacy.clear();
+        logger?.warn(
+          "module authenticated with MODULE_TOKEN from its environment: deprecated, read " +
+            "the token from the first line of standard input instead (MODULE_TOKEN_STDIN=1); " +
+            "the environment variable goes away in the next release",
+          { module: record.name, pid: record.pid },
+        );
+      }
+    }
+    return record;
+  };
+
   const impl: PartialServiceImpl<typeof EventService> = {
     reportEvent(req, ctx) {
-      const record = authenticate(registry, ctx);
+      const record = caller(ctx);
       return { eventId: acceptEvent(record, channelOf(record), req, callerTrace(ctx)) };
     },
 
     reportStatus(req, ctx) {
-      const record = authenticate(registry, ctx);
+      const record = caller(ctx);
       runWithTrace(callerTrace(ctx), () => acceptStatus(record, channelOf(record), req));
       return {};
     },
 
     reportMetrics(req, ctx) {
-      const record = authenticate(registry, ctx);
+      const record = caller(ctx);
       acceptMetrics(record, channelOf(record), req);
       return {};
     },
 
     async *connect(requests, ctx) {
-      const record = authenticate(registry, ctx);
+      const record = caller(ctx);
       const ch = channelOf(record);
       const pid = record.pid;
       const out = new AsyncQueue<ConnectResponseInit>();

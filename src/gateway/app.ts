@@ -22,6 +22,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { DESCRIPTOR_SET_BASE64 } from "@callassistant/protocol/descriptor-set";
 import { Code, httpStatusFor, RpcError, toRpcError } from "@callassistant/rpc";
@@ -36,6 +37,9 @@ import {
 } from "@callassistant/rpc";
 import { activeOtelTrace, startSpan } from "@callassistant/rpc";
 import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
+import { HostPolicy } from "../security/hosts.ts";
+import { isSecure, requestGuard } from "./request_guard.ts";
+import { bodyDeadline } from "./body_deadline.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 
@@ -74,6 +78,8 @@ export interface GatewayOptions {
   readonly services: readonly GatewayService[];
   /** The largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /** How long a request body may take to arrive; slower ones get 408. Default 30 000 ms. */
+  readonly bodyTimeoutMs?: number;
   /** Whether `/readyz` answers 200 (else 503). Default: always ready. */
   readonly isReady?: () => boolean;
   /** Mounts more routes (`/metrics`, the dashboard) before the gateway's catch-all. */
@@ -103,6 +109,11 @@ export interface GatewayOptions {
   readonly metrics?: () => Promise<string> | string;
   /** Requires a bearer token (or the session cookie) on every request but a few. */
   readonly auth?: GatewayAuth;
+  /**
+   * The Host names and Origins accepted (see `request_guard.ts`); loopback names only by
+   * default. Allowed origins also get CORS answers, so their pages can read the API.
+   */
+  readonly hosts?: HostPolicy;
 }
 
 /** Pairs a generated service with a typed (possibly partial) implementation. */
@@ -293,7 +304,7 @@ function mountAuth(app: Hono, auth: GatewayAuth): void {
     );
   });
   const cookie = (c: Context, value: string, extra: string) => {
-    const secure = new URL(c.req.url).protocol === "https:" ? "; Secure" : "";
+    const secure = isSecure(c) ? "; Secure" : "";
     return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${extra}${secure}`;
   };
   app.post(SESSION_PATH, async (c) => {
@@ -412,6 +423,21 @@ export function createGateway(options: GatewayOptions): Hono {
         ),
     }),
   );
+  const hosts = options.hosts ?? new HostPolicy();
+  app.use("*", requestGuard(hosts));
+  app.use("*", bodyDeadline(options.bodyTimeoutMs ?? 30_000));
+  if (hosts.allowedOrigins.length > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: [...hosts.allowedOrigins],
+        allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allowHeaders: ["content-type", "authorization", "traceparent", "last-event-id"],
+        exposeHeaders: ["traceparent"],
+        maxAge: 600,
+      }),
+    );
+  }
   if (options.auth) mountAuth(app, options.auth);
   app.get("/healthz", () => jsonResponse({ status: "ok" }, 200));
   app.get(

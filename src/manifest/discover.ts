@@ -13,6 +13,42 @@ export type Discovered =
 
 const SKIP = new Set(["node_modules", ".git", "__pycache__"]);
 
+/** The largest module.yaml read; a larger one is that module's problem. */
+export const MANIFEST_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * Reads a manifest of at most MANIFEST_LIMIT_BYTES; a larger file is refused by its size,
+ * without being read (a huge file must not cost the orchestrator its memory).
+ */
+async function readManifest(file: string): Promise<string> {
+  const handle = await Deno.open(file);
+  try {
+    const { size } = await handle.stat();
+    if (size > MANIFEST_LIMIT_BYTES) throw new ManifestTooLarge(size);
+    // Read one byte more than allowed, in case it grew since the stat.
+    const buffer = new Uint8Array(MANIFEST_LIMIT_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = await handle.read(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+    if (length > MANIFEST_LIMIT_BYTES) throw new ManifestTooLarge(length);
+    return new TextDecoder().decode(buffer.subarray(0, length));
+  } finally {
+    handle.close();
+  }
+}
+
+class ManifestTooLarge extends Error {
+  constructor(size: number) {
+    super(
+      `the file is ${size} bytes, more than the limit of ${MANIFEST_LIMIT_BYTES} bytes ` +
+        `(${MANIFEST_LIMIT_BYTES / 1024} KiB)`,
+    );
+  }
+}
+
 async function findManifestFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
   let entries: Deno.DirEntry[];
@@ -47,11 +83,13 @@ export async function discoverModules(modulesDir: string): Promise<Discovered[]>
   for (const file of await findManifestFiles(resolve(modulesDir))) {
     let found: Discovered;
     try {
-      const parsed = parseManifest(await Deno.readTextFile(file), file);
+      const parsed = parseManifest(await readManifest(file), file);
       found = parsed.ok ? parsed : { ...parsed, path: file };
     } catch (err) {
       const name = file.split("/").slice(-2)[0];
-      const message = `cannot read: ${(err as Error).message}`;
+      const message = err instanceof ManifestTooLarge
+        ? err.message
+        : `cannot read: ${(err as Error).message}`;
       found = {
         ok: false,
         name,

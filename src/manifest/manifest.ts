@@ -35,6 +35,9 @@ export interface Manifest {
   startTimeoutMs: number;
   stopTimeoutMs: number;
   replicas: number;
+  /** The user (and group) to run the module's processes as; empty for the orchestrator's. */
+  user: string;
+  group: string;
   /** host:port of a remote module; empty for a spawned one. */
   address: string;
   /** TLS (or mutual TLS) towards the remote module; plaintext without. */

@@ -129,6 +129,22 @@ export function parseManifest(text: string, file: string): ParseResult {
       message: 'missing required field "command" (or "address" for a remote module)',
     });
   }
+  if (data.address !== undefined && (data.user !== undefined || data.group !== undefined)) {
+    const field = data.user !== undefined ? "user" : "group";
+    problems.push({
+      file,
+      line: lineOf(doc, counter, [], field),
+      field,
+      message: "only for modules the orchestrator starts, not with address",
+    });
+  } else if (data.group !== undefined && data.user === undefined) {
+    problems.push({
+      file,
+      line: lineOf(doc, counter, [], "group"),
+      field: "group",
+      message: 'goes with "user"',
+    });
+  }
   let command: string[] = [];
   let devCommand: string[] = [];
   for (const [field, value] of [["command", data.command], ["dev_command", data.dev_command]]) {
@@ -193,6 +209,8 @@ export function parseManifest(text: string, file: string): ParseResult {
     startTimeoutMs: ms(data.start_timeout, DEFAULTS.startTimeoutMs),
     stopTimeoutMs: ms(data.stop_timeout, DEFAULTS.stopTimeoutMs),
     replicas: (data.replicas as number | undefined) ?? DEFAULTS.replicas,
+    user: (data.user as string | undefined) ?? "",
+    group: (data.group as string | undefined) ?? "",
     address: (data.address as string | undefined) ?? "",
     tls: tls.tls,
     path: resolve(file),

@@ -32,8 +32,19 @@ export class ModuleRecord {
   startedAt?: Date;
   exitCode?: number;
   exitSignal = "";
-  /** The secret the current process presents to the EventService. */
+  /**
+   * The secret the current process presents to the EventService, handed over on its
+   * standard input (`MODULE_TOKEN=<token>` as the first line).
+   */
   token = "";
+  /**
+   * The same process's deprecated second secret, in its environment (`MODULE_TOKEN`): still
+   * accepted for one release, with a warning. Readable in /proc/<pid>/environ by the same
+   * user, so both are good only from the module's own processes (see peer_process.ts).
+   */
+  legacyToken = "";
+  /** The live pids of the current process and everything it started; none when stopped. */
+  processes: () => number[] = () => [];
   registration?: RegisterModuleResponse;
   health = {
     state: HealthState.UNSPECIFIED,

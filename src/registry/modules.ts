@@ -49,12 +49,16 @@ export class ModuleRegistry {
     return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The record holding `token` (a module's, or one of its other instances'), if any. */
+  /**
+   * The record holding `token` (a module's, or one of its other instances', from its
+   * standard input or its environment), if any.
+   */
   byToken(token: string): ModuleRecord | undefined {
     if (!token) return undefined;
     for (const r of this.records.values()) {
-      if (r.token === token) return r;
-      for (const replica of r.replicas) if (replica.token === token) return replica;
+      for (const instance of [r, ...r.replicas]) {
+        if (instance.token === token || instance.legacyToken === token) return instance;
+      }
     }
     return undefined;
   }

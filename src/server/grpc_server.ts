@@ -8,7 +8,8 @@ import { Health } from "@callassistant/protocol/grpc/health/v1";
 import type { Logger } from "../log/logger.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { bearerToken, createAuthenticator } from "../security/auth.ts";
-import { addService, stopServer } from "@callassistant/rpc";
+import { addService, type CallContext, stopServer } from "@callassistant/rpc";
+import { HostPolicy } from "../security/hosts.ts";
 import { hostPort } from "@callassistant/rpc";
 import { healthService } from "./health.ts";
 import { addReflection } from "./reflection.ts";
@@ -59,6 +60,11 @@ export async function startGrpcServer(
    */
   auth?: { token: string },
   tls?: TlsFiles,
+  /**
+   * The `:authority` names accepted (see src/security/hosts.ts), on every service; others
+   * get PERMISSION_DENIED. Loopback names only by default.
+   */
+  hosts: HostPolicy = new HostPolicy(),
 ): Promise<GrpcListener> {
   // grpc-js writes its own errors to the console; route them to our log at debug level.
   grpc.setLogger({
@@ -68,9 +74,13 @@ export async function startGrpcServer(
   const onInternalError = (method: string, err: unknown) =>
     logger.error("handler failed", { method, error: String((err as Error)?.stack ?? err) });
   const authenticator = auth && createAuthenticator(auth.token);
-  const authorize = authenticator &&
-    ((headers: Headers) => {
-      const given = headers.get("authorization");
+  const admit = (ctx: CallContext) => {
+    const problem = hosts.hostProblem(ctx.authority);
+    if (problem) throw new RpcError(Code.PERMISSION_DENIED, problem);
+  };
+  const checkToken = authenticator &&
+    ((ctx: CallContext) => {
+      const given = ctx.headers.get("authorization");
       if (given === null) {
         throw new RpcError(
           Code.UNAUTHENTICATED,
@@ -85,12 +95,15 @@ export async function startGrpcServer(
     addService(server, service, impl, {
       onInternalError,
       onCallEnd,
-      authorize: requiresAuth ? authorize : undefined,
+      authorize: (ctx) => {
+        admit(ctx);
+        if (requiresAuth) checkToken?.(ctx);
+      },
     });
   }
   const names = services.map((s) => s.service.typeName);
-  addService(server, Health, healthService(names));
-  addReflection(server, [...names, Health.typeName]);
+  addService(server, Health, healthService(names), { authorize: admit });
+  addReflection(server, [...names, Health.typeName], { authorize: admit });
   const bindHost = tls ? "127.0.0.1" : host;
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(

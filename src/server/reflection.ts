@@ -20,7 +20,7 @@ import {
 import { ServerReflection as ServerReflectionV1Alpha } from "@callassistant/protocol/grpc/reflection/v1alpha";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@callassistant/rpc";
-import { addService } from "@callassistant/rpc";
+import { addService, type ServerHooks } from "@callassistant/rpc";
 import type { ServiceImpl } from "@callassistant/rpc";
 
 type Response = MessageInitShape<typeof ServerReflectionResponseSchema>;
@@ -174,15 +174,23 @@ export function reflectionService(
   };
 }
 
-/** Adds reflection v1 and v1alpha to `server`, listing `services` and both reflections. */
-export function addReflection(server: grpc.Server, services: string[]): void {
+/**
+ * Adds reflection v1 and v1alpha to `server`, listing `services` and both reflections;
+ * `hooks` apply to their calls.
+ */
+export function addReflection(
+  server: grpc.Server,
+  services: string[],
+  hooks?: ServerHooks,
+): void {
   const listed = [...services, ServerReflection.typeName, ServerReflectionV1Alpha.typeName];
   const impl = reflectionService(listed);
-  addService(server, ServerReflection, impl);
+  addService(server, ServerReflection, impl, hooks);
   // v1alpha has the same messages, field for field: the same handlers serve it.
   addService(
     server,
     ServerReflectionV1Alpha,
     impl as unknown as ServiceImpl<typeof ServerReflectionV1Alpha>,
+    hooks,
   );
 }

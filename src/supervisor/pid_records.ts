@@ -1,10 +1,13 @@
 /**
- * Records the module processes of this run (pid and process start time) in the data
- * directory, so the next run can terminate any that survived an orchestrator killed with
- * SIGKILL. The start time guards against a recycled pid belonging to someone else.
+ * Records the module processes of this run (pid, process start time and, when it has
+ * one, the module's cgroup) in the data directory, so the next run can terminate any
+ * that survived an orchestrator killed with SIGKILL: the whole cgroup when there is one
+ * (children that left the module's process group included), else the process group. The
+ * start time guards against a recycled pid belonging to someone else.
  */
 import type { Logger } from "../log/logger.ts";
 import { groupMembers, waitGroupGone } from "./process_group.ts";
+import { cgroupPids, killCgroup, removeCgroup, signalCgroup, waitCgroupEmpty } from "./cgroups.ts";
 
 /** One recorded module process. */
 export interface PidRecord {
@@ -12,6 +15,8 @@ export interface PidRecord {
   pid: number;
   /** Start time in clock ticks since boot (/proc/<pid>/stat field 22). */
   startTicks: number;
+  /** The module's cgroup directory, when it ran in one. */
+  cgroup?: string;
 }
 
 /** The start time of a live process, or undefined when it is gone (or a zombie). */
@@ -26,15 +31,18 @@ export function processStartTicks(pid: number): number | undefined {
   }
 }
 
+/** A cgroup directory of ours: `.../call-assistant-<pid>/m-<instance>`. */
+const OUR_CGROUP = /\/call-assistant-\d+\/m-[^/]+$/;
+
 /** The recorded module processes of the running orchestrator. */
 export class PidRecords {
   private records: PidRecord[] = [];
 
   constructor(private readonly file: string) {}
 
-  /** Records a spawned process. */
-  add(module: string, pid: number): void {
-    this.records.push({ module, pid, startTicks: processStartTicks(pid) ?? 0 });
+  /** Records a spawned process (and its cgroup). */
+  add(module: string, pid: number, cgroup?: string): void {
+    this.records.push({ module, pid, startTicks: processStartTicks(pid) ?? 0, cgroup });
     this.save();
   }
 
@@ -55,8 +63,10 @@ export class PidRecords {
   }
 
   /**
-   * Terminates module process groups recorded by a previous run that are still alive
-   * (SIGTERM, then SIGKILL after `timeoutMs`), and starts a fresh record. Returns them.
+   * Terminates module processes recorded by a previous run that are still alive: every
+   * process of a recorded cgroup, or else the recorded process group (SIGTERM, then
+   * SIGKILL after `timeoutMs`), removes those cgroups, and starts a fresh record.
+   * Returns the records that had something left.
    */
   async reapPrevious(logger: Logger, timeoutMs = 3_000): Promise<PidRecord[]> {
     let previous: PidRecord[] = [];
@@ -66,23 +76,47 @@ export class PidRecords {
     } catch {
       // No record, or an unreadable one: nothing to reap.
     }
-    const alive = previous.filter((r) =>
-      Number.isInteger(r.pid) && r.pid > 1 && processStartTicks(r.pid) === r.startTicks
-    );
-    for (const r of alive) {
-      logger.warn("terminating a module process left from a previous run", {
+    const valid = previous.filter((r) => Number.isInteger(r.pid) && r.pid > 1);
+    // A cgroup is ours only by its name: a damaged record must not point anywhere else.
+    const cgroupOf = (r: PidRecord) =>
+      typeof r.cgroup === "string" && OUR_CGROUP.test(r.cgroup) ? r.cgroup : undefined;
+    const leaderAlive = (r: PidRecord) => processStartTicks(r.pid) === r.startTicks;
+    const left = valid.filter((r) => {
+      const cgroup = cgroupOf(r);
+      return (cgroup && cgroupPids(cgroup).length > 0) || leaderAlive(r);
+    });
+    for (const r of left) {
+      const cgroup = cgroupOf(r);
+      logger.warn("terminating module processes left from a previous run", {
         module: r.module,
         pid: r.pid,
+        ...(cgroup ? { cgroup, processes: cgroupPids(cgroup).length } : {}),
       });
-      signalGroup(r.pid, "SIGTERM");
+      if (leaderAlive(r)) signalGroup(r.pid, "SIGTERM");
+      if (cgroup) signalCgroup(cgroup, "SIGTERM");
     }
-    for (const r of alive) {
-      if (!(await waitGroupGone(r.pid, timeoutMs))) signalGroup(r.pid, "SIGKILL");
-      if (groupMembers(r.pid).length > 0) await waitGroupGone(r.pid, 1_000);
+    for (const r of left) {
+      const cgroup = cgroupOf(r);
+      const groupGone = !leaderAlive(r) || await waitGroupGone(r.pid, timeoutMs);
+      if (!groupGone) signalGroup(r.pid, "SIGKILL");
+      if (cgroup && !(await waitCgroupEmpty(cgroup, groupGone ? timeoutMs : 0))) {
+        killCgroup(cgroup);
+        await waitCgroupEmpty(cgroup, 1_000);
+      }
+      if (groupMembers(r.pid).length > 0 && leaderAlive(r)) await waitGroupGone(r.pid, 1_000);
     }
+    // The previous run's cgroups go, emptied or not already.
+    const roots = new Set<string>();
+    for (const r of valid) {
+      const cgroup = cgroupOf(r);
+      if (!cgroup) continue;
+      removeCgroup(cgroup);
+      roots.add(cgroup.slice(0, cgroup.lastIndexOf("/")));
+    }
+    for (const root of roots) removeCgroup(root);
     this.records = [];
     this.save();
-    return alive;
+    return left;
   }
 }
 

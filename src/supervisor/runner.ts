@@ -13,8 +13,9 @@ import { createModuleClients, type ModuleClients } from "./clients.ts";
 import { readModuleTls } from "../manifest/tls.ts";
 import { Alarm, freePort, waitForPort } from "./ports.ts";
 import { type ModuleProcess, spawnModule } from "./process.ts";
-import { groupMembers, waitGroupGone } from "./process_group.ts";
 import type { PidRecords } from "./pid_records.ts";
+import type { ModuleCgroups } from "./cgroups.ts";
+import { chownTree, resolveRunAs } from "./run_as.ts";
 
 /** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -40,6 +41,8 @@ export interface RunnerContext {
    * PYTHONPATH so Python modules import it without an install; none when unset.
    */
   pythonSdkDir?: string;
+  /** A cgroup per module instance, when the orchestrator can make them. */
+  cgroups?: ModuleCgroups;
   /** Called after every registration, before readiness (sends the stored configuration). */
   onRegistered?: (record: ModuleRecord, clients: ModuleClients) => Promise<void>;
 }
@@ -190,6 +193,7 @@ export class ModuleRunner {
     const record = this.record;
     record.port = freePort();
     record.token = randomToken();
+    record.legacyToken = randomToken();
     const dataDir = `${this.ctx.dataDir}/modules/${record.instanceName}`;
     Deno.mkdirSync(dataDir, { recursive: true });
     const argv = this.ctx.dev ? m.devCommand : m.command;
@@ -200,7 +204,10 @@ export class ModuleRunner {
       MODULE_ID: record.name,
       MODULE_NAME: record.name,
       ORCHESTRATOR_ADDRESS: this.ctx.orchestratorAddress,
-      MODULE_TOKEN: record.token,
+      // The token is handed over on standard input (stdinText below); the environment's
+      // copy is deprecated, kept for one release for modules that read it there.
+      MODULE_TOKEN_STDIN: "1",
+      MODULE_TOKEN: record.legacyToken,
       MODULE_DATA_DIR: dataDir,
       MODULE_REPLICA: String(record.replicaIndex),
       MODULE_REPLICAS: String(m.replicas),
@@ -214,10 +221,23 @@ export class ModuleRunner {
     const restart = record.restarts;
     let proc: ModuleProcess;
     try {
+      // Another user (manifest `user:`): its identity, its data directory.
+      const runAs = m.user ? resolveRunAs(m.user, m.group) : undefined;
+      if (runAs) {
+        chownTree(dataDir, runAs.uid, runAs.gid);
+        Object.assign(env, { HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user });
+      }
+      const cgroups = this.ctx.cgroups;
       proc = spawnModule({
         argv,
         cwd: m.dir,
         env,
+        cgroup: cgroups && {
+          dir: cgroups.prepare(record.instanceName),
+          wrap: (dir, argv) => cgroups.wrap(dir, argv),
+        },
+        stdinText: `MODULE_TOKEN=${record.token}\n`,
+        runAs: runAs?.prefix,
         onLine: (stream, line) => {
           this.outputAlarm.wake();
           const entry = record.log.push({
@@ -235,6 +255,7 @@ export class ModuleRunner {
     } catch (err) {
       record.port = 0;
       record.token = "";
+      record.legacyToken = "";
       this.wanted = false;
       this.setState(
         ModuleState.FAILED,
@@ -243,7 +264,8 @@ export class ModuleRunner {
       return false;
     }
     this.process = proc;
-    this.ctx.pids?.add(record.name, proc.pid);
+    record.processes = () => proc.members();
+    this.ctx.pids?.add(record.name, proc.pid, proc.cgroup);
     record.pid = proc.pid;
     record.startedAt = new Date();
     record.addRun({
@@ -280,9 +302,9 @@ export class ModuleRunner {
     this.generation++;
     this.wanted = false;
     this.killReason = reason;
-    proc.signalGroup("SIGKILL");
+    proc.signal("SIGKILL");
     const status = await proc.status;
-    await waitGroupGone(proc.pid, 2_000);
+    await proc.waitGone(2_000);
     this.clearProcess(status);
     this.setState(ModuleState.FAILED, reason);
   }
@@ -294,6 +316,8 @@ export class ModuleRunner {
     this.record.exitSignal = status.signal ?? "";
     this.record.pid = 0;
     this.record.token = "";
+    this.record.legacyToken = "";
+    this.record.processes = () => [];
     this.process = undefined;
     clearTimeout(this.healthTimer);
     this.closeClients();
@@ -378,7 +402,7 @@ export class ModuleRunner {
       return;
     }
     this.killReason = reason;
-    this.process?.signalGroup("SIGKILL");
+    this.process?.signal("SIGKILL");
   }
 
   private closeClients(): void {
@@ -400,7 +424,7 @@ export class ModuleRunner {
     if (generation !== this.generation || this.process !== proc) return;
     if (record.state === ModuleState.STOPPING) return;
     // Reap the rest of the group: nothing of a dead module may keep running.
-    if (groupMembers(proc.pid).length > 0) proc.signalGroup("SIGKILL");
+    if (proc.members().length > 0) proc.signal("SIGKILL");
     this.clearProcess(status);
     if (record.state === ModuleState.FAILED) return;
     this.ctx.logger.warn("module exited", { module: record.name, pid: proc.pid, reason });
@@ -483,20 +507,21 @@ export class ModuleRunner {
     } catch {
       // An unresponsive module is handled by the signals below.
     }
-    if (!(await exited(grace))) proc.signalGroup("SIGTERM");
+    if (!(await exited(grace))) proc.signal("SIGTERM");
     let gone = await exited(stopTimeoutMs);
     if (gone) {
-      proc.signalGroup("SIGTERM");
-      gone = await waitGroupGone(proc.pid, stopTimeoutMs);
+      // What the module started, and what left its process group, goes too.
+      proc.signal("SIGTERM");
+      gone = await proc.waitGone(stopTimeoutMs);
     }
     if (!gone) {
       this.ctx.logger.warn("module did not stop in time, killing its process group", {
         module: this.record.name,
         pid: proc.pid,
       });
-      proc.signalGroup("SIGKILL");
+      proc.signal("SIGKILL");
       await proc.status;
-      await waitGroupGone(proc.pid, 2_000);
+      await proc.waitGone(2_000);
     }
     this.generation++;
     this.clearProcess(await proc.status);

@@ -188,6 +188,7 @@ Deno.test("gateway: JSON body with either field casing, int64 as strings", async
   const put = await app.request("/v1/modules/camera/config", {
     method: "PUT",
     body: JSON.stringify({ config: { url: "rtsp://x" }, expectedRevision: "3" }),
+    headers: { "content-type": "application/json" },
   });
   assert.equal(put.status, 200);
   const current = (await json<{ current: Record<string, unknown> }>(put)).current;
@@ -197,6 +198,7 @@ Deno.test("gateway: JSON body with either field casing, int64 as strings", async
   const stale = await app.request("/v1/modules/camera/config", {
     method: "PUT",
     body: JSON.stringify({ config: {}, expected_revision: 1 }),
+    headers: { "content-type": "application/json" },
   });
   await expectError(stale, 409, Code.ABORTED, "revision");
 });
@@ -206,6 +208,7 @@ Deno.test("gateway: RPC-style POST /<package>.<Service>/<Method>", async () => {
   const res = await app.request("/callassistant.v1.ControlService/GetModule", {
     method: "POST",
     body: '{"name":"camera"}',
+    headers: { "content-type": "application/json" },
   });
   assert.equal(res.status, 200);
   assert.equal((await json<{ module: { name: string } }>(res)).module.name, "camera");
@@ -231,7 +234,12 @@ Deno.test("gateway: unknown routes are 404, other methods 405, as JSON", async (
 
 Deno.test("gateway: bad input is 400 INVALID_ARGUMENT", async () => {
   const { app } = fixture();
-  const post = (body: string) => app.request("/v1/entities", { method: "POST", body });
+  const post = (body: string) =>
+    app.request("/v1/entities", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
   await expectError(await post('{"entityType":'), 400, Code.INVALID_ARGUMENT, "invalid JSON");
   await expectError(
     await post('{"entityType":"c","bogus":1}'),
@@ -260,15 +268,20 @@ Deno.test("gateway: request bodies past the limit get 413 with the JSON error bo
   const withLength = await app.request("/v1/entities", {
     method: "POST",
     body: big,
-    headers: { "content-length": String(big.length) },
+    headers: { "content-length": String(big.length), "content-type": "application/json" },
   });
   await expectError(withLength, 413, Code.RESOURCE_EXHAUSTED, "64 bytes");
   const streamed = await app.request("/v1/entities", {
     method: "POST",
     body: new Blob([big]).stream(),
+    headers: { "content-type": "application/json" },
   });
   await expectError(streamed, 413, Code.RESOURCE_EXHAUSTED);
-  const small = await app.request("/v1/entities", { method: "POST", body: '{"name":"ok"}' });
+  const small = await app.request("/v1/entities", {
+    method: "POST",
+    body: '{"name":"ok"}',
+    headers: { "content-type": "application/json" },
+  });
   assert.equal(small.status, 200);
 });
 

@@ -196,3 +196,50 @@ Deno.test("tls of a remote module: paths resolved, files checked, the name to ve
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("field lengths are bounded by the schema, naming the field and line", () => {
+  const found = problems(
+    `name: cam\ncommand: ./cam\ndescription: "${"d".repeat(5000)}"\n` +
+      `env: { KEY: "${"v".repeat(20_000)}" }\ndependencies: [${
+        Array.from({ length: 100 }, (_, i) => `m${i}`).join(", ")
+      }]\n`,
+  );
+  const byField = Object.fromEntries(found.map((p) => [p.field, p]));
+  assert.match(byField.description.message, /must NOT have more than 1024 characters/);
+  assert.equal(byField.description.line, 3);
+  assert.match(byField["env.KEY"].message, /must NOT have more than 8192 characters/);
+  assert.match(byField.dependencies.message, /must NOT have more than 64 items/);
+  // Long lists of arguments too.
+  const args = problems(
+    `name: cam\ncommand: [${Array.from({ length: 300 }, () => '"x"').join(", ")}]\n`,
+  );
+  assert.equal(args[0].field, "command");
+});
+
+Deno.test("a manifest over 256 KiB is that module's problem, never parsed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });
+  try {
+    await Deno.mkdir(`${dir}/huge`);
+    await Deno.mkdir(`${dir}/fine`);
+    // 50 MB, most of it a comment: the file is refused by its size alone.
+    const file = await Deno.open(`${dir}/huge/module.yaml`, { write: true, create: true });
+    await file.write(new TextEncoder().encode("name: huge\ncommand: ./huge\n"));
+    const comment = new TextEncoder().encode(`# ${"x".repeat(1022)}\n`);
+    for (let i = 0; i < 50 * 1024; i++) await file.write(comment);
+    file.close();
+    await Deno.writeTextFile(`${dir}/fine/module.yaml`, "name: fine\ncommand: ./fine\n");
+    const found = await discoverModules(dir);
+    const huge = found.find((d) => !d.ok);
+    assert.ok(huge && !huge.ok);
+    assert.equal(huge.name, "huge");
+    const size = (await Deno.stat(`${dir}/huge/module.yaml`)).size;
+    assert.ok(size > 50_000_000);
+    assert.equal(
+      huge.problems[0].message,
+      `the file is ${size} bytes, more than the limit of 262144 bytes (256 KiB)`,
+    );
+    assert.ok(found.some((d) => d.ok && d.manifest.name === "fine"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

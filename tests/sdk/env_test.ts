@@ -8,6 +8,8 @@ Deno.test("sdk env: defaults to 127.0.0.1 and plaintext; GRPC_HOST and TLS files
   assert.equal(plain.grpcHost, "127.0.0.1");
   assert.equal(plain.tlsCert, "");
   assert.equal(plain.tlsKey, "");
+  assert.equal(plain.tokenFromStdin, false);
+  assert.equal(readModuleEnv({ GRPC_PORT: "50100", MODULE_TOKEN_STDIN: "1" }).tokenFromStdin, true);
   const tls = readModuleEnv({
     GRPC_PORT: "50100",
     GRPC_HOST: "0.0.0.0",

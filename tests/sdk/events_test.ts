@@ -171,6 +171,33 @@ Deno.test("events: the test camera reports entity events with its MODULE_TOKEN",
   }
 });
 
+Deno.test("events: the token comes from the first line of standard input when told so", async () => {
+  const server = await EventServer.start();
+  const proc = await startModule({
+    env: {
+      ORCHESTRATOR_ADDRESS: server.address,
+      MODULE_TOKEN_STDIN: "1",
+      MODULE_TOKEN: "deprecated-env-secret",
+    },
+    stdinText: "MODULE_TOKEN=stdin-secret\n",
+  });
+  const entity = createClient(EntityService, `127.0.0.1:${proc.port}`);
+  try {
+    await entity.createEntity({ entityId: "cam8", entityType: "video_source", name: "Yard" });
+    const created = await server.waitFor((r) => r.event?.type === "entity.created");
+    assert.equal(created.authorization, "Bearer stdin-secret");
+    assert.ok(!server.received.some((r) => r.authorization?.includes("deprecated-env-secret")));
+    // Standard input is still watched after the token line: its end stops the module.
+    await proc.closeStdin();
+    assert.equal((await proc.waitForExit()).code, 0, proc.output);
+    assert.match(proc.output, /standard input reached end of file/);
+  } finally {
+    entity.close();
+    await proc.stop();
+    await server.close();
+  }
+});
+
 Deno.test("events: onShutdown's event is delivered before the module exits", async () => {
   const server = await EventServer.start();
   const proc = await startModule({

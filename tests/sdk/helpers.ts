@@ -49,6 +49,7 @@ const MODULE_VARS = [
   "MODULE_NAME",
   "ORCHESTRATOR_ADDRESS",
   "MODULE_TOKEN",
+  "MODULE_TOKEN_STDIN",
   "MODULE_DATA_DIR",
   "CALL_ASSISTANT_DEV",
 ];
@@ -62,6 +63,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Standard input (default "piped", as the orchestrator does). */
   stdin?: "piped" | "null";
+  /** Written to standard input right after the start (e.g. the token line), kept open. */
+  stdinText?: string;
   /** Wait for "listening on" before returning (default true). */
   waitListening?: boolean;
 }
@@ -187,6 +190,11 @@ export async function startModule(options: StartOptions = {}): Promise<ModulePro
     stderr: "piped",
   }).spawn();
   const proc = new ModuleProcess(child, port, dataDir);
+  if (options.stdinText !== undefined && stdin === "piped") {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdinText));
+    writer.releaseLock();
+  }
   if (options.waitListening ?? true) {
     try {
       await proc.waitForLine(`listening on 127.0.0.1:${port}`);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { RevisionConflictError, Store, STORE_FILE } from "../../src/store/store.ts";
+import { backupPath, existingBackups, fileProblems } from "../../src/store/backup.ts";
 
 async function withStore(fn: (store: Store, dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ca-store-" });
@@ -142,7 +143,10 @@ Deno.test("store: a file that is not a database is an error naming it", async ()
       `${dir}/${STORE_FILE}`,
       "this is not a database, but it is long enough ".repeat(20),
     );
-    assert.throws(() => Store.open(dir), new RegExp(`cannot open the database .*${STORE_FILE}`));
+    assert.throws(
+      () => Store.open(dir),
+      new RegExp(`the database .*${STORE_FILE} is damaged \\(SQLite: file is not a database\\)`),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -187,6 +191,44 @@ Deno.test("store: every acknowledged write survives kill -9 of the writer", asyn
     const current = store.revisions<{ n: number }>("config").current("module");
     assert.ok(current && current.revision >= acked, `revision ${current?.revision} >= ${acked}`);
     assert.equal(current.value.n, current.revision);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: a backup follows a quiet moment after writes, rotating three", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ca-store-" });
+  const store = Store.open(dir, STORE_FILE, { backupQuietMs: 100 });
+  const path = `${dir}/${STORE_FILE}`;
+  try {
+    const docs = store.collection<{ n: number }>("docs");
+    for (let round = 1; round <= 4; round++) {
+      // File times have a coarse grain on some filesystems: start each round after a tick.
+      await new Promise((r) => setTimeout(r, 20));
+      docs.put("a", { n: round });
+      // No backup while writes keep coming...
+      assert.equal(existingBackups(path).length, round === 1 ? 0 : Math.min(3, round - 1));
+      // ...one after they stop.
+      const before = existingBackups(path)[0]?.modified.getTime() ?? 0;
+      for (let i = 0; i < 100; i++) {
+        if ((existingBackups(path)[0]?.modified.getTime() ?? 0) > before) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(existingBackups(path).length, Math.min(3, round));
+    }
+    // Newest first, each a good database holding what was written before it.
+    const values = existingBackups(path).map((b) => {
+      assert.equal(fileProblems(b.path), "");
+      const copy = Store.open(dir, b.path.slice(dir.length + 1), { backupQuietMs: 0 });
+      try {
+        return copy.collection<{ n: number }>("docs").get("a")?.n;
+      } finally {
+        copy.close();
+      }
+    });
+    assert.deepEqual(values, [4, 3, 2]);
+    assert.equal(Deno.statSync(backupPath(path, 1)).mode! & 0o777, 0o600);
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });

@@ -125,7 +125,7 @@ Deno.test("orchestrator killed with SIGKILL: SDK modules exit, leftovers reaped 
   const second = await startOrchestrator({ modules: dir, data });
   try {
     await second.waitForLog((l) =>
-      l.msg === "terminating a module process left from a previous run" && l.pid === deafPid
+      l.msg === "terminating module processes left from a previous run" && l.pid === deafPid
     );
     assert.deepEqual(groupMembers(deafPid), [], "the leftover process group is gone");
     await waitForState(second.url, "sdk", "READY");

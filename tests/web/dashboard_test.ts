@@ -154,6 +154,7 @@ Deno.test("dashboard: modules, restart, live log, configuration form, entities, 
       // A line written now arrives through the open stream.
       const res = await fetch(`${url}/v1/entities`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ entityType: "video_source", name: "Porch", id: "porch" }),
       });
       assert.equal(res.status, 200, await res.text());

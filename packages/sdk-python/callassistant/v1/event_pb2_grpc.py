@@ -7,9 +7,11 @@ from callassistant.v1 import event_pb2 as callassistant_dot_v1_dot_event__pb2
 
 class EventServiceStub(object):
     """EventService is implemented by the orchestrator for modules. Every call must carry
-    the module's `MODULE_TOKEN` as `authorization: Bearer <token>` metadata: a missing
-    token is UNAUTHENTICATED, a token of another module or of an earlier start is
-    PERMISSION_DENIED. A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
+    the module's token (the `MODULE_TOKEN=<token>` line on its standard input, see
+    ModuleService) as `authorization: Bearer <token>` metadata: a missing token is
+    UNAUTHENTICATED; a token of an earlier start, or sent on a connection that none of the
+    module's own processes holds (a token read by another process), is PERMISSION_DENIED.
+    A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
     """
 
     def __init__(self, channel):
@@ -42,9 +44,11 @@ class EventServiceStub(object):
 
 class EventServiceServicer(object):
     """EventService is implemented by the orchestrator for modules. Every call must carry
-    the module's `MODULE_TOKEN` as `authorization: Bearer <token>` metadata: a missing
-    token is UNAUTHENTICATED, a token of another module or of an earlier start is
-    PERMISSION_DENIED. A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
+    the module's token (the `MODULE_TOKEN=<token>` line on its standard input, see
+    ModuleService) as `authorization: Bearer <token>` metadata: a missing token is
+    UNAUTHENTICATED; a token of an earlier start, or sent on a connection that none of the
+    module's own processes holds (a token read by another process), is PERMISSION_DENIED.
+    A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
     """
 
     def ReportEvent(self, request, context):
@@ -134,9 +138,11 @@ def add_EventServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class EventService(object):
     """EventService is implemented by the orchestrator for modules. Every call must carry
-    the module's `MODULE_TOKEN` as `authorization: Bearer <token>` metadata: a missing
-    token is UNAUTHENTICATED, a token of another module or of an earlier start is
-    PERMISSION_DENIED. A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
+    the module's token (the `MODULE_TOKEN=<token>` line on its standard input, see
+    ModuleService) as `authorization: Bearer <token>` metadata: a missing token is
+    UNAUTHENTICATED; a token of an earlier start, or sent on a connection that none of the
+    module's own processes holds (a token read by another process), is PERMISSION_DENIED.
+    A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
     """
 
     @staticmethod

@@ -491,9 +491,11 @@ export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
 
 /**
  * EventService is implemented by the orchestrator for modules. Every call must carry
- * the module's `MODULE_TOKEN` as `authorization: Bearer <token>` metadata: a missing
- * token is UNAUTHENTICATED, a token of another module or of an earlier start is
- * PERMISSION_DENIED. A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
+ * the module's token (the `MODULE_TOKEN=<token>` line on its standard input, see
+ * ModuleService) as `authorization: Bearer <token>` metadata: a missing token is
+ * UNAUTHENTICATED; a token of an earlier start, or sent on a connection that none of the
+ * module's own processes holds (a token read by another process), is PERMISSION_DENIED.
+ * A module sending faster than its rate limit gets RESOURCE_EXHAUSTED.
  *
  * @generated from service callassistant.v1.EventService
  */

@@ -258,21 +258,27 @@ export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*
  * what the module is, to watch its health, to hand it its configuration and to stop it.
  *
  * Environment. A module is a process the orchestrator starts in its own directory, as the
- * leader of its own process group, with these environment variables: `GRPC_PORT` (serve
- * gRPC on 127.0.0.1 at this port), `MODULE_NAME` (the manifest's name) and `MODULE_ID`
- * (the same value: the module's id for this orchestrator; every instance of a module
- * with `replicas` > 1 gets the same name and id, and is told apart by `MODULE_REPLICA`,
- * 0 to `MODULE_REPLICAS` - 1), `ORCHESTRATOR_ADDRESS` (host:port of the EventService),
- * `MODULE_DATA_DIR` (a persistent directory of its own; `<data>/modules/<name>`, and
- * `<name>@<i>` for instance i > 0) and, in dev mode, `CALL_ASSISTANT_DEV=1`. The per-start
- * secret for the EventService is handed over on standard input when
- * `MODULE_TOKEN_STDIN=1`: the first line is `MODULE_TOKEN=<token>`; otherwise (older
- * orchestrators, for one release) it is the `MODULE_TOKEN` variable. Send it as
- * `authorization: Bearer <token>` metadata on every EventService call.
+ * leader of its own process group (and, where the orchestrator can, in a cgroup of its
+ * own), with these environment variables: `GRPC_PORT` (serve gRPC on 127.0.0.1 at this
+ * port), `MODULE_NAME` (the manifest's name) and `MODULE_ID` (the same value: the module's
+ * id for this orchestrator; every instance of a module with `replicas` > 1 gets the same
+ * name and id, and is told apart by `MODULE_REPLICA`, 0 to `MODULE_REPLICAS` - 1),
+ * `ORCHESTRATOR_ADDRESS` (host:port of the EventService), `MODULE_DATA_DIR` (a persistent
+ * directory of its own; `<data>/modules/<name>`, and `<name>@<i>` for instance i > 0),
+ * `MODULE_TOKEN_STDIN=1` and, in dev mode, `CALL_ASSISTANT_DEV=1`.
+ *
+ * Token. The module's per-start secret for the EventService comes on standard input:
+ * right after the start the orchestrator writes exactly one line, `MODULE_TOKEN=<token>`,
+ * and nothing more. Read that line once, before any report, and send the token as
+ * `authorization: Bearer <token>` metadata on every EventService call. `MODULE_TOKEN` in
+ * the environment is a second, deprecated token, accepted (with a warning in the
+ * orchestrator's log) for one more release only: any process of the same user can read a
+ * process's environment. Either token is accepted only on a connection held by one of the
+ * module's own processes.
  *
  * Standard input. The orchestrator holds the module's standard input open; a module
- * must exit when it reaches end of file (the orchestrator is gone), so no module
- * outlives a killed orchestrator.
+ * must keep reading it after the token line and exit when it reaches end of file (the
+ * orchestrator is gone), so no module outlives a killed orchestrator.
  *
  * Logs. The orchestrator captures standard output and standard error line by line and
  * gives every line a level: a leading level word followed by a space or a colon
