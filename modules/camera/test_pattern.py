@@ -1,0 +1,245 @@
+"""The test pattern: a live H.264 + AAC RTSP stream made on this machine with GStreamer.
+
+One `gst-rtsp-server` per camera module serves every test pattern on its own path
+(`rtsp://host:port/<path>`). Each picture is a moving ball with the capture clock, the
+frame counter and the entity's name burnt in, and a pixel clock strip (`pixel_clock.py`)
+so a receiver can compute glass-to-glass latency. The encoder runs only while someone
+watches (gst-rtsp-server prepares a shared media on the first client).
+
+Run alone for a quick look: `python3 test_pattern.py --port 8554 --path test`, then
+`ffplay rtsp://127.0.0.1:8554/test`.
+"""
+import argparse
+import datetime
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+import pixel_clock  # noqa: E402
+
+Gst.init(None)
+
+
+@dataclass
+class PatternConfig:
+    """What a test pattern looks like: size, frame rate, video bitrate, audio on or off."""
+
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
+    bitrate_kbps: int = 2000
+    audio: bool = True
+    label: str = "test pattern"
+
+
+@dataclass
+class PatternStats:
+    """Live figures of one test pattern (updated from GStreamer's streaming thread)."""
+
+    frames: int = 0
+    last_frame_at: float = 0.0
+    started_at: float = 0.0
+    clients: int = 0
+    sessions: int = 0
+    _times: list = field(default_factory=list)
+
+    def fps(self) -> float:
+        """Frames per second over the last two seconds."""
+        now = time.time()
+        recent = [t for t in self._times if now - t <= 2.0]
+        return round(len(recent) / 2.0, 1) if recent else 0.0
+
+
+def pipeline_description(cfg: PatternConfig) -> str:
+    """The gst-launch description of the media; payloaders are pay0 (video) and pay1."""
+    gop = max(1, cfg.fps)  # a key frame every second: HLS segments and late joiners need it
+    # zerolatency turns on x264's sliced threads, whose key frames ffmpeg reports as corrupt:
+    # sliced-threads=0 keeps the low latency without them.
+    video = (
+        f"videotestsrc is-live=true pattern=ball motion=sweep background-color=0xff203040 "
+        f"! video/x-raw,format=BGRx,width={cfg.width},height={cfg.height},"
+        f"framerate={cfg.fps}/1 "
+        "! cairooverlay name=overlay ! videoconvert ! video/x-raw,format=I420 "
+        f"! x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={cfg.bitrate_kbps} "
+        f"key-int-max={gop} bframes=0 option-string=sliced-threads=0 "
+        "! video/x-h264,profile=constrained-baseline ! h264parse "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1"
+    )
+    if not cfg.audio:
+        return f"( {video} )"
+    audio = (
+        "audiotestsrc is-live=true wave=sine freq=440 volume=0.1 "
+        "! audio/x-raw,rate=48000,channels=2 ! audioconvert ! voaacenc bitrate=96000 "
+        "! aacparse ! rtpmp4gpay name=pay1 pt=97"
+    )
+    return f"( {video} {audio} )"
+
+
+class Overlay:
+    """Draws the clock, counter, name and pixel clock on each frame (cairo)."""
+
+    def __init__(self, cfg: PatternConfig, stats: PatternStats):
+        self.cfg = cfg
+        self.stats = stats
+
+    def draw(self, _overlay, ctx, _timestamp, _duration):
+        now = time.time()
+        ms = int(now * 1000)
+        stats = self.stats
+        stats.frames += 1
+        stats.last_frame_at = now
+        stats._times.append(now)
+        if len(stats._times) > 4 * max(self.cfg.fps, 1):
+            del stats._times[: len(stats._times) // 2]
+        w, h = self.cfg.width, self.cfg.height
+        strip = pixel_clock.strip_height(h)
+        cell = w / pixel_clock.CELLS
+        for i, white in enumerate(pixel_clock.cells(ms)):
+            ctx.set_source_rgb(*((1, 1, 1) if white else (0, 0, 0)))
+            ctx.rectangle(i * cell, 0, cell + 0.5, strip)
+            ctx.fill()
+        clock = datetime.datetime.fromtimestamp(now).strftime("%H:%M:%S.%f")[:-3]
+        size = max(12, h // 12)
+        ctx.select_font_face("monospace")
+        lines = [
+            (clock, size),
+            (f"frame {stats.frames}", size * 0.7),
+            (f"{self.cfg.label}  {w}x{h}@{self.cfg.fps}", size * 0.45),
+        ]
+        y = strip + size * 1.4
+        for text, font in lines:
+            ctx.set_font_size(font)
+            ctx.set_source_rgba(0, 0, 0, 0.6)
+            ctx.move_to(size * 0.5 + 2, y + 2)
+            ctx.show_text(text)
+            ctx.set_source_rgb(1, 1, 1)
+            ctx.move_to(size * 0.5, y)
+            ctx.show_text(text)
+            y += font * 1.3
+
+
+class TestPatternServer:
+    """One RTSP server holding any number of test patterns, each on its own path.
+
+    GStreamer runs in a GLib main loop on its own thread; every method here may be
+    called from any thread.
+    """
+
+    def __init__(self, bind: str = "127.0.0.1", port: int = 0, user: str = "", password: str = ""):
+        self._server = GstRtspServer.RTSPServer()
+        self._server.set_address(bind)
+        self._server.set_service(str(port))
+        # With credentials every path asks for them (HTTP Basic, as most cameras do).
+        self._protected = bool(user or password)
+        if self._protected:
+            auth = GstRtspServer.RTSPAuth()
+            token = GstRtspServer.RTSPToken()
+            token.set_string("media.factory.role", "viewer")
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+            self._server.set_auth(auth)
+        self._mounts = self._server.get_mount_points()
+        self._context = GLib.MainContext.new()
+        self._loop = GLib.MainLoop.new(self._context, False)
+        self._patterns = {}
+        self._lock = threading.Lock()
+        try:
+            self._source_id = self._server.attach(self._context)
+        except GLib.Error as err:
+            raise OSError(f"cannot listen for RTSP on {bind}:{port}: {err.message}") from err
+        if self._source_id == 0:
+            raise OSError(f"cannot listen for RTSP on {bind}:{port} (address in use?)")
+        self.port = self._server.get_bound_port()
+        self._thread = threading.Thread(target=self._loop.run, name="gst-rtsp", daemon=True)
+        self._thread.start()
+
+    def add(self, path: str, cfg: PatternConfig) -> PatternStats:
+        """Serves a test pattern on `/path` (replacing one already there)."""
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(pipeline_description(cfg))
+        factory.set_shared(True)
+        if self._protected:
+            factory.add_role_from_structure(Gst.Structure.from_string(
+                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            )[0])
+        stats = PatternStats(started_at=time.time())
+        overlay = Overlay(cfg, stats)
+
+        def configure(_factory, media):
+            element = media.get_element()
+            element.get_by_name("overlay").connect("draw", overlay.draw)
+            stats.sessions += 1
+
+        factory.connect("media-configure", configure)
+        with self._lock:
+            self._mounts.remove_factory(f"/{path}")
+            self._mounts.add_factory(f"/{path}", factory)
+            self._patterns[path] = stats
+        return stats
+
+    def remove(self, path: str) -> None:
+        """Stops serving `/path`; clients playing it are disconnected."""
+        with self._lock:
+            self._mounts.remove_factory(f"/{path}")
+            self._patterns.pop(path, None)
+        # Close the sessions of that path now rather than at their timeout.
+        pool = self._server.get_session_pool()
+
+        def drop(_pool, session):
+            return GstRtspServer.RTSPFilterResult.REMOVE if session.get_media(
+                f"/{path}")[0] else GstRtspServer.RTSPFilterResult.KEEP
+
+        pool.filter(drop)
+
+    def stats(self, path: str):
+        """The live figures of `/path`, or None."""
+        with self._lock:
+            return self._patterns.get(path)
+
+    def close(self) -> None:
+        """Stops the server and its thread."""
+        for path in list(self._patterns):
+            self.remove(path)
+        GLib.Source.remove_by_id(self._source_id) if self._context.find_source_by_id(
+            self._source_id) else None
+        self._loop.quit()
+        self._thread.join(timeout=5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="host written in the URL")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--path", default="test")
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--bitrate", type=int, default=2000, help="kbit/s")
+    parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--user", default="")
+    parser.add_argument("--password", default="")
+    args = parser.parse_args()
+    width, height = (int(n) for n in args.size.split("x"))
+    server = TestPatternServer(args.bind, args.port, args.user, args.password)
+    cfg = PatternConfig(width, height, args.fps, args.bitrate, not args.no_audio)
+    server.add(args.path, cfg)
+    print(f"rtsp://{args.host}:{server.port}/{args.path}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    # End with standard input too, so a parent that dies takes us with it.
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait()
+    server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

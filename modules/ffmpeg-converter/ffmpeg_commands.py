@@ -1,0 +1,71 @@
+"""The ffmpeg command lines of the converter: RTSP to HLS (a remux: the video is copied,
+never decoded) and RTSP to MJPEG (a transcode). FfmpegJob adds the progress options."""
+import time
+
+FFMPEG = "ffmpeg"
+# How long a segment lasts. With `-c copy` ffmpeg can only cut at key frames, so the
+# camera's key-frame interval (1 s for the test pattern) sets the real length.
+SEGMENT_SECONDS = 1
+LIST_SIZE = 6
+
+
+def _input(url: str, low_delay: bool) -> list:
+    args = [FFMPEG, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
+    if low_delay:
+        args += ["-fflags", "nobuffer", "-flags", "low_delay"]
+    # TCP: no lost packets on the way in, and no UDP ports to open.
+    args += ["-rtsp_transport", "tcp", "-timeout", "5000000", "-i", url]
+    return args
+
+
+def hls_start_number() -> int:
+    """A media sequence number that grows across restarts (4 per second, while a 1 s
+    segment takes 1), so a player never sees the playlist go back in time."""
+    return (int(time.time()) - 1_700_000_000) * 4
+
+
+def hls_command(url: str, out_dir: str, audio_codec: str = "") -> list:
+    """RTSP H.264 (+ audio) -> HLS in `out_dir/index.m3u8`.
+
+    `audio_codec` is the source's audio codec when a flow carries audio: AAC is copied,
+    anything else is transcoded to AAC; empty takes the source's first audio stream if
+    there is one, transcoded to AAC (cheap), so the screen has sound.
+    """
+    args = _input(url, low_delay=False)
+    args += ["-map", "0:v:0", "-c:v", "copy"]
+    if audio_codec == "aac":
+        args += ["-map", "0:a:0", "-c:a", "copy"]
+    else:
+        args += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "96k"]
+    args += [
+        "-f", "hls",
+        "-hls_time", str(SEGMENT_SECONDS),
+        "-hls_list_size", str(LIST_SIZE),
+        "-hls_flags", "delete_segments+independent_segments+omit_endlist+temp_file",
+        "-hls_allow_cache", "0",
+        "-start_number", str(hls_start_number()),
+        "-hls_segment_filename", f"{out_dir}/s%d.ts",
+    ]
+    return args + [f"{out_dir}/index.m3u8"]
+
+
+def mjpeg_command(url: str, width: int = 0, height: int = 0, fps: int = 0,
+                  quality: int = 5) -> list:
+    """RTSP (any video ffmpeg decodes) -> multipart JPEG on standard output.
+
+    `width`/`height` bound the size (aspect kept, never enlarged); `fps` caps the rate;
+    `quality` is the JPEG qscale (2 best .. 31 worst).
+    """
+    args = _input(url, low_delay=True)
+    filters = []
+    if fps:
+        filters.append(f"fps={fps}")
+    if width and height:
+        filters.append(
+            f"scale='min({width},iw)':'min({height},ih)':force_original_aspect_ratio=decrease"
+            ":force_divisible_by=2")
+    args += ["-map", "0:v:0", "-an"]
+    if filters:
+        args += ["-vf", ",".join(filters)]
+    args += ["-c:v", "mjpeg", "-q:v", str(quality), "-f", "mpjpeg", "-boundary_tag", "ffmpeg"]
+    return args + ["pipe:1"]

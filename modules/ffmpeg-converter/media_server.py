@@ -1,0 +1,156 @@
+"""The converter's HTTP server: HLS playlists and segments, and MJPEG streams.
+
+    GET /hls/<id>/index.m3u8   the live playlist (404 until it holds two segments:
+                               Chromium gives up for good on a one-segment live playlist)
+    GET /hls/<id>/<segment>.ts a segment
+    GET /mjpeg/<id>            multipart/x-mixed-replace JPEG stream
+    GET /mjpeg/<id>/frame.jpg  the latest JPEG
+    GET /                      what is served, as JSON
+
+Every answer allows any origin (CORS), so a screen page on another port can read the
+pixels of the video (the latency reader draws it on a canvas).
+"""
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+import mjpeg_hub
+
+PLAYLIST_MIN_SEGMENTS = 2
+CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store"}
+
+
+@dataclass
+class Served:
+    """What one converter entity serves, and how much was fetched."""
+
+    kind: str  # "hls" or "mjpeg"
+    directory: str = ""  # hls
+    hub: mjpeg_hub.MjpegHub = None  # mjpeg
+    requests: int = 0
+    bytes_out: int = 0
+    last_request_at: float = 0.0
+    viewers: set = field(default_factory=set)  # client addresses seen in the last minute
+
+
+def playlist_segments(text: str) -> int:
+    """How many segments a playlist lists."""
+    return sum(1 for line in text.splitlines() if line.startswith("#EXTINF"))
+
+
+class MediaServer:
+    """Serves the outputs of every converter entity of the module."""
+
+    def __init__(self, bind: str, port: int, host: str):
+        self.bind = bind
+        self.port = port
+        self.host = host
+        self.outputs: dict = {}
+        self._runner = None
+
+    def url(self, entity_id: str) -> str:
+        """Where the entity's output is fetched (HLS playlist or MJPEG stream)."""
+        served = self.outputs.get(entity_id)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        base = f"http://{host}:{self.port}"
+        if served and served.kind == "mjpeg":
+            return f"{base}/mjpeg/{entity_id}"
+        return f"{base}/hls/{entity_id}/index.m3u8"
+
+    def add(self, entity_id: str, served: Served) -> None:
+        """Serves an entity's output."""
+        self.outputs[entity_id] = served
+
+    def remove(self, entity_id: str) -> None:
+        """Stops serving an entity's output."""
+        self.outputs.pop(entity_id, None)
+
+    async def start(self) -> int:
+        """Listens; returns the port (the kernel's choice when 0)."""
+        app = web.Application()
+        app.router.add_get("/", self._index)
+        app.router.add_get("/hls/{id}/{name}", self._hls)
+        app.router.add_get("/mjpeg/{id}", self._mjpeg)
+        app.router.add_get("/mjpeg/{id}/frame.jpg", self._snapshot)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.bind, self.port, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        """Stops listening and ends every stream."""
+        if self._runner:
+            await self._runner.cleanup()
+
+    def _find(self, request, kind: str) -> Served:
+        entity_id = request.match_info["id"]
+        served = self.outputs.get(entity_id)
+        if not served or served.kind != kind:
+            raise web.HTTPNotFound(
+                text=f"no {kind.upper()} output for {entity_id!r} on this converter\n",
+                headers=CORS)
+        served.requests += 1
+        served.last_request_at = time.time()
+        served.viewers.add(request.remote)
+        return served
+
+    async def _index(self, _request):
+        return web.json_response(
+            {k: {"kind": v.kind, "url": self.url(k), "requests": v.requests}
+             for k, v in self.outputs.items()}, headers=CORS)
+
+    async def _hls(self, request):
+        served = self._find(request, "hls")
+        name = request.match_info["name"]
+        if "/" in name or name.startswith(".") or not (name.endswith(".ts") or
+                                                       name == "index.m3u8"):
+            raise web.HTTPNotFound(text="no such file\n", headers=CORS)
+        path = os.path.join(served.directory, name)
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except FileNotFoundError:
+            raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
+        if name == "index.m3u8":
+            if playlist_segments(body.decode(errors="replace")) < PLAYLIST_MIN_SEGMENTS:
+                raise web.HTTPNotFound(text="the playlist has fewer than two segments yet\n",
+                                       headers=CORS)
+            content_type = "application/vnd.apple.mpegurl"
+        else:
+            content_type = "video/mp2t"
+        served.bytes_out += len(body)
+        return web.Response(body=body, content_type=content_type, headers=CORS)
+
+    async def _snapshot(self, request):
+        served = self._find(request, "mjpeg")
+        if served.hub.frame is None:
+            raise web.HTTPNotFound(text="no frame yet\n", headers=CORS)
+        return web.Response(body=served.hub.frame, content_type="image/jpeg", headers=CORS)
+
+    async def _mjpeg(self, request):
+        served = self._find(request, "mjpeg")
+        hub = served.hub
+        response = web.StreamResponse(headers={
+            **CORS, "Content-Type": f"multipart/x-mixed-replace; boundary={mjpeg_hub.BOUNDARY}"})
+        await response.prepare(request)
+        hub.clients += 1
+        seen = 0
+        try:
+            while served is self.outputs.get(request.match_info["id"]):
+                frame = await hub.next_frame(seen, 5.0)
+                if frame is None:
+                    continue  # the converter restarts; keep the client
+                seen = hub.frames
+                chunk = mjpeg_hub.part(frame)
+                await response.write(chunk)
+                served.bytes_out += len(chunk)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            hub.clients -= 1
+        return response
