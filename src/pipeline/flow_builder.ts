@@ -4,8 +4,9 @@
  * Building: create the converter entities the path needs (origin FLOW), or reuse the
  * flow's earlier ones, connect each hop with `ConnectEntities` (the receiving side first,
  * which answers with the address it accepts media on, then the sending side with that
- * address), then `StartFlow` on every module involved, downstream first. A failure
- * undoes everything made so far, in reverse.
+ * address; a receiver that pulls its media answers no address, and is connected again
+ * with the address the sender answered), then `StartFlow` on every module involved,
+ * downstream first. A failure undoes everything made so far, in reverse.
  */
 import { create } from "@bufbuild/protobuf";
 import { EntityKind } from "@callassistant/protocol";
@@ -18,7 +19,8 @@ import {
   type MediaPath,
 } from "@callassistant/protocol";
 import type { Logger } from "../log/logger.ts";
-import { mediaName } from "../entities/formats.ts";
+import { formatKey, mediaName } from "../entities/formats.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { ModuleCaller } from "../entities/modules.ts";
 import type { CreateEntityInput, EntityRecord, EntityRegistry } from "../entities/registry.ts";
 import { type FlowRecord, type FlowTable, statusWith } from "./flow_table.ts";
@@ -121,7 +123,7 @@ export class FlowBuilder {
           );
           made.sides.push({ module: receiver.module, connectionId: connection.id });
           connection.address = accepted.address;
-          await caller.call(
+          const sent = await caller.call(
             sender.module,
             "ConnectEntities",
             (c, o) =>
@@ -132,6 +134,29 @@ export class FlowBuilder {
           );
           if (sender.module !== receiver.module) {
             made.sides.push({ module: sender.module, connectionId: connection.id });
+          }
+          if (!accepted.address) {
+            // A pulling receiver (HLS, MJPEG, WHEP, RTSP from the sender's server) answers
+            // no address; the sender answers where its media is fetched, and the receiver
+            // is told.
+            if (!sent.address) {
+              throw new RpcError(
+                Code.FAILED_PRECONDITION,
+                `connection ${connection.id}: neither the receiver "${receiver.entityId}" ` +
+                  `(${receiver.module}) nor the sender "${sender.entityId}" (${sender.module}) ` +
+                  `gave an address for ${formatKey(connection.format!)}`,
+              );
+            }
+            connection.address = sent.address;
+            await caller.call(
+              receiver.module,
+              "ConnectEntities",
+              (c, o) =>
+                c.pipeline.connectEntities(
+                  { ...request, role: ConnectionRole.RECEIVER, address: sent.address },
+                  o,
+                ),
+            );
           }
           connections.push(connection);
         }

@@ -225,6 +225,48 @@ Deno.test("flows: receiver first, sender with its address, started downstream fi
   }
 });
 
+Deno.test("flows: a pulling receiver answers no address, the sender answers where to fetch, the receiver is told", async () => {
+  const modules = homeSetup();
+  for (const name of ["camera", "converter", "screen"]) modules.get(name).pulls = true;
+  const { pipeline } = fakePipeline(modules);
+  const { flows } = pipeline;
+  try {
+    await camAndTv(pipeline);
+    modules.log.length = 0;
+    const flow = await flows.create({ sourceEntityId: "front-door", targetEntityId: "tv" });
+    assert.equal(flow.state, FlowState.ACTIVE);
+    const video = modules.log.filter((l) => l.includes("-video-"));
+    assert.deepEqual(video, [
+      "converter ConnectEntities RECEIVER front-door-to-tv-video-0",
+      "camera ConnectEntities SENDER front-door-to-tv-video-0",
+      "converter ConnectEntities RECEIVER front-door-to-tv-video-0",
+      "screen ConnectEntities RECEIVER front-door-to-tv-video-1",
+      "converter ConnectEntities SENDER front-door-to-tv-video-1",
+      "screen ConnectEntities RECEIVER front-door-to-tv-video-1",
+    ]);
+    assert.deepEqual(flows.toProto(flow).connections.map((c) => c.address).slice(0, 2), [
+      "served://camera/front-door-to-tv-video-0",
+      "served://converter/front-door-to-tv-video-1",
+    ]);
+
+    // A receiver and a sender that both give no address: the flow fails naming both,
+    // and what was made is undone.
+    modules.get("camera").servedAddress = () => "";
+    modules.log.length = 0;
+    await rejects(
+      flows.create({ sourceEntityId: "front-door", targetEntityId: "tv", id: "silent" }),
+      Code.FAILED_PRECONDITION,
+      /connection silent-video-0: neither the receiver ".*" \(converter\) nor the sender "front-door" \(camera\) gave an address for video\/rtsp\/h264/,
+    );
+    assert.ok(
+      modules.log.includes("converter DestroyEntity silent-rtsp_to_hls"),
+      modules.log.join("\n"),
+    );
+  } finally {
+    await pipeline.close();
+  }
+});
+
 Deno.test("flows: a module failing halfway leaves the flow FAILED and everything undone", async () => {
   const modules = homeSetup();
   const { pipeline } = fakePipeline(modules);

@@ -65,7 +65,9 @@ export type ConnectEntitiesRequest = Message<"callassistant.v1.ConnectEntitiesRe
   role: ConnectionRole;
 
   /**
-   * For the sender: the address the receiver returned.
+   * For the sender: the address the receiver returned (empty when the receiver pulls).
+   * For a receiver that pulls: empty the first time, then the address the sender
+   * returned.
    *
    * @generated from field: string address = 7;
    */
@@ -86,7 +88,11 @@ export const ConnectEntitiesRequestSchema: GenMessage<ConnectEntitiesRequest> = 
  */
 export type ConnectEntitiesResponse = Message<"callassistant.v1.ConnectEntitiesResponse"> & {
   /**
-   * For the receiver: where it accepts media, e.g. "rtsp://127.0.0.1:8554/x".
+   * For the receiver: where it accepts media, e.g. "rtsp://127.0.0.1:8554/x"; empty
+   * when it pulls the media from the sender. For a sender asked with an empty address:
+   * where its media is fetched, e.g. "rtsp://host:8554/cam", "http://host:port/hls/conv/
+   * index.m3u8", "http://host:port/mjpeg/conv" (multipart JPEG), or a WHEP endpoint
+   * "http://host:port/whep/bridge".
    *
    * @generated from field: string address = 1;
    */
@@ -338,7 +344,12 @@ export const AdjustQualityResponseSchema: GenMessage<AdjustQualityResponse> = /*
  * orchestrator builds a flow hop by hop: for each connection it first calls
  * `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
  * the address it accepts media on, then on the sending entity's module (role SENDER)
- * with that address. Then it calls `StartFlow` on every module involved.
+ * with that address. Media that the receiver pulls from the sender (RTSP from a camera's
+ * server, HLS or MJPEG from a converter, WebRTC by WHEP) goes the other way: the
+ * receiver answers an empty address, the sender (asked with an empty address) answers
+ * the address its media is fetched from, and the orchestrator calls `ConnectEntities`
+ * on the receiver again with that address. Then it calls `StartFlow` on every module
+ * involved.
  *
  * @generated from service callassistant.v1.PipelineService
  */
