@@ -1,7 +1,7 @@
 """The test pattern: a live H.264 + AAC RTSP stream made on this machine with GStreamer.
 
-One `gst-rtsp-server` per camera module serves every test pattern on its own path
-(`rtsp://host:port/<path>`). Each picture is a moving ball with the capture clock, the
+Served by the camera module's RtspServer on its own path (`rtsp://host:port/<path>`).
+Each picture is a moving ball with the capture clock, the
 frame counter and the entity's name burnt in, and a pixel clock strip (`pixel_clock.py`)
 so a receiver can compute glass-to-glass latency. The encoder runs only while someone
 watches (gst-rtsp-server prepares a shared media on the first client).
@@ -21,11 +21,10 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GstRtspServer  # noqa: E402
 
 import pixel_clock  # noqa: E402
-
-Gst.init(None)
+import rtsp_server  # noqa: E402
 
 
 @dataclass
@@ -126,91 +125,22 @@ class Overlay:
             y += font * 1.3
 
 
-class TestPatternServer:
-    """One RTSP server holding any number of test patterns, each on its own path.
+def pattern_factory(cfg: PatternConfig, protected: bool = False):
+    """A gst-rtsp-server media factory for a test pattern, and its live figures."""
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(pipeline_description(cfg))
+    factory.set_shared(True)
+    if protected:
+        rtsp_server.allow_viewers(factory)
+    stats = PatternStats(started_at=time.time())
+    overlay = Overlay(cfg, stats)
 
-    GStreamer runs in a GLib main loop on its own thread; every method here may be
-    called from any thread.
-    """
+    def configure(_factory, media):
+        media.get_element().get_by_name("overlay").connect("draw", overlay.draw)
+        stats.sessions += 1
 
-    def __init__(self, bind: str = "127.0.0.1", port: int = 0, user: str = "", password: str = ""):
-        self._server = GstRtspServer.RTSPServer()
-        self._server.set_address(bind)
-        self._server.set_service(str(port))
-        # With credentials every path asks for them (HTTP Basic, as most cameras do).
-        self._protected = bool(user or password)
-        if self._protected:
-            auth = GstRtspServer.RTSPAuth()
-            token = GstRtspServer.RTSPToken()
-            token.set_string("media.factory.role", "viewer")
-            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
-            self._server.set_auth(auth)
-        self._mounts = self._server.get_mount_points()
-        self._context = GLib.MainContext.new()
-        self._loop = GLib.MainLoop.new(self._context, False)
-        self._patterns = {}
-        self._lock = threading.Lock()
-        try:
-            self._source_id = self._server.attach(self._context)
-        except GLib.Error as err:
-            raise OSError(f"cannot listen for RTSP on {bind}:{port}: {err.message}") from err
-        if self._source_id == 0:
-            raise OSError(f"cannot listen for RTSP on {bind}:{port} (address in use?)")
-        self.port = self._server.get_bound_port()
-        self._thread = threading.Thread(target=self._loop.run, name="gst-rtsp", daemon=True)
-        self._thread.start()
-
-    def add(self, path: str, cfg: PatternConfig) -> PatternStats:
-        """Serves a test pattern on `/path` (replacing one already there)."""
-        factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(pipeline_description(cfg))
-        factory.set_shared(True)
-        if self._protected:
-            factory.add_role_from_structure(Gst.Structure.from_string(
-                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
-            )[0])
-        stats = PatternStats(started_at=time.time())
-        overlay = Overlay(cfg, stats)
-
-        def configure(_factory, media):
-            element = media.get_element()
-            element.get_by_name("overlay").connect("draw", overlay.draw)
-            stats.sessions += 1
-
-        factory.connect("media-configure", configure)
-        with self._lock:
-            self._mounts.remove_factory(f"/{path}")
-            self._mounts.add_factory(f"/{path}", factory)
-            self._patterns[path] = stats
-        return stats
-
-    def remove(self, path: str) -> None:
-        """Stops serving `/path`; clients playing it are disconnected."""
-        with self._lock:
-            self._mounts.remove_factory(f"/{path}")
-            self._patterns.pop(path, None)
-        # Close the sessions of that path now rather than at their timeout.
-        pool = self._server.get_session_pool()
-
-        def drop(_pool, session):
-            return GstRtspServer.RTSPFilterResult.REMOVE if session.get_media(
-                f"/{path}")[0] else GstRtspServer.RTSPFilterResult.KEEP
-
-        pool.filter(drop)
-
-    def stats(self, path: str):
-        """The live figures of `/path`, or None."""
-        with self._lock:
-            return self._patterns.get(path)
-
-    def close(self) -> None:
-        """Stops the server and its thread."""
-        for path in list(self._patterns):
-            self.remove(path)
-        GLib.Source.remove_by_id(self._source_id) if self._context.find_source_by_id(
-            self._source_id) else None
-        self._loop.quit()
-        self._thread.join(timeout=5)
+    factory.connect("media-configure", configure)
+    return factory, stats
 
 
 def main() -> int:
@@ -227,9 +157,10 @@ def main() -> int:
     parser.add_argument("--password", default="")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
-    server = TestPatternServer(args.bind, args.port, args.user, args.password)
+    server = rtsp_server.RtspServer(args.bind, args.port, args.user, args.password)
     cfg = PatternConfig(width, height, args.fps, args.bitrate, not args.no_audio)
-    server.add(args.path, cfg)
+    factory, _stats = pattern_factory(cfg, server.protected)
+    server.add(args.path, factory)
     print(f"rtsp://{args.host}:{server.port}/{args.path}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

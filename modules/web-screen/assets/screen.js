@@ -9,6 +9,7 @@ const POLL_MS = 1000;
 const STALL_MS = 2000; // no new frame this long: a stall
 const RECONNECT_MS = 4000; // no new frame this long: start the player again
 const RETRY_MS = 1000; // after a player error
+const PATIENCE_MS = 15_000; // errors this soon after a new source are "connecting"
 
 const root = document.body;
 const screenId = root.dataset.screen;
@@ -76,6 +77,7 @@ let attempt = 0;
 let decodedBase = 0; // decoded frames of earlier players
 let droppedBase = 0;
 let startedAt = 0;
+let sourceSetAt = 0;
 let lastNewFrameAt = 0;
 let lastClock = -1;
 let stalled = false;
@@ -112,9 +114,14 @@ function onFrame(drawable, width, height, displayedAt) {
 }
 
 function onError(message) {
-  setState("error", message);
+  // A converter needs a few seconds for its first segments: not an error yet.
+  const patient = !stats.first_frame_ms && performance.now() - sourceSetAt < PATIENCE_MS;
+  setState(patient ? "connecting" : "error", patient ? `retrying: ${message}` : message);
   clearTimeout(retryTimer);
-  retryTimer = setTimeout(() => restart("error"), RETRY_MS);
+  retryTimer = setTimeout(() => {
+    retryTimer = 0;
+    restart("error");
+  }, RETRY_MS);
 }
 
 function setState(state, message) {
@@ -123,12 +130,18 @@ function setState(state, message) {
   render();
 }
 
+const PLAYERS = { hls: HlsPlayer, webrtc: WhepPlayer, mjpeg: MjpegPlayer };
+
 function makePlayer(src) {
-  const hooks = { frame: onFrame, error: onError };
-  if (src.protocol === "hls") return new HlsPlayer(src.url, stage, hooks);
-  if (src.protocol === "webrtc") return new WhepPlayer(src.url, stage, hooks);
-  if (src.protocol === "mjpeg") return new MjpegPlayer(src.url, stage, hooks);
-  return null;
+  const Player = PLAYERS[src.protocol];
+  if (!Player) return null;
+  // A player that was replaced may still fire (a video losing its src errors): ignore it.
+  const hooks = {
+    frame: (...args) => p === player && onFrame(...args),
+    error: (message) => p === player && onError(message),
+  };
+  const p = new Player(src.url, stage, hooks);
+  return p;
 }
 
 function stopPlayer() {
@@ -142,6 +155,7 @@ function stopPlayer() {
 
 function startPlayer() {
   clearTimeout(retryTimer);
+  retryTimer = 0;
   stopPlayer();
   if (!source) {
     stage.replaceChildren();
@@ -190,6 +204,7 @@ async function poll() {
         first_frame_ms: 0,
       });
       lastClock = -1;
+      sourceSetAt = performance.now();
       startPlayer();
     }
   } catch {
@@ -224,7 +239,8 @@ async function tick() {
       stats.stalls++;
       setState("stalled", `no new frame for ${Math.round(quiet / 1000)} s`);
     }
-    if (quiet > RECONNECT_MS && stats.state !== "error") restart("no new frame");
+    const patience = stats.first_frame_ms ? RECONNECT_MS : 2 * RECONNECT_MS;
+    if (quiet > patience && !retryTimer) restart("no new frame");
   }
   const recent = latencies.slice(-10);
   stats.latency_ms = percentile(recent, 50);
