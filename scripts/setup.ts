@@ -1,18 +1,20 @@
 /**
- * Installs the system packages the example modules and tests need, once: Debian's gRPC for
- * Python (the cast-screen example module) and protoc with its gRPC plugin; with `--tests`
- * also Chromium (the dashboard tests drive it) and openssl (the TLS tests make their
- * certificates with it). Run by
+ * Installs the system packages the example modules and tests need, once: Debian's Python
+ * with gRPC and protobuf (Python modules: the cast-screen example, the Python SDK and its
+ * tests; the SDK ships its generated stubs, so protoc is not needed to run anything); with
+ * `--tests` also Chromium (the dashboard tests drive it) and openssl (the TLS tests make
+ * their certificates with it). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
  * Without root it prints the apt-get command instead of running it.
  */
 
 /** Debian packages and the file each one provides, to check for it. */
 export const PACKAGES: Record<string, string> = {
-  "python3-grpcio": "/usr/lib/python3/dist-packages/grpc/__init__.py",
-  "python3-protobuf": "/usr/lib/python3/dist-packages/google/protobuf/__init__.py",
-  "protobuf-compiler": "/usr/bin/protoc",
-  "protobuf-compiler-grpc": "/usr/bin/grpc_python_plugin",
+  "python3-minimal": "/usr/bin/python3",
+  // grpc.aio: the Python SDK serves and reports with asyncio.
+  "python3-grpcio": "/usr/lib/python3/dist-packages/grpc/aio/__init__.py",
+  // struct_pb2: the well-known types the generated stubs import.
+  "python3-protobuf": "/usr/lib/python3/dist-packages/google/protobuf/struct_pb2.py",
 };
 
 /** Debian packages only the tests need. */

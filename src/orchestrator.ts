@@ -30,6 +30,7 @@ import { Store } from "./store/store.ts";
 import { ModuleConfigs } from "./config/config_service.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
+import { pythonSdkDir } from "./supervisor/python_sdk.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
@@ -91,6 +92,14 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   // Module processes that survived an orchestrator killed with SIGKILL go first.
   const pids = new PidRecords(`${dataDir}/processes.json`);
   await pids.reapPrevious(logger);
+  let pythonSdk: string | undefined;
+  try {
+    pythonSdk = await pythonSdkDir(dataDir);
+  } catch (err) {
+    logger.warn("cannot write the Python SDK for Python modules", {
+      error: (err as Error).message,
+    });
+  }
   const bus = new EventBus();
   const registry = new ModuleRegistry(bus, logger);
 
@@ -111,6 +120,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     dev: options.dev,
     version: VERSION,
     echoOutput: true,
+    pythonSdkDir: pythonSdk,
     pids,
     onRegistered: (record, clients): Promise<void> => configs.apply(record, clients),
   });

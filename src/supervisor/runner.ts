@@ -35,6 +35,11 @@ export interface RunnerContext {
   echoOutput: boolean;
   /** Where spawned processes are recorded for the next run. */
   pids?: PidRecords;
+  /**
+   * The directory holding the Python SDK (`callassistant`), appended to every module's
+   * PYTHONPATH so Python modules import it without an install; none when unset.
+   */
+  pythonSdkDir?: string;
   /** Called after every registration, before readiness (sends the stored configuration). */
   onRegistered?: (record: ModuleRecord, clients: ModuleClients) => Promise<void>;
 }
@@ -200,6 +205,10 @@ export class ModuleRunner {
       MODULE_REPLICA: String(record.replicaIndex),
       MODULE_REPLICAS: String(m.replicas),
     };
+    if (this.ctx.pythonSdkDir) {
+      // After the module's own entries: a manifest may bring another copy of the SDK.
+      env.PYTHONPATH = [env.PYTHONPATH, this.ctx.pythonSdkDir].filter(Boolean).join(":");
+    }
     if (this.ctx.dev) env.CALL_ASSISTANT_DEV = "1";
     else delete env.CALL_ASSISTANT_DEV;
     const restart = record.restarts;

@@ -13,7 +13,7 @@ export async function addExample(
   extra = "",
 ): Promise<void> {
   const command = example === "cast-screen"
-    ? `["/bin/sh", "${ROOT}modules/cast-screen/start.sh"]`
+    ? `["/usr/bin/python3", "${ROOT}modules/cast-screen/cast_screen.py"]`
     : `["deno", "run", "--allow-all", "${ROOT}modules/${example}/main.ts"]`;
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });
   await Deno.writeTextFile(

@@ -26,9 +26,10 @@ Deno.test("remote module over mutual TLS: READY with the right certificates only
   const pki = await makeTestPki();
   const port = freePort();
   const moduleData = await Deno.makeTempDir({ prefix: "ca-test-data-" });
-  const screen = new Deno.Command("sh", {
-    args: [`${ROOT}modules/cast-screen/start.sh`],
+  const screen = new Deno.Command("/usr/bin/python3", {
+    args: [`${ROOT}modules/cast-screen/cast_screen.py`],
     env: {
+      PYTHONPATH: `${ROOT}packages/sdk-python`,
       GRPC_PORT: String(port),
       GRPC_TLS_CERT: pki.serverCert,
       GRPC_TLS_KEY: pki.serverKey,
