@@ -10,7 +10,12 @@ class PipelineServiceStub(object):
     orchestrator builds a flow hop by hop: for each connection it first calls
     `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
     the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    with that address. Media that the receiver pulls from the sender (RTSP from a camera's
+    server, HLS or MJPEG from a converter, WebRTC by WHEP) goes the other way: the
+    receiver answers an empty address, the sender (asked with an empty address) answers
+    the address its media is fetched from, and the orchestrator calls `ConnectEntities`
+    on the receiver again with that address. Then it calls `StartFlow` on every module
+    involved.
     """
 
     def __init__(self, channel):
@@ -56,7 +61,12 @@ class PipelineServiceServicer(object):
     orchestrator builds a flow hop by hop: for each connection it first calls
     `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
     the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    with that address. Media that the receiver pulls from the sender (RTSP from a camera's
+    server, HLS or MJPEG from a converter, WebRTC by WHEP) goes the other way: the
+    receiver answers an empty address, the sender (asked with an empty address) answers
+    the address its media is fetched from, and the orchestrator calls `ConnectEntities`
+    on the receiver again with that address. Then it calls `StartFlow` on every module
+    involved.
     """
 
     def ConnectEntities(self, request, context):
@@ -149,7 +159,12 @@ class PipelineService(object):
     orchestrator builds a flow hop by hop: for each connection it first calls
     `ConnectEntities` on the receiving entity's module (role RECEIVER), which answers with
     the address it accepts media on, then on the sending entity's module (role SENDER)
-    with that address. Then it calls `StartFlow` on every module involved.
+    with that address. Media that the receiver pulls from the sender (RTSP from a camera's
+    server, HLS or MJPEG from a converter, WebRTC by WHEP) goes the other way: the
+    receiver answers an empty address, the sender (asked with an empty address) answers
+    the address its media is fetched from, and the orchestrator calls `ConnectEntities`
+    on the receiver again with that address. Then it calls `StartFlow` on every module
+    involved.
     """
 
     @staticmethod
