@@ -145,6 +145,56 @@ Deno.test("entities: the module is chosen by capability; unknown, ambiguous and 
   }
 });
 
+Deno.test("entities: secret configuration fields read ******** and keep their value when sent back", async () => {
+  const modules = homeSetup();
+  modules.add("ipcam", [{
+    entityType: "rtsp_camera",
+    kind: EntityKind.SOURCE,
+    outputs: [fmt(VIDEO, "rtsp", "h264")],
+    configSchema: {
+      type: "object",
+      properties: {
+        url: { type: "string" },
+        password: { type: "string", format: "password" },
+        auth: { type: "object", properties: { token: { type: "string", writeOnly: true } } },
+      },
+    },
+  }]);
+  const { pipeline } = fakePipeline(modules);
+  const { flows, entities } = pipeline;
+  try {
+    const created = await flows.createEntity({
+      entityType: "rtsp_camera",
+      id: "porch",
+      origin: EntityOrigin.CREATED,
+      configuration: { url: "rtsp://cam/x", password: "s3cret", auth: { token: "t0k" } },
+    });
+    const shown = entities.toProto(created).configuration;
+    assert.deepEqual(shown, {
+      url: "rtsp://cam/x",
+      password: "********",
+      auth: { token: "********" },
+    });
+    // The module got the real values, and keeps them when the client sends the mask back.
+    assert.equal(modules.get("ipcam").entities.get("porch")?.configuration.password, "s3cret");
+    await flows.configureEntity("porch", {
+      url: "rtsp://cam/y",
+      password: "********",
+      auth: { token: "********" },
+    });
+    assert.deepEqual(modules.get("ipcam").entities.get("porch")?.configuration, {
+      url: "rtsp://cam/y",
+      password: "s3cret",
+      auth: { token: "t0k" },
+    });
+    await flows.configureEntity("porch", { url: "rtsp://cam/y", password: "n3w" });
+    assert.equal(modules.get("ipcam").entities.get("porch")?.configuration.password, "n3w");
+    assert.equal(entities.toProto(entities.get("porch")!).configuration?.password, "********");
+  } finally {
+    await pipeline.close();
+  }
+});
+
 Deno.test("flows: receiver first, sender with its address, started downstream first", async () => {
   const modules = homeSetup();
   const { pipeline, bus } = fakePipeline(modules);
