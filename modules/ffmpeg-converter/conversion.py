@@ -41,6 +41,25 @@ def remove_stale_directories() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def hls_bitrate_kbps(directory: str) -> float:
+    """The bitrate of the segments the playlist lists (ffmpeg's progress has no size for
+    HLS output): their bytes over their duration."""
+    try:
+        with open(os.path.join(directory, "index.m3u8"), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0.0
+    seconds, size = 0.0, 0
+    for i, line in enumerate(lines):
+        if line.startswith("#EXTINF:") and i + 1 < len(lines):
+            try:
+                size += os.path.getsize(os.path.join(directory, lines[i + 1].strip()))
+                seconds += float(line[8:].split(",")[0])
+            except (OSError, ValueError):
+                continue
+    return round(size * 8 / 1000 / seconds, 1) if seconds else 0.0
+
+
 class Conversion:
     """A converter entity: input URL in, HLS or MJPEG out, ffmpeg supervised."""
 
@@ -51,6 +70,7 @@ class Conversion:
         self.kind = kind
         self.server = server
         self.input_url = ""
+        self.video_codec = "h264"
         self.audio_codec = ""
         self.quality = {}
         self._on_event = on_event or (lambda kind, message: None)
@@ -74,7 +94,8 @@ class Conversion:
 
     def _command(self) -> list:
         if self.kind == "hls":
-            return ffmpeg_commands.hls_command(self.input_url, self.directory, self.audio_codec)
+            return ffmpeg_commands.hls_command(self.input_url, self.directory, self.audio_codec,
+                                               self.video_codec)
         q = self.quality
         return ffmpeg_commands.mjpeg_command(
             self.input_url, q.get("width", 0), q.get("height", 0), q.get("fps", 0),
@@ -84,10 +105,12 @@ class Conversion:
         shutil.rmtree(self.directory, ignore_errors=True)
         os.makedirs(self.directory, exist_ok=True)
 
-    async def start(self, input_url: str, audio_codec: str = "", quality: dict = None) -> None:
+    async def start(self, input_url: str, video_codec: str = "h264", audio_codec: str = "",
+                    quality: dict = None) -> None:
         """Starts (or restarts with new settings) ffmpeg on `input_url`."""
         await self.stop_media()
         self.input_url = input_url
+        self.video_codec = video_codec
         self.audio_codec = audio_codec
         self.quality = dict(quality or {})
         self.job = FfmpegJob(
@@ -117,6 +140,8 @@ class Conversion:
         served = self.server.outputs.get(self.entity_id)
         out = self.job.figures() if self.job else {"state": "stopped", "frames": 0}
         out["url"] = self.url
+        if self.kind == "hls" and self.job and not out.get("bitrate_kbps"):
+            out["bitrate_kbps"] = hls_bitrate_kbps(self.directory)
         if served:
             out["requests"] = served.requests
             out["bytes_out"] = served.bytes_out

@@ -24,15 +24,22 @@ def hls_start_number() -> int:
     return (int(time.time()) - 1_700_000_000) * 4
 
 
-def hls_command(url: str, out_dir: str, audio_codec: str = "") -> list:
+def hls_command(url: str, out_dir: str, audio_codec: str = "", video_codec: str = "h264",
+                gop: int = 25) -> list:
     """RTSP H.264 (+ audio) -> HLS in `out_dir/index.m3u8`.
 
-    `audio_codec` is the source's audio codec when a flow carries audio: AAC is copied,
-    anything else is transcoded to AAC; empty takes the source's first audio stream if
-    there is one, transcoded to AAC (cheap), so the screen has sound.
+    H.264 video is copied; other video (H.265) is transcoded to H.264 with a key frame
+    every `gop` frames. `audio_codec` is the source's audio codec when a flow carries
+    audio: AAC is copied, anything else is transcoded to AAC; empty takes the source's
+    first audio stream if there is one, transcoded to AAC (cheap), so the screen has sound.
     """
     args = _input(url, low_delay=False)
-    args += ["-map", "0:v:0", "-c:v", "copy"]
+    if video_codec == "h264":
+        args += ["-map", "0:v:0", "-c:v", "copy"]
+    else:
+        args += ["-map", "0:v:0", "-c:v", "libx264", "-preset", "ultrafast", "-tune",
+                 "zerolatency", "-x264-params", "sliced-threads=0", "-g", str(gop),
+                 "-pix_fmt", "yuv420p"]
     if audio_codec == "aac":
         args += ["-map", "0:a:0", "-c:a", "copy"]
     else:

@@ -12,6 +12,7 @@ pixels of the video (the latency reader draws it on a canvas).
 """
 import asyncio
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +37,21 @@ class Served:
     viewers: set = field(default_factory=set)  # client addresses seen in the last minute
 
 
+def listen(bind: str, port: int) -> socket.socket:
+    """A listening TCP socket on bind:port (0: a free port); OSError when taken."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((bind, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 def playlist_segments(text: str) -> int:
     """How many segments a playlist lists."""
     return sum(1 for line in text.splitlines() if line.startswith("#EXTINF"))
@@ -46,8 +62,10 @@ class MediaServer:
 
     def __init__(self, bind: str, port: int, host: str):
         self.bind = bind
-        self.port = port
         self.host = host
+        # Bound now, so every URL is known before the first request; served by start().
+        self._socket = listen(bind, port)
+        self.port = self._socket.getsockname()[1]
         self.outputs: dict = {}
         self._runner = None
 
@@ -69,7 +87,7 @@ class MediaServer:
         self.outputs.pop(entity_id, None)
 
     async def start(self) -> int:
-        """Listens; returns the port (the kernel's choice when 0)."""
+        """Serves on the bound socket; returns the port."""
         app = web.Application()
         app.router.add_get("/", self._index)
         app.router.add_get("/hls/{id}/{name}", self._hls)
@@ -77,9 +95,7 @@ class MediaServer:
         app.router.add_get("/mjpeg/{id}/frame.jpg", self._snapshot)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.bind, self.port, reuse_address=True)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        await web.SockSite(self._runner, self._socket).start()
         return self.port
 
     async def close(self) -> None:

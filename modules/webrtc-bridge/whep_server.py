@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import os
 import signal
+import socket
 import sys
 
 import aioice.ice
@@ -38,6 +39,21 @@ CORS = {
     "Access-Control-Expose-Headers": "Location, ETag, Link",
     "Access-Control-Max-Age": "600",
 }
+
+
+def listen(bind: str, port: int) -> socket.socket:
+    """A listening TCP socket on bind:port (0: a free port); OSError when taken."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((bind, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 def is_loopback(host: str) -> bool:
@@ -76,8 +92,10 @@ class WhepServer:
 
     def __init__(self, bind: str, port: int, host: str):
         self.bind = bind
-        self.port = port
         self.host = host
+        # Bound now, so every URL is known before the first request; served by start().
+        self._socket = listen(bind, port)
+        self.port = self._socket.getsockname()[1]
         self.remote_filter = ice_policy(host)
         self.outputs: dict = {}
         self._runner = None
@@ -100,7 +118,7 @@ class WhepServer:
             await output.close()
 
     async def start(self) -> int:
-        """Listens; returns the port."""
+        """Serves on the bound socket; returns the port."""
         app = web.Application()
         app.router.add_get("/", self._index)
         app.router.add_route("OPTIONS", "/whep/{id}", self._options)
@@ -110,9 +128,7 @@ class WhepServer:
         app.router.add_patch("/whep/{id}/{session}", self._patch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.bind, self.port, reuse_address=True)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        await web.SockSite(self._runner, self._socket).start()
         return self.port
 
     async def close(self) -> None:
