@@ -181,8 +181,9 @@ class Camera(ca.Module):
             raise failed(f'test pattern "{entity.id}" asks for a user and password (it stands in '
                          "for a protected camera): play it through an rtsp_camera entity")
         if req.address:
-            raise failed(f'camera "{entity.id}" serves its stream to be fetched ({entity.url}); '
-                         f"it cannot push to {req.address}")
+            # A receiver that wants media pushed (a simulated device) gets the URL anyway.
+            self.log.warn("the receiver gave a push address; this camera is fetched",
+                          receiver_address=req.address, url=entity.url)
         self.connections[req.connection_id] = {
             "flow_id": req.flow_id, "entity_id": entity.id, "format": wanted}
         return {"address": entity.url, "connection": {

@@ -226,8 +226,10 @@ class Converter(ca.Module):
             url = req.address
         else:
             if req.address:
-                raise failed(f'converter "{entity_id}" serves {conv.kind.upper()} to be fetched '
-                             f"({conv.url}); it cannot push to {req.address}")
+                # A receiver that wants media pushed (a simulated device): it is served the
+                # same way, by URL.
+                self.log.warn("the receiver gave a push address; this converter is fetched",
+                              receiver_address=req.address, url=conv.url)
             url = conv.url
         self.connections[req.connection_id] = {
             "flow_id": req.flow_id, "entity_id": entity_id, "role": req.role,

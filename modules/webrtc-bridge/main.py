@@ -196,8 +196,10 @@ class Bridge(ca.Module):
                 self.output(entity_id).set_input(url)
         else:
             if req.address:
-                raise failed(f'bridge "{entity_id}" serves WebRTC by WHEP ({whep}) to be '
-                             f"fetched; it cannot push to {req.address}")
+                # A receiver that wants media pushed (a simulated call endpoint): it is
+                # served the same way, by WHEP.
+                self.log.warn("the receiver gave a push address; this bridge is fetched by "
+                              "WHEP", receiver_address=req.address, url=whep)
             url = whep
         self.connections[req.connection_id] = {
             "flow_id": req.flow_id, "entity_id": entity_id, "role": req.role, "url": url}

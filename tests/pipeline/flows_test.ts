@@ -317,6 +317,73 @@ Deno.test("flows: a pulling receiver answers no address, the sender answers wher
   }
 });
 
+Deno.test("flows: target_protocol picks the path reaching the target over that protocol, kept for re-routes", async () => {
+  const modules = homeSetup();
+  modules.add("browser", [{
+    entityType: "web_screen",
+    kind: EntityKind.SINK,
+    inputs: [fmt(VIDEO, "webrtc", "h264"), fmt(VIDEO, "hls", "h264")],
+  }]);
+  modules.add("bridge", [{
+    entityType: "rtsp_to_webrtc",
+    kind: EntityKind.CONVERTER,
+    transforms: [{
+      input: fmt(VIDEO, "rtsp", "h264"),
+      output: fmt(VIDEO, "webrtc", "h264"),
+      cost: { cpu: 0.5, latencyMs: 50 },
+    }],
+  }]);
+  const { pipeline } = fakePipeline(modules);
+  const { flows } = pipeline;
+  try {
+    await camAndTv(pipeline);
+    await flows.createEntity({
+      entityType: "web_screen",
+      id: "tablet",
+      origin: EntityOrigin.CREATED,
+    });
+    const types = (paths: { hops: { entityType: string }[] }[]) =>
+      paths[0].hops.map((h) => h.entityType);
+    // The cheapest path is WebRTC; asked for HLS it goes through the HLS converter.
+    assert.deepEqual(types(flows.findPath("front-door", "tablet").paths), [
+      "video_source",
+      "rtsp_to_webrtc",
+      "web_screen",
+    ]);
+    assert.deepEqual(types(flows.findPath("front-door", "tablet", false, "HLS").paths), [
+      "video_source",
+      "rtsp_to_hls",
+      "web_screen",
+    ]);
+    const flow = await flows.create({
+      sourceEntityId: "front-door",
+      targetEntityId: "tablet",
+      targetProtocol: "hls",
+    });
+    assert.equal(flows.toProto(flow).targetProtocol, "hls");
+    assert.deepEqual(types(flow.paths), ["video_source", "rtsp_to_hls", "web_screen"]);
+    // A protocol the target does not receive over is refused, naming the ones it does.
+    await rejects(
+      flows.create({
+        sourceEntityId: "front-door",
+        targetEntityId: "tablet",
+        targetProtocol: "mjpeg",
+      }),
+      Code.INVALID_ARGUMENT,
+      /target_protocol: entity "tablet" \(browser\/web_screen\) does not receive over "mjpeg"; it receives over: webrtc, hls/,
+    );
+    // A re-route keeps the protocol: with the HLS converter down, the flow waits rather
+    // than moving to WebRTC.
+    modules.setState("converter", ModuleState.BACKOFF);
+    await flows.settled();
+    assert.equal(flow.state, FlowState.DEGRADED);
+    assert.match(flow.message, /waiting for module "converter"/);
+    assert.deepEqual(types(flow.paths), ["video_source", "rtsp_to_hls", "web_screen"]);
+  } finally {
+    await pipeline.close();
+  }
+});
+
 Deno.test("flows: a module failing halfway leaves the flow FAILED and everything undone", async () => {
   const modules = homeSetup();
   const { pipeline } = fakePipeline(modules);
