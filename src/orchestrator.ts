@@ -33,6 +33,8 @@ import { PidRecords } from "./supervisor/pid_records.ts";
 import { pythonSdkDir } from "./supervisor/python_sdk.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
+import type { Seed } from "./seed/seed_file.ts";
+import { Seeder } from "./seed/seeder.ts";
 import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
 
 /** A host and port to listen on. */
@@ -58,6 +60,8 @@ export interface OrchestratorOptions {
    * it the control API is open.
    */
   auth?: { token: string };
+  /** Entities and flows a fresh data directory starts with (`--seed`). */
+  seed?: Seed;
 }
 
 /** A running orchestrator. */
@@ -246,6 +250,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
+  const seeder = options.seed &&
+    new Seeder({ seed: options.seed, flows: pipeline.flows, dataDir, logger });
+  seeder?.start();
   // While the first modules start, one call to our own health service warms grpc-js's
   // client code, so registering them does not pay for it.
   warmUpGrpcClient(grpcListener.localAddress);
@@ -272,6 +279,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     stop(reason = "orchestrator shutting down") {
       stopping ??= (async () => {
         logger.info("stopping", { reason });
+        seeder?.stop();
         stopWatching();
         await reloading;
         // Modules stopping now must not degrade or re-route flows: they come back with us.

@@ -13,6 +13,7 @@ The camera is always the sending side, and its media is pulled: asked to connect
 address, it answers its RTSP URL.
 """
 import asyncio
+import datetime
 import sys
 
 import callassistant as ca
@@ -26,6 +27,11 @@ REPORT_EVERY_S = 2.0
 VIDEO_H264 = ca.fmt("video", "rtsp", "h264")
 AUDIO_AAC = ca.fmt("audio", "rtsp", "aac")
 TYPES = {"test_pattern": TestPatternEntity, "rtsp_camera": RtspCameraEntity}
+
+
+def utc(seconds: float) -> datetime.datetime:
+    """A wall-clock time in seconds as an aware datetime (a Timestamp for the SDK)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
 
 
 def failed(message: str):
@@ -99,7 +105,7 @@ class Camera(ca.Module):
             "module": self.env.module_name or self.name, "name": entity.name,
             "state": status["state"], "configuration": entity.config,
             "origin": ca.EntityOrigin.CREATED, "status": status,
-            "created_at": entity.created_at, "updated_at": entity.updated_at,
+            "created_at": utc(entity.created_at), "updated_at": utc(entity.updated_at),
         }
 
     def on_entity_change(self, entity, event: str, message: str, severity: str) -> None:

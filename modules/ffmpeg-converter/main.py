@@ -12,6 +12,7 @@ URL); as a sender it answers where its output is fetched. ffmpeg is restarted wh
 exits or stops producing (SIGSTOP included); figures come from its `-progress` output.
 """
 import asyncio
+import datetime
 import sys
 import time
 
@@ -55,6 +56,11 @@ MJPEG_TRANSFORMS = [
     transform("video", "rtsp", "h265", "mjpeg", "mjpeg", 8, 150, 0.15),
 ]
 KINDS = {"rtsp_to_hls": ("hls", HLS_TRANSFORMS), "rtsp_to_mjpeg": ("mjpeg", MJPEG_TRANSFORMS)}
+
+
+def utc(seconds: float) -> datetime.datetime:
+    """A wall-clock time in seconds as an aware datetime (a Timestamp for the SDK)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
 
 
 def failed(message: str):
@@ -141,7 +147,7 @@ class Converter(ca.Module):
                 "module": self.env.module_name or self.name, "name": e["name"],
                 "state": status["state"], "configuration": e["config"],
                 "origin": ca.EntityOrigin.CREATED, "status": status,
-                "created_at": e["created_at"], "updated_at": e["created_at"]}
+                "created_at": utc(e["created_at"]), "updated_at": utc(e["created_at"])}
 
     def parse(self, entity_type: str, configuration) -> dict:
         raw = ca.from_struct(configuration)

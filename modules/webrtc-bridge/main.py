@@ -9,6 +9,7 @@ without H.264 gets a 422 naming what it offered. Audio (AAC, PCMU, PCMA, Opus) b
 Opus, the only transcode.
 """
 import asyncio
+import datetime
 import sys
 import time
 
@@ -34,6 +35,11 @@ TRANSFORMS = [
     transform("audio", "pcma", "opus", 1, 100),
     transform("audio", "opus", "opus", 1, 100),
 ]
+
+
+def utc(seconds: float) -> datetime.datetime:
+    """A wall-clock time in seconds as an aware datetime (a Timestamp for the SDK)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
 
 
 def failed(message: str):
@@ -136,7 +142,7 @@ class Bridge(ca.Module):
                 "kind": ca.EntityKind.CONVERTER, "module": self.env.module_name or self.name,
                 "name": e["name"], "state": status["state"], "configuration": {},
                 "origin": ca.EntityOrigin.CREATED, "status": status,
-                "created_at": e["created_at"], "updated_at": e["created_at"]}
+                "created_at": utc(e["created_at"]), "updated_at": utc(e["created_at"])}
 
     def create_entity(self, req, ctx):
         if req.entity_type != "rtsp_to_webrtc":

@@ -10,6 +10,7 @@ import { type PemKind, readPem } from "@callassistant/rpc";
 import { loadOrCreateToken } from "../security/auth.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
+import { readSeed } from "../seed/seed_file.ts";
 
 const CONFIG_KEYS = [
   "modules",
@@ -25,6 +26,7 @@ const CONFIG_KEYS = [
   "tls-cert",
   "tls-key",
   "insecure",
+  "seed",
 ];
 /** Signals this close to the first are the same request to stop, delivered twice. */
 const SIGNAL_REPEAT_MS = 1_000;
@@ -148,6 +150,7 @@ export async function runCommand(cli: Flags): Promise<number> {
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
     const logFiles = parseLogFileFlags(flags["log-file-size"], flags["log-files"]);
     const dataDir = flags.data ?? "data";
+    const seed = flags.seed ? await readSeed(flags.seed) : undefined;
     logger = createLogger(format, level, {
       file: logFiles.files > 0
         ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles }
@@ -178,6 +181,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       logger,
       eventRate,
       tls,
+      seed,
     });
   } catch (err) {
     await logger?.close();

@@ -10,7 +10,7 @@ import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
 Deno.test("a copy without proto/ serves reflection, OpenAPI and an SDK module", async () => {
   const copy = await Deno.makeTempDir({ prefix: "ca-test-copy-" });
   try {
-    for (const item of ["main.ts", "deno.json", "deno.lock", "src", "modules"]) {
+    for (const item of ["main.ts", "deno.json", "deno.lock", "src", "packages", "modules"]) {
       const out = await new Deno.Command("cp", { args: ["-r", `${ROOT}${item}`, `${copy}/`] })
         .output();
       assert.ok(out.success, `copy ${item}`);
