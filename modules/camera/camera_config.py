@@ -14,6 +14,8 @@ TEST_PATTERN_SCHEMA = {
         "fps": {"type": "integer", "minimum": 1, "maximum": 60, "default": 25},
         "bitrate_kbps": {"type": "integer", "minimum": 100, "maximum": 20000, "default": 2000},
         "audio": {"type": "boolean", "default": True, "description": "A 440 Hz tone in AAC"},
+        "video_codec": {"type": "string", "enum": ["h264", "mjpeg"], "default": "h264",
+                        "description": "mjpeg stands in for an old camera no converter takes"},
         "user": {"type": "string", "description": "Ask RTSP clients for this user (and the "
                  "password): the pattern then stands in for a protected camera"},
         "password": {"type": "string", "format": "password", "writeOnly": True},
@@ -73,6 +75,9 @@ def parse_test_pattern(raw: dict) -> dict:
     audio = raw.get("audio", True)
     if not isinstance(audio, bool):
         raise invalid(f"configuration.audio: expected true or false, got {audio!r}")
+    codec = raw.get("video_codec", "h264")
+    if codec not in ("h264", "mjpeg"):
+        raise invalid(f"configuration.video_codec: expected h264 or mjpeg, got {codec!r}")
     user, password = _string(raw, "user"), _string(raw, "password")
     if password and not user:
         raise invalid("configuration.user: a password needs a user")
@@ -81,6 +86,7 @@ def parse_test_pattern(raw: dict) -> dict:
         "fps": _integer(raw, "fps", TEST_PATTERN_SCHEMA),
         "bitrate_kbps": _integer(raw, "bitrate_kbps", TEST_PATTERN_SCHEMA),
         "audio": audio,
+        "video_codec": codec,
         "user": user,
         "password": password,
     }

@@ -95,19 +95,20 @@ class TestPatternEntity(CameraEntity):
         c = self.config
         width, height = RESOLUTIONS[c["resolution"]]
         cfg = test_pattern.PatternConfig(width, height, c["fps"], c["bitrate_kbps"], c["audio"],
-                                         label=self.name or self.id)
+                                         label=self.name or self.id, codec=c["video_codec"])
         if self.protected:
             self.own_server = rtsp_server.RtspServer(self.address.bind, 0, c["user"],
                                                      c["password"])
             self.server = self.own_server
         factory, self.stats = test_pattern.pattern_factory(cfg, self.protected)
         self.server.add(self.id, factory)
-        self.formats = [{"media_type": "video", "protocol": "rtsp", "codec": "h264"}]
+        self.formats = [{"media_type": "video", "protocol": "rtsp", "codec": c["video_codec"]}]
         if c["audio"]:
             self.formats.append({"media_type": "audio", "protocol": "rtsp", "codec": "aac"})
         how = " (asks for a user and password)" if self.protected else ""
         self.set_state(ca.EntityState.READY, f"serving {c['resolution']}@{c['fps']} "
-                       f"H.264{' + AAC' if c['audio'] else ''} on {self.url}{how}")
+                       f"{c['video_codec'].upper()}{' + AAC' if c['audio'] else ''} on "
+                       f"{self.url}{how}")
 
     async def close(self) -> None:
         self.server.remove(self.id)
@@ -163,7 +164,12 @@ class RtspCameraEntity(CameraEntity):
             break
         self.failures = 0
         self.formats = self.result.formats()
-        self._serve()
+        try:
+            self._serve()
+        except Exception as err:  # noqa: BLE001 - a GStreamer failure is the entity's, not ours
+            self.set_state(ca.EntityState.FAILED, f"cannot relay the camera: {err}",
+                           "camera.unreachable", "error")
+            return
         uncarried = [f"{f['media_type']}/{f['codec']}" for f in self.formats
                      if f["codec"] not in CARRIED[f["media_type"]]]
         what = ", ".join(f"{s.media_type} {s.codec}" + (f" {s.width}x{s.height}" if s.width

@@ -174,7 +174,8 @@ async def probe(url: str, user: str = "", password: str = "", timeout: float = 5
     full = with_credentials(url, user, password)
     proc = await asyncio.create_subprocess_exec(
         "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-timeout",
-        str(int(timeout * 1_000_000)), "-show_streams", "-of", "json", full,
+        str(int(timeout * 1_000_000)), "-analyzeduration", "3000000", "-show_streams", "-of",
+        "json", full,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
     )

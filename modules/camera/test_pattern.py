@@ -37,6 +37,7 @@ class PatternConfig:
     bitrate_kbps: int = 2000
     audio: bool = True
     label: str = "test pattern"
+    codec: str = "h264"  # or "mjpeg", standing in for an old camera no converter takes
 
 
 @dataclass
@@ -62,15 +63,17 @@ def pipeline_description(cfg: PatternConfig) -> str:
     gop = max(1, cfg.fps)  # a key frame every second: HLS segments and late joiners need it
     # zerolatency turns on x264's sliced threads, whose key frames ffmpeg reports as corrupt:
     # sliced-threads=0 keeps the low latency without them.
+    encode = (
+        f"x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={cfg.bitrate_kbps} "
+        f"key-int-max={gop} bframes=0 option-string=sliced-threads=0 "
+        "! video/x-h264,profile=constrained-baseline ! h264parse "
+        "! rtph264pay name=pay0 pt=96 config-interval=-1"
+    ) if cfg.codec == "h264" else "jpegenc quality=80 ! rtpjpegpay name=pay0 pt=26"
     video = (
         f"videotestsrc is-live=true pattern=ball motion=sweep background-color=0xff203040 "
         f"! video/x-raw,format=BGRx,width={cfg.width},height={cfg.height},"
         f"framerate={cfg.fps}/1 "
-        "! cairooverlay name=overlay ! videoconvert ! video/x-raw,format=I420 "
-        f"! x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={cfg.bitrate_kbps} "
-        f"key-int-max={gop} bframes=0 option-string=sliced-threads=0 "
-        "! video/x-h264,profile=constrained-baseline ! h264parse "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1"
+        f"! cairooverlay name=overlay ! videoconvert ! video/x-raw,format=I420 ! {encode}"
     )
     if not cfg.audio:
         return f"( {video} )"
@@ -153,12 +156,14 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--bitrate", type=int, default=2000, help="kbit/s")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--codec", choices=["h264", "mjpeg"], default="h264")
     parser.add_argument("--user", default="")
     parser.add_argument("--password", default="")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
     server = rtsp_server.RtspServer(args.bind, args.port, args.user, args.password)
-    cfg = PatternConfig(width, height, args.fps, args.bitrate, not args.no_audio)
+    cfg = PatternConfig(width, height, args.fps, args.bitrate, not args.no_audio,
+                        codec=args.codec)
     factory, _stats = pattern_factory(cfg, server.protected)
     server.add(args.path, factory)
     print(f"rtsp://{args.host}:{server.port}/{args.path}", flush=True)

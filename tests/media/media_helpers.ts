@@ -104,6 +104,7 @@ export type ScreenStats = Record<string, unknown> & {
   state: string;
   message: string;
   protocol: string;
+  flow_id: string;
   frames_decoded: number;
   frames_new: number;
   frames_presented: number;
@@ -115,6 +116,7 @@ export type ScreenStats = Record<string, unknown> & {
   latency_ms: number;
   latency_p50_ms: number;
   first_frame_ms: number;
+  last_frame_age_ms: number;
   pixel_clock: boolean;
 };
 
