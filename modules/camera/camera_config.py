@@ -14,6 +14,8 @@ TEST_PATTERN_SCHEMA = {
         "fps": {"type": "integer", "minimum": 1, "maximum": 60, "default": 25},
         "bitrate_kbps": {"type": "integer", "minimum": 100, "maximum": 20000, "default": 2000},
         "audio": {"type": "boolean", "default": True, "description": "A 440 Hz tone in AAC"},
+        "keyframe_interval_s": {"type": "number", "minimum": 0.1, "maximum": 10, "default": 0.5,
+                                "description": "Seconds between key frames (HLS segment length)"},
         "video_codec": {"type": "string", "enum": ["h264", "mjpeg"], "default": "h264",
                         "description": "mjpeg stands in for an old camera no converter takes"},
         "user": {"type": "string", "description": "Ask RTSP clients for this user (and the "
@@ -75,6 +77,11 @@ def parse_test_pattern(raw: dict) -> dict:
     audio = raw.get("audio", True)
     if not isinstance(audio, bool):
         raise invalid(f"configuration.audio: expected true or false, got {audio!r}")
+    keyframes = raw.get("keyframe_interval_s", 0.5)
+    if isinstance(keyframes, bool) or not isinstance(keyframes, (int, float)) or not (
+            0.1 <= keyframes <= 10):
+        raise invalid("configuration.keyframe_interval_s: expected a number from 0.1 to 10, got "
+                      f"{keyframes!r}")
     codec = raw.get("video_codec", "h264")
     if codec not in ("h264", "mjpeg"):
         raise invalid(f"configuration.video_codec: expected h264 or mjpeg, got {codec!r}")
@@ -87,6 +94,7 @@ def parse_test_pattern(raw: dict) -> dict:
         "bitrate_kbps": _integer(raw, "bitrate_kbps", TEST_PATTERN_SCHEMA),
         "audio": audio,
         "video_codec": codec,
+        "keyframe_interval_s": keyframes,
         "user": user,
         "password": password,
     }

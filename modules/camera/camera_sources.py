@@ -95,7 +95,8 @@ class TestPatternEntity(CameraEntity):
         c = self.config
         width, height = RESOLUTIONS[c["resolution"]]
         cfg = test_pattern.PatternConfig(width, height, c["fps"], c["bitrate_kbps"], c["audio"],
-                                         label=self.name or self.id, codec=c["video_codec"])
+                                         label=self.name or self.id, codec=c["video_codec"],
+                                         keyframe_interval_s=c["keyframe_interval_s"])
         if self.protected:
             self.own_server = rtsp_server.RtspServer(self.address.bind, 0, c["user"],
                                                      c["password"])

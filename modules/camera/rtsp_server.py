@@ -41,6 +41,9 @@ class RtspServer:
             token.set_string("media.factory.role", VIEWER_ROLE)
             auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
             self._server.set_auth(auth)
+        # One thread per client: a relay of a camera served here connects to this same
+        # server, and with one thread preparing its media would wait for itself.
+        self._server.get_thread_pool().set_max_threads(32)
         self._mounts = self._server.get_mount_points()
         self._context = GLib.MainContext.new()
         self._loop = GLib.MainLoop.new(self._context, False)

@@ -38,6 +38,7 @@ class PatternConfig:
     audio: bool = True
     label: str = "test pattern"
     codec: str = "h264"  # or "mjpeg", standing in for an old camera no converter takes
+    keyframe_interval_s: float = 0.5
 
 
 @dataclass
@@ -60,7 +61,9 @@ class PatternStats:
 
 def pipeline_description(cfg: PatternConfig) -> str:
     """The gst-launch description of the media; payloaders are pay0 (video) and pay1."""
-    gop = max(1, cfg.fps)  # a key frame every second: HLS segments and late joiners need it
+    # HLS segments start at key frames and WebRTC viewers join at one: short intervals
+    # make both quick (0.5 s: half-second segments, a viewer waits at most half a second).
+    gop = max(1, round(cfg.fps * cfg.keyframe_interval_s))
     # zerolatency turns on x264's sliced threads, whose key frames ffmpeg reports as corrupt:
     # sliced-threads=0 keeps the low latency without them.
     encode = (

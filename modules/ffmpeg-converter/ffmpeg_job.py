@@ -2,8 +2,9 @@
 
 A child is restarted when it exits and when it stops producing: no first frame within
 `first_frame_timeout`, or no new frame for `stall_timeout` (a camera that went silent, a
-child stopped with SIGSTOP, a hung network read). Restarts back off from 0.5 s to 10 s
-and the backoff resets once a run has produced frames for 20 s. Frames, fps, bitrate and
+child stopped with SIGSTOP, a hung network read). The first restart is at once, then
+restarts back off from 0.5 s to 10 s; the backoff resets once a run has produced frames
+for 20 s. Frames, fps, bitrate and
 the last-frame time come from ffmpeg's `-progress` output, read from a pipe of its own.
 
 The child dies with the module (PR_SET_PDEATHSIG), so a module killed with SIGKILL
@@ -44,7 +45,7 @@ class FfmpegJob:
         stdout_sink: Optional[Callable[[asyncio.StreamReader], Awaitable[None]]] = None,
         before_start: Optional[Callable[[], None]] = None,
         on_event: Optional[Callable[[str, str], None]] = None,
-        stall_timeout: float = 4.0,
+        stall_timeout: float = 3.0,
         first_frame_timeout: float = 15.0,
     ):
         self.name = name
@@ -135,7 +136,7 @@ class FfmpegJob:
     # -- supervision -------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        backoff = 0.5
+        backoff = 0.1  # the first restart at once: a viewer is waiting
         while not self._stopping:
             run_started = time.monotonic()
             reason = await self._run_once()
@@ -143,13 +144,13 @@ class FfmpegJob:
                 break
             produced_for = time.monotonic() - run_started
             if produced_for > 20 and self._run_frames > 0:
-                backoff = 0.5
+                backoff = 0.1
             self.restarts += 1
             self.last_error = reason
             self.state = "backoff"
             self._on_event("restarting", f"{reason}; restarting in {backoff:g} s")
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            backoff = min(max(backoff * 2, 0.5), 10.0)
 
     async def _run_once(self) -> str:
         """Runs the child until it exits or stalls; returns why it ended."""

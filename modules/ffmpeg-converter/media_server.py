@@ -21,6 +21,7 @@ from aiohttp import web
 import mjpeg_hub
 
 PLAYLIST_MIN_SEGMENTS = 2
+PLAYLIST_SERVED_SEGMENTS = 2
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store"}
 
 
@@ -55,6 +56,33 @@ def listen(bind: str, port: int) -> socket.socket:
 def playlist_segments(text: str) -> int:
     """How many segments a playlist lists."""
     return sum(1 for line in text.splitlines() if line.startswith("#EXTINF"))
+
+
+def live_edge(text: str, keep: int) -> str:
+    """The playlist with only its last `keep` segments (the media sequence moved on to
+    match). A player starts at a live playlist's first segment, so this is what bounds
+    the latency of HLS to about `keep` segments, however late the player came."""
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("#EXTINF")), len(lines))
+    head, body = lines[:first], lines[first:]
+    # Segments: the tag lines before a URI, and the URI.
+    segments, current = [], []
+    for line in body:
+        current.append(line)
+        if line and not line.startswith("#"):
+            segments.append(current)
+            current = []
+    dropped = max(0, len(segments) - keep)
+    if dropped == 0:
+        return text
+    out = []
+    for line in head:
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            line = f"#EXT-X-MEDIA-SEQUENCE:{int(line.split(':', 1)[1]) + dropped}"
+        out.append(line)
+    for segment in segments[dropped:]:
+        out.extend(segment)
+    return "\n".join(out + current) + "\n"
 
 
 class MediaServer:
@@ -133,9 +161,11 @@ class MediaServer:
         except FileNotFoundError:
             raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
         if name == "index.m3u8":
-            if playlist_segments(body.decode(errors="replace")) < PLAYLIST_MIN_SEGMENTS:
+            text = body.decode(errors="replace")
+            if playlist_segments(text) < PLAYLIST_MIN_SEGMENTS:
                 raise web.HTTPNotFound(text="the playlist has fewer than two segments yet\n",
                                        headers=CORS)
+            body = live_edge(text, PLAYLIST_SERVED_SEGMENTS).encode()
             content_type = "application/vnd.apple.mpegurl"
         else:
             content_type = "video/mp2t"

@@ -94,8 +94,10 @@ class RtspSource:
             backoff = min(backoff * 2, 5.0)
 
     def _read_once(self) -> None:
-        container = av.open(self.url, options={"rtsp_transport": "tcp", "timeout": "5000000"},
-                            timeout=(10.0, 5.0))
+        # A relayed camera answers DESCRIBE only once the camera module reached the camera:
+        # seconds on a busy machine.
+        container = av.open(self.url, options={"rtsp_transport": "tcp", "timeout": "10000000"},
+                            timeout=(15.0, 10.0))
         try:
             video = next((s for s in container.streams.video), None)
             audio = next((s for s in container.streams.audio), None)
