@@ -189,9 +189,7 @@ class RtspCameraEntity(CameraEntity):
         counter = self.counter
 
         def configure(_factory, media):
-            pay = media.get_element().get_by_name("pay0")
-            if pay is not None:
-                pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, counter.probe)
+            rtsp_relay.configure_relay(media.get_element(), counter.probe)
 
         factory.connect("media-configure", configure)
         self.server.add(self.id, factory)

@@ -1,7 +1,8 @@
 """The converter's HTTP server: HLS playlists and segments, and MJPEG streams.
 
-    GET /hls/<id>/index.m3u8   the live playlist (404 until it holds two segments:
-                               Chromium gives up for good on a one-segment live playlist)
+    GET /hls/<id>/index.m3u8   the live playlist, as its last 2 s (404 until ffmpeg
+                               wrote 2 s: Chromium gives up for good on a one-segment
+                               live playlist, and errors on a shorter one)
     GET /hls/<id>/<segment>.ts a segment
     GET /mjpeg/<id>            multipart/x-mixed-replace JPEG stream
     GET /mjpeg/<id>/frame.jpg  the latest JPEG
@@ -20,8 +21,10 @@ from aiohttp import web
 
 import mjpeg_hub
 
-PLAYLIST_MIN_SEGMENTS = 2
-PLAYLIST_SERVED_SEGMENTS = 2
+# Chromium gives up for good on a live playlist of one segment, and errors
+# (DEMUXER_ERROR_COULD_NOT_PARSE) on one shorter than about two target durations: the
+# playlist is served once it lists 2 s, as its last 2 s.
+PLAYLIST_MIN_SECONDS = 1.5
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store"}
 
 
@@ -58,31 +61,52 @@ def playlist_segments(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.startswith("#EXTINF"))
 
 
-def live_edge(text: str, keep: int) -> str:
-    """The playlist with only its last `keep` segments (the media sequence moved on to
-    match). A player starts at a live playlist's first segment, so this is what bounds
-    the latency of HLS to about `keep` segments, however late the player came."""
+def _segments(text: str):
+    """(head lines, [(duration, lines)], trailing lines) of a media playlist."""
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.startswith("#EXTINF")), len(lines))
-    head, body = lines[:first], lines[first:]
-    # Segments: the tag lines before a URI, and the URI.
-    segments, current = [], []
-    for line in body:
+    head, segments, current = lines[:first], [], []
+    for line in lines[first:]:
         current.append(line)
         if line and not line.startswith("#"):
-            segments.append(current)
+            extinf = next((x for x in current if x.startswith("#EXTINF:")), "#EXTINF:0,")
+            try:
+                duration = float(extinf[8:].split(",")[0])
+            except ValueError:
+                duration = 0.0
+            segments.append((duration, current))
             current = []
-    dropped = max(0, len(segments) - keep)
-    if dropped == 0:
+    return head, segments, current
+
+
+def playlist_seconds(text: str) -> float:
+    """The duration a playlist lists."""
+    return sum(d for d, _ in _segments(text)[1])
+
+
+def live_edge(text: str, seconds: float) -> str:
+    """The playlist with only its last segments, `seconds` of them (at least two), the
+    media sequence moved on to match. A player starts at a live playlist's first
+    segment, so this is what bounds the latency of HLS, however late the player came.
+    Chromium errors when the window is shorter than about two target durations."""
+    head, segments, rest = _segments(text)
+    keep, total = 0, 0.0
+    for duration, _ in reversed(segments):
+        if keep >= 2 and total >= seconds:
+            break
+        keep += 1
+        total += duration
+    dropped = len(segments) - keep
+    if dropped <= 0:
         return text
     out = []
     for line in head:
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             line = f"#EXT-X-MEDIA-SEQUENCE:{int(line.split(':', 1)[1]) + dropped}"
         out.append(line)
-    for segment in segments[dropped:]:
-        out.extend(segment)
-    return "\n".join(out + current) + "\n"
+    for _, lines in segments[dropped:]:
+        out.extend(lines)
+    return "\n".join(out + rest) + "\n"
 
 
 class MediaServer:
@@ -162,10 +186,10 @@ class MediaServer:
             raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
         if name == "index.m3u8":
             text = body.decode(errors="replace")
-            if playlist_segments(text) < PLAYLIST_MIN_SEGMENTS:
-                raise web.HTTPNotFound(text="the playlist has fewer than two segments yet\n",
+            if playlist_seconds(text) < PLAYLIST_MIN_SECONDS or playlist_segments(text) < 2:
+                raise web.HTTPNotFound(text="the playlist lists less than 2 s yet\n",
                                        headers=CORS)
-            body = live_edge(text, PLAYLIST_SERVED_SEGMENTS).encode()
+            body = live_edge(text, PLAYLIST_MIN_SECONDS).encode()
             content_type = "application/vnd.apple.mpegurl"
         else:
             content_type = "video/mp2t"

@@ -8,7 +8,7 @@ import { HlsPlayer, MjpegPlayer, WhepPlayer } from "./players.js";
 const POLL_MS = 1000;
 const STALL_MS = 2000; // no new frame this long: a stall
 const RECONNECT_MS = 4000; // no new frame this long: start the player again
-const RETRY_MS = 1000; // after a player error
+const RETRY_MS = 500; // after a player error
 const PATIENCE_MS = 15_000; // errors this soon after a new source are "connecting"
 
 const root = document.body;
