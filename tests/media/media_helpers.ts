@@ -115,6 +115,7 @@ export type ScreenStats = Record<string, unknown> & {
   codec: string;
   latency_ms: number;
   latency_p50_ms: number;
+  latency_p95_ms: number;
   first_frame_ms: number;
   last_frame_age_ms: number;
   pixel_clock: boolean;
