@@ -41,19 +41,21 @@ def transform(media, in_protocol, in_codec, out_protocol, out_codec, cpu, latenc
             "cost": {"cpu": cpu, "latency_ms": latency_ms, "quality_loss": loss}}
 
 
-# Costs: cpu is relative to a remux (1) from figures measured on a 2-core machine
-# (README, "Media benchmarks"); HLS latency is that of a live playlist of 1 s segments.
+# Costs: cpu is relative to the HLS remux (1), from `deno task bench --only media` on a
+# 2-core machine at 720p25 (remux 6.4 % of a core, MJPEG transcode 13.7 %, the WebRTC
+# bridge 11.1 %; an H.265 transcode to H.264 is an x264 encode, about the camera's 23 %);
+# latency is what the pixel clock measured (HLS ~2.1 s, MJPEG ~260 ms).
 HLS_TRANSFORMS = [
     transform("video", "rtsp", "h264", "hls", "h264", 1, 2000),
-    transform("video", "rtsp", "h265", "hls", "h264", 15, 2200, 0.05),
+    transform("video", "rtsp", "h265", "hls", "h264", 5, 2200, 0.05),
     transform("audio", "rtsp", "aac", "hls", "aac", 0.2, 2000),
     transform("audio", "rtsp", "pcmu", "hls", "aac", 0.5, 2000),
     transform("audio", "rtsp", "pcma", "hls", "aac", 0.5, 2000),
     transform("audio", "rtsp", "opus", "hls", "aac", 0.5, 2000),
 ]
 MJPEG_TRANSFORMS = [
-    transform("video", "rtsp", "h264", "mjpeg", "mjpeg", 6, 150, 0.15),
-    transform("video", "rtsp", "h265", "mjpeg", "mjpeg", 8, 150, 0.15),
+    transform("video", "rtsp", "h264", "mjpeg", "mjpeg", 2.2, 150, 0.15),
+    transform("video", "rtsp", "h265", "mjpeg", "mjpeg", 3, 150, 0.15),
 ]
 KINDS = {"rtsp_to_hls": ("hls", HLS_TRANSFORMS), "rtsp_to_mjpeg": ("mjpeg", MJPEG_TRANSFORMS)}
 

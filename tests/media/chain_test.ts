@@ -301,6 +301,25 @@ Deno.test({
         assert.match(String(stalled.message), /no new frame for 3 s/);
       });
 
+      await t.step("kill -9 of ffmpeg alone: the converter restarts it at once", async () => {
+        const module = (await ok(base, "GET", "/v1/modules/ffmpeg-converter")).module;
+        const ffmpeg = childrenOf(module.pid).find((p) => /ffmpeg .*-f hls/.test(commandOf(p)));
+        assert.ok(ffmpeg, "the HLS ffmpeg runs");
+        const gap = measureGap(pages["tv-hls"], 25, 1000, 45_000);
+        Deno.kill(ffmpeg, "SIGKILL");
+        const { gapMs } = await gap;
+        figures.push(`kill -9 ffmpeg: HLS media gap ${gapMs} ms`);
+        const restarted = await waitFor(
+          async () =>
+            (await events(base, "converter.")).find((e) =>
+              e.type === "converter.restarting" && /killed by signal 9/.test(String(e.message))
+            ),
+          5000,
+          "a converter.restarting event naming signal 9",
+        );
+        assert.match(String(restarted.message), /ffmpeg killed by signal 9.*; restarting in [\d.]+ s/);
+      });
+
       await t.step(
         "an rtsp_camera on the test pattern's URL plays like a real camera",
         async () => {
