@@ -317,7 +317,10 @@ Deno.test({
           5000,
           "a converter.restarting event naming signal 9",
         );
-        assert.match(String(restarted.message), /ffmpeg killed by signal 9.*; restarting in [\d.]+ s/);
+        assert.match(
+          String(restarted.message),
+          /ffmpeg killed by signal 9.*; restarting in [\d.]+ s/,
+        );
       });
 
       await t.step(
