@@ -52,10 +52,12 @@ const table = new ScreenTable();
 /** Flows started here: id -> running, and the quality last asked for. */
 const flows = new Map<string, { running: boolean; quality: ReturnType<typeof resolveQuality> }>();
 // Pages are served before the gRPC server answers, so every entity knows its page URL.
+const dataDir = Deno.env.get("MODULE_DATA_DIR");
 const server = await startScreenServer(table, {
   hostname: address.bind,
   port: address.port,
   fallback: address.fallback,
+  remember: dataDir ? `${dataDir}/screen-port` : undefined,
 });
 const base = httpBase(address.host, server.port);
 

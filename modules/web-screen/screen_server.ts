@@ -131,26 +131,50 @@ export interface ScreenServer {
 }
 
 /**
- * Listens on `hostname:port`. When `port` is taken and `fallback` is true, listens on a
- * free port instead (and says so on stderr): the default port is a convenience, a
- * port the operator chose is not.
+ * Listens on `hostname:port`. When `port` is taken and `fallback` is true, listens on
+ * another port instead (and says so on stderr): the default port is a convenience, a
+ * port the operator chose is not. A port chosen that way (or for port 0) is written to
+ * `remember` and tried first at the next start, so the pages' URLs, TV bookmarks
+ * included, survive a restart of the module.
  */
 export async function startScreenServer(
   table: ScreenTable,
-  options: { hostname: string; port: number; fallback: boolean; hooks?: ScreenServerHooks },
+  options: {
+    hostname: string;
+    port: number;
+    fallback: boolean;
+    remember?: string;
+    hooks?: ScreenServerHooks;
+  },
 ): Promise<ScreenServer> {
   const handler = screenHandler(table, await loadAssets(), options.hooks);
   const serve = (port: number) =>
     Deno.serve({ hostname: options.hostname, port, onListen: () => {} }, handler);
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = serve(options.port);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.AddrInUse) || !options.fallback) throw err;
-    server = serve(0);
-    console.error(
-      `web-screen: port ${options.port} is in use; serving screens on port ${server.addr.port}`,
-    );
+  const remembered = options.remember
+    ? Number(await Deno.readTextFile(options.remember).catch(() => "")) || 0
+    : 0;
+  // The port asked for, else (port 0, or a default that is taken) the one of the last
+  // start, else any.
+  const candidates = options.port === 0 ? [] : [options.port];
+  if (options.port === 0 || options.fallback) {
+    if (remembered && remembered !== options.port) candidates.push(remembered);
+    candidates.push(0);
   }
-  return { port: server.addr.port, shutdown: () => server.shutdown() };
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  for (const [i, port] of candidates.entries()) {
+    try {
+      server = serve(port);
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse) || i === candidates.length - 1) throw err;
+    }
+  }
+  const port = server!.addr.port;
+  if (port !== options.port) {
+    if (options.port !== 0) {
+      console.error(`web-screen: port ${options.port} is in use; serving screens on ${port}`);
+    }
+    if (options.remember) await Deno.writeTextFile(options.remember, `${port}\n`).catch(() => {});
+  }
+  return { port, shutdown: () => server!.shutdown() };
 }

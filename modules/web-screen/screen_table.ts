@@ -14,6 +14,8 @@ export interface ScreenSource {
   url: string;
   flow_id: string;
   connection_id: string;
+  /** When the flow was (re)started here: a page restarts its player when it changes. */
+  started_at: number;
 }
 
 /** A screen entity. */
@@ -72,7 +74,13 @@ export class ScreenTable {
       if (!best || c.startedAt > best.startedAt) best = c;
     }
     return best
-      ? { protocol: best.protocol, url: best.url, flow_id: best.flowId, connection_id: best.id }
+      ? {
+        protocol: best.protocol,
+        url: best.url,
+        flow_id: best.flowId,
+        connection_id: best.id,
+        started_at: best.startedAt,
+      }
       : null;
   }
 
