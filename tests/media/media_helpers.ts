@@ -1,86 +1,12 @@
 /**
- * Helpers of the media tests: the Python media engines run alone (each prints its URL
- * on its first line), Chromium with the flags WebRTC on loopback and autoplay need, and
- * reading what a screen page reports.
+ * Helpers of the media tests: Chromium with the flags WebRTC on loopback and autoplay
+ * need, and reading what a screen page reports.
  */
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../web/browser.ts";
 
 /** Debian's interpreter (the first python3 on PATH may lack Debian's packages). */
 export const PYTHON = "/usr/bin/python3";
-/** The example modules' directory. */
-export const MODULES = new URL("../../modules/", import.meta.url).pathname;
-
-/** A running engine: the URL it printed, its stderr, and how to stop it. */
-export interface Engine {
-  url: string;
-  pid: number;
-  stderr: string[];
-  stop(): Promise<void>;
-}
-
-/** Starts `python3 <script> <args>` in modules/<dir>, resolving with the first stdout line. */
-export async function startEngine(
-  dir: string,
-  script: string,
-  args: string[],
-  timeoutMs = 15_000,
-): Promise<Engine> {
-  const child = new Deno.Command(PYTHON, {
-    args: [script, ...args],
-    cwd: `${MODULES}${dir}`,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr: string[] = [];
-  void (async () => {
-    const decoder = new TextDecoderStream();
-    let rest = "";
-    for await (const chunk of child.stderr.pipeThrough(decoder)) {
-      rest += chunk;
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      stderr.push(...lines);
-      if (stderr.length > 400) stderr.splice(0, stderr.length - 400);
-    }
-  })().catch(() => {});
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stop = async () => {};
-  const stopChild = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5000);
-    await child.status;
-    clearTimeout(timer);
-    await child.stdin.close().catch(() => {});
-    await reader.cancel().catch(() => {});
-  };
-  stop = stopChild;
-  let text = "";
-  const deadline = setTimeout(() => reader.cancel().catch(() => {}), timeoutMs);
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-  const url = text.split("\n")[0].trim();
-  if (!url) {
-    await stop();
-    throw new Error(`${dir}/${script} printed no URL:\n${stderr.slice(-20).join("\n")}`);
-  }
-  return { url, pid: child.pid, stderr, stop };
-}
-
 /** Chromium flags of the media tests: WebRTC between loopback addresses (Chromium drops
  * loopback candidates otherwise), raw candidate addresses instead of mDNS names (no
  * multicast), autoplay without a click, and pages in background tabs rendered at full
