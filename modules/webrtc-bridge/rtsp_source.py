@@ -96,7 +96,11 @@ class RtspSource:
     def _read_once(self) -> None:
         # A relayed camera answers DESCRIBE only once the camera module reached the camera:
         # seconds on a busy machine.
-        container = av.open(self.url, options={"rtsp_transport": "tcp", "timeout": "10000000"},
+        # Half a second of probing: the SDP describes the streams, and ffmpeg's 5 s default
+        # would hold the first frame back.
+        container = av.open(self.url, options={"rtsp_transport": "tcp", "timeout": "10000000",
+                                               "analyzeduration": "500000",
+                                               "probesize": "500000"},
                             timeout=(15.0, 10.0))
         try:
             video = next((s for s in container.streams.video), None)

@@ -255,6 +255,29 @@ Deno.test({
         assert.equal(stats.codec, "mjpeg");
       });
 
+      await t.step("the dashboard shows live figures and links the screen pages", async () => {
+        const dash = await browser!.newPage();
+        try {
+          await dash.goto(`${base}/#/flows`);
+          const figures = dash.locator('tr[data-key="cam-to-tv-webrtc"] .figures');
+          await waitFor(
+            async () => {
+              const text = (await figures.textContent()) ?? "";
+              return /webrtc-bridge: [\d.]+ fps, \d+ kbit\/s/.test(text) &&
+                /web-screen: [\d.]+ fps, .*decoded \d+, latency \d+ ms/.test(text);
+            },
+            15_000,
+            "the flow's figures on the dashboard",
+          );
+          await dash.goto(`${base}/#/entities`);
+          const link = dash.locator('tr[data-key="tv-hls"] .col-status a');
+          await waitFor(async () => (await link.count()) > 0, 10_000, "a link to the page");
+          assert.equal(await link.first().getAttribute("href"), await pageOf("tv-hls"));
+        } finally {
+          await dash.close();
+        }
+      });
+
       await t.step(
         "kill -9 of the converter module: frames stop, then come back by themselves",
         async () => {
