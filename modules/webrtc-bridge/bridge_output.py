@@ -168,6 +168,7 @@ class BridgeOutput:
                 "width": s.width if s else 0,
                 "height": s.height if s else 0,
                 "frames": s.frames if s else 0,
+                "fps": s.fps() if s else 0.0,
                 "last_frame_at": s.last_frame_at if s else 0.0,
                 "reconnects": s.reconnects if s else 0,
                 "last_error": s.last_error if s else "",

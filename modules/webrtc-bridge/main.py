@@ -90,6 +90,7 @@ class Bridge(ca.Module):
         i, sessions = f["input"], f["sessions"]
         metrics = {
             "frames": float(i["frames"]),
+            "fps": float(i["fps"]),
             "sessions": float(len(sessions)),
             "frames_sent": float(sum(s["frames"] for s in sessions)),
             "bitrate_kbps": round(sum(s["bitrate_kbps"] for s in sessions), 1),

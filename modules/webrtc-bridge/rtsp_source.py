@@ -7,6 +7,7 @@ encoder, the only audio transcode on the way. A lost camera is reopened with bac
 (0.5 s doubling to 5 s) for as long as the source runs.
 """
 import asyncio
+import collections
 import fractions
 import threading
 import time
@@ -42,6 +43,12 @@ class RtspSource:
         self.last_frame_at = 0.0
         self.last_error = ""
         self.reconnects = 0
+        self._recent = collections.deque(maxlen=200)  # arrival times of the last frames
+
+    def fps(self) -> float:
+        """Video frames per second read over the last 2 s."""
+        now = time.time()
+        return round(sum(1 for t in list(self._recent) if now - t <= 2.0) / 2.0, 1)
 
     def subscribe(self, subscriber) -> None:
         """Adds a subscriber: an object with `deliver(kind, item)` called on the loop."""
@@ -138,6 +145,7 @@ class RtspSource:
                     self.frames += 1
                     self.bytes += len(data)
                     self.last_frame_at = time.time()
+                    self._recent.append(self.last_frame_at)
                     self._emit("video", (data, pts, key))
                 elif resampler is not None:
                     try:
