@@ -85,7 +85,9 @@ export function parseSeed(path: string, text: string): Seed {
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new Error(`--seed ${path}: YAML syntax error: ${(err as Error).message}`);
+    // The parser's message has a code frame after its first line.
+    const first = (err as Error).message.split("\n")[0];
+    throw new Error(`--seed ${path}: YAML syntax error: ${first}`);
   }
   try {
     if (!isObject(data)) throw new Error("expected a mapping with entities and flows");
