@@ -1,6 +1,7 @@
 /**
  * Applies a seed file once per data directory: creates its entities as their modules come
- * up, then its flows once a path exists, retrying every second (modules start at their
+ * up, then its flows once a path exists (the cheapest among the modules up at that moment:
+ * a seed flow names its `targetProtocol` to be sure of its path), retrying every second (modules start at their
  * own pace) for at most `patienceMs`. When everything exists, `<data>/seed-applied.json`
  * records it, and later starts leave the data alone: what the user deleted stays deleted.
  */
