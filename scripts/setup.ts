@@ -1,7 +1,8 @@
 /**
  * Installs the system packages the example modules and tests need, once: Debian's Python
  * with gRPC and protobuf (Python modules: the cast-screen example, the Python SDK and its
- * tests; the SDK ships its generated stubs, so protoc is not needed to run anything); with
+ * tests; the SDK ships its generated stubs, so protoc is not needed to run anything), and
+ * the real-media modules' ffmpeg, GStreamer and aiortc (MEDIA_PACKAGES); with
  * `--tests` also Chromium (the dashboard tests drive it) and openssl (the TLS tests make
  * their certificates with it). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
@@ -17,16 +18,54 @@ export const PACKAGES: Record<string, string> = {
   "python3-protobuf": "/usr/lib/python3/dist-packages/google/protobuf/struct_pb2.py",
 };
 
+/** Where Debian puts this machine's architecture-specific libraries (multiarch). */
+const LIB = `/usr/lib/${Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"}-linux-gnu`;
+const GST = `${LIB}/gstreamer-1.0`;
+const PY = "/usr/lib/python3/dist-packages";
+
+/**
+ * Debian packages of the real-media example modules (camera, ffmpeg-converter,
+ * webrtc-bridge), each with a file it provides. `--no-install-recommends` installs no
+ * Recommends, so every GStreamer plugin set used is listed, with a plugin it holds.
+ */
+export const MEDIA_PACKAGES: Record<string, string> = {
+  // ffmpeg and ffprobe: the converter's children, the camera's probe.
+  ffmpeg: "/usr/bin/ffprobe",
+  // GStreamer from Python, and the RTSP server library with its introspection data.
+  "python3-gst-1.0": `${PY}/gi/overrides/Gst.py`,
+  "gir1.2-gst-rtsp-server-1.0": `${LIB}/girepository-1.0/GstRtspServer-1.0.typelib`,
+  // videotestsrc, audiotestsrc, videoconvert, uridecodebin (the relay).
+  "gstreamer1.0-plugins-base": `${GST}/libgstvideotestsrc.so`,
+  // cairooverlay (clock, counter, pixel clock), RTP payloaders, rtspsrc, jpegenc.
+  "gstreamer1.0-plugins-good": `${GST}/libgstcairo.so`,
+  // h264parse, voaacenc (AAC).
+  "gstreamer1.0-plugins-bad": `${GST}/libgstvoaacenc.so`,
+  // x264enc.
+  "gstreamer1.0-plugins-ugly": `${GST}/libgstx264.so`,
+  // cairo contexts in GStreamer callbacks (the overlay draws with them).
+  "python3-gi-cairo": `${PY}/gi/_gi_cairo*`,
+  // The converter's and the bridge's HTTP servers (HLS, MJPEG, WHEP).
+  "python3-aiohttp": `${PY}/aiohttp/__init__.py`,
+  // WebRTC (brings PyAV, aioice, the Opus and VPX codecs).
+  "python3-aiortc": `${PY}/aiortc/__init__.py`,
+};
+
 /** Debian packages only the tests need. */
 export const TEST_PACKAGES: Record<string, string> = {
   chromium: "/usr/bin/chromium",
   openssl: "/usr/bin/openssl",
 };
 
+/** True when `path` exists; a trailing `*` matches any name with that beginning. */
 function exists(path: string): boolean {
   try {
-    Deno.statSync(path);
-    return true;
+    if (!path.endsWith("*")) {
+      Deno.statSync(path);
+      return true;
+    }
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    const prefix = path.slice(dir.length + 1, -1);
+    return [...Deno.readDirSync(dir)].some((e) => e.name.startsWith(prefix));
   } catch {
     return false;
   }
@@ -34,7 +73,7 @@ function exists(path: string): boolean {
 
 /** The packages whose files are missing (with the tests' packages when `tests`). */
 export function missingPackages(tests = false): string[] {
-  return Object.entries({ ...PACKAGES, ...(tests ? TEST_PACKAGES : {}) })
+  return Object.entries({ ...PACKAGES, ...MEDIA_PACKAGES, ...(tests ? TEST_PACKAGES : {}) })
     .filter(([, file]) => !exists(file)).map(([pkg]) => pkg);
 }
 
@@ -55,7 +94,7 @@ async function main(): Promise<number> {
   if (Deno.uid() !== 0 || !exists("/usr/bin/apt-get")) {
     console.error(`setup: missing ${missing.join(", ")}; install them with: sudo ${command}`);
     console.error(
-      "setup: until then the Python example module stays FAILED" +
+      "setup: until then the Python and media example modules stay FAILED" +
         (Deno.args.includes("--tests") ? " and the dashboard and TLS tests fail" : ""),
     );
     return 0;

@@ -38,6 +38,8 @@ import { pythonSdkDir } from "./supervisor/python_sdk.ts";
 import { ModuleCgroups } from "./supervisor/cgroups.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
+import type { Seed } from "./seed/seed_file.ts";
+import { Seeder } from "./seed/seeder.ts";
 import { dashboardRoutes, isDashboardAsset } from "./web/routes.ts";
 
 /** A host and port to listen on. */
@@ -71,6 +73,8 @@ export interface OrchestratorOptions {
   /** Host names and page origins accepted besides loopback (see src/security/hosts.ts). */
   allowedHosts?: string[];
   allowedOrigins?: string[];
+  /** Entities and flows a fresh data directory starts with (`--seed`). */
+  seed?: Seed;
 }
 
 /** A running orchestrator. */
@@ -298,6 +302,9 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
+  const seeder = options.seed &&
+    new Seeder({ seed: options.seed, flows: pipeline.flows, dataDir, logger });
+  seeder?.start();
   // While the first modules start, one call to our own health service warms grpc-js's
   // client code, so registering them does not pay for it.
   warmUpGrpcClient(grpcListener.localAddress);
@@ -337,6 +344,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     stop(reason = "orchestrator shutting down") {
       stopping ??= (async () => {
         logger.info("stopping", { reason });
+        seeder?.stop();
         stopWatching();
         await reloading;
         // Modules stopping now must not degrade or re-route flows: they come back with us.

@@ -98,7 +98,7 @@ function cpuMsPerRequest(r: LoadResult, who: string): number {
 export async function gatewayBench(ctx: BenchContext): Promise<BenchResult[]> {
   await warmCache(
     `${ROOT}main.ts`,
-    `${ROOT}modules/test-camera/main.ts`,
+    `${ROOT}tests/fixtures/simulators/test-camera/main.ts`,
     `${BENCH_DIR}grpc_load.ts`,
   );
   const hop: BenchResult = { name: "gateway-hop", title: "Gateway hop", status: "ok", metrics: [] };
@@ -114,7 +114,7 @@ export async function gatewayBench(ctx: BenchContext): Promise<BenchResult[]> {
   const hello = await startHello();
   const dir = await modulesDir([{
     name: "test-camera",
-    program: `${ROOT}modules/test-camera/main.ts`,
+    program: `${ROOT}tests/fixtures/simulators/test-camera/main.ts`,
   }]);
   const orch = await startOrchestrator({ modules: dir });
   try {

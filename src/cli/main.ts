@@ -41,6 +41,8 @@ Flags:
                        gRPC over TLS (needs --tls-key)
   --tls-key FILE       its private key (PEM)
   --config FILE        YAML file with any of these flags as keys (flags win)
+  --seed FILE          YAML file of entities and flows to create in a fresh data
+                       directory, once (recorded in <data>/seed-applied.json)
   --insecure           no authentication on non-loopback addresses (by default, when
                        either listener is not loopback, both require the bearer token
                        of <data>/auth-token, created with mode 0600 on first run)
@@ -88,6 +90,7 @@ const OPTIONS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   config: { type: "string" },
+  seed: { type: "string" },
   insecure: { type: "boolean" },
   "restore-backup": { type: "boolean" },
   "allowed-host": { type: "string", multiple: true },

@@ -13,6 +13,7 @@ import { parseAllowedHost, parseOrigin } from "../security/hosts.ts";
 import { RestoreError } from "../store/backup.ts";
 import { isLoopback, parseAddress } from "./address.ts";
 import type { Flags } from "./main.ts";
+import { readSeed } from "../seed/seed_file.ts";
 
 const CONFIG_KEYS = [
   "modules",
@@ -30,6 +31,7 @@ const CONFIG_KEYS = [
   "insecure",
   "allowed-host",
   "allowed-origin",
+  "seed",
 ];
 /** Keys whose value is a list of strings (a single string is a list of one). */
 const LIST_KEYS = ["allowed-host", "allowed-origin"];
@@ -160,6 +162,7 @@ export async function runCommand(cli: Flags): Promise<number> {
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
     const logFiles = parseLogFileFlags(flags["log-file-size"], flags["log-files"]);
     const dataDir = flags.data ?? "data";
+    const seed = flags.seed ? await readSeed(flags.seed) : undefined;
     logger = createLogger(format, level, {
       file: logFiles.files > 0
         ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles }
@@ -193,6 +196,7 @@ export async function runCommand(cli: Flags): Promise<number> {
       restoreBackup: flags["restore-backup"] ?? false,
       allowedHosts,
       allowedOrigins,
+      seed,
     });
   } catch (err) {
     await logger?.close();

@@ -11,7 +11,7 @@ import type { PartialServiceImpl } from "@callassistant/rpc";
 export function flowControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {
   return {
     findPath(req) {
-      return flows.findPath(req.sourceEntityId, req.targetEntityId);
+      return flows.findPath(req.sourceEntityId, req.targetEntityId, false, req.targetProtocol);
     },
 
     listFlows(req) {
@@ -30,6 +30,7 @@ export function flowControl(flows: FlowManager): PartialServiceImpl<typeof Contr
         targetEntityId: req.targetEntityId,
         quality: req.quality,
         id: req.id,
+        targetProtocol: req.targetProtocol,
       });
       return { flow: flows.toProto(flow) };
     },

@@ -24,6 +24,7 @@ import {
 } from "@callassistant/protocol";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log/logger.ts";
+import { keepMaskedSecrets, maskSecrets, secretPaths } from "../config/secrets.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
 import { configProblems } from "../config/validate.ts";
@@ -168,7 +169,13 @@ export class EntityRegistry {
     return this.records.size;
   }
 
-  /** The entity as clients see it. */
+  /** Dotted paths of the secret fields of an entity type's configuration schema. */
+  private secretsOf(r: { module: string; entityType: string }): string[] {
+    const schema = this.deps.caps.find(r.module, r.entityType)?.configSchema;
+    return schema ? secretPaths(schema as JsonObject) : [];
+  }
+
+  /** The entity as clients see it: secret configuration fields read "********". */
   toProto(r: EntityRecord, status = r.status): Entity {
     return create(EntitySchema, {
       id: r.id,
@@ -177,7 +184,7 @@ export class EntityRegistry {
       module: r.module,
       name: r.name,
       state: r.state,
-      configuration: r.configuration,
+      configuration: maskSecrets(r.configuration, this.secretsOf(r)),
       origin: r.origin,
       status,
       createdAt: timestampFromDate(r.createdAt),
@@ -363,6 +370,8 @@ export class EntityRegistry {
   async configure(id: string, configuration?: JsonObject, name?: string): Promise<EntityRecord> {
     const r = this.require(id);
     if (configuration) {
+      // A secret sent back as "********" (as clients read it) keeps its stored value.
+      configuration = keepMaskedSecrets(configuration, r.configuration, this.secretsOf(r));
       await this.validate(this.deps.caps.find(r.module, r.entityType), r.module, configuration);
     }
     const newName = name || r.name;

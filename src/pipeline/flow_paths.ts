@@ -38,7 +38,8 @@ export function flowEnds(
 
 /**
  * The cheapest path per media type between two entities through the converters of the
- * running modules (every known module with `anyState`).
+ * running modules (every known module with `anyState`), reaching the target over
+ * `targetProtocol` when given (INVALID_ARGUMENT when the target has no such input).
  */
 export function findFlowPaths(
   caps: CapabilityIndex,
@@ -46,13 +47,23 @@ export function findFlowPaths(
   sourceId: string,
   targetId: string,
   anyState = false,
+  targetProtocol = "",
 ) {
   const [source, target] = flowEnds(entities, sourceId, targetId);
-  return findPaths(
-    pathEnd(caps, source, "source"),
-    pathEnd(caps, target, "target"),
-    caps.converters(anyState),
-  );
+  const end = pathEnd(caps, target, "target");
+  const protocol = targetProtocol.trim().toLowerCase();
+  if (protocol) {
+    const all = [...new Set(end.formats.map((f) => f.protocol.toLowerCase()))];
+    end.formats = end.formats.filter((f) => f.protocol.toLowerCase() === protocol);
+    if (end.formats.length === 0) {
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `target_protocol: entity "${target.id}" (${target.module}/${target.entityType}) does ` +
+          `not receive over "${protocol}"; it receives over: ${all.join(", ") || "nothing"}`,
+      );
+    }
+  }
+  return findPaths(pathEnd(caps, source, "source"), end, caps.converters(anyState));
 }
 
 /** One end of a path, with the formats the entity declares for its side. */

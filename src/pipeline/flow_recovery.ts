@@ -158,7 +158,14 @@ export class FlowRecovery {
 
   private findPaths(flow: FlowRecord, anyState = false) {
     const { caps, entities } = this.options;
-    return findFlowPaths(caps, entities, flow.sourceEntityId, flow.targetEntityId, anyState);
+    return findFlowPaths(
+      caps,
+      entities,
+      flow.sourceEntityId,
+      flow.targetEntityId,
+      anyState,
+      flow.targetProtocol,
+    );
   }
 
   /** Called on every module state change: notes ups and downs, queues their handling. */

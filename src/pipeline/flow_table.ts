@@ -36,6 +36,8 @@ export interface FlowRecord {
   wanted: boolean;
   /** The quality asked for. */
   quality: QualityProfile;
+  /** The protocol the target must receive on; empty for any. */
+  targetProtocol: string;
   /** The paths per media type, with the entity of every hop. */
   paths: MediaPath[];
   /** The connections made. */
@@ -63,6 +65,7 @@ export interface StoredFlow {
   message: string;
   wanted: boolean;
   quality: JsonValue;
+  targetProtocol?: string;
   paths: JsonValue[];
   converters: string[];
   discovered?: string[];
@@ -110,6 +113,7 @@ export class FlowTable {
         message: s.message,
         wanted: s.wanted,
         quality: fromJson(QualityProfileSchema, s.quality ?? {}, { ignoreUnknownFields: true }),
+        targetProtocol: s.targetProtocol ?? "",
         paths: (s.paths ?? []).map((p) =>
           fromJson(MediaPathSchema, p, { ignoreUnknownFields: true })
         ),
@@ -243,6 +247,7 @@ export class FlowTable {
       message: flow.message,
       wanted: flow.wanted,
       quality: toJson(QualityProfileSchema, flow.quality),
+      targetProtocol: flow.targetProtocol,
       paths: flow.paths.map((p) => toJson(MediaPathSchema, p)),
       converters: flow.converters,
       discovered: flow.discovered,

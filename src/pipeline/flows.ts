@@ -190,6 +190,7 @@ export class FlowManager {
       path: flow.paths.flatMap((p) => p.hops),
       connections: flow.connections,
       quality: flow.quality,
+      targetProtocol: flow.targetProtocol,
       statuses: statuses ?? this.flows.modulesOf(flow).flatMap((m) => {
         const s = flow.reported.get(m);
         return s ? [s] : [];
@@ -208,8 +209,8 @@ export class FlowManager {
    * The cheapest path per media type between two entities through the converters of the
    * running modules (every known module with `anyState`).
    */
-  findPath(sourceId: string, targetId: string, anyState = false) {
-    return findFlowPaths(this.caps, this.entities, sourceId, targetId, anyState);
+  findPath(sourceId: string, targetId: string, anyState = false, targetProtocol = "") {
+    return findFlowPaths(this.caps, this.entities, sourceId, targetId, anyState, targetProtocol);
   }
 
   // ------------------------------------------------------------ flow commands
@@ -220,6 +221,7 @@ export class FlowManager {
     targetEntityId: string;
     quality?: QualityProfile;
     id?: string;
+    targetProtocol?: string;
   }): Promise<FlowRecord> {
     return this.tasks.run(async () => {
       const quality = validateQuality(input.quality);
@@ -246,7 +248,8 @@ export class FlowManager {
           );
         }
       }
-      const { paths } = this.findPath(source.id, target.id);
+      const targetProtocol = input.targetProtocol?.trim().toLowerCase() ?? "";
+      const { paths } = this.findPath(source.id, target.id, false, targetProtocol);
       const now = new Date();
       const flow: FlowRecord = {
         id,
@@ -256,6 +259,7 @@ export class FlowManager {
         message: "",
         wanted: true,
         quality,
+        targetProtocol,
         paths,
         connections: [],
         converters: [],

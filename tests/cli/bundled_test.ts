@@ -20,7 +20,7 @@ Deno.test("a copy without proto/ serves reflection, OpenAPI and an SDK module", 
     await Deno.mkdir(`${modules}/cam`);
     await Deno.writeTextFile(
       `${modules}/cam/module.yaml`,
-      `name: cam\ncommand: ["deno", "run", "--allow-all", "${copy}/modules/test-camera/main.ts"]\n`,
+      `name: cam\ncommand: ["deno", "run", "--allow-all", "${copy}/modules/matrix-call/main.ts"]\n`,
     );
     const orch = await startOrchestrator({ modules, main: `${copy}/main.ts` });
     try {

@@ -128,5 +128,6 @@ Deno.test("validate reports each problem with file and line, exit 1; clean tree 
   assert.match(bad.stdout, /ok {3}missing-binary/);
   const good = await cli("validate", "--modules", `${ROOT}modules`);
   assert.equal(good.code, 0, good.stdout);
-  assert.match(good.stdout, /ok {3}test-camera/);
+  assert.match(good.stdout, /ok {3}camera/);
+  assert.match(good.stdout, /ok {3}web-screen/);
 });

@@ -185,7 +185,7 @@ export async function addCamera(
   await Deno.mkdir(`${modulesDir}/${name}`, { recursive: true });
   await Deno.writeTextFile(
     `${modulesDir}/${name}/module.yaml`,
-    `name: ${name}\nversion: "0.1.0"\ncommand: ["deno", "run", "--allow-all", "${ROOT}modules/test-camera/main.ts"]\n${extra}`,
+    `name: ${name}\nversion: "0.1.0"\ncommand: ["deno", "run", "--allow-all", "${ROOT}tests/fixtures/simulators/test-camera/main.ts"]\n${extra}`,
   );
 }
 

@@ -21,6 +21,7 @@ import { Code, RpcError } from "@callassistant/rpc";
 import { EventServer, freePort, ModuleProcess, startModule } from "../sdk/helpers.ts";
 
 const MODULES = fileURLToPath(new URL("../../modules/", import.meta.url));
+const SIMULATORS = fileURLToPath(new URL("../fixtures/simulators/", import.meta.url));
 const PYTHON_SDK = fileURLToPath(new URL("../../packages/sdk-python", import.meta.url));
 const HLS_VIDEO = { mediaType: MediaType.VIDEO, protocol: "hls", codec: "h264" };
 
@@ -198,7 +199,7 @@ Deno.test("cast-screen (Python): the contract on the SDK, reports with the token
 
 Deno.test("example modules: the camera only sends, the converter checks its transforms", async () => {
   const camera = await startModule();
-  const converter = await startModule({ cwd: `${MODULES}media-converter/` });
+  const converter = await startModule({ cwd: `${SIMULATORS}media-converter/` });
   const cam = clients(camera.port);
   const conv = clients(converter.port);
   try {

@@ -52,6 +52,14 @@ export class FakeModule {
   failWhen?: (method: string, request: Record<string, unknown>) => RpcError | undefined;
   /** Rejects a configuration with this message when it returns one. */
   rejectConfig?: (configuration: JsonObject) => string | undefined;
+  /**
+   * Media is pulled from this module's senders (like HLS from a converter) and its
+   * receivers pull: a receiver answers no address until it is given one, a sender asked
+   * without an address answers `served://<module>/<connection>`.
+   */
+  pulls = false;
+  /** What a pulling sender answers. */
+  servedAddress = (connectionId: string): string => `served://${this.name}/${connectionId}`;
   registration: RegisterModuleResponse;
   /** Where the module serves a connection (FlowTable's `address`): a receiver, by default. */
   address: FlowTableOptions["address"] = (req) =>
@@ -143,6 +151,22 @@ export class FakeModule {
     };
   }
 
+  /** The FlowTable's handlers, with the pull behaviour when `pulls` is set. */
+  private pipelineHandlers() {
+    const handlers = this.table.handlers();
+    const connect = handlers.connectEntities!;
+    return {
+      ...handlers,
+      connectEntities: (req: Parameters<typeof connect>[0], ctx: CallContext) => {
+        if (!this.pulls || req.address) return connect(req, ctx);
+        if (req.role === ConnectionRole.RECEIVER) return { address: "" };
+        const address = this.servedAddress(req.connectionId);
+        if (!address) return { address: "" };
+        return connect({ ...req, address }, ctx);
+      },
+    };
+  }
+
   /** Clients calling the handlers directly, logging "module Method detail". */
   clients(): EntityPipelineClients {
     const wrap = (service: DescService, handlers: Record<string, unknown>) => {
@@ -166,7 +190,7 @@ export class FakeModule {
     };
     return {
       entity: wrap(EntityService, this.entityHandlers()),
-      pipeline: wrap(PipelineService, this.table.handlers() as Record<string, unknown>),
+      pipeline: wrap(PipelineService, this.pipelineHandlers() as Record<string, unknown>),
     } as unknown as EntityPipelineClients;
   }
 }

@@ -146,6 +146,56 @@ Deno.test("entities: the module is chosen by capability; unknown, ambiguous and 
   }
 });
 
+Deno.test("entities: secret configuration fields read ******** and keep their value when sent back", async () => {
+  const modules = homeSetup();
+  modules.add("ipcam", [{
+    entityType: "rtsp_camera",
+    kind: EntityKind.SOURCE,
+    outputs: [fmt(VIDEO, "rtsp", "h264")],
+    configSchema: {
+      type: "object",
+      properties: {
+        url: { type: "string" },
+        password: { type: "string", format: "password" },
+        auth: { type: "object", properties: { token: { type: "string", writeOnly: true } } },
+      },
+    },
+  }]);
+  const { pipeline } = fakePipeline(modules);
+  const { flows, entities } = pipeline;
+  try {
+    const created = await flows.createEntity({
+      entityType: "rtsp_camera",
+      id: "porch",
+      origin: EntityOrigin.CREATED,
+      configuration: { url: "rtsp://cam/x", password: "s3cret", auth: { token: "t0k" } },
+    });
+    const shown = entities.toProto(created).configuration;
+    assert.deepEqual(shown, {
+      url: "rtsp://cam/x",
+      password: "********",
+      auth: { token: "********" },
+    });
+    // The module got the real values, and keeps them when the client sends the mask back.
+    assert.equal(modules.get("ipcam").entities.get("porch")?.configuration.password, "s3cret");
+    await flows.configureEntity("porch", {
+      url: "rtsp://cam/y",
+      password: "********",
+      auth: { token: "********" },
+    });
+    assert.deepEqual(modules.get("ipcam").entities.get("porch")?.configuration, {
+      url: "rtsp://cam/y",
+      password: "s3cret",
+      auth: { token: "t0k" },
+    });
+    await flows.configureEntity("porch", { url: "rtsp://cam/y", password: "n3w" });
+    assert.equal(modules.get("ipcam").entities.get("porch")?.configuration.password, "n3w");
+    assert.equal(entities.toProto(entities.get("porch")!).configuration?.password, "********");
+  } finally {
+    await pipeline.close();
+  }
+});
+
 Deno.test("flows: receiver first, sender with its address, started downstream first", async () => {
   const modules = homeSetup();
   const { pipeline, bus } = fakePipeline(modules);
@@ -270,6 +320,115 @@ Deno.test("flows: a pulling link gets the sender's URL to the receiver; no audio
     const proto = pipeline.flows.toProto(flow);
     assert.deepEqual(proto.connections.map((c) => c.address), [url]);
     assert.deepEqual([...new Set(proto.path.map((h) => h.mediaType))], [VIDEO], "video only");
+  } finally {
+    await pipeline.close();
+  }
+});
+
+Deno.test("flows: a pulling receiver answers no address, the sender answers where to fetch, the receiver is told", async () => {
+  const modules = homeSetup();
+  for (const name of ["camera", "converter", "screen"]) modules.get(name).pulls = true;
+  const { pipeline } = fakePipeline(modules);
+  const { flows } = pipeline;
+  try {
+    await camAndTv(pipeline);
+    modules.log.length = 0;
+    const flow = await flows.create({ sourceEntityId: "front-door", targetEntityId: "tv" });
+    assert.equal(flow.state, FlowState.ACTIVE);
+    const video = modules.log.filter((l) => l.includes("-video-"));
+    assert.deepEqual(video, [
+      "converter ConnectEntities RECEIVER front-door-to-tv-video-0",
+      "camera ConnectEntities SENDER front-door-to-tv-video-0",
+      "converter ConnectEntities RECEIVER front-door-to-tv-video-0",
+      "screen ConnectEntities RECEIVER front-door-to-tv-video-1",
+      "converter ConnectEntities SENDER front-door-to-tv-video-1",
+      "screen ConnectEntities RECEIVER front-door-to-tv-video-1",
+    ]);
+    assert.deepEqual(flows.toProto(flow).connections.map((c) => c.address).slice(0, 2), [
+      "served://camera/front-door-to-tv-video-0",
+      "served://converter/front-door-to-tv-video-1",
+    ]);
+
+    // A receiver and a sender that both give no address: the flow fails naming both,
+    // and what was made is undone.
+    modules.get("camera").servedAddress = () => "";
+    modules.log.length = 0;
+    await rejects(
+      flows.create({ sourceEntityId: "front-door", targetEntityId: "tv", id: "silent" }),
+      Code.FAILED_PRECONDITION,
+      /connection silent-video-0: neither the receiver ".*" \(converter\) nor the sender "front-door" \(camera\) gave an address for video\/rtsp\/h264/,
+    );
+    assert.ok(
+      modules.log.includes("converter DestroyEntity silent-rtsp_to_hls"),
+      modules.log.join("\n"),
+    );
+  } finally {
+    await pipeline.close();
+  }
+});
+
+Deno.test("flows: target_protocol picks the path reaching the target over that protocol, kept for re-routes", async () => {
+  const modules = homeSetup();
+  modules.add("browser", [{
+    entityType: "web_screen",
+    kind: EntityKind.SINK,
+    inputs: [fmt(VIDEO, "webrtc", "h264"), fmt(VIDEO, "hls", "h264")],
+  }]);
+  modules.add("bridge", [{
+    entityType: "rtsp_to_webrtc",
+    kind: EntityKind.CONVERTER,
+    transforms: [{
+      input: fmt(VIDEO, "rtsp", "h264"),
+      output: fmt(VIDEO, "webrtc", "h264"),
+      cost: { cpu: 0.5, latencyMs: 50 },
+    }],
+  }]);
+  const { pipeline } = fakePipeline(modules);
+  const { flows } = pipeline;
+  try {
+    await camAndTv(pipeline);
+    await flows.createEntity({
+      entityType: "web_screen",
+      id: "tablet",
+      origin: EntityOrigin.CREATED,
+    });
+    const types = (paths: { hops: { entityType: string }[] }[]) =>
+      paths[0].hops.map((h) => h.entityType);
+    // The cheapest path is WebRTC; asked for HLS it goes through the HLS converter.
+    assert.deepEqual(types(flows.findPath("front-door", "tablet").paths), [
+      "video_source",
+      "rtsp_to_webrtc",
+      "web_screen",
+    ]);
+    assert.deepEqual(types(flows.findPath("front-door", "tablet", false, "HLS").paths), [
+      "video_source",
+      "rtsp_to_hls",
+      "web_screen",
+    ]);
+    const flow = await flows.create({
+      sourceEntityId: "front-door",
+      targetEntityId: "tablet",
+      targetProtocol: "hls",
+    });
+    assert.equal(flows.toProto(flow).targetProtocol, "hls");
+    assert.deepEqual(types(flow.paths), ["video_source", "rtsp_to_hls", "web_screen"]);
+    // A protocol the target does not receive over is refused, naming the ones it does.
+    await rejects(
+      flows.create({
+        sourceEntityId: "front-door",
+        targetEntityId: "tablet",
+        targetProtocol: "mjpeg",
+      }),
+      Code.INVALID_ARGUMENT,
+      /target_protocol: entity "tablet" \(browser\/web_screen\) does not receive over "mjpeg"; it receives over: webrtc, hls/,
+    );
+    // A re-route keeps the protocol: with the HLS converter down, the flow waits rather
+    // than moving to WebRTC.
+    modules.setState("converter", ModuleState.BACKOFF);
+    await flows.settled();
+    assert.equal(flow.state, FlowState.DEGRADED);
+    assert.match(flow.message, /waiting for module "converter"/);
+    assert.deepEqual(types(flow.paths), ["video_source", "rtsp_to_hls", "web_screen"]);
   } finally {
     await pipeline.close();
   }

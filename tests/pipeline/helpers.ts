@@ -5,7 +5,15 @@
  */
 import { ROOT, waitFor } from "../helpers/orchestrator.ts";
 
-/** Writes `<dir>/<name>/module.yaml` running the example module `example` of `modules/`. */
+/** Where each example runs from: the simulators are test fixtures, the fakes of devices
+ * this environment lacks are in `modules/`. */
+export const EXAMPLE_PROGRAMS = {
+  "test-camera": "tests/fixtures/simulators/test-camera/main.ts",
+  "media-converter": "tests/fixtures/simulators/media-converter/main.ts",
+  "matrix-call": "modules/matrix-call/main.ts",
+} as const;
+
+/** Writes `<dir>/<name>/module.yaml` running the example module or simulator `example`. */
 export async function addExample(
   dir: string,
   example: "test-camera" | "media-converter" | "matrix-call" | "cast-screen",
@@ -14,7 +22,7 @@ export async function addExample(
 ): Promise<void> {
   const command = example === "cast-screen"
     ? `["/usr/bin/python3", "${ROOT}modules/cast-screen/cast_screen.py"]`
-    : `["deno", "run", "--allow-all", "${ROOT}modules/${example}/main.ts"]`;
+    : `["deno", "run", "--allow-all", "${ROOT}${EXAMPLE_PROGRAMS[example]}"]`;
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });
   await Deno.writeTextFile(
     `${dir}/${name}/module.yaml`,

@@ -16,7 +16,9 @@ import { addService, stopServer } from "@callassistant/rpc";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 
 export const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
-export const CAMERA_DIR = fileURLToPath(new URL("../../modules/test-camera/", import.meta.url));
+export const CAMERA_DIR = fileURLToPath(
+  new URL("../fixtures/simulators/test-camera/", import.meta.url),
+);
 export const FIXTURES_DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
 /** Rejects with `what` when `promise` takes longer than `ms`; never leaves a timer behind. */

@@ -10,15 +10,6 @@ import { isAlive, listModules, ROOT, startOrchestrator, waitFor } from "../helpe
 import { groupMembers } from "../../src/supervisor/process_group.ts";
 import { cgroupPids } from "../../src/supervisor/cgroups.ts";
 
-/**
- * Modules known to fail this check on this branch, with where they are fixed. They are
- * checked and reported like the others, but do not fail the test.
- * - cast-screen: writes to stderr (a broken pipe once the orchestrator is gone) before it
- *   stops on stdin EOF, and the BrokenPipeError kills that thread; on this machine it may
- *   not even start (its stubs need protoc and libprotobuf-dev). Fixed by its port onto the
- *   Python SDK on the h1-python-sdk branch (issue 9); remove it from here once merged.
- */
-const KNOWN_FAILURES = new Set(["cast-screen"]);
 const RUNNING = new Set([
   "MODULE_STATE_READY",
   "MODULE_STATE_DEGRADED",
@@ -41,16 +32,14 @@ Deno.test("orphans: every example module exits within 2 s of the orchestrator's 
   const data = await Deno.makeTempDir({ prefix: "ca-test-data-" });
   const orch = await startOrchestrator({ modules: `${ROOT}modules`, data });
   const problems: string[] = [];
-  const notes: string[] = [];
-  const report = (name: string, problem: string) =>
-    (KNOWN_FAILURES.has(name) ? notes : problems).push(`${name}: ${problem}`);
+  const report = (name: string, problem: string) => problems.push(`${name}: ${problem}`);
   let processes = new Map<string, number[]>();
   try {
     // Each module running (or, for one that cannot, given up on after 60 s).
     await waitFor(
       async () => {
         const modules = await listModules(orch.url);
-        return names.every((n) => RUNNING.has(modules[n]?.state) || KNOWN_FAILURES.has(n));
+        return names.every((n) => RUNNING.has(modules[n]?.state));
       },
       60_000,
       `every example module running (${names.join(", ")})`,
@@ -91,9 +80,6 @@ Deno.test("orphans: every example module exits within 2 s of the orchestrator's 
         }
       }
     }
-  }
-  if (notes.length > 0) {
-    console.log(`known failures (not failing this test):\n  ${notes.join("\n  ")}`);
   }
   assert.deepEqual(problems, []);
 });

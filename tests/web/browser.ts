@@ -54,8 +54,9 @@ export function haveChromium(): boolean {
   }
 }
 
-/** Launches Chromium with a fresh temporary profile and a desktop-size viewport. */
-export async function launchBrowser(): Promise<TestBrowser> {
+/** Launches Chromium with a fresh temporary profile and a desktop-size viewport;
+ * `extraArgs` are added to the command line (the media tests' WebRTC and autoplay flags). */
+export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
   if (!haveChromium()) {
     throw new Error(`${CHROMIUM} not found: apt-get update && apt-get install -y chromium`);
   }
@@ -64,7 +65,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
   try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
-      args: ARGS,
+      args: [...ARGS, ...extraArgs],
       viewport: { width: 1280, height: 860 },
     });
   } catch (err) {

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { EXAMPLE_PROGRAMS } from "../pipeline/helpers.ts";
 import {
   addCamera,
   addModule,
@@ -30,12 +31,16 @@ import {
 
 const CAMERA_ROW = 'tr[data-key="test-camera"]';
 
-/** Adds an example module from modules/ by its absolute path (it runs from the temp dir). */
-function addExample(dir: string, name: string, extra = ""): Promise<string> {
+/** Adds an example module or simulator by its absolute path (it runs from the temp dir). */
+function addExample(
+  dir: string,
+  name: keyof typeof EXAMPLE_PROGRAMS,
+  extra = "",
+): Promise<string> {
   return addModule(
     dir,
     name,
-    `command: ["deno", "run", "--allow-all", "${ROOT}modules/${name}/main.ts"]\n${extra}`,
+    `command: ["deno", "run", "--allow-all", "${ROOT}${EXAMPLE_PROGRAMS[name]}"]\n${extra}`,
   );
 }
 

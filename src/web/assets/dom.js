@@ -36,6 +36,24 @@ export function setText(el, text) {
   if (el.textContent !== value) el.textContent = value;
 }
 
+/**
+ * Sets text with its http(s) URLs as links that open in a new tab (a screen's page in
+ * an entity's status), only when the text changed.
+ */
+export function setTextWithLinks(el, text) {
+  const value = String(text ?? "");
+  if (el.dataset.text === value) return;
+  el.dataset.text = value;
+  const parts = value.split(/(https?:\/\/[^\s;)·,]+)/);
+  el.replaceChildren(
+    ...parts.filter(Boolean).map((part) =>
+      /^https?:\/\//.test(part)
+        ? h("a", { href: part, target: "_blank", rel: "noopener", text: part })
+        : document.createTextNode(part)
+    ),
+  );
+}
+
 /** Renders `data` into `el` with `render` only when it differs from the last rendering. */
 export function renderIfChanged(el, data, render) {
   const json = JSON.stringify(data ?? null);

@@ -1,7 +1,17 @@
 // The entities list with filters, the create form (type picker and configuration), and
 // delete.
 
-import { cell, h, keyedRows, selectField, setOptions, setText, table, td } from "./dom.js";
+import {
+  cell,
+  h,
+  keyedRows,
+  selectField,
+  setOptions,
+  setText,
+  setTextWithLinks,
+  table,
+  td,
+} from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
 import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
@@ -262,7 +272,10 @@ export function entitiesView() {
     updateBadge(tr.querySelector(".col-state .badge"), "entity", e.state);
     setText(cell(tr, "col-origin"), short(e.origin, "ENTITY_ORIGIN_").toLowerCase());
     const metrics = Object.entries(e.status?.metrics ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
-    setText(cell(tr, "col-status"), [e.status?.message, metrics].filter(Boolean).join(" · "));
+    setTextWithLinks(
+      cell(tr, "col-status"),
+      [e.status?.message, metrics].filter(Boolean).join(" · "),
+    );
     tr.del.setAttribute("aria-label", `Delete ${e.name || e.id}`);
   }
 

@@ -17,6 +17,24 @@ import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./mess
 
 const QUALITY_PRESETS = ["UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "AUTO"];
 
+/**
+ * The live figures modules report for a flow, one part per module: fps, bitrate, frames
+ * and, from a screen, frames decoded and latency ("web-screen: 25 fps, decoded 812, ...").
+ */
+function mediaFigures(statuses) {
+  const round = (n) => Math.round(Number(n));
+  return (statuses ?? []).map((s) => {
+    const m = s.metrics ?? {};
+    const parts = [];
+    if (m.fps !== undefined) parts.push(`${Math.round(Number(m.fps) * 10) / 10} fps`);
+    if (m.bitrate_kbps) parts.push(`${round(m.bitrate_kbps)} kbit/s`);
+    if (m.frames_decoded !== undefined) parts.push(`decoded ${round(m.frames_decoded)}`);
+    else if (m.frames !== undefined) parts.push(`frames ${round(m.frames)}`);
+    if (m.latency_ms !== undefined) parts.push(`latency ${round(m.latency_ms)} ms`);
+    return parts.length ? `${s.module}: ${parts.join(", ")}` : "";
+  }).filter(Boolean).join(" · ");
+}
+
 /** The hops of a path, one line per media type. */
 function pathView(hops) {
   if (!hops?.length) return h("span", { class: "muted" }, "—");
@@ -209,7 +227,13 @@ export function flowsView() {
     const tr = h(
       "tr",
       {},
-      td("Flow", "col-flow", h("strong", { class: "mono" }), h("div", { class: "sub small" })),
+      td(
+        "Flow",
+        "col-flow",
+        h("strong", { class: "mono" }),
+        h("div", { class: "sub small" }),
+        h("div", { class: "figures small muted" }),
+      ),
       td("State", "col-state", badge("flow", flow.state), h("div", { class: "sub small muted" })),
       td("Path", "col-path"),
       td("Quality", "col-quality", q),
@@ -224,6 +248,7 @@ export function flowsView() {
     setText(tr.querySelector(".col-flow .sub"), `${f.sourceEntityId} → ${f.targetEntityId}`);
     updateBadge(tr.querySelector(".col-state .badge"), "flow", f.state);
     setText(tr.querySelector(".col-state .sub"), f.message ?? "");
+    setText(tr.querySelector(".col-flow .figures"), mediaFigures(f.statuses));
     renderIfChanged(cell(tr, "col-path"), f.path ?? [], pathView);
     const preset = f.quality?.preset ?? "QUALITY_PRESET_UNSPECIFIED";
     if (document.activeElement !== tr.q && tr.q.value !== preset) tr.q.value = preset;

@@ -148,7 +148,7 @@ class Event(_message.Message):
     def __init__(self, id: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., module: _Optional[str] = ..., entity_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., message: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., trace_id: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Flow(_message.Message):
-    __slots__ = ["connections", "created_at", "id", "message", "path", "quality", "source_entity_id", "state", "statuses", "target_entity_id", "updated_at"]
+    __slots__ = ["connections", "created_at", "id", "message", "path", "quality", "source_entity_id", "state", "statuses", "target_entity_id", "target_protocol", "updated_at"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class Flow(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     TARGET_ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     connections: _containers.RepeatedCompositeFieldContainer[Connection]
     created_at: _timestamp_pb2.Timestamp
@@ -170,8 +171,9 @@ class Flow(_message.Message):
     state: FlowState
     statuses: _containers.RepeatedCompositeFieldContainer[FlowStatus]
     target_entity_id: str
+    target_protocol: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., source_entity_id: _Optional[str] = ..., target_entity_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., path: _Optional[_Iterable[_Union[PathHop, _Mapping]]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[FlowStatus, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., source_entity_id: _Optional[str] = ..., target_entity_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., path: _Optional[_Iterable[_Union[PathHop, _Mapping]]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[FlowStatus, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., target_protocol: _Optional[str] = ...) -> None: ...
 
 class FlowStatus(_message.Message):
     __slots__ = ["flow_id", "message", "metrics", "module", "quality", "state"]

@@ -100,12 +100,12 @@ export type ConnectEntitiesResponse = Message<"callassistant.v1.ConnectEntitiesR
    * - `hls`: the SENDER serves a live HLS playlist (RFC 8216) over HTTP at
    *   `http://HOST:PORT/PATH/index.m3u8`, segments relative to it; the receiver plays it.
    *   Example: `http://127.0.0.1:8890/front-door-to-tv-video-1/index.m3u8`.
-   * - `webrtc`: the SENDER serves a WHEP endpoint (RFC 9725) at
-   *   `http://HOST:PORT/PATH/whep`: the receiver POSTs an SDP offer
+   * - `webrtc`: the SENDER serves a WHEP endpoint (RFC 9725) at an `http://HOST:PORT/PATH`
+   *   URL of its choice (e.g. `http://HOST:PORT/whep/PATH`): the receiver POSTs an SDP offer
    *   (`Content-Type: application/sdp`), gets `201 Created` with the SDP answer and a
    *   `Location` header, and DELETEs that location to hang up. One endpoint per connection;
    *   the format's codec is the one negotiated (an offer without it gets a 4xx, never a
-   *   connection without frames). Example: `http://127.0.0.1:8889/cam-to-tv-video-0/whep`.
+   *   connection without frames). Example: `http://127.0.0.1:8889/whep/cam-to-tv-video-0`.
    * - `mjpeg`: the SENDER serves `http://HOST:PORT/PATH` answering `200` with
    *   `Content-Type: multipart/x-mixed-replace; boundary=...`, one `image/jpeg` part per
    *   frame; the receiver reads it. Example: `http://127.0.0.1:8890/cam-to-tv-video-0`.

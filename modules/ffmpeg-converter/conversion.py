@@ -1,0 +1,185 @@
+"""One converter entity's work: a supervised ffmpeg from an RTSP input to HLS (remux) or
+MJPEG (transcode), served by the module's MediaServer.
+
+HLS files live in a RAM directory (/dev/shm when there is one: no SD-card wear on a
+Raspberry Pi), named after the module's pid so a later start can remove what a killed
+module left behind.
+
+Run alone: `python3 conversion.py --input rtsp://127.0.0.1:8554/test --kind hls`
+prints the playlist URL and serves it until interrupted.
+"""
+import argparse
+import asyncio
+import glob
+import os
+import shutil
+import signal
+import sys
+import tempfile
+
+import ffmpeg_commands
+import mjpeg_hub
+from ffmpeg_job import FfmpegJob
+from media_server import MediaServer, Served
+
+KINDS = ("hls", "mjpeg")
+
+
+def scratch_root() -> str:
+    """Where HLS directories go: /dev/shm when it exists, else the temp directory."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def remove_stale_directories() -> None:
+    """Removes the HLS directories of converter processes that no longer exist."""
+    for path in glob.glob(os.path.join(scratch_root(), "ca-hls-*-*")):
+        try:
+            pid = int(os.path.basename(path).split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def hls_bitrate_kbps(directory: str) -> float:
+    """The bitrate of the segments the playlist lists (ffmpeg's progress has no size for
+    HLS output): their bytes over their duration."""
+    try:
+        with open(os.path.join(directory, "index.m3u8"), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0.0
+    seconds, size = 0.0, 0
+    for i, line in enumerate(lines):
+        if line.startswith("#EXTINF:") and i + 1 < len(lines):
+            try:
+                size += os.path.getsize(os.path.join(directory, lines[i + 1].strip()))
+                seconds += float(line[8:].split(",")[0])
+            except (OSError, ValueError):
+                continue
+    return round(size * 8 / 1000 / seconds, 1) if seconds else 0.0
+
+
+class Conversion:
+    """A converter entity: input URL in, HLS or MJPEG out, ffmpeg supervised."""
+
+    def __init__(self, entity_id: str, kind: str, server: MediaServer, on_event=None):
+        if kind not in KINDS:
+            raise ValueError(f"unknown conversion {kind!r}; known: {', '.join(KINDS)}")
+        self.entity_id = entity_id
+        self.kind = kind
+        self.server = server
+        self.input_url = ""
+        self.video_codec = "h264"
+        self.audio_codec = ""
+        self.quality = {}
+        self._on_event = on_event or (lambda kind, message: None)
+        self.hub = mjpeg_hub.MjpegHub() if kind == "mjpeg" else None
+        self.directory = ""
+        if kind == "hls":
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entity_id)
+            self.directory = os.path.join(scratch_root(), f"ca-hls-{os.getpid()}-{safe}")
+        self.job = None
+        server.add(entity_id, Served(kind=kind, directory=self.directory, hub=self.hub))
+
+    @property
+    def url(self) -> str:
+        """Where the output is fetched."""
+        return self.server.url(self.entity_id)
+
+    @property
+    def running(self) -> bool:
+        """True while ffmpeg is supervised."""
+        return self.job is not None
+
+    def _command(self) -> list:
+        if self.kind == "hls":
+            return ffmpeg_commands.hls_command(self.input_url, self.directory, self.audio_codec,
+                                               self.video_codec)
+        q = self.quality
+        return ffmpeg_commands.mjpeg_command(
+            self.input_url, q.get("width", 0), q.get("height", 0), q.get("fps", 0),
+            q.get("jpeg_quality", 5))
+
+    def _clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.makedirs(self.directory, exist_ok=True)
+
+    async def start(self, input_url: str, video_codec: str = "h264", audio_codec: str = "",
+                    quality: dict = None) -> None:
+        """Starts (or restarts with new settings) ffmpeg on `input_url`."""
+        await self.stop_media()
+        self.input_url = input_url
+        self.video_codec = video_codec
+        self.audio_codec = audio_codec
+        self.quality = dict(quality or {})
+        self.job = FfmpegJob(
+            f"{self.kind}:{self.entity_id}",
+            self._command,
+            stdout_sink=self.hub.consume if self.hub else None,
+            before_start=self._clear if self.kind == "hls" else None,
+            on_event=self._on_event,
+        )
+        self.job.start()
+
+    async def stop_media(self) -> None:
+        """Stops ffmpeg; the output stays served (empty) until `close()`."""
+        if self.job:
+            job, self.job = self.job, None
+            await job.stop()
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    async def close(self) -> None:
+        """Stops ffmpeg and stops serving."""
+        await self.stop_media()
+        self.server.remove(self.entity_id)
+
+    def figures(self) -> dict:
+        """ffmpeg's figures plus what was served."""
+        served = self.server.outputs.get(self.entity_id)
+        out = self.job.figures() if self.job else {"state": "stopped", "frames": 0}
+        out["url"] = self.url
+        if self.kind == "hls" and self.job and not out.get("bitrate_kbps"):
+            out["bitrate_kbps"] = hls_bitrate_kbps(self.directory)
+        if served:
+            out["requests"] = served.requests
+            out["bytes_out"] = served.bytes_out
+        if self.hub:
+            out["clients"] = self.hub.clients
+        return out
+
+
+async def _main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--kind", choices=KINDS, default="hls")
+    parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--id", default="test")
+    args = parser.parse_args()
+    remove_stale_directories()
+    server = MediaServer(args.bind, args.port, args.host)
+    await server.start()
+    conversion = Conversion(args.id, args.kind, server,
+                            lambda kind, msg: print(f"{kind}: {msg}", file=sys.stderr, flush=True))
+    await conversion.start(args.input)
+    print(conversion.url, flush=True)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    loop.add_reader(sys.stdin.fileno(), lambda: done.set() if not os.read(0, 4096) else None)
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), 2)
+        except asyncio.TimeoutError:
+            print(conversion.figures(), file=sys.stderr, flush=True)
+    await conversion.close()
+    await server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(_main()))

@@ -1,0 +1,67 @@
+"""Unit tests of the converter's pure parts: -progress parsing, playlist trimming, MJPEG
+parts. Run: cd modules/ffmpeg-converter && python3 -m unittest converter_units_test"""
+import asyncio
+import unittest
+
+import media_server
+import mjpeg_hub
+from ffmpeg_progress import ProgressParser
+
+PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:1
+#EXT-X-MEDIA-SEQUENCE:100
+#EXTINF:0.5,
+s100.ts
+#EXTINF:0.5,
+s101.ts
+#EXT-X-DISCONTINUITY
+#EXTINF:0.5,
+s102.ts
+#EXTINF:0.5,
+s103.ts
+#EXTINF:0.5,
+s104.ts
+"""
+
+
+class ProgressTest(unittest.TestCase):
+    def test_blocks(self):
+        p = ProgressParser()
+        lines = ["frame=25", "fps=24.9", "bitrate=1024.5kbits/s", "total_size=N/A",
+                 "out_time_us=1000000", "speed=1.01x", "progress=continue"]
+        out = [p.feed(line) for line in lines]
+        self.assertEqual(out[:-1], [None] * 6)
+        self.assertEqual((out[-1].frame, out[-1].fps, out[-1].bitrate_kbps, out[-1].total_size,
+                          out[-1].out_time_ms, out[-1].ended), (25, 24.9, 1024.5, 0, 1000, False))
+        self.assertTrue(p.feed("progress=end").ended)
+        self.assertIsNone(p.feed("garbage without equals"))
+
+
+class PlaylistTest(unittest.TestCase):
+    def test_live_edge_keeps_the_last_seconds(self):
+        self.assertEqual(media_server.playlist_seconds(PLAYLIST), 2.5)
+        edge = media_server.live_edge(PLAYLIST, 1.5)
+        self.assertIn("#EXT-X-MEDIA-SEQUENCE:102", edge)
+        self.assertEqual(media_server.playlist_segments(edge), 3)
+        self.assertIn("#EXT-X-DISCONTINUITY\n#EXTINF:0.5,\ns102.ts", edge)
+        self.assertNotIn("s101.ts", edge)
+        self.assertEqual(media_server.live_edge(PLAYLIST, 10), PLAYLIST, "nothing to drop")
+
+
+class MjpegTest(unittest.TestCase):
+    def test_parts_round_trip(self):
+        hub = mjpeg_hub.MjpegHub()
+        reader = asyncio.StreamReader()
+        frames = [b"\xff\xd8one\xff\xd9", b"\xff\xd8two\xff\xd9"]
+        for f in frames:
+            reader.feed_data(f"--ffmpeg\r\nContent-type: image/jpeg\r\nContent-length: "
+                             f"{len(f)}\r\n\r\n".encode() + f + b"\r\n")
+        reader.feed_eof()
+        asyncio.run(hub.consume(reader))
+        self.assertEqual((hub.frames, hub.frame), (2, frames[1]))
+        self.assertTrue(mjpeg_hub.part(b"x").startswith(b"--frame\r\nContent-Type: image/jpeg"))
+
+
+if __name__ == "__main__":
+    unittest.main()
