@@ -19,7 +19,8 @@ export const PACKAGES: Record<string, string> = {
 };
 
 /** Where Debian puts this machine's architecture-specific libraries (multiarch). */
-const LIB = `/usr/lib/${Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"}-linux-gnu`;
+const TRIPLET = `${Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"}-linux-gnu`;
+const LIB = `/usr/lib/${TRIPLET}`;
 const GST = `${LIB}/gstreamer-1.0`;
 const PY = "/usr/lib/python3/dist-packages";
 
@@ -43,7 +44,7 @@ export const MEDIA_PACKAGES: Record<string, string> = {
   // x264enc.
   "gstreamer1.0-plugins-ugly": `${GST}/libgstx264.so`,
   // cairo contexts in GStreamer callbacks (the overlay draws with them).
-  "python3-gi-cairo": `${PY}/gi/_gi_cairo*`,
+  "python3-gi-cairo": `${PY}/gi/_gi_cairo.cpython-311-${TRIPLET}.so`, // Debian 12: Python 3.11
   // The converter's and the bridge's HTTP servers (HLS, MJPEG, WHEP).
   "python3-aiohttp": `${PY}/aiohttp/__init__.py`,
   // WebRTC (brings PyAV, aioice, the Opus and VPX codecs).
@@ -56,25 +57,25 @@ export const TEST_PACKAGES: Record<string, string> = {
   openssl: "/usr/bin/openssl",
 };
 
-/** True when `path` exists; a trailing `*` matches any name with that beginning. */
+/** True when `path` exists. */
 function exists(path: string): boolean {
   try {
-    if (!path.endsWith("*")) {
-      Deno.statSync(path);
-      return true;
-    }
-    const dir = path.slice(0, path.lastIndexOf("/"));
-    const prefix = path.slice(dir.length + 1, -1);
-    return [...Deno.readDirSync(dir)].some((e) => e.name.startsWith(prefix));
+    Deno.statSync(path);
+    return true;
   } catch {
     return false;
   }
 }
 
+/** Every package setup installs, with its file (the tests' packages too when `tests`). */
+export function wantedPackages(tests = false): Record<string, string> {
+  return { ...PACKAGES, ...MEDIA_PACKAGES, ...(tests ? TEST_PACKAGES : {}) };
+}
+
 /** The packages whose files are missing (with the tests' packages when `tests`). */
 export function missingPackages(tests = false): string[] {
-  return Object.entries({ ...PACKAGES, ...MEDIA_PACKAGES, ...(tests ? TEST_PACKAGES : {}) })
-    .filter(([, file]) => !exists(file)).map(([pkg]) => pkg);
+  return Object.entries(wantedPackages(tests)).filter(([, file]) => !exists(file))
+    .map(([pkg]) => pkg);
 }
 
 async function run(cmd: string, args: string[]): Promise<boolean> {

@@ -19,7 +19,8 @@ import {
   type MediaPath,
 } from "@callassistant/protocol";
 import type { Logger } from "../log/logger.ts";
-import { mediaName } from "../entities/formats.ts";
+import { formatKey, mediaName } from "../entities/formats.ts";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { ModuleCaller } from "../entities/modules.ts";
 import type { CreateEntityInput, EntityRecord, EntityRegistry } from "../entities/registry.ts";
 import { type FlowRecord, type FlowTable, statusWith } from "./flow_table.ts";
@@ -140,7 +141,17 @@ export class FlowBuilder {
           if (sender.module !== receiver.module) {
             made.sides.push({ module: sender.module, connectionId: connection.id });
           }
-          if (!accepted.address && sent.address) {
+          if (!accepted.address && !sent.address) {
+            // Neither side serves the link: no media could ever arrive, so say so now
+            // rather than leave a flow ACTIVE with nothing on it.
+            throw new RpcError(
+              Code.FAILED_PRECONDITION,
+              `connection ${connection.id}: neither the receiver "${receiver.entityId}" ` +
+                `(${receiver.module}) nor the sender "${sender.entityId}" (${sender.module}) ` +
+                `gave an address for ${formatKey(connection.format!)}`,
+            );
+          }
+          if (!accepted.address) {
             // A pulling link (rtsp, hls, webrtc, mjpeg): the sender serves, and the receiver
             // is told where to fetch from.
             await receive(sent.address);

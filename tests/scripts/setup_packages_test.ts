@@ -11,7 +11,7 @@
  * Depends/Pre-Depends closure, read from dpkg's database.
  */
 import assert from "node:assert/strict";
-import { PACKAGES, TEST_PACKAGES } from "../../scripts/setup.ts";
+import { wantedPackages } from "../../scripts/setup.ts";
 import { ROOT } from "../helpers/orchestrator.ts";
 
 /** Directories scanned, and the file types read. */
@@ -240,7 +240,7 @@ Deno.test({
     const files = sourceFiles();
     const { paths, names } = scanPrograms(files);
     const installed = installedPackages();
-    const setupPackages = [...Object.keys(PACKAGES), ...Object.keys(TEST_PACKAGES)];
+    const setupPackages = Object.keys(wantedPackages(true));
     const basic = [...installed.packages].filter(([, p]) => p.basic).map(([n]) => n);
     const allowed = closure([...setupPackages, ...basic], installed);
     const problems: string[] = [];
@@ -266,7 +266,7 @@ Deno.test({
       if (!origin) problems.push(`Python module "${name}" (imported by ${by(users)}) is missing`);
       else if (origin.startsWith("/")) use(paths, origin, [...users][0]);
     }
-    const setupFiles = Object.entries({ ...PACKAGES, ...TEST_PACKAGES });
+    const setupFiles = Object.entries(wantedPackages(true));
     const owned = owners([...paths.keys(), ...setupFiles.map(([, file]) => file)]);
     for (const [path, users] of paths) {
       if (!exists(path)) {
