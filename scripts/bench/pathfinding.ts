@@ -10,10 +10,10 @@
 import { create } from "@bufbuild/protobuf";
 import { RegisterModuleResponseSchema } from "@callassistant/protocol";
 import { EntitySchema, ModuleState } from "@callassistant/protocol";
-import { EventBus } from "../../src/events/bus.ts";
+import { EventBus } from "../../src/events/event_bus.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import type { ModuleDirectory } from "../../src/entities/modules.ts";
-import { createPipeline } from "../../src/pipeline/mod.ts";
+import type { ModuleDirectory } from "../../src/module_calls/module_caller.ts";
+import { createPipeline } from "../../src/flows/pipeline.ts";
 import { type Catalog, catalog, prng } from "./catalog.ts";
 import {
   BENCH_MODULE,

@@ -10,14 +10,14 @@ import {
   discoveredDigest,
   discoveredName,
 } from "../manifest/discover.ts";
-import { ModuleRecord } from "../registry/module_record.ts";
-import { stateName } from "../registry/modules.ts";
+import { ModuleRecord } from "../modules/module_record.ts";
+import { stateName } from "../modules/module_registry.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
-import type { ModuleClients } from "./clients.ts";
-import { ReplicaRouter } from "./replica_router.ts";
+import type { ModuleClients } from "../module_calls/module_clients.ts";
+import { ReplicaRouter } from "../module_calls/replica_router.ts";
 
 const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
 

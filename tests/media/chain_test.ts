@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { call, ok, waitReady } from "../pipeline/helpers.ts";
+import { call, ok, waitReady } from "../flows/helpers.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import {
   launchMediaBrowser,
