@@ -91,7 +91,7 @@ export const ENTITIES_CHANGED_EVENT = "entities.changed";
 /** Deadline of a live status read. */
 const STATUS_TIMEOUT_MS = 5_000;
 
-function stateName(state: EntityState): string {
+function entityStateName(state: EntityState): string {
   return EntityState[state] ?? String(state);
 }
 
@@ -598,10 +598,10 @@ export class EntityRegistry {
       severity: bad ? Severity.WARNING : Severity.INFO,
       module: r.module,
       entityId: r.id,
-      message: `entity "${r.id}": ${stateName(from)} -> ${stateName(state)}${
+      message: `entity "${r.id}": ${entityStateName(from)} -> ${entityStateName(state)}${
         message ? `: ${message}` : ""
       }`,
-      data: { from: stateName(from), to: stateName(state), reason: message },
+      data: { from: entityStateName(from), to: entityStateName(state), reason: message },
     });
   }
 

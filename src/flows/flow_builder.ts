@@ -27,11 +27,11 @@ import type {
   EntityRecord,
   EntityRegistry,
 } from "../entities/entity_registry.ts";
-import { type FlowRecord, type FlowTable, statusWith } from "./flow_records.ts";
+import { type FlowRecord, type FlowRecords, statusWith } from "./flow_records.ts";
 
 /** What the builder needs. */
 export interface FlowBuilderOptions {
-  flows: FlowTable;
+  flows: FlowRecords;
   entities: EntityRegistry;
   caller: ModuleCaller;
   logger: Logger;

@@ -2,7 +2,7 @@
  * Flows: media from a source entity to a target entity through converters.
  *
  * The flow manager is the public face of the area. It composes:
- * - flow_table.ts: the flow records, their state machine and persistence;
+ * - flow_records.ts: the flow records, their state machine and persistence;
  * - flow_paths.ts: checking a flow's ends and finding its path;
  * - flow_builder.ts: building a flow (converters, connections, start) and tearing it down;
  * - flow_recovery.ts: re-establishing and re-routing flows as modules come and go;
@@ -40,8 +40,8 @@ import { describeRoute, findFlowPaths, flowEnds } from "./flow_paths.ts";
 import { FlowRecovery } from "./flow_recovery.ts";
 import {
   type FlowRecord,
-  FlowTable,
-  stateName,
+  FlowRecords,
+  flowStateName,
   statusWith,
   type StoredFlow,
 } from "./flow_records.ts";
@@ -71,7 +71,7 @@ export interface FlowManagerOptions {
 /** Flows, and the serialised entity mutations that must respect them. */
 export class FlowManager {
   readonly entities: EntityRegistry;
-  private readonly flows: FlowTable;
+  private readonly flows: FlowRecords;
   private readonly tasks: FlowTasks;
   private readonly builder: FlowBuilder;
   private readonly recovery: FlowRecovery;
@@ -89,7 +89,7 @@ export class FlowManager {
     this.caps = caps;
     this.bus = bus;
     this.logger = logger;
-    this.flows = new FlowTable({ entities, bus, logger, store: options.store });
+    this.flows = new FlowRecords({ entities, bus, logger, store: options.store });
     this.tasks = new FlowTasks(logger);
     this.builder = new FlowBuilder({ flows: this.flows, entities, caller, logger });
     this.recovery = new FlowRecovery({
@@ -421,7 +421,7 @@ export class FlowManager {
       const entity = this.entities.require(id);
       const users = this.flows.sorted().filter((f) => this.flows.entityIds(f).has(id));
       if (users.length > 0 && !force) {
-        const list = users.map((f) => `"${f.id}" (${stateName(f.state)})`).join(", ");
+        const list = users.map((f) => `"${f.id}" (${flowStateName(f.state)})`).join(", ");
         throw new RpcError(
           Code.FAILED_PRECONDITION,
           `entity "${id}" is used by flow${users.length > 1 ? "s" : ""} ${list}: delete ${

@@ -18,7 +18,7 @@ import { Code } from "@callassistant/rpc";
 import { type ModuleCaller, ModuleCallError } from "../module_calls/module_caller.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
 import type { FlowRecovery } from "./flow_recovery.ts";
-import { type FlowRecord, type FlowTable, stateName, statusWith } from "./flow_records.ts";
+import { type FlowRecord, type FlowRecords, flowStateName, statusWith } from "./flow_records.ts";
 import type { FlowTasks } from "./flow_tasks.ts";
 import { describeQuality } from "./quality.ts";
 
@@ -27,7 +27,7 @@ const STATUS_TIMEOUT_MS = 3_000;
 
 /** What the monitor needs. */
 export interface FlowMonitorOptions {
-  flows: FlowTable;
+  flows: FlowRecords;
   recovery: FlowRecovery;
   tasks: FlowTasks;
   caller: ModuleCaller;
@@ -202,7 +202,7 @@ export class FlowMonitor {
       const res = await this.getFlowStatus(flow, module);
       const state = res.status?.state ?? FlowState.UNSPECIFIED;
       if (state === FlowState.FAILED || state === FlowState.STOPPED) {
-        reason = `module "${module}" reports the flow ${stateName(state)}${
+        reason = `module "${module}" reports the flow ${flowStateName(state)}${
           res.status?.message ? `: ${res.status.message}` : ""
         }`;
       }

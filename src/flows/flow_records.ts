@@ -74,7 +74,7 @@ export interface StoredFlow {
 }
 
 /** The name of a flow state ("ACTIVE"), for messages. */
-export function stateName(state: FlowState): string {
+export function flowStateName(state: FlowState): string {
   return FlowState[state] ?? String(state);
 }
 
@@ -84,8 +84,8 @@ export function statusWith(base: FlowStatus | undefined, fields: Partial<FlowSta
   return Object.assign(status, fields);
 }
 
-/** What the table needs. */
-export interface FlowTableOptions {
+/** What the flow records need. */
+export interface FlowRecordsOptions {
   entities: EntityRegistry;
   bus: EventBus;
   logger: Logger;
@@ -94,10 +94,10 @@ export interface FlowTableOptions {
 }
 
 /** Every known flow by id, with the state changes and persistence of each. */
-export class FlowTable {
+export class FlowRecords {
   private readonly flows = new Map<string, FlowRecord>();
 
-  constructor(private readonly options: FlowTableOptions) {}
+  constructor(private readonly options: FlowRecordsOptions) {}
 
   /**
    * Loads the persisted flows. Flows that should run become DEGRADED (waiting for their
@@ -214,8 +214,8 @@ export class FlowTable {
       flow.state = state;
       this.options.logger.log(state === FlowState.FAILED ? "warn" : "info", "flow state changed", {
         flow: flow.id,
-        from: stateName(from),
-        to: stateName(state),
+        from: flowStateName(from),
+        to: flowStateName(state),
         reason: message,
       });
       this.options.bus.publish({
@@ -226,10 +226,10 @@ export class FlowTable {
           ? Severity.WARNING
           : Severity.INFO,
         flowId: flow.id,
-        message: `flow "${flow.id}": ${stateName(from)} -> ${stateName(state)}${
+        message: `flow "${flow.id}": ${flowStateName(from)} -> ${flowStateName(state)}${
           message ? `: ${message}` : ""
         }`,
-        data: { from: stateName(from), to: stateName(state), reason: message },
+        data: { from: flowStateName(from), to: flowStateName(state), reason: message },
       });
       this.updateEntityStates(flow);
     }

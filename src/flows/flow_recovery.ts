@@ -23,12 +23,12 @@ import { ENTITIES_CHANGED_EVENT, type EntityRegistry } from "../entities/entity_
 import { NoPathError } from "./pathfinder.ts";
 import type { FlowBuilder } from "./flow_builder.ts";
 import { describeRoute, findFlowPaths } from "./flow_paths.ts";
-import type { FlowRecord, FlowTable } from "./flow_records.ts";
+import type { FlowRecord, FlowRecords } from "./flow_records.ts";
 import type { FlowTasks } from "./flow_tasks.ts";
 
 /** What recovery needs. */
 export interface FlowRecoveryOptions {
-  flows: FlowTable;
+  flows: FlowRecords;
   builder: FlowBuilder;
   tasks: FlowTasks;
   modules: ModuleDirectory;

@@ -6,7 +6,7 @@
 import type { RegisterModuleResponse } from "@callassistant/protocol";
 import { ModuleState } from "@callassistant/protocol";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
-import { stateName } from "../modules/module_registry.ts";
+import { moduleStateName } from "../modules/module_registry.ts";
 import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 import type { CallOptions } from "@callassistant/rpc";
 import type { ModuleClients } from "./module_clients.ts";
@@ -106,7 +106,7 @@ export class ModuleCaller {
     const state = this.modules.state(name);
     if (state === undefined) return "not known (removed?)";
     const reason = this.modules.reason(name);
-    return reason ? `${stateName(state)}: ${reason}` : stateName(state);
+    return reason ? `${moduleStateName(state)}: ${reason}` : moduleStateName(state);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "./module_record.ts";
 
 /** A state name without the enum prefix, e.g. "READY". */
-export function stateName(state: ModuleState): string {
+export function moduleStateName(state: ModuleState): string {
   return ModuleState[state] ?? String(state);
 }
 
@@ -75,15 +75,20 @@ export class ModuleRegistry {
     if (state === ModuleState.FAILED || state === ModuleState.BACKOFF) record.lastError = reason;
     if (state === ModuleState.READY) record.lastError = "";
     if (from !== state) {
-      const fields = { module: record.name, from: stateName(from), to: stateName(state), reason };
+      const fields = {
+        module: record.name,
+        from: moduleStateName(from),
+        to: moduleStateName(state),
+        reason,
+      };
       const level = state === ModuleState.FAILED ? "error" : "info";
       this.logger.log(level, "module state changed", fields);
       this.bus.publish({
         type: "module.state_changed",
         severity: SEVERITY[state] ?? Severity.INFO,
         module: record.name,
-        message: `${record.name}: ${stateName(from)} -> ${stateName(state)}: ${reason}`,
-        data: { from: stateName(from), to: stateName(state), reason },
+        message: `${record.name}: ${moduleStateName(from)} -> ${moduleStateName(state)}: ${reason}`,
+        data: { from: moduleStateName(from), to: moduleStateName(state), reason },
       });
     }
     for (const w of this.watchers) w(record);
@@ -114,8 +119,8 @@ export class ModuleRegistry {
     const fields = {
       module: record.name,
       replica: record.replicaIndex,
-      from: stateName(from),
-      to: stateName(state),
+      from: moduleStateName(from),
+      to: moduleStateName(state),
       reason,
     };
     this.logger.log(
@@ -127,10 +132,15 @@ export class ModuleRegistry {
       type: "module.replica_state_changed",
       severity: SEVERITY[state] ?? Severity.INFO,
       module: record.name,
-      message: `${record.name}@${record.replicaIndex}: ${stateName(from)} -> ${
-        stateName(state)
+      message: `${record.name}@${record.replicaIndex}: ${moduleStateName(from)} -> ${
+        moduleStateName(state)
       }: ${reason}`,
-      data: { replica: record.replicaIndex, from: stateName(from), to: stateName(state), reason },
+      data: {
+        replica: record.replicaIndex,
+        from: moduleStateName(from),
+        to: moduleStateName(state),
+        reason,
+      },
     });
     if (SERVING.has(from) !== SERVING.has(state)) {
       for (const w of this.replicaWatchers) w(record.name);

@@ -11,7 +11,7 @@ import {
   discoveredName,
 } from "../manifest/discover.ts";
 import { ModuleRecord } from "../modules/module_record.ts";
-import { stateName } from "../modules/module_registry.ts";
+import { moduleStateName } from "../modules/module_registry.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
@@ -214,7 +214,9 @@ export class Supervisor {
     if (blocking().length > 0) {
       const waitFor = () =>
         `waiting for ${
-          blocking().map((d) => `${d} (${stateName(this.ctx.registry.get(d)!.state)})`).join(", ")
+          blocking().map((d) => `${d} (${moduleStateName(this.ctx.registry.get(d)!.state)})`).join(
+            ", ",
+          )
         }`;
       const showWaiting = () => {
         const reason = waitFor();
