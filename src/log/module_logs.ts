@@ -14,6 +14,7 @@ import type { LogEntrySchema } from "@callassistant/protocol";
 import { LogStream, type Severity } from "@callassistant/protocol";
 import { echoLevel, lineLevel } from "./line_level.ts";
 import type { Logger } from "./logger.ts";
+import { TokenBucket } from "../async/token_bucket.ts";
 
 /** One captured line. */
 export interface LogLine {
@@ -124,10 +125,7 @@ export class ModuleLog {
   private sequence = 0;
   private followers = new Set<(line: LogLine) => void>();
   // Echo rate limit: a token bucket, and lines suppressed since the last summary.
-  private readonly echoPerSecond: number;
-  private readonly echoBurst: number;
-  private tokens: number;
-  private refilledAt = Date.now();
+  private readonly echoBucket: TokenBucket;
   private suppressed = 0;
   private summaryTimer?: ReturnType<typeof setTimeout>;
   private echoLogger?: Logger;
@@ -137,9 +135,10 @@ export class ModuleLog {
     this.capacity = Math.max(1, o.capacity ?? 1000);
     this.maxBytes = o.maxBytes ?? 1024 * 1024;
     this.ring = new LineRing(this.capacity, this.maxBytes);
-    this.echoPerSecond = o.echoPerSecond ?? 200;
-    this.echoBurst = o.echoBurst ?? 1000;
-    this.tokens = this.echoBurst;
+    this.echoBucket = new TokenBucket({
+      perSecond: o.echoPerSecond ?? 200,
+      burst: o.echoBurst ?? 1000,
+    });
   }
 
   /** Lines and approximate bytes held in the tail. */
@@ -169,14 +168,7 @@ export class ModuleLog {
    * second ("module X: N lines suppressed"). The tail is not affected.
    */
   echo(logger: Logger, entry: LogLine): void {
-    const now = Date.now();
-    this.tokens = Math.min(
-      this.echoBurst,
-      this.tokens + (now - this.refilledAt) * this.echoPerSecond / 1000,
-    );
-    this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens--;
+    if (this.echoBucket.take()) {
       logger.log(echoLevel(entry.level), entry.line, {
         module: entry.module,
         pid: entry.pid,
@@ -203,7 +195,8 @@ export class ModuleLog {
     this.echoLogger.warn(`module ${module}: ${n} lines suppressed`, {
       module,
       suppressed: n,
-      reason: `over ${this.echoPerSecond} lines/s; all lines stay in the module's log tail`,
+      reason:
+        `over ${this.echoBucket.rate.perSecond} lines/s; all lines stay in the module's log tail`,
     });
   }
 

@@ -1,8 +1,8 @@
 /**
- * The module registry: every known module by name, and the one place module states
- * change, so every transition becomes an event with its reason.
+ * The module registry: every known module by name, and the one place module states and
+ * module health change, so every transition becomes an event with its reason.
  */
-import { ModuleState, Severity } from "@callassistant/protocol";
+import { HealthState, ModuleState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModuleRecord } from "./module_record.ts";
@@ -92,6 +92,70 @@ export class ModuleRegistry {
       });
     }
     for (const w of this.watchers) w(record);
+  }
+
+  /** Forgets a module's health (at each start: the new process has not been checked yet). */
+  resetHealth(record: ModuleRecord): void {
+    record.health = {
+      state: HealthState.UNSPECIFIED,
+      message: "",
+      checkedAt: undefined,
+      failures: 0,
+    };
+  }
+
+  /**
+   * Records the result of a health check by the orchestrator: the state it answered (an
+   * unknown one counts as UNHEALTHY), or, when the check failed, only `message`. Returns
+   * the recorded state (undefined when the check failed). Publishes nothing: the runner
+   * turns checks into module states.
+   */
+  recordHealthCheck(
+    record: ModuleRecord,
+    state: HealthState | undefined,
+    message: string,
+  ): HealthState | undefined {
+    record.health.checkedAt = new Date();
+    if (state === undefined) {
+      record.health.message = message;
+      return undefined;
+    }
+    const known = Object.values(HealthState).includes(state);
+    record.health.state = known ? state : HealthState.UNHEALTHY;
+    record.health.message = known ? message : `unknown health state ${state}`;
+    return record.health.state;
+  }
+
+  /**
+   * Counts a failed health check (`failed`), or clears the count after a good one;
+   * returns the failures in a row.
+   */
+  countHealthFailure(record: ModuleRecord, failed: boolean): number {
+    record.health.failures = failed ? record.health.failures + 1 : 0;
+    return record.health.failures;
+  }
+
+  /**
+   * Records the health a module reported itself (ReportStatus); a change is published as
+   * `module.health_changed`. UNSPECIFIED leaves the health as it is.
+   */
+  reportHealth(record: ModuleRecord, state: HealthState, message: string): void {
+    if (state === HealthState.UNSPECIFIED) return;
+    const before = record.health.state;
+    record.health.state = state;
+    record.health.message = message;
+    record.health.checkedAt = new Date();
+    if (before === state) return;
+    this.bus.publish({
+      type: "module.health_changed",
+      severity: state === HealthState.UNHEALTHY || state === HealthState.DEGRADED
+        ? Severity.WARNING
+        : Severity.INFO,
+      module: record.name,
+      message: `${record.name} reports ${HealthState[state]}${message ? `: ${message}` : ""}`,
+      data: { from: HealthState[before] ?? String(before), to: HealthState[state], message },
+      traceId: "",
+    });
   }
 
   /** Calls `fn` after every state change until the returned function is called. */

@@ -105,12 +105,7 @@ export class ModuleRunner {
     const m = this.manifest;
     const record = this.record;
     this.setState(ModuleState.STARTING, reason);
-    record.health = {
-      state: HealthState.UNSPECIFIED,
-      message: "",
-      checkedAt: undefined,
-      failures: 0,
-    };
+    this.ctx.registry.resetHealth(record);
     record.registration = undefined;
     this.killReason = "";
 
@@ -335,15 +330,10 @@ export class ModuleRunner {
         signal,
       });
       if (generation !== this.generation) return undefined;
-      const known = Object.values(HealthState).includes(res.state);
-      record.health.checkedAt = new Date();
-      record.health.state = known ? res.state : HealthState.UNHEALTHY;
-      record.health.message = known ? res.message : `unknown health state ${res.state}`;
-      return record.health.state;
+      return this.ctx.registry.recordHealthCheck(record, res.state, res.message);
     } catch (err) {
       if (generation !== this.generation) return undefined;
-      record.health.checkedAt = new Date();
-      record.health.message = (err as Error).message;
+      this.ctx.registry.recordHealthCheck(record, undefined, (err as Error).message);
       return undefined;
     }
   }
@@ -378,15 +368,16 @@ export class ModuleRunner {
       const h = this.manifest.health;
       const inGrace = Date.now() - this.readyAt < h.startGraceMs;
       if (state === undefined || state === HealthState.UNHEALTHY) {
-        if (!inGrace) this.record.health.failures++;
-        if (this.record.health.failures >= h.failureThreshold) {
-          const reason =
-            `health check failed ${this.record.health.failures} times: ${this.record.health.message}`;
+        const failures = inGrace
+          ? this.record.health.failures
+          : this.ctx.registry.countHealthFailure(this.record, true);
+        if (failures >= h.failureThreshold) {
+          const reason = `health check failed ${failures} times: ${this.record.health.message}`;
           this.killForRestart(reason);
           return;
         }
       } else {
-        this.record.health.failures = 0;
+        this.ctx.registry.countHealthFailure(this.record, false);
         this.applyHealth(state, "healthy again");
       }
       this.scheduleHealth(generation);
