@@ -8,102 +8,50 @@
  *   read when it becomes READY and when it reports an `entities.changed` event. They
  *   are not persisted: the module announces them again.
  *
+ * The registry holds the index and the calls that change entities in their modules; the
+ * record types are in `entity_record.ts`, the stored form in `entity_store.ts`, the proto
+ * mapping in `entity_proto.ts`, the choice of a module in `entity_module_choice.ts` and
+ * reconcile in `entity_reconcile.ts`.
+ *
+ * The calls that change an entity (create, configure, destroy, live status) stay together
+ * here, past 400 lines, because each changes the module and the index in one step.
+ *
  * Not synchronised: callers serialise mutations (see FlowManager).
  */
 import { clone, create, type JsonObject } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type EntityCapability, EntityKind } from "@callassistant/protocol";
 import {
   type Entity,
+  type EntityCapability,
   EntityOrigin,
-  EntitySchema,
   EntityState,
   type EntityStatus,
   EntityStatusSchema,
   Severity,
 } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
+import { configProblems } from "../config/schema_check.ts";
+import { keepMaskedSecrets, secretPaths } from "../config/secrets.ts";
 import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
-import { keepMaskedSecrets, maskSecrets, secretPaths } from "../config/secrets.ts";
-import { Code, RpcError } from "@callassistant/rpc";
-import type { Collection } from "../store/store.ts";
-import { configProblems } from "../config/schema_check.ts";
-import type { CapabilityIndex } from "./capabilities.ts";
 import { type ModuleCaller, ModuleCallError } from "../module_calls/module_caller.ts";
-
-/** What the registry knows about one entity. */
-export interface EntityRecord {
-  id: string;
-  entityType: string;
-  kind: EntityKind;
-  module: string;
-  name: string;
-  configuration: JsonObject;
-  origin: EntityOrigin;
-  state: EntityState;
-  /** Why the entity is in its state. */
-  message: string;
-  createdAt: Date;
-  updatedAt: Date;
-  /** The last live status the module gave. */
-  status?: EntityStatus;
-}
-
-/** The persisted form of a desired entity. */
-export interface StoredEntity {
-  id: string;
-  entityType: string;
-  kind: number;
-  module: string;
-  name: string;
-  configuration: JsonObject;
-  origin: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** Filters of `list`; unset fields match everything. */
-export interface EntityFilter {
-  entityType?: string;
-  kind?: EntityKind;
-  module?: string;
-  state?: EntityState;
-}
-
-/** A request to create an entity. */
-export interface CreateEntityInput {
-  entityType: string;
-  name?: string;
-  /** The module; chosen by capability when empty. */
-  module?: string;
-  configuration?: JsonObject;
-  /** The id; generated when empty. */
-  id?: string;
-  origin: EntityOrigin.CREATED | EntityOrigin.FLOW;
-}
-
-/** Entity ids are used in URLs: letters, digits, '.', '_' and '-', at most 128. */
-export const ENTITY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/** The event type a module reports when the entities it discovered changed. */
-export const ENTITIES_CHANGED_EVENT = "entities.changed";
+import type { Collection } from "../store/store.ts";
+import type { CapabilityIndex } from "./capabilities.ts";
+import { chooseEntityModule } from "./entity_module_choice.ts";
+import { entityToProto } from "./entity_proto.ts";
+import { reconcileEntities } from "./entity_reconcile.ts";
+import {
+  type CreateEntityInput,
+  ENTITY_ID_PATTERN,
+  type EntityFilter,
+  type EntityRecord,
+  entityStateName,
+  isDesired,
+  slug,
+} from "./entity_record.ts";
+import { loadedEntity, type StoredEntity, storedEntity } from "./entity_store.ts";
 
 /** Deadline of a live status read. */
 const STATUS_TIMEOUT_MS = 5_000;
-
-function entityStateName(state: EntityState): string {
-  return EntityState[state] ?? String(state);
-}
-
-function isDesired(r: EntityRecord): boolean {
-  return r.origin === EntityOrigin.CREATED || r.origin === EntityOrigin.FLOW;
-}
-
-/** A readable id from a name or type: "Front door" -> "front-door". */
-function slug(text: string): string {
-  return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+|-+$/g, "").slice(0, 120);
-}
 
 /** Every entity, with the calls that create, change and destroy them in their modules. */
 export class EntityRegistry {
@@ -122,20 +70,8 @@ export class EntityRegistry {
 
   /** Loads the persisted desired entities, OFFLINE until their module runs. */
   load(): number {
-    for (const { value: s } of this.deps.store?.list() ?? []) {
-      this.records.set(s.id, {
-        id: s.id,
-        entityType: s.entityType,
-        kind: s.kind,
-        module: s.module,
-        name: s.name,
-        configuration: s.configuration ?? {},
-        origin: s.origin,
-        state: EntityState.OFFLINE,
-        message: `waiting for module "${s.module}"`,
-        createdAt: new Date(s.createdAt),
-        updatedAt: new Date(s.updatedAt),
-      });
+    for (const { value } of this.deps.store?.list() ?? []) {
+      this.records.set(value.id, loadedEntity(value));
     }
     return this.records.size;
   }
@@ -177,68 +113,18 @@ export class EntityRegistry {
 
   /** The entity as clients see it: secret configuration fields read "********". */
   toProto(r: EntityRecord, status = r.status): Entity {
-    return create(EntitySchema, {
-      id: r.id,
-      entityType: r.entityType,
-      kind: r.kind,
-      module: r.module,
-      name: r.name,
-      state: r.state,
-      configuration: maskSecrets(r.configuration, this.secretsOf(r)),
-      origin: r.origin,
-      status,
-      createdAt: timestampFromDate(r.createdAt),
-      updatedAt: timestampFromDate(r.updatedAt),
-    });
+    return entityToProto(r, this.secretsOf(r), status);
   }
 
   /**
    * The module to create an `entityType` in: `module` when given (it must declare the
-   * type), else the only module declaring it. INVALID_ARGUMENT for an unknown type
-   * (listing the known ones) or an ambiguous choice (listing the candidates).
+   * type), else the only module declaring it (see `entity_module_choice.ts`).
    */
   chooseModule(
     entityType: string,
     module?: string,
   ): { module: string; capability: EntityCapability } {
-    const { caps } = this.deps;
-    if (!entityType) throw new RpcError(Code.INVALID_ARGUMENT, "entity_type is required");
-    const known = caps.knownTypes();
-    const knownList = known.length
-      ? known.map((t) => `${t.entityType} (${t.modules.join(", ")})`).join(", ")
-      : "none (no module has registered any)";
-    if (module) {
-      if (!this.deps.caller.modules.state(module)) {
-        throw new RpcError(Code.NOT_FOUND, `module "${module}" not found`);
-      }
-      const capability = caps.find(module, entityType);
-      if (!capability) {
-        const own = caps.of(module).map((c) => c.entityType);
-        throw new RpcError(
-          Code.INVALID_ARGUMENT,
-          `module "${module}" does not provide entity type "${entityType}"; it provides: ${
-            own.length ? own.join(", ") : "none (or it has not registered yet)"
-          }`,
-        );
-      }
-      return { module, capability };
-    }
-    const candidates = caps.providers(entityType);
-    if (candidates.length === 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `unknown entity type "${entityType}"; known types: ${knownList}`,
-      );
-    }
-    if (candidates.length > 1) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `entity type "${entityType}" is provided by several modules: ${
-          candidates.join(", ")
-        }; name one in "module"`,
-      );
-    }
-    return { module: candidates[0], capability: caps.find(candidates[0], entityType)! };
+    return chooseEntityModule(this.deps.caps, this.deps.caller, entityType, module);
   }
 
   /** An unused id derived from `base`. */
@@ -451,88 +337,23 @@ export class EntityRegistry {
   }
 
   /**
-   * Brings the registry and a running module in line: recreates the desired entities the
-   * module lacks (same id, type, name and configuration), takes the state of the ones it
-   * has, and adds or drops the entities it discovered. Returns the ids it could not
-   * recreate, with the module's error.
+   * Brings the registry and a running module in line (see `entity_reconcile.ts`).
+   * Returns the ids it could not recreate, with the module's error.
    */
-  async reconcile(module: string): Promise<Map<string, string>> {
-    const { caller, logger, caps } = this.deps;
-    const failed = new Map<string, string>();
-    let listed: Entity[] = [];
-    try {
-      listed = (await caller.call(module, "ListEntities", (c, o) => c.entity.listEntities({}, o)))
-        .entities;
-    } catch (err) {
-      if (!(err instanceof ModuleCallError) || err.code !== Code.UNIMPLEMENTED) {
-        logger.warn("cannot list a module's entities", { module, error: (err as Error).message });
-      }
-    }
-    const byId = new Map(listed.filter((e) => e.id).map((e) => [e.id, e]));
-    for (const r of this.list({ module })) {
-      if (!isDesired(r)) continue;
-      const has = byId.get(r.id);
-      if (has) {
-        this.setState(r, has.state || EntityState.READY, "");
-        continue;
-      }
-      try {
-        const created = await this.callCreate(module, r.id, r.entityType, r.name, r.configuration);
-        this.setState(r, created?.state || EntityState.READY, `recreated in module "${module}"`);
-      } catch (err) {
-        const message = (err as Error).message;
-        failed.set(r.id, message);
-        this.setState(r, EntityState.FAILED, `cannot recreate: ${message}`);
-      }
-    }
-    // Entities the module found on its own.
-    for (const e of byId.values()) {
-      const known = this.records.get(e.id);
-      if (known) {
-        if (known.module !== module) {
-          logger.warn("a module announced an entity id another module owns; ignored", {
-            module,
-            entity: e.id,
-            owner: known.module,
-          });
-        } else if (known.origin === EntityOrigin.DISCOVERED) {
-          known.name = e.name || known.name;
-          known.configuration = e.configuration ?? known.configuration;
-          this.setState(known, e.state || EntityState.READY, "");
-        }
-        continue;
-      }
-      const kind = caps.find(module, e.entityType)?.kind ?? e.kind ?? EntityKind.UNSPECIFIED;
-      const now = new Date();
-      const r: EntityRecord = {
-        id: e.id,
-        entityType: e.entityType,
-        kind,
-        module,
-        name: e.name,
-        configuration: e.configuration ?? {},
-        origin: EntityOrigin.DISCOVERED,
-        state: e.state || EntityState.READY,
-        message: "",
-        createdAt: now,
-        updatedAt: now,
-        status: e.status,
-      };
-      this.records.set(r.id, r);
-      this.deps.bus.publish({
-        type: "entity.discovered",
-        module,
-        entityId: r.id,
-        message: `module "${module}" discovered entity "${r.id}" (${r.entityType})`,
-        data: { entityType: r.entityType, name: r.name },
-      });
-    }
-    for (const r of this.list({ module })) {
-      if (r.origin === EntityOrigin.DISCOVERED && !byId.has(r.id)) {
-        this.forget(r, `module "${module}" no longer lists entity "${r.id}"`);
-      }
-    }
-    return failed;
+  reconcile(module: string): Promise<Map<string, string>> {
+    const { caller, logger, caps, bus } = this.deps;
+    return reconcileEntities({
+      caller,
+      logger,
+      caps,
+      bus,
+      list: (filter) => this.list(filter),
+      get: (id) => this.records.get(id),
+      add: (r) => this.records.set(r.id, r),
+      setState: (r, state, message) => this.setState(r, state, message),
+      forget: (r, message) => this.forget(r, message),
+      recreate: (r) => this.callCreate(r.module, r.id, r.entityType, r.name, r.configuration),
+    }, module);
   }
 
   /** Marks every entity of a module that stopped running OFFLINE. */
@@ -605,18 +426,8 @@ export class EntityRegistry {
     });
   }
 
+  /** Stores a desired entity (discovered ones are announced again by their module). */
   private persist(r: EntityRecord): void {
-    if (!isDesired(r)) return;
-    this.deps.store?.put(r.id, {
-      id: r.id,
-      entityType: r.entityType,
-      kind: r.kind,
-      module: r.module,
-      name: r.name,
-      configuration: r.configuration,
-      origin: r.origin,
-      createdAt: r.createdAt.toISOString(),
-      updatedAt: r.updatedAt.toISOString(),
-    });
+    if (isDesired(r)) this.deps.store?.put(r.id, storedEntity(r));
   }
 }

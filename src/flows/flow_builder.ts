@@ -22,11 +22,8 @@ import type { Logger } from "../log/logger.ts";
 import { formatKey, mediaName } from "../entities/formats.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { ModuleCaller } from "../module_calls/module_caller.ts";
-import type {
-  CreateEntityInput,
-  EntityRecord,
-  EntityRegistry,
-} from "../entities/entity_registry.ts";
+import type { EntityRegistry } from "../entities/entity_registry.ts";
+import type { CreateEntityInput, EntityRecord } from "../entities/entity_record.ts";
 import { type FlowRecord, type FlowRecords, statusWith } from "./flow_records.ts";
 
 /** What the builder needs. */

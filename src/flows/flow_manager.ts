@@ -28,12 +28,12 @@ import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
 import type { ModuleCaller, ModuleDirectory } from "../module_calls/module_caller.ts";
+import type { EntityRegistry } from "../entities/entity_registry.ts";
 import {
   type CreateEntityInput,
   ENTITY_ID_PATTERN,
   type EntityRecord,
-  type EntityRegistry,
-} from "../entities/entity_registry.ts";
+} from "../entities/entity_record.ts";
 import { FlowBuilder } from "./flow_builder.ts";
 import { FlowMonitor } from "./flow_monitor.ts";
 import { describeRoute, findFlowPaths, flowEnds } from "./flow_paths.ts";

@@ -7,7 +7,8 @@ import type { MediaPath } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
 import { mediaName } from "../entities/formats.ts";
-import type { EntityRecord, EntityRegistry } from "../entities/entity_registry.ts";
+import type { EntityRegistry } from "../entities/entity_registry.ts";
+import type { EntityRecord } from "../entities/entity_record.ts";
 import { findPaths, type PathEnd } from "./pathfinder.ts";
 
 /**

@@ -19,7 +19,8 @@ import {
   type ModuleDirectory,
   RUNNING_STATES,
 } from "../module_calls/module_caller.ts";
-import { ENTITIES_CHANGED_EVENT, type EntityRegistry } from "../entities/entity_registry.ts";
+import type { EntityRegistry } from "../entities/entity_registry.ts";
+import { ENTITIES_CHANGED_EVENT } from "../entities/entity_record.ts";
 import { NoPathError } from "./pathfinder.ts";
 import type { FlowBuilder } from "./flow_builder.ts";
 import { describeRoute, findFlowPaths } from "./flow_paths.ts";

@@ -18,7 +18,8 @@ import {
   ModuleCaller,
   type ModuleDirectory,
 } from "../module_calls/module_caller.ts";
-import { EntityRegistry, type StoredEntity } from "../entities/entity_registry.ts";
+import { EntityRegistry } from "../entities/entity_registry.ts";
+import type { StoredEntity } from "../entities/entity_store.ts";
 import { FlowManager } from "./flow_manager.ts";
 import type { StoredFlow } from "./flow_records.ts";
 
