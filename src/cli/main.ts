@@ -7,6 +7,14 @@ import { VERSION } from "../version.ts";
 import { runCommand } from "./run.ts";
 import { validateCommand } from "./validate.ts";
 import { NEW_HELP, newCommand } from "./new_module.ts";
+import {
+  type FlagCommand,
+  flagDefault,
+  flagHelp,
+  flagOf,
+  type Flags,
+  PARSE_OPTIONS,
+} from "./flags.ts";
 
 const HELP: Record<string, string> = {
   main: `Call Assistant orchestrator ${VERSION}
@@ -21,41 +29,7 @@ Run "call-assistant <command> --help" for the flags of a command.`,
   run: `Usage: call-assistant run [flags]
 
 Flags:
-  --modules DIR        modules directory, scanned for module.yaml (default: modules)
-  --data DIR           data directory for state, logs and module data (default: data)
-  --grpc HOST:PORT     gRPC listener (default: 127.0.0.1:50051)
-  --http HOST:PORT     HTTP/JSON gateway listener (default: 127.0.0.1:8080)
-  --dev                run each module's dev_command, set CALL_ASSISTANT_DEV=1
-  --log-format FORMAT  text or json (default: text)
-  --log-level LEVEL    debug, info, warn or error (default: info)
-  --log-file-size SIZE rotate <data>/logs/orchestrator.log (JSON lines, module output
-                       included) at this size: bytes, or with K, M, G (KiB, MiB, GiB)
-                       (default: 10M)
-  --log-files N        rotated log files kept, orchestrator.log.1 to .N; 0 writes no
-                       log file (default: 5)
-  --event-rate N[/B]   events each module may report per second, in bursts of up to B
-                       (default: 100/200; B defaults to 2N); beyond it reports are
-                       refused with RESOURCE_EXHAUSTED. The "module event" log lines
-                       stay at 100/s per module whatever the rate.
-  --tls-cert FILE      certificate chain (PEM): both listeners serve TLS, HTTPS and
-                       gRPC over TLS (needs --tls-key)
-  --tls-key FILE       its private key (PEM)
-  --config FILE        YAML file with any of these flags as keys (flags win)
-  --seed FILE          YAML file of entities and flows to create in a fresh data
-                       directory, once (recorded in <data>/seed-applied.json)
-  --insecure           no authentication on non-loopback addresses (by default, when
-                       either listener is not loopback, both require the bearer token
-                       of <data>/auth-token, created with mode 0600 on first run)
-  --allowed-host NAME  a host name clients may address the listeners by (HTTP Host,
-                       gRPC :authority), besides loopback names and the listen
-                       addresses; repeat for more (DNS rebinding protection)
-  --allowed-origin ORIGIN
-                       a web page origin (https://host:port) allowed to send changes to
-                       the HTTP API and read its answers (CORS); repeat for more
-  --restore-backup     before starting, put the newest good backup of the database
-                       (<data>/callassistant.db.backup.1 to .3) in its place; the file
-                       that was there is kept as callassistant.db.damaged-<time>
-  -h, --help           show this help`,
+${flagHelp("run")}`,
   validate: `Usage: call-assistant validate [flags]
 
 Checks every module.yaml under the modules directory: syntax, fields, dependencies.
@@ -63,58 +37,15 @@ Prints one line per problem; exits 1 when there is any. With --against, also pri
 a running orchestrator would start, stop or restart if it reloaded now.
 
 Flags:
-  --modules DIR      modules directory (default: modules)
-  --against URL      a running orchestrator's HTTP gateway, e.g. http://127.0.0.1:8080
-  --token-file FILE  with --against: its bearer token (<data>/auth-token), when it
-                     requires one
-  --ca-file FILE     with --against: a CA certificate (PEM) to trust for its HTTPS
-  -h, --help         show this help`,
+${flagHelp("validate")}`,
   new: NEW_HELP,
   version: `Usage: call-assistant version
 
 Prints the orchestrator version and the Deno version it runs on.`,
 };
 
-/** Flags of every command, for node:util's parseArgs. */
-const OPTIONS = {
-  modules: { type: "string" },
-  data: { type: "string" },
-  grpc: { type: "string" },
-  http: { type: "string" },
-  dev: { type: "boolean" },
-  "log-format": { type: "string" },
-  "log-level": { type: "string" },
-  "log-file-size": { type: "string" },
-  "log-files": { type: "string" },
-  "event-rate": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  config: { type: "string" },
-  seed: { type: "string" },
-  insecure: { type: "boolean" },
-  "restore-backup": { type: "boolean" },
-  "allowed-host": { type: "string", multiple: true },
-  "allowed-origin": { type: "string", multiple: true },
-  against: { type: "string" },
-  "token-file": { type: "string" },
-  "ca-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-const ALLOWED: Record<string, Set<string>> = {
-  run: new Set(
-    Object.keys(OPTIONS).filter((k) => !["against", "token-file", "ca-file"].includes(k)),
-  ),
-  validate: new Set(["modules", "against", "token-file", "ca-file", "help"]),
-  version: new Set(["help"]),
-};
-
-/** Parsed flags (the repeatable ones as lists). */
-export type Flags = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
-    : (typeof OPTIONS)[K]["type"] extends "string" ? string
-    : boolean;
-};
+/** The commands that take flags, and `version` (which takes only --help). */
+const COMMANDS = ["run", "validate", "version"];
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -126,7 +57,7 @@ export async function main(args: string[]): Promise<number> {
   }
   // `new` takes positional arguments and flags of its own.
   if (command === "new") return await newCommand(rest);
-  if (!(command in ALLOWED)) {
+  if (!COMMANDS.includes(command)) {
     console.error(
       `error: unknown command "${command}" (commands: run, validate, new, version; see --help)`,
     );
@@ -136,12 +67,14 @@ export async function main(args: string[]): Promise<number> {
   try {
     const parsed = parseArgs({
       args: rest,
-      options: OPTIONS,
+      options: PARSE_OPTIONS,
       strict: true,
       allowPositionals: false,
     });
     flags = parsed.values as Flags;
-    const wrong = Object.keys(flags).find((k) => !ALLOWED[command].has(k));
+    const allowed = (k: string) =>
+      command === "version" ? k === "help" : flagOf(command as FlagCommand, k);
+    const wrong = Object.keys(flags).find((k) => !allowed(k));
     if (wrong) throw new Error(`option "--${wrong}" is not valid for "${command}"`);
   } catch (err) {
     const message = (err as Error).message.split("\n")[0].replace(
@@ -165,7 +98,7 @@ export async function main(args: string[]): Promise<number> {
         return 2;
       }
       return await validateCommand(
-        flags.modules ?? "modules",
+        flags.modules ?? flagDefault("modules"),
         flags.against
           ? { url: flags.against, tokenFile: flags["token-file"], caFile: flags["ca-file"] }
           : undefined,

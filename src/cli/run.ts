@@ -1,7 +1,6 @@
 /** `run`: starts the orchestrator and stops it cleanly on SIGINT or SIGTERM. */
-import { parse as parseYaml } from "yaml";
-import { createLogger, type Level, type LogFormat, type Logger } from "../log/logger.ts";
-import { parseLogFileFlags } from "../log/sinks.ts";
+import { createLogger, type Level, type Logger } from "../log/logger.ts";
+import { type LogFormat, parseLogFileFlags } from "../log/sinks.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import type { Rate } from "../async/token_bucket.ts";
@@ -12,63 +11,11 @@ import { StoreDamagedError } from "../store/store.ts";
 import { parseAllowedHost, parseOrigin } from "../security/hosts.ts";
 import { RestoreError } from "../store/backup.ts";
 import { isLoopback, parseAddress } from "./address.ts";
-import type { Flags } from "./main.ts";
+import { flagDefault, type Flags, readConfig } from "./flags.ts";
 import { readSeed } from "../seed/seed_file.ts";
 
-const CONFIG_KEYS = [
-  "modules",
-  "data",
-  "grpc",
-  "http",
-  "dev",
-  "log-format",
-  "log-level",
-  "log-file-size",
-  "log-files",
-  "event-rate",
-  "tls-cert",
-  "tls-key",
-  "insecure",
-  "allowed-host",
-  "allowed-origin",
-  "seed",
-];
-/** Keys whose value is a list of strings (a single string is a list of one). */
-const LIST_KEYS = ["allowed-host", "allowed-origin"];
 /** Signals this close to the first are the same request to stop, delivered twice. */
 const SIGNAL_REPEAT_MS = 1_000;
-
-const NUMERIC_KEYS = ["log-file-size", "log-files", "event-rate"];
-
-/** Reads a `--config` YAML file whose keys are flag names. */
-async function readConfig(path: string): Promise<Flags> {
-  const data = parseYaml(await Deno.readTextFile(path));
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    throw new Error(`--config ${path}: must be a mapping of flag names to values`);
-  }
-  for (const [key, value] of Object.entries(data)) {
-    if (!CONFIG_KEYS.includes(key)) {
-      throw new Error(`--config ${path}: unknown key "${key}" (keys: ${CONFIG_KEYS.join(", ")})`);
-    }
-    if (LIST_KEYS.includes(key)) {
-      const list = typeof value === "string" ? [value] : value;
-      if (!Array.isArray(list) || list.some((v) => typeof v !== "string")) {
-        throw new Error(`--config ${path}: "${key}" must be a string or a list of strings`);
-      }
-      (data as Record<string, unknown>)[key] = list;
-      continue;
-    }
-    if (NUMERIC_KEYS.includes(key) && typeof value === "number") {
-      (data as Record<string, unknown>)[key] = String(value);
-      continue;
-    }
-    const boolean = key === "dev" || key === "insecure";
-    if (boolean ? typeof value !== "boolean" : typeof value !== "string") {
-      throw new Error(`--config ${path}: "${key}" must be a ${boolean ? "boolean" : "string"}`);
-    }
-  }
-  return data as Flags;
-}
 
 /** Parses `--event-rate N[/B]`: N events per second, bursts of B (default 2N). */
 export function parseEventRate(value: string): Rate {
@@ -137,31 +84,35 @@ export async function runCommand(cli: Flags): Promise<number> {
   for (const s of signals) Deno.addSignalListener(s, handler(s));
   try {
     const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
-    const grpc = parseAddress("grpc", flags.grpc ?? "127.0.0.1:50051");
-    const http = parseAddress("http", flags.http ?? "127.0.0.1:8080");
+    const grpc = parseAddress("grpc", flags.grpc ?? flagDefault("grpc"));
+    const http = parseAddress("http", flags.http ?? flagDefault("http"));
     // Beyond loopback, both listeners require the bearer token unless --insecure (SPEC §9).
     const exposed = ([["grpc", grpc], ["http", http]] as const)
       .filter(([, addr]) => !isLoopback(addr.host))
       .map(([flag, addr]) => `--${flag} ${addr.host}`);
-    const format = oneOf<LogFormat>("log-format", flags["log-format"] ?? "text", ["text", "json"]);
-    const level = oneOf<Level>("log-level", flags["log-level"] ?? "info", [
+    const format = oneOf<LogFormat>(
+      "log-format",
+      flags["log-format"] ?? flagDefault("log-format"),
+      ["text", "json"],
+    );
+    const level = oneOf<Level>("log-level", flags["log-level"] ?? flagDefault("log-level"), [
       "debug",
       "info",
       "warn",
       "error",
     ]);
-    const eventRate = parseEventRate(flags["event-rate"] ?? "100/200");
+    const eventRate = parseEventRate(flags["event-rate"] ?? flagDefault("event-rate"));
     const tls = readTlsFiles(flags["tls-cert"], flags["tls-key"]);
     // Checked here, so a bad one is a usage error before anything starts.
     const list = (values: string[] | undefined) =>
       (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
     const allowedHosts = list(flags["allowed-host"]).map(parseAllowedHost);
     const allowedOrigins = list(flags["allowed-origin"]).map(parseOrigin);
-    const modulesDir = flags.modules ?? "modules";
+    const modulesDir = flags.modules ?? flagDefault("modules");
     const stat = await Deno.stat(modulesDir).catch(() => undefined);
     if (!stat?.isDirectory) throw new Error(`--modules ${modulesDir}: no such directory`);
     const logFiles = parseLogFileFlags(flags["log-file-size"], flags["log-files"]);
-    const dataDir = flags.data ?? "data";
+    const dataDir = flags.data ?? flagDefault("data");
     const seed = flags.seed ? await readSeed(flags.seed) : undefined;
     logger = createLogger(format, level, {
       file: logFiles.files > 0
