@@ -4,14 +4,11 @@
  * data directory. Sinks queue lines and write in the background (see `sinks.ts`): logging
  * never blocks the event loop, and a flood drops lines (counted) instead of growing memory.
  */
-import { type QueuedSink, RotatingFileSink, WriterSink } from "./sinks.ts";
+import { type LogFormat, type QueuedSink, RotatingFileSink, WriterSink } from "./sinks.ts";
 import { currentTraceId } from "@callassistant/rpc";
 
 /** Log levels, least serious first. */
 export type Level = "debug" | "info" | "warn" | "error";
-
-/** Output format of log lines. */
-export type LogFormat = "text" | "json";
 
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

@@ -4,7 +4,9 @@
  * reader or a slow disk. When the queue holds more than its byte limit, new lines are
  * dropped and counted; once writing catches up, one line "N log lines dropped" is written.
  */
-import type { LogFormat } from "./logger.ts";
+
+/** Output format of log lines. */
+export type LogFormat = "text" | "json";
 
 /** Default queue limit of a sink, in bytes (about: UTF-16 length of the queued lines). */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;

@@ -10,7 +10,6 @@ import { moduleStateName } from "../modules/module_registry.ts";
 import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 import type { CallOptions } from "@callassistant/rpc";
 import type { ModuleClients } from "./module_clients.ts";
-import type { Supervisor } from "../supervisor/supervisor.ts";
 
 /** The clients the entity and flow areas call. */
 export type EntityPipelineClients = Pick<ModuleClients, "entity" | "pipeline">;
@@ -48,7 +47,7 @@ export const COMING_STATES: ReadonlySet<ModuleState> = new Set([
 /** The orchestrator's modules as a ModuleDirectory. */
 export function supervisorModules(
   registry: ModuleRegistry,
-  supervisor: Supervisor,
+  supervisor: { clientsOf(name: string): EntityPipelineClients | undefined },
 ): ModuleDirectory {
   return {
     names: () => registry.list().map((r) => r.name),
