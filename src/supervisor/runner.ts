@@ -16,6 +16,7 @@ import { type ModuleProcess, spawnModule } from "./module_process.ts";
 import type { PidRecords } from "./pid_records.ts";
 import type { ModuleCgroups } from "./cgroups.ts";
 import { chownTree, resolveRunAs } from "./run_as.ts";
+import { RestartBackoff, type RunnerClock, SYSTEM_CLOCK, type TimerId } from "./restart_backoff.ts";
 
 /** How long a module gets to exit after the Shutdown RPC before SIGTERM. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -45,6 +46,8 @@ export interface RunnerContext {
   cgroups?: ModuleCgroups;
   /** Called after every registration, before readiness (sends the stored configuration). */
   onRegistered?: (record: ModuleRecord, clients: ModuleClients) => Promise<void>;
+  /** The clock, timers and randomness of restarts and health checks; the real ones by default. */
+  clock?: RunnerClock;
 }
 
 function randomToken(): string {
@@ -64,17 +67,20 @@ export class ModuleRunner {
   /** Bumped at every start and stop, so callbacks of an older run are ignored. */
   private generation = 0;
   private wanted = false;
-  private healthTimer?: ReturnType<typeof setTimeout>;
-  private restartTimer?: ReturnType<typeof setTimeout>;
+  private healthTimer?: TimerId;
+  private restartTimer?: TimerId;
   private readyAt = 0;
-  private restartTimes: number[] = [];
-  private consecutiveFailures = 0;
+  private readonly clock: RunnerClock;
+  private readonly backoff: RestartBackoff;
   /** Why the current process is being killed, reported when it exits. */
   private killReason = "";
   /** Woken by every output line, so a starting module's port is tried at once. */
   private readonly outputAlarm = new Alarm();
 
-  constructor(readonly record: ModuleRecord, private readonly ctx: RunnerContext) {}
+  constructor(readonly record: ModuleRecord, private readonly ctx: RunnerContext) {
+    this.clock = ctx.clock ?? SYSTEM_CLOCK;
+    this.backoff = new RestartBackoff(this.clock);
+  }
 
   private get manifest(): Manifest {
     return this.record.manifest!;
@@ -92,10 +98,9 @@ export class ModuleRunner {
   /** Starts the module (by hand or at boot), resetting its crash-loop count. */
   async start(reason: string): Promise<void> {
     this.wanted = true;
-    this.restartTimes = [];
-    this.consecutiveFailures = 0;
+    this.backoff.reset();
     this.record.restarts = 0;
-    clearTimeout(this.restartTimer);
+    this.clock.clearTimeout(this.restartTimer);
     await this.launch(reason);
   }
 
@@ -168,7 +173,7 @@ export class ModuleRunner {
       if (state === undefined || state === HealthState.UNHEALTHY) {
         throw new Error(`health check failed: ${record.health.message}`);
       }
-      this.readyAt = Date.now();
+      this.readyAt = this.clock.now();
       this.applyHealth(state, "registered");
       this.scheduleHealth(generation);
     } catch (err) {
@@ -266,7 +271,7 @@ export class ModuleRunner {
     record.addRun({
       restart,
       pid: proc.pid,
-      startedAt: { seconds: BigInt(Math.floor(Date.now() / 1000)) },
+      startedAt: { seconds: BigInt(Math.floor(this.clock.now() / 1000)) },
     });
     this.ctx.logger.info("module spawned", {
       module: record.name,
@@ -314,7 +319,7 @@ export class ModuleRunner {
     this.record.legacyToken = "";
     this.record.processes = () => [];
     this.process = undefined;
-    clearTimeout(this.healthTimer);
+    this.clock.clearTimeout(this.healthTimer);
     this.closeClients();
   }
 
@@ -360,13 +365,13 @@ export class ModuleRunner {
   }
 
   private scheduleHealth(generation: number): void {
-    clearTimeout(this.healthTimer);
-    this.healthTimer = setTimeout(async () => {
+    this.clock.clearTimeout(this.healthTimer);
+    this.healthTimer = this.clock.setTimeout(async () => {
       if (generation !== this.generation) return;
       const state = await this.checkHealth(generation);
       if (generation !== this.generation) return;
       const h = this.manifest.health;
-      const inGrace = Date.now() - this.readyAt < h.startGraceMs;
+      const inGrace = this.clock.now() - this.readyAt < h.startGraceMs;
       if (state === undefined || state === HealthState.UNHEALTHY) {
         const failures = inGrace
           ? this.record.health.failures
@@ -386,7 +391,7 @@ export class ModuleRunner {
 
   /** Kills an unhealthy module; its exit triggers the restart policy with `reason`. */
   private killForRestart(reason: string): void {
-    clearTimeout(this.healthTimer);
+    this.clock.clearTimeout(this.healthTimer);
     if (this.manifest.address) {
       this.closeClients();
       this.scheduleRestart(reason);
@@ -407,7 +412,7 @@ export class ModuleRunner {
     const run = record.history.find((r) => r.pid === proc.pid);
     const reason = this.killReason || describeExit(status);
     if (run) {
-      run.exitedAt = { seconds: BigInt(Math.floor(Date.now() / 1000)) };
+      run.exitedAt = { seconds: BigInt(Math.floor(this.clock.now() / 1000)) };
       run.exitCode = status.signal ? undefined : status.code;
       run.signal = status.signal ?? "";
       run.reason = reason;
@@ -435,34 +440,25 @@ export class ModuleRunner {
     }
   }
 
-  /** Restarts after an exponential backoff with jitter, or parks the module in a crash loop. */
+  /** Restarts after a backoff, or parks the module in a crash loop (restart_backoff.ts). */
   private scheduleRestart(reason: string): void {
-    const r = this.manifest.restart;
-    const now = Date.now();
-    if (this.readyAt > 0 && now - this.readyAt >= r.stableAfterMs) this.consecutiveFailures = 0;
-    this.restartTimes = this.restartTimes.filter((t) => now - t < r.windowMs);
     // A remote module is never parked: it is reconnected with backoff until it is back.
-    if (this.restartTimes.length >= r.limit && !this.manifest.address) {
+    const next = this.backoff.next(this.manifest.restart, this.readyAt, !this.manifest.address);
+    if (next.kind === "park") {
       this.wanted = false;
       this.setState(
         ModuleState.FAILED,
-        `crash loop: ${this.restartTimes.length} restarts within ${
-          r.windowMs / 1000
-        } s; last: ${reason}`,
+        `crash loop: ${next.restarts} restarts within ${next.windowMs / 1000} s; last: ${reason}`,
       );
       return;
     }
-    const base = Math.min(r.backoffMaxMs, r.backoffInitialMs * 2 ** this.consecutiveFailures);
-    const delay = Math.round(base / 2 + Math.random() * base / 2);
-    this.consecutiveFailures++;
-    this.restartTimes.push(now);
-    this.setState(ModuleState.BACKOFF, `${reason}; restarting in ${delay} ms`);
+    this.setState(ModuleState.BACKOFF, `${reason}; restarting in ${next.delayMs} ms`);
     const generation = this.generation;
-    this.restartTimer = setTimeout(() => {
+    this.restartTimer = this.clock.setTimeout(() => {
       if (generation !== this.generation || !this.wanted) return;
       this.record.restarts++;
       this.launch(`restart ${this.record.restarts} after: ${reason}`);
-    }, delay);
+    }, next.delayMs);
   }
 
   /**
@@ -474,8 +470,8 @@ export class ModuleRunner {
     stopTimeoutMs = this.manifest?.stopTimeoutMs ?? 10_000,
   ): Promise<void> {
     this.wanted = false;
-    clearTimeout(this.restartTimer);
-    clearTimeout(this.healthTimer);
+    this.clock.clearTimeout(this.restartTimer);
+    this.clock.clearTimeout(this.healthTimer);
     const proc = this.process;
     if (!proc) {
       this.generation++;
