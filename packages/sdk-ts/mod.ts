@@ -63,7 +63,7 @@ export {
   simulatedMetrics,
 } from "./pipeline.ts";
 /** The event type a module reports when the entities it discovered on its own changed. */
-export const ENTITIES_CHANGED_EVENT = "entities.changed";
+export { ENTITIES_CHANGED_EVENT } from "@callassistant/protocol";
 export { stdinIsPipe } from "./process.ts";
 export { type LogLevel, ModuleLogger } from "./log.ts";
 export {

@@ -7,7 +7,7 @@ import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ControlService } from "@callassistant/protocol";
 import { ModuleState } from "@callassistant/protocol";
 import { logEntryOf } from "../log/module_logs.ts";
-import type { ModuleRegistry } from "../modules/module_registry.ts";
+import { type ModuleRegistry, SERVING_STATES } from "../modules/module_registry.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { Supervisor } from "../supervisor/supervisor.ts";
@@ -26,7 +26,7 @@ export interface ControlDeps {
   counts?: { entities(): number; flows(): number };
 }
 
-const SETTLED = new Set([ModuleState.READY, ModuleState.DEGRADED, ModuleState.STOPPED]);
+const SETTLED = new Set([...SERVING_STATES, ModuleState.STOPPED]);
 
 /** True when every module is READY or DEGRADED, or was stopped by hand. */
 export function systemReady(registry: ModuleRegistry): boolean {

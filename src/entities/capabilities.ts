@@ -6,7 +6,8 @@
  */
 import type { EntityCapability, MediaFormat } from "@callassistant/protocol";
 import { formatKey, isValidFormat, normalizeFormat, transformCost } from "./formats.ts";
-import { type ModuleDirectory, RUNNING_STATES } from "../module_calls/module_caller.ts";
+import type { ModuleDirectory } from "../module_calls/module_caller.ts";
+import { SERVING_STATES } from "../modules/module_registry.ts";
 
 /** One transform of a converter entity type of one module. */
 export interface ConverterEdge {
@@ -93,7 +94,7 @@ export class CapabilityIndex {
     const edges: ConverterEdge[] = [];
     for (const module of this.modules.names()) {
       const state = this.modules.state(module);
-      if (state === undefined || (!anyState && !RUNNING_STATES.has(state))) continue;
+      if (state === undefined || (!anyState && !SERVING_STATES.has(state))) continue;
       const capabilities = this.of(module);
       // The edges of one registration are computed once: path-finding asks for them on
       // every search, and normalizing thousands of formats each time dominated it.

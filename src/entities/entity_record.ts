@@ -52,9 +52,6 @@ export interface CreateEntityInput {
 /** Entity ids are used in URLs: letters, digits, '.', '_' and '-', at most 128. */
 export const ENTITY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** The event type a module reports when the entities it discovered changed. */
-export const ENTITIES_CHANGED_EVENT = "entities.changed";
-
 /** A state name without the enum prefix, e.g. "READY". */
 export function entityStateName(state: EntityState): string {
   return EntityState[state] ?? String(state);

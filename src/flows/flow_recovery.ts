@@ -8,7 +8,7 @@
  * its converter entities where the path is unchanged.
  */
 import type { MediaPath, ModuleState } from "@callassistant/protocol";
-import { FlowState, Severity } from "@callassistant/protocol";
+import { ENTITIES_CHANGED_EVENT, FlowState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
@@ -17,10 +17,9 @@ import {
   type ModuleCaller,
   ModuleCallError,
   type ModuleDirectory,
-  RUNNING_STATES,
 } from "../module_calls/module_caller.ts";
+import { SERVING_STATES } from "../modules/module_registry.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
-import { ENTITIES_CHANGED_EVENT } from "../entities/entity_record.ts";
 import { NoPathError } from "./pathfinder.ts";
 import type { FlowBuilder } from "./flow_builder.ts";
 import { describeRoute, findFlowPaths } from "./flow_paths.ts";
@@ -173,7 +172,7 @@ export class FlowRecovery {
   private observe(name: string, state: ModuleState): void {
     const { caps, caller, entities, tasks } = this.options;
     caps.remember(name);
-    const running = RUNNING_STATES.has(state);
+    const running = SERVING_STATES.has(state);
     const seen = this.seen.get(name) ?? { running: false, ups: 0 };
     this.seen.set(name, seen);
     if (running && !seen.running) seen.ups++;
@@ -261,7 +260,7 @@ export class FlowRecovery {
     const { caller } = this.options;
     const coming = modules.some((m) => {
       const state = this.options.modules.state(m);
-      return state !== undefined && (COMING_STATES.has(state) || RUNNING_STATES.has(state));
+      return state !== undefined && (COMING_STATES.has(state) || SERVING_STATES.has(state));
     });
     const list = modules.map((m) => `"${m}" (${caller.describe(m)})`).join(", ");
     this.options.flows.setState(

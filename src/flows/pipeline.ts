@@ -13,11 +13,8 @@ import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/store.ts";
 import { CapabilityIndex } from "../entities/capabilities.ts";
-import {
-  DEFAULT_CALL_TIMEOUT_MS,
-  ModuleCaller,
-  type ModuleDirectory,
-} from "../module_calls/module_caller.ts";
+import { ModuleCaller, type ModuleDirectory } from "../module_calls/module_caller.ts";
+import { MODULE_CALL_TIMEOUT_MS } from "../module_calls/module_clients.ts";
 import { EntityRegistry } from "../entities/entity_registry.ts";
 import type { StoredEntity } from "../entities/entity_store.ts";
 import { FlowManager } from "./flow_manager.ts";
@@ -53,7 +50,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const caps = new CapabilityIndex(options.modules);
   const caller = new ModuleCaller(
     options.modules,
-    options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    options.callTimeoutMs ?? MODULE_CALL_TIMEOUT_MS,
   );
   const entities = new EntityRegistry({
     caps,

@@ -6,10 +6,10 @@
 import type { RegisterModuleResponse } from "@callassistant/protocol";
 import { ModuleState } from "@callassistant/protocol";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
-import { moduleStateName } from "../modules/module_registry.ts";
+import { moduleStateName, SERVING_STATES } from "../modules/module_registry.ts";
 import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 import type { CallOptions } from "@callassistant/rpc";
-import type { ModuleClients } from "./module_clients.ts";
+import { MODULE_CALL_TIMEOUT_MS, type ModuleClients } from "./module_clients.ts";
 
 /** The clients the entity and flow areas call. */
 export type EntityPipelineClients = Pick<ModuleClients, "entity" | "pipeline">;
@@ -29,12 +29,6 @@ export interface ModuleDirectory {
   /** Calls `fn` after every module state change until the returned function is called. */
   watch(fn: (name: string, state: ModuleState) => void): () => void;
 }
-
-/** The states in which a module serves calls. */
-export const RUNNING_STATES: ReadonlySet<ModuleState> = new Set([
-  ModuleState.READY,
-  ModuleState.DEGRADED,
-]);
 
 /** States from which a module may reach READY without anyone's help. */
 export const COMING_STATES: ReadonlySet<ModuleState> = new Set([
@@ -61,7 +55,7 @@ export function supervisorModules(
       // and flows it held are gone, so the module is handled as if it had restarted.
       const unwatchReplicas = registry.watchReplicas((name) => {
         const state = registry.get(name)?.state;
-        if (state === undefined || !RUNNING_STATES.has(state)) return;
+        if (state === undefined || !SERVING_STATES.has(state)) return;
         fn(name, ModuleState.STARTING);
         fn(name, state);
       });
@@ -87,17 +81,14 @@ export class ModuleCallError extends RpcError {
   }
 }
 
-/** Default deadline of a call to a module (SPEC 8). */
-export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
-
 /** Calls modules with deadlines and turns failures into ModuleCallErrors. */
 export class ModuleCaller {
-  constructor(readonly modules: ModuleDirectory, readonly timeoutMs = DEFAULT_CALL_TIMEOUT_MS) {}
+  constructor(readonly modules: ModuleDirectory, readonly timeoutMs = MODULE_CALL_TIMEOUT_MS) {}
 
   /** True when the module is READY or DEGRADED. */
   isRunning(name: string): boolean {
     const state = this.modules.state(name);
-    return state !== undefined && RUNNING_STATES.has(state);
+    return state !== undefined && SERVING_STATES.has(state);
   }
 
   /** "BACKOFF: exited with code 1" or "unknown": a module's state for messages. */

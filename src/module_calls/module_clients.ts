@@ -16,7 +16,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import type { ModuleTlsFiles } from "../manifest/tls.ts";
 
-/** Default deadline of an orchestrator-to-module call (SPEC 8). */
+/** Default deadline of an orchestrator-to-module call, for every caller. */
 export const MODULE_CALL_TIMEOUT_MS = 30_000;
 
 /** Clients of the three services every module implements, on one channel each. */

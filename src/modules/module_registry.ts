@@ -18,7 +18,11 @@ const SEVERITY: Partial<Record<ModuleState, Severity>> = {
   [ModuleState.DEGRADED]: Severity.WARNING,
 };
 
-const SERVING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
+/** The states in which a module serves calls (READY and DEGRADED). */
+export const SERVING_STATES: ReadonlySet<ModuleState> = new Set([
+  ModuleState.READY,
+  ModuleState.DEGRADED,
+]);
 
 /** All modules, with state transitions published on the event bus. */
 export class ModuleRegistry {
@@ -206,7 +210,7 @@ export class ModuleRegistry {
         reason,
       },
     });
-    if (SERVING.has(from) !== SERVING.has(state)) {
+    if (SERVING_STATES.has(from) !== SERVING_STATES.has(state)) {
       for (const w of this.replicaWatchers) w(record.name);
     }
   }

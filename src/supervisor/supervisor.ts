@@ -11,15 +11,13 @@ import {
   discoveredName,
 } from "../manifest/discover.ts";
 import { ModuleRecord } from "../modules/module_record.ts";
-import { moduleStateName } from "../modules/module_registry.ts";
+import { moduleStateName, SERVING_STATES } from "../modules/module_registry.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
 import type { ModuleClients } from "../module_calls/module_clients.ts";
 import { ReplicaRouter } from "../module_calls/replica_router.ts";
-
-const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
 
 /** All module runners of one orchestrator. */
 export class Supervisor {
@@ -51,7 +49,7 @@ export class Supervisor {
   /** How many instances of `name` serve calls now. */
   private instancesServing(name: string): number {
     const all = [this.runners.get(name), ...(this.replicaRunners.get(name) ?? [])];
-    return all.filter((r) => r?.clients && RUNNING.has(r.record.state)).length;
+    return all.filter((r) => r?.clients && SERVING_STATES.has(r.record.state)).length;
   }
 
   /** The module's runner and those of its other instances. */
@@ -79,7 +77,7 @@ export class Supervisor {
       new ReplicaRouter(record.name, () =>
         this.allRunners(record.name).map((runner) => ({
           index: runner.record.replicaIndex,
-          serving: () => RUNNING.has(runner.record.state) ? runner.clients : undefined,
+          serving: () => SERVING_STATES.has(runner.record.state) ? runner.clients : undefined,
         }))),
     );
   }
@@ -210,7 +208,9 @@ export class Supervisor {
   private async startWhenReady(runner: ModuleRunner, reason: string): Promise<void> {
     const deps = runner.record.manifest?.dependencies ?? [];
     const blocking = () =>
-      deps.filter((d) => !RUNNING.has(this.ctx.registry.get(d)?.state ?? ModuleState.FAILED));
+      deps.filter((d) =>
+        !SERVING_STATES.has(this.ctx.registry.get(d)?.state ?? ModuleState.FAILED)
+      );
     if (blocking().length > 0) {
       const waitFor = () =>
         `waiting for ${
