@@ -17,7 +17,7 @@ export {
 export { Code, httpStatusFor, RpcError, toRpcError } from "./errors.ts";
 export type { CallContext, MethodHandler, PartialServiceImpl, ServiceImpl } from "./handlers.ts";
 export { hostPort } from "./host_port.ts";
-export { activeOtelTrace, type ActiveSpan, otelEnabled, startSpan } from "./otel_spans.ts";
+export { activeOtelTrace, type ActiveSpan, startSpan } from "./otel_spans.ts";
 export { type PemKind, readPem, type TlsFiles } from "./pem.ts";
 export {
   addService,

@@ -24,11 +24,6 @@ const ENABLED = readEnabled();
 const api = ENABLED ? await import("@opentelemetry/api") : undefined;
 const tracer = api?.trace.getTracer("callassistant");
 
-/** True when Deno exports OpenTelemetry data (`OTEL_DENO=true`). */
-export function otelEnabled(): boolean {
-  return ENABLED;
-}
-
 /** A span in progress: its ids, and `end` with the outcome. */
 export interface ActiveSpan {
   readonly trace: TraceContext;

@@ -36,11 +36,6 @@ export function formatKey(format: MediaFormat): string {
   return `${mediaName(format.mediaType)}/${protocol}/${codec}`;
 }
 
-/** True when both formats are the same media type, protocol and codec. */
-export function sameFormat(a: MediaFormat | undefined, b: MediaFormat | undefined): boolean {
-  return !!a && !!b && formatKey(a) === formatKey(b);
-}
-
 /** A part of a cost as a usable number: NaN, infinite and negative values count as 0. */
 function part(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;

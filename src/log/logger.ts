@@ -35,9 +35,6 @@ export function queuedSink(sink: QueuedSink): LogSink {
   });
 }
 
-/** The shared non-blocking stderr sink (in the logger's format). */
-export const stderrSink: LogSink = queuedSink(new WriterSink(Deno.stderr));
-
 function textValue(v: unknown): string {
   const s = typeof v === "string" ? v : JSON.stringify(v);
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;

@@ -6,7 +6,6 @@ import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
-import schema from "./module.schema.json" with { type: "json" };
 import { splitCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { parseModuleTls } from "./tls.ts";
@@ -26,9 +25,6 @@ export type ParseResult =
 export function manifestDigest(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
-
-/** The JSON Schema of module.yaml, as published for editors. */
-export const MANIFEST_SCHEMA = schema;
 
 function lineOf(doc: Document, counter: LineCounter, path: string[], key?: string): number {
   const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;

@@ -25,9 +25,6 @@ import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code } from "@callassistant/rpc";
 import type { ModuleMetricsStore } from "./module_metrics.ts";
 
-/** The content type of the text format. */
-export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
-
 const LATENCY_BUCKETS = [
   0.0005,
   0.001,
