@@ -26,25 +26,32 @@ export enum Code {
 
 /** An error with a gRPC status code; handlers throw it and both transports report it. */
 export class RpcError extends Error {
+  /** `options.cause` is the error this one stands for (kept for logs and debugging). */
   constructor(
     readonly code: Code,
     message: string,
     readonly details: unknown[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "RpcError";
   }
 }
 
-/** Wraps anything thrown into an RpcError; unknown errors become INTERNAL. */
+/**
+ * Wraps anything thrown into an RpcError (the original as its `cause`); unknown errors
+ * become INTERNAL.
+ */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
   const e = err as { code?: unknown; details?: unknown; message?: unknown };
   // grpc-js client errors carry a numeric code and the server's message in `details`.
   if (typeof e?.code === "number" && e.code >= 0 && e.code <= 16) {
-    return new RpcError(e.code, String(e.details ?? e.message ?? ""));
+    return new RpcError(e.code, String(e.details ?? e.message ?? ""), [], { cause: err });
   }
-  return new RpcError(Code.INTERNAL, err instanceof Error ? err.message : String(err));
+  return new RpcError(Code.INTERNAL, err instanceof Error ? err.message : String(err), [], {
+    cause: err,
+  });
 }
 
 const HTTP_STATUS: Partial<Record<Code, number>> = {
