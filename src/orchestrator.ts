@@ -235,16 +235,16 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   });
   hosts.addListenHost(options.grpc.host);
   hosts.addListenHost(options.http.host);
-  const grpcListener = await startGrpcServer(
-    options.grpc.host,
-    options.grpc.port,
+  const grpcListener = await startGrpcServer({
+    host: options.grpc.host,
+    port: options.grpc.port,
     services,
     logger,
-    (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
-    options.auth,
-    options.tls,
+    onCallEnd: (method, code, seconds) => metrics.observeGrpc(method, code, seconds),
+    auth: options.auth,
+    tls: options.tls,
     hosts,
-  );
+  });
   const grpcAddress = hostPort(options.grpc.host, grpcListener.port);
   addresses.grpc = grpcAddress;
   addresses.local = grpcListener.localAddress;

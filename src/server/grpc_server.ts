@@ -43,29 +43,35 @@ export interface GrpcListener {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/**
- * Starts a gRPC server on `host:port` hosting `services`. With `tls`, the server itself
- * binds 127.0.0.1 on a free port and a TLS terminator takes `host:port`.
- */
-export async function startGrpcServer(
-  host: string,
-  port: number,
-  services: HostedService[],
-  logger: Logger,
+/** Options of {@link startGrpcServer}. */
+export interface GrpcServerOptions {
+  host: string;
+  /** 0 for a free port. */
+  port: number;
+  services: HostedService[];
+  logger: Logger;
   /** Told when each call ends ("package.Service/Method", code, seconds), for metrics. */
-  onCallEnd?: (method: string, code: Code, seconds: number) => void,
+  onCallEnd?: (method: string, code: Code, seconds: number) => void;
   /**
    * With a token, the services marked `requiresAuth` answer UNAUTHENTICATED to calls without
    * `authorization: Bearer <token>` metadata; health and reflection stay open.
    */
-  auth?: { token: string },
-  tls?: TlsFiles,
+  auth?: { token: string };
+  tls?: TlsFiles;
   /**
    * The `:authority` names accepted (see src/security/hosts.ts), on every service; others
    * get PERMISSION_DENIED. Loopback names only by default.
    */
-  hosts: HostPolicy = new HostPolicy(),
-): Promise<GrpcListener> {
+  hosts?: HostPolicy;
+}
+
+/**
+ * Starts a gRPC server on `host:port` hosting `services`. With `tls`, the server itself
+ * binds 127.0.0.1 on a free port and a TLS terminator takes `host:port`.
+ */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcListener> {
+  const { host, port, services, logger, onCallEnd, auth, tls } = options;
+  const hosts = options.hosts ?? new HostPolicy();
   // grpc-js writes its own errors to the console; route them to our log at debug level.
   grpc.setLogger({
     error: (...args: unknown[]) => logger.debug("grpc-js", { detail: args.join(" ") }),
