@@ -30,6 +30,7 @@ import {
   type StatusReport,
   UnaryReportTransport,
 } from "./events.ts";
+import { Fifo } from "./fifo.ts";
 
 /** A command from the orchestrator and what the module answers. */
 export type CommandHandler = (
@@ -74,45 +75,6 @@ function serializeRequest(value: ConnectRequestInit): Buffer {
 
 function deserializeResponse(bytes: Uint8Array): ConnectResponse {
   return fromBinary(ConnectResponseSchema, bytes);
-}
-
-/** A first-in first-out queue on an array: shifting is O(1), the array is compacted. */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) this.clear();
-    else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
-
-  *[Symbol.iterator](): Iterator<T> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
-  }
 }
 
 /** A message sent (or to send) and not acknowledged yet, with its caller's promise. */

@@ -1,6 +1,8 @@
+import { Fifo } from "./fifo.ts";
+
 /** A single-consumer async queue whose producer can wait for room (backpressure). */
 export class AsyncQueue<T> implements AsyncIterable<T> {
-  private items: T[] = [];
+  private readonly items = new Fifo<T>();
   private wakeReader: (() => void) | undefined;
   private roomWaiters: (() => void)[] = [];
   private closed = false;
@@ -8,7 +10,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   /** Items waiting to be read. */
   get length(): number {
-    return this.items.length;
+    return this.items.size;
   }
 
   /** True once closed. */
@@ -30,7 +32,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.closed = true;
     if (error !== undefined) {
       this.error = error;
-      this.items = [];
+      this.items.clear();
     }
     this.wakeReader?.();
     this.releaseRoom();
@@ -38,7 +40,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   /** Resolves when fewer than `limit` items wait, or the queue is closed. */
   async waitForRoom(limit: number): Promise<void> {
-    while (!this.closed && this.items.length >= limit) {
+    while (!this.closed && this.items.size >= limit) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
   }
@@ -51,7 +53,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     while (true) {
-      if (this.items.length > 0) {
+      if (this.items.size > 0) {
         const item = this.items.shift()!;
         this.releaseRoom();
         yield item;

@@ -4,6 +4,7 @@
  * reader or a slow disk. When the queue holds more than its byte limit, new lines are
  * dropped and counted; once writing catches up, one line "N log lines dropped" is written.
  */
+import { Fifo } from "../async/fifo.ts";
 
 /** Output format of log lines. */
 export type LogFormat = "text" | "json";
@@ -42,8 +43,7 @@ export interface QueueOptions {
  */
 export abstract class QueuedSink {
   readonly format?: LogFormat;
-  private queue: string[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<string>();
   private queuedBytes = 0;
   private readonly maxQueueBytes: number;
   private readonly notice: (dropped: number) => string;
@@ -97,21 +97,13 @@ export abstract class QueuedSink {
   private take(maxBytes: number): string[] {
     const out: string[] = [];
     let bytes = 0;
-    while (this.head < this.queue.length) {
-      const line = this.queue[this.head];
+    for (let line = this.queue.peek(); line !== undefined; line = this.queue.peek()) {
       if (out.length > 0 && bytes + line.length + 1 > maxBytes) break;
       out.push(line);
       bytes += line.length + 1;
-      this.head++;
+      this.queue.shift();
     }
     this.queuedBytes -= bytes;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
     return out;
   }
 
@@ -119,14 +111,15 @@ export abstract class QueuedSink {
     let failed = false;
     try {
       for (;;) {
-        if (this.head === this.queue.length) {
+        if (this.queue.size === 0) {
           // After a failed write the notice waits for the next successful one.
           if (this.droppedSinceNotice === 0 || failed) break;
           // Caught up after drops: say so, once.
           const n = this.droppedSinceNotice;
           this.droppedSinceNotice = 0;
-          this.queue.push(this.notice(n));
-          this.queuedBytes += this.queue[this.queue.length - 1].length + 1;
+          const notice = this.notice(n);
+          this.queue.push(notice);
+          this.queuedBytes += notice.length + 1;
         }
         const lines = this.take(BATCH_BYTES);
         try {
