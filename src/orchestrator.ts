@@ -62,7 +62,7 @@ export interface OrchestratorOptions {
   /** Certificate and key (PEM): both listeners serve TLS (HTTPS and gRPC over TLS). */
   tls?: TlsFiles;
   /**
-   * The bearer token both listeners require (SPEC §9; see src/security/auth.ts); without
+   * The bearer token both listeners require (see src/security/auth.ts); without
    * it the control API is open.
    */
   auth?: { token: string };
@@ -176,7 +176,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     logger,
     store,
   });
-  // Events, metrics and module-call observation (issue 5).
+  // Events, metrics and module-call observation.
   const peerCheck = new PeerProcessCheck(logger);
   const events = createEventService({
     registry,

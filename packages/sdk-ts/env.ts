@@ -1,5 +1,5 @@
 /**
- * The environment the orchestrator starts a module with (SPEC 3.2), read and checked.
+ * The environment the orchestrator starts a module with (README "Writing a module"), read and checked.
  */
 
 /** The module's view of its process environment. */

@@ -1,5 +1,5 @@
 /**
- * Cold start (issue 6, item 4):
+ * Cold start:
  * - orchestrator start (spawn of `deno run main.ts`) to the gateway answering
  *   `GET /healthz`, against a raw `Deno.serve` hello started the same way;
  * - orchestrator start to every module READY for 1, 10 and 50 minimal SDK modules (1

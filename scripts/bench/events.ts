@@ -1,5 +1,5 @@
 /**
- * Event ingest (issue 6, item 3):
+ * Event ingest:
  * - Connect: one SDK module reports events as fast as acknowledgements come back (1024
  *   in flight) over the EventService `Connect` stream: events acknowledged per second,
  *   against a bare grpc-js client streaming the same messages to a bare grpc-js server

@@ -1,5 +1,5 @@
 /**
- * Gateway benchmarks (issue 6, items 1 and 2), all with wrk at 32 connections except the
+ * Gateway benchmarks, all with wrk at 32 connections except the
  * raw grpc-js baseline (its own client at the same concurrency):
  * - gateway hop: a JSON request through the gateway that makes one RPC to a module (the
  *   test camera) and returns JSON, against a raw grpc-js client making the same module

@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: runs the benchmarks of issue 6 one after the other on this machine,
+ * `deno task bench`: runs the benchmarks one after the other on this machine,
  * prints a table, writes `bench-results/<date>.json` and an SVG chart beside it.
  *
  * Flags:

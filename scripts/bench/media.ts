@@ -1,5 +1,5 @@
 /**
- * Real media through the orchestrator (issue 12): the example media modules of `modules/`
+ * Real media through the orchestrator: the example media modules of `modules/`
  * with a 1280x720@25 test pattern, played by screen pages in headless Chromium.
  *
  * Per path (WebRTC through the bridge, HLS remuxed by ffmpeg, MJPEG transcoded by ffmpeg):

@@ -1,5 +1,5 @@
 /**
- * Memory (issue 6, item 6): the orchestrator's RSS (VmRSS of its process, modules not
+ * Memory: the orchestrator's RSS (VmRSS of its process, modules not
  * included) with 10 minimal SDK modules:
  * - idle, once every module is READY and things settled (baseline: a raw Deno.serve
  *   hello, the floor of a Deno HTTP server);

@@ -1,5 +1,5 @@
 /**
- * Path-finding at scale (issue 6, item 7): 1,000 converter types and 10,000 entities
+ * Path-finding at scale: 1,000 converter types and 10,000 entities
  * (catalog.ts), FindPath latency:
  * - in process: the orchestrator's own FlowManager.findPath over its CapabilityIndex and
  *   EntityRegistry, fed by a fake module directory whose ListEntities returns the

@@ -1,5 +1,5 @@
 /**
- * Crash recovery (issue 6, item 5): `kill -9` of a minimal SDK module until it is back,
+ * Crash recovery: `kill -9` of a minimal SDK module until it is back,
  * median of N kills, for three supervisors of the same program in the same run:
  * - the orchestrator: until the module is READY again (it answered on its new port,
  *   RegisterModule and HealthCheck: stricter than "port answers");

@@ -86,7 +86,7 @@ export async function runCommand(cli: Flags): Promise<number> {
     const flags = { ...(cli.config ? await readConfig(cli.config) : {}), ...cli };
     const grpc = parseAddress("grpc", flags.grpc ?? flagDefault("grpc"));
     const http = parseAddress("http", flags.http ?? flagDefault("http"));
-    // Beyond loopback, both listeners require the bearer token unless --insecure (SPEC §9).
+    // Beyond loopback, both listeners require the bearer token unless --insecure.
     const exposed = ([["grpc", grpc], ["http", http]] as const)
       .filter(([, addr]) => !isLoopback(addr.host))
       .map(([flag, addr]) => `--${flag} ${addr.host}`);

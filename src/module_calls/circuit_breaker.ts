@@ -1,5 +1,5 @@
 /**
- * A circuit breaker per module (SPEC 8): after 5 failed calls in a row it opens and calls
+ * A circuit breaker per module: after 5 failed calls in a row it opens and calls
  * fail fast with UNAVAILABLE ("circuit open") instead of waiting for their deadlines; after
  * a cooldown it half-opens and lets calls through; 2 successes close it, a failure opens
  * it again. Only transport and server failures count: a module answering NOT_FOUND or
@@ -10,7 +10,7 @@ import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 /** The states of a breaker. */
 export type CircuitState = "closed" | "open" | "half-open";
 
-/** Breaker settings (defaults from SPEC 8). */
+/** Breaker settings (defaults in parentheses). */
 export interface CircuitOptions {
   /** Failures in a row that open the circuit (5). */
   failureThreshold?: number;

@@ -1,6 +1,6 @@
 /**
  * The gRPC clients the orchestrator uses to talk to one module. Every call has a deadline
- * (30 s unless the caller gives one, SPEC 8), carries a W3C `traceparent` (the caller's
+ * (30 s unless the caller gives one), carries a W3C `traceparent` (the caller's
  * trace, or a new one), and is measured for `callassistant_module_rpc_duration_seconds`.
  * Entity and pipeline calls go through the module's circuit breaker, and their idempotent
  * reads are retried; ModuleService calls (registration, health, configuration, shutdown)

@@ -1,5 +1,5 @@
 /**
- * The control API's bearer token (SPEC §9): generated on first run (32 random bytes, hex)
+ * The control API's bearer token: generated on first run (32 random bytes, hex)
  * in `<data>/auth-token` with mode 0600, and the helpers the listeners use to check it in
  * constant time, from an `Authorization: Bearer` header or the dashboard's session cookie.
  */

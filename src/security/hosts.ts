@@ -1,6 +1,6 @@
 /**
  * Which `Host` names and `Origin`s the listeners accept, against DNS rebinding and
- * cross-site requests from web pages (SPEC §9). A request's Host (gRPC `:authority`) must
+ * cross-site requests from web pages. A request's Host (gRPC `:authority`) must
  * be a loopback name, an address the orchestrator listens on (any IP address when it
  * listens on a wildcard address), or a name allowed with `--allowed-host`: a page whose
  * name was rebound to this machine sends its own name and is refused. A state-changing

@@ -1,4 +1,4 @@
-/** The per-module circuit breaker and read retries (SPEC 8), with a controlled clock. */
+/** The per-module circuit breaker and read retries, with a controlled clock. */
 import assert from "node:assert/strict";
 import {
   CircuitBreaker,

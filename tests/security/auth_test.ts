@@ -1,5 +1,5 @@
 /**
- * Listener security (SPEC §9) with the real orchestrator: beyond loopback both listeners
+ * Listener security with the real orchestrator: beyond loopback both listeners
  * require the bearer token of `<data>/auth-token` (created 0600 on first run, reused after),
  * the dashboard signs in with a session cookie, health/reflection and the dashboard's files
  * stay open, and `--insecure` turns authentication off.

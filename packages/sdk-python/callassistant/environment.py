@@ -1,4 +1,4 @@
-"""The environment the orchestrator starts a module with (SPEC 3.2), read and checked, and
+"""The environment the orchestrator starts a module with (README "Writing a module"), read and checked, and
 the module token, from standard input or (legacy) from the environment."""
 
 import os
