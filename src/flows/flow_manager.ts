@@ -9,6 +9,9 @@
  * - flow_monitor.ts: the status checks and the modules' status reports;
  * - flow_tasks.ts: the one serial queue every mutation (flows and entities) runs on;
  *   reads do not wait.
+ *
+ * Past 400 lines on purpose: it is the area's whole public API (each method a short
+ * composition of the parts above).
  */
 import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";

@@ -2,6 +2,10 @@
  * The OpenAPI 3.1 description of the gateway, generated from the same descriptors and
  * `google.api.http` annotations as its routes. Schemas follow the proto3 JSON mapping;
  * descriptions come from the proto comments kept in a FileDescriptorSet.
+ *
+ * Past 400 lines on purpose: the JSON Schemas of every proto field kind (scalars, enums,
+ * maps, well-known types) and the operations of every route build one document, read top
+ * to bottom.
  */
 import {
   type DescEnum,

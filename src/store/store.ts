@@ -8,6 +8,9 @@
  * - `revisions(name)`: an append-only history of JSON values per key with optimistic
  *   concurrency (module configuration revisions);
  * - `migrate(area, steps)`: versioned SQL migrations for an area's own tables.
+ *
+ * Past 400 lines on purpose: the three shapes share one connection, its transactions and
+ * the mapping of SQLite failures (disk full, damaged file) to clear errors.
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Code, RpcError } from "@callassistant/rpc";

@@ -2,6 +2,10 @@
  * Runs one module through its lifecycle: spawn, wait for its gRPC server, register,
  * health-check, restart with backoff when it fails, park it in FAILED in a crash loop,
  * and stop it (Shutdown RPC, SIGTERM to its process group, SIGKILL after `stop_timeout`).
+ *
+ * Past 400 lines on purpose: every step checks the runner's generation (a newer start or
+ * stop makes an older step's callbacks void), so the steps stay in one class. The rules
+ * that need no process (backoff, crash loop) are in restart_backoff.ts.
  */
 import { HealthState, ModuleState, Severity } from "@callassistant/protocol";
 import type { EventBus } from "../events/event_bus.ts";
