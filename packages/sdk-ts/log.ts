@@ -25,11 +25,13 @@ function textValue(v: unknown): string {
 /** A module's logger. */
 export class ModuleLogger {
   #level: LogLevel;
+  readonly #write: (line: string) => void;
 
   constructor(
-    private readonly write: (line: string) => void = (line) => console.error(line),
+    write: (line: string) => void = (line) => console.error(line),
     level: LogLevel = "info",
   ) {
+    this.#write = write;
     this.#level = level;
   }
 
@@ -52,7 +54,7 @@ export class ModuleLogger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${textValue(v)}`)
       .join(" ");
-    this.write(`${level.toUpperCase()} ${msg}${extra ? " " + extra : ""}`);
+    this.#write(`${level.toUpperCase()} ${msg}${extra ? " " + extra : ""}`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
