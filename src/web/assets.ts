@@ -5,6 +5,8 @@
 import INDEX_HTML from "./assets/index.html" with { type: "text" };
 import APP_JS from "./assets/app.js" with { type: "text" };
 import API_JS from "./assets/api.js" with { type: "text" };
+import CONNECTION_UI_JS from "./assets/connection_ui.js" with { type: "text" };
+import PROTOCOL_JS from "./assets/protocol.js" with { type: "text" };
 import DOM_JS from "./assets/dom.js" with { type: "text" };
 import FORMAT_JS from "./assets/format.js" with { type: "text" };
 import MESSAGES_JS from "./assets/messages.js" with { type: "text" };
@@ -42,6 +44,8 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     ...[
       ["app", APP_JS],
       ["api", API_JS],
+      ["connection_ui", CONNECTION_UI_JS],
+      ["protocol", PROTOCOL_JS],
       ["dom", DOM_JS],
       ["format", FORMAT_JS],
       ["messages", MESSAGES_JS],

@@ -1,8 +1,9 @@
-// The dashboard's link to the JSON gateway on its own origin: `api()` with the server's
-// error messages, the banner shown while the orchestrator cannot be reached, the access
-// token form shown when the API answers 401, and polling.
-
-import { h, setText } from "./dom.js";
+// @ts-check
+/// <reference lib="dom" />
+// The dashboard's fetch client for the JSON gateway on its own origin: `api()` with the
+// server's error messages, polling, and the hooks that tell the page when the orchestrator
+// cannot be reached, answers again, or asks for the access token (connection_ui.js shows
+// those). No DOM here.
 
 /** How often the lists (modules, entities, flows, a module) are polled. */
 export const LIST_REFRESH_MS = 2000;
@@ -20,7 +21,9 @@ export const enc = encodeURIComponent;
  * The message of an error event the server sent on an event stream ("stream error: ..."),
  * or undefined for a dropped connection (an error event without data).
  */
+/** @param {MessageEvent | Event} e @returns {string | undefined} */
 export function streamErrorMessage(e) {
+  if (!("data" in e)) return undefined;
   if (typeof e.data !== "string" || !e.data) return undefined;
   let message = e.data;
   try {
@@ -31,7 +34,9 @@ export function streamErrorMessage(e) {
   return `stream error: ${message}`;
 }
 
-class ApiError extends Error {
+/** An API call that failed: the server's message, the HTTP status (0: unreachable), its code. */
+export class ApiError extends Error {
+  /** @param {string} message @param {number} status @param {string} [code] */
   constructor(message, status, code) {
     super(message);
     this.name = "ApiError";
@@ -40,8 +45,28 @@ class ApiError extends Error {
   }
 }
 
+/**
+ * What `api()` tells the page about the connection; connection_ui.js sets them. Each does
+ * nothing until then.
+ */
+export const apiHooks = {
+  /** A request could not reach the orchestrator. */
+  lost: (/** @type {unknown} */ _err) => {},
+  /** A request reached it. */
+  reached: () => {},
+  /** It answered 401: the access token is needed. */
+  unauthorized: () => {},
+};
+
 /** Calls the JSON gateway; throws ApiError with the server's message on failure. */
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>} the answer's JSON (its shape is the route's response message)
+ */
 export async function api(method, path, body) {
+  /** @type {Record<string, string>} */
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   let res;
@@ -53,11 +78,11 @@ export async function api(method, path, body) {
       cache: "no-store",
     });
   } catch (err) {
-    connection.lost(err);
-    throw new ApiError(`cannot reach the orchestrator (${err.message})`, 0);
+    apiHooks.lost(err);
+    throw new ApiError(`cannot reach the orchestrator (${/** @type {Error} */ (err).message})`, 0);
   }
-  connection.ok();
-  if (res.status === 401) signIn.required();
+  apiHooks.reached();
+  if (res.status === 401) apiHooks.unauthorized();
   const text = await res.text().catch(() => "");
   let json;
   try {
@@ -75,36 +100,17 @@ export async function api(method, path, body) {
   return json;
 }
 
-/** The banner saying the orchestrator cannot be reached; hidden again on the next answer. */
-export const connection = {
-  down: false,
-  /** Told when the orchestrator answers again. */
-  listeners: new Set(),
-  /** Told (with the error message) when a request could not reach it. */
-  lostListeners: new Set(),
-  lost(err) {
-    const banner = document.getElementById("conn");
-    banner.hidden = false;
-    setText(
-      banner,
-      `Cannot reach the orchestrator (${err?.message ?? err}). Retrying every few seconds…`,
-    );
-    this.down = true;
-    for (const fn of this.lostListeners) fn(String(err?.message ?? err));
-  },
-  ok() {
-    if (!this.down) return;
-    this.down = false;
-    document.getElementById("conn").hidden = true;
-    for (const fn of this.listeners) fn();
-  },
-};
-
 /**
  * Runs `fn` now and then every `ms` after it finishes, until `stop()`. `now()` runs it
  * again at once (after a run in progress). `fn` shows its own errors.
  */
+/**
+ * @param {() => unknown} fn
+ * @param {number} ms
+ * @returns {{ now: () => void, stop: () => void }}
+ */
 export function poll(fn, ms) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   let stopped = false;
   let running = false;
@@ -141,78 +147,3 @@ export function poll(fn, ms) {
     },
   };
 }
-
-/**
- * The "Enter the access token" form, shown under the header when the API answers 401 (the
- * orchestrator listens beyond loopback and requires its bearer token). Signing in posts the
- * token to `POST /v1/session`, which sets an HttpOnly session cookie (so EventSource streams
- * work too), then reloads the page.
- */
-export const signIn = {
-  form: undefined,
-  required() {
-    if (this.form) {
-      this.form.hidden = false;
-      return;
-    }
-    const input = h("input", {
-      id: "auth-token",
-      type: "password",
-      name: "token",
-      autocomplete: "current-password",
-      required: true,
-      spellcheck: "false",
-    });
-    const error = h("p", { class: "auth-error", id: "auth-error", role: "alert" });
-    const submit = h("button", { type: "submit", class: "btn primary" }, "Sign in");
-    this.form = h(
-      "form",
-      { class: "auth", id: "auth", "aria-labelledby": "auth-title" },
-      h("h2", { id: "auth-title" }, "Enter the access token"),
-      h(
-        "p",
-        { class: "muted" },
-        "This orchestrator requires its access token: the file auth-token in its data directory.",
-      ),
-      h(
-        "div",
-        { class: "auth-row" },
-        h("label", { for: "auth-token" }, "Access token"),
-        input,
-        submit,
-      ),
-      error,
-    );
-    this.form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      submit.disabled = true;
-      setText(error, "");
-      try {
-        const res = await fetch("/v1/session", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ token: input.value.trim() }),
-          cache: "no-store",
-        });
-        if (res.ok) {
-          location.reload();
-          return;
-        }
-        const json = await res.json().catch(() => ({}));
-        setText(
-          error,
-          res.status === 401
-            ? "That token is wrong."
-            : json.message ?? `HTTP ${res.status} ${res.statusText}`,
-        );
-      } catch (err) {
-        setText(error, `cannot reach the orchestrator (${err.message})`);
-      } finally {
-        submit.disabled = false;
-      }
-      input.focus();
-    });
-    document.getElementById("conn").after(this.form);
-    input.focus();
-  },
-};

@@ -2,9 +2,10 @@
 
 import { h, renderIfChanged } from "./dom.js";
 import { formatTime } from "./format.js";
-import { api, enc } from "./api.js";
+import { api } from "./api.js";
 import { showFormMessage } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
+import { urls } from "./protocol.js";
 
 /** The configuration form of a module, rendered from its JSON Schema. */
 export function configEditor(name, notifyChange) {
@@ -20,7 +21,7 @@ export function configEditor(name, notifyChange) {
     loading = true;
     let res;
     try {
-      res = await api("GET", `/v1/modules/${enc(name)}/config`);
+      res = await api("GET", urls.moduleConfig(name));
     } catch (err) {
       el.replaceChildren(
         h(
@@ -86,7 +87,7 @@ export function configEditor(name, notifyChange) {
       save.disabled = true;
       showFormMessage(message, "", "Saving…");
       try {
-        const res = await api("PUT", `/v1/modules/${enc(name)}/config`, {
+        const res = await api("PUT", urls.moduleConfig(name), {
           config: value,
           expectedRevision: revision,
           updatedBy: "dashboard",
@@ -132,7 +133,7 @@ export function configHistory(name) {
   const el = h("div", {});
   async function load() {
     try {
-      const { revisions = [] } = await api("GET", `/v1/modules/${enc(name)}/config/revisions`);
+      const { revisions = [] } = await api("GET", urls.moduleConfigRevisions(name));
       renderIfChanged(el, revisions, () =>
         revisions.length
           ? h(

@@ -13,13 +13,10 @@ import {
   td,
 } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, LIST_REFRESH_MS, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
-
-const ENTITY_KINDS = ["SOURCE", "SINK", "CONVERTER", "ENDPOINT"];
-
-const ENTITY_STATES = ["CREATING", "READY", "ACTIVE", "DEGRADED", "FAILED", "OFFLINE"];
+import { ENTITY_KINDS, ENTITY_STATES, ENUM_PREFIX, urls } from "./protocol.js";
 
 /** Every capability of every module: [{module, capability}], sorted by entity type. */
 function allCapabilities(modules) {
@@ -51,7 +48,7 @@ export function entitiesView() {
   const fKind = selectField(
     "Kind",
     "filter-kind",
-    ENTITY_KINDS.map((k) => [`ENTITY_KIND_${k}`, k]),
+    ENTITY_KINDS.map((k) => [`${ENUM_PREFIX.entityKind}${k}`, k]),
     {
       all: "All kinds",
     },
@@ -60,7 +57,7 @@ export function entitiesView() {
   const fState = selectField(
     "State",
     "filter-state",
-    ENTITY_STATES.map((s) => [`ENTITY_STATE_${s}`, s]),
+    ENTITY_STATES.map((s) => [`${ENUM_PREFIX.entity}${s}`, s]),
     {
       all: "All states",
     },
@@ -146,7 +143,7 @@ export function entitiesView() {
       cType.select,
       types.map((t) => {
         const c = caps.find((x) => x.capability.entityType === t).capability;
-        return [t, `${t} (${short(c.kind, "ENTITY_KIND_").toLowerCase()})`];
+        return [t, `${t} (${short(c.kind, ENUM_PREFIX.entityKind).toLowerCase()})`];
       }),
       types.length ? "Choose a type…" : "No module offers entity types",
     );
@@ -208,11 +205,11 @@ export function entitiesView() {
     if (cId.value.trim()) body.id = cId.value.trim();
     showFormMessage(createNotice, "", "Creating…");
     try {
-      const { entity } = await api("POST", "/v1/entities", body);
+      const { entity } = await api("POST", urls.entities(), body);
       showFormMessage(
         createNotice,
         "ok",
-        `Created entity ${entity.id} (${words(short(entity.state, "ENTITY_STATE_"))}).`,
+        `Created entity ${entity.id} (${words(short(entity.state, ENUM_PREFIX.entity))}).`,
       );
       cName.value = "";
       cId.value = "";
@@ -233,7 +230,7 @@ export function entitiesView() {
     });
     if (!answer.confirmed) return;
     try {
-      await api("DELETE", `/v1/entities/${enc(entity.id)}${answer.checked ? "?force=true" : ""}`);
+      await api("DELETE", urls.entity(entity.id, answer.checked));
       notice.show(`Deleted entity ${entity.id}.`, "ok");
     } catch (err) {
       notice.show(`Could not delete ${entity.id}: ${err.message}`, "error");
@@ -267,7 +264,7 @@ export function entitiesView() {
     setText(tr.querySelector(".col-name strong"), e.name || e.id);
     setText(tr.querySelector(".col-name .sub"), e.id);
     setText(cell(tr, "col-type"), e.entityType);
-    setText(cell(tr, "col-kind"), short(e.kind, "ENTITY_KIND_"));
+    setText(cell(tr, "col-kind"), short(e.kind, ENUM_PREFIX.entityKind));
     setText(cell(tr, "col-module"), e.module);
     updateBadge(tr.querySelector(".col-state .badge"), "entity", e.state);
     setText(cell(tr, "col-origin"), short(e.origin, "ENTITY_ORIGIN_").toLowerCase());
@@ -287,8 +284,8 @@ export function entitiesView() {
     if (fState.select.value) query.set("state", fState.select.value);
     try {
       const [modulesRes, entitiesRes] = await Promise.all([
-        api("GET", "/v1/modules"),
-        api("GET", `/v1/entities${query.size ? `?${query}` : ""}`),
+        api("GET", urls.modules()),
+        api("GET", urls.entities(query)),
       ]);
       modules = modulesRes.modules ?? [];
       const entities = entitiesRes.entities ?? [];

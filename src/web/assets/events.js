@@ -4,6 +4,7 @@
 import { h, selectField, setText } from "./dom.js";
 import { badge, formatTime, short } from "./format.js";
 import { RETRY_MS, streamErrorMessage } from "./api.js";
+import { ENUM_PREFIX, SEVERITIES, urls } from "./protocol.js";
 
 const MAX_EVENTS = 300;
 
@@ -35,7 +36,7 @@ export function startEvents() {
   events.source?.close();
   // Replays the history the orchestrator holds (a reconnecting EventSource resumes with
   // Last-Event-ID by itself).
-  const es = new EventSource(`/v1/events?afterId=${events.lastId ?? "0"}`);
+  const es = new EventSource(urls.events(events.lastId ?? "0"));
   events.source = es;
   let pending = false;
   const flush = () => {
@@ -85,7 +86,7 @@ export function startEvents() {
     let why = "the event stream could not be opened";
     try {
       const abort = new AbortController();
-      const res = await fetch("/v1/events", {
+      const res = await fetch(urls.events(), {
         headers: { accept: "application/x-ndjson" },
         signal: abort.signal,
       });
@@ -118,7 +119,7 @@ export function eventsView() {
   const severity = selectField(
     "At least",
     "events-severity",
-    ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].map((s) => [s, s.toLowerCase()]),
+    SEVERITIES.map((s) => [s, s.toLowerCase()]),
     { value: "DEBUG" },
   );
   severity.el.classList.add("narrow");
@@ -137,7 +138,7 @@ export function eventsView() {
     severity.el,
     h("div", { class: "field" }, h("label", { for: "events-search" }, "Search"), search),
   );
-  const ORDER = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+  const ORDER = SEVERITIES;
 
   function render() {
     setText(
@@ -149,7 +150,7 @@ export function eventsView() {
     const needle = search.value.trim().toLowerCase();
     const shown = events.items.filter(({ event }) => {
       if (!event) return !needle;
-      let sev = short(event.severity, "SEVERITY_");
+      let sev = short(event.severity, ENUM_PREFIX.severity);
       if (sev === "UNSPECIFIED") sev = "INFO";
       if (ORDER.indexOf(sev) < min) return false;
       if (!needle) return true;

@@ -12,10 +12,9 @@ import {
   td,
 } from "./dom.js";
 import { badge, formatMedia, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, LIST_REFRESH_MS, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
-
-const QUALITY_PRESETS = ["UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "AUTO"];
+import { ENUM_PREFIX, QUALITY_PRESETS, urls } from "./protocol.js";
 
 /**
  * The live figures modules report for a flow, one part per module: fps, bitrate, frames
@@ -97,7 +96,10 @@ export function flowsView() {
     "flow-quality",
     QUALITY_PRESETS.map((
       q,
-    ) => [`QUALITY_PRESET_${q}`, q === "UNSPECIFIED" ? "module default" : q.toLowerCase()]),
+    ) => [
+      `${ENUM_PREFIX.qualityPreset}${q}`,
+      q === "UNSPECIFIED" ? "module default" : q.toLowerCase(),
+    ]),
   );
   quality.el.classList.add("narrow");
   const message = h("div", { class: "form-message", id: "flow-message" });
@@ -124,7 +126,7 @@ export function flowsView() {
     showFormMessage(message, "", "Finding the cheapest path…");
     preview.replaceChildren();
     try {
-      const res = await api("POST", "/v1/paths:find", {
+      const res = await api("POST", urls.findPaths(), {
         sourceEntityId: source.select.value,
         targetEntityId: target.select.value,
       });
@@ -147,11 +149,11 @@ export function flowsView() {
     showFormMessage(message, "", "Creating the flow…");
     preview.replaceChildren();
     try {
-      const { flow } = await api("POST", "/v1/flows", body);
+      const { flow } = await api("POST", urls.flows(), body);
       showFormMessage(
         message,
         "ok",
-        `Created flow ${flow.id} (${words(short(flow.state, "FLOW_STATE_"))}).`,
+        `Created flow ${flow.id} (${words(short(flow.state, ENUM_PREFIX.flow))}).`,
       );
       p.now();
     } catch (err) {
@@ -170,8 +172,8 @@ export function flowsView() {
       if (!answer.confirmed) return;
     }
     try {
-      if (verb === "delete") await api("DELETE", `/v1/flows/${enc(flow.id)}`);
-      else await api("POST", `/v1/flows/${enc(flow.id)}:${verb}`, {});
+      if (verb === "delete") await api("DELETE", urls.flow(flow.id));
+      else await api("POST", urls.flowAction(flow.id, verb), {});
       notice.show(
         `Flow ${flow.id}: ${
           verb === "stop" ? "stopped" : verb === "start" ? "started" : "deleted"
@@ -185,7 +187,7 @@ export function flowsView() {
   }
   async function adjustQuality(flow, preset) {
     try {
-      await api("POST", `/v1/flows/${enc(flow.id)}:adjustQuality`, { quality: { preset } });
+      await api("POST", urls.flowAction(flow.id, "adjustQuality"), { quality: { preset } });
       notice.show(
         `Flow ${flow.id}: quality set to ${short(preset, "QUALITY_PRESET_").toLowerCase()}.`,
         "ok",
@@ -252,7 +254,7 @@ export function flowsView() {
     renderIfChanged(cell(tr, "col-path"), f.path ?? [], pathView);
     const preset = f.quality?.preset ?? "QUALITY_PRESET_UNSPECIFIED";
     if (document.activeElement !== tr.q && tr.q.value !== preset) tr.q.value = preset;
-    const state = short(f.state, "FLOW_STATE_");
+    const state = short(f.state, ENUM_PREFIX.flow);
     tr.start.disabled = !(state === "STOPPED" || state === "FAILED" || state === "DEGRADED");
     tr.stop.disabled = state === "STOPPED";
     tr.start.setAttribute("aria-label", `Start flow ${f.id}`);
@@ -263,14 +265,14 @@ export function flowsView() {
   const p = poll(async () => {
     try {
       const [flowsRes, entitiesRes] = await Promise.all([
-        api("GET", "/v1/flows"),
-        api("GET", "/v1/entities"),
+        api("GET", urls.flows()),
+        api("GET", urls.entities()),
       ]);
       const flows = flowsRes.flows ?? [];
       const entities = (entitiesRes.entities ?? []).filter((e) =>
         short(e.origin, "ENTITY_ORIGIN_") !== "FLOW"
       );
-      const kind = (e) => short(e.kind, "ENTITY_KIND_");
+      const kind = (e) => short(e.kind, ENUM_PREFIX.entityKind);
       setOptions(
         source.select,
         entities.filter((e) => ["SOURCE", "ENDPOINT"].includes(kind(e))).map((

@@ -2,6 +2,7 @@
 // durations, media formats and plurals.
 
 import { h, setText } from "./dom.js";
+import { ENUM_PREFIX } from "./protocol.js";
 
 /** "MODULE_STATE_WAITING_FOR_CONFIG" -> "WAITING_FOR_CONFIG". */
 export function short(value, prefix) {
@@ -60,14 +61,6 @@ const TONES = {
   },
 };
 
-const PREFIXES = {
-  module: "MODULE_STATE_",
-  health: "HEALTH_STATE_",
-  entity: "ENTITY_STATE_",
-  flow: "FLOW_STATE_",
-  severity: "SEVERITY_",
-};
-
 /** A coloured badge for an enum value; the text says it too (colour is never alone). */
 export function badge(kind, value) {
   const el = h("span", { class: "badge" });
@@ -77,7 +70,7 @@ export function badge(kind, value) {
 
 /** Updates a badge made by badge() to show `value`. */
 export function updateBadge(el, kind, value) {
-  const state = short(value, PREFIXES[kind]) || "UNSPECIFIED";
+  const state = short(value, ENUM_PREFIX[kind]) || "UNSPECIFIED";
   const tone = TONES[kind]?.[state] ?? "idle";
   if (el.dataset.state !== state) el.dataset.state = state;
   if (el.dataset.tone !== tone) el.dataset.tone = tone;

@@ -1,7 +1,8 @@
 // The live log tail of a module, followed through EventSource (SSE).
 
 import { h, setText, uniqueId } from "./dom.js";
-import { enc, RETRY_MS, streamErrorMessage } from "./api.js";
+import { RETRY_MS, streamErrorMessage } from "./api.js";
+import { urls } from "./protocol.js";
 
 const MAX_LOG_LINES = 500;
 
@@ -59,7 +60,7 @@ export function logViewer(name) {
   function open() {
     close();
     setStatus("connecting…");
-    const es = new EventSource(`/v1/modules/${enc(name)}/logs?tail=200&follow=true`);
+    const es = new EventSource(urls.moduleLogs(name, 200));
     source = es;
     let streamError = "";
     es.addEventListener("open", () => {

@@ -3,12 +3,13 @@
 
 import { h, renderIfChanged, setText, table, td } from "./dom.js";
 import { badge, formatMedia, formatTime, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, LIST_REFRESH_MS, poll } from "./api.js";
 import { noticeBox, showLoadError } from "./messages.js";
 import { isEmptySchema } from "./schema_form.js";
 import { moduleActions } from "./modules.js";
 import { logViewer } from "./log_viewer.js";
 import { configEditor, configHistory } from "./config_editor.js";
+import { ENUM_PREFIX, urls } from "./protocol.js";
 
 function capabilityList(capabilities) {
   if (!capabilities?.length) return h("p", { class: "empty" }, "No entity types declared.");
@@ -21,7 +22,11 @@ function capabilityList(capabilities) {
         {},
         h("strong", { class: "mono" }, c.entityType),
         " ",
-        h("span", { class: "badge", dataset: { tone: "info" } }, short(c.kind, "ENTITY_KIND_")),
+        h(
+          "span",
+          { class: "badge", dataset: { tone: "info" } },
+          short(c.kind, ENUM_PREFIX.entityKind),
+        ),
         c.description ? h("div", { class: "muted small" }, c.description) : null,
         c.inputs?.length
           ? h("div", { class: "small" }, "In: ", c.inputs.map(formatMedia).join(", "))
@@ -91,7 +96,7 @@ function moduleFacts(m) {
     ["Version", m.version],
     [
       "Health",
-      `${words(short(m.health?.state, "HEALTH_STATE_")) || "—"}${
+      `${words(short(m.health?.state, ENUM_PREFIX.health)) || "—"}${
         m.health?.message ? `: ${m.health.message}` : ""
       }${
         m.health?.consecutiveFailures
@@ -121,7 +126,7 @@ function moduleFacts(m) {
 /** "#1 READY (pid 4242), #2 BACKOFF: why" for the other instances of a module. */
 function replicasText(replicas) {
   return replicas.map((r) => {
-    const state = words(short(r.state, "MODULE_STATE_"));
+    const state = words(short(r.state, ENUM_PREFIX.module));
     const pid = r.pid ? ` (pid ${r.pid})` : "";
     return `#${r.index} ${state}${pid}${r.lastError ? `: ${r.lastError}` : ""}`;
   }).join(", ");
@@ -209,7 +214,7 @@ export function moduleDetailView(name) {
   const p = poll(async () => {
     let m;
     try {
-      ({ module: m } = await api("GET", `/v1/modules/${enc(name)}`));
+      ({ module: m } = await api("GET", urls.module(name)));
       showLoadError(loadError, null, "the module", null);
     } catch (err) {
       showLoadError(loadError, null, "the module", err);

@@ -4,6 +4,7 @@ import { cell, h, keyedRows, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
 import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
 import { confirmDialog, noticeBox, showLoadError } from "./messages.js";
+import { ENUM_PREFIX, urls } from "./protocol.js";
 
 /** Start/Stop/Restart buttons for a module; `update(module)` enables the right ones. */
 export function moduleActions(notice, refresh) {
@@ -40,10 +41,10 @@ export function moduleActions(notice, refresh) {
     update(current);
     notice.show(`${verbs[verb][0]} ${name}…`, "busy");
     try {
-      const { module: m = {} } = await api("POST", `/v1/modules/${enc(name)}:${verb}`, {});
+      const { module: m = {} } = await api("POST", urls.moduleAction(name, verb), {});
       const pid = m.pid ? `, pid ${m.pid}` : "";
       notice.show(
-        `${name} ${verbs[verb][1]} (now ${words(short(m.state, "MODULE_STATE_"))}${pid}).`,
+        `${name} ${verbs[verb][1]} (now ${words(short(m.state, ENUM_PREFIX.module))}${pid}).`,
         "ok",
       );
     } catch (err) {
@@ -56,7 +57,7 @@ export function moduleActions(notice, refresh) {
   }
   function update(m) {
     current = m;
-    const state = short(m.state, "MODULE_STATE_");
+    const state = short(m.state, ENUM_PREFIX.module);
     start.disabled = busy || !(state === "STOPPED" || state === "FAILED");
     stop.disabled = busy || state === "STOPPED" || state === "STOPPING";
     restart.disabled = busy || state === "STOPPING";
@@ -131,7 +132,7 @@ export function modulesView() {
 
   const p = poll(async () => {
     try {
-      const { modules = [] } = await api("GET", "/v1/modules");
+      const { modules = [] } = await api("GET", urls.modules());
       keyedRows(tbody, modules, (m) => m.name, create, update);
       empty.hidden = modules.length > 0;
       showLoadError(loadError, wrap, "modules", null);

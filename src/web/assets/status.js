@@ -1,12 +1,16 @@
+// @ts-check
+/// <reference lib="dom" />
 // The header's system status: readiness, version, uptime and counts, polled.
 
 import { h, setText } from "./dom.js";
 import { formatDuration, plural } from "./format.js";
-import { api, connection, poll, STATUS_REFRESH_MS } from "./api.js";
+import { api, ApiError, poll, STATUS_REFRESH_MS } from "./api.js";
+import { connection } from "./connection_ui.js";
+import { urls } from "./protocol.js";
 
 /** Fills the header's status and keeps it current for the life of the page. */
 export function startStatus() {
-  const el = document.getElementById("status");
+  const el = /** @type {HTMLElement} */ (document.getElementById("status"));
   const ready = h("span", { class: "badge", id: "ready-badge" });
   const version = h("span", { id: "version" });
   const uptime = h("span", { id: "uptime" });
@@ -15,6 +19,7 @@ export function startStatus() {
   setText(ready, "connecting…");
   ready.dataset.tone = "idle";
   // The uptime ticks between refreshes: the server's value plus the time since it came.
+  /** @type {{ seconds: number, at: number } | undefined} */
   let since;
   setInterval(() => {
     if (since && !connection.down) {
@@ -22,7 +27,7 @@ export function startStatus() {
       setText(uptime, `up ${formatDuration(`${seconds}s`)}`);
     }
   }, 1000);
-  const offline = (message) => {
+  const offline = (/** @type {string} */ message) => {
     ready.dataset.tone = "error";
     setText(ready, "Offline");
     ready.title = message;
@@ -30,7 +35,7 @@ export function startStatus() {
   connection.lostListeners.add(offline);
   const p = poll(async () => {
     try {
-      const s = await api("GET", "/v1/status");
+      const s = await api("GET", urls.status());
       ready.dataset.tone = s.ready ? "ok" : "warn";
       setText(ready, s.ready ? "Ready" : "Not ready");
       ready.title = s.ready
@@ -48,11 +53,13 @@ export function startStatus() {
         }`,
       );
     } catch (err) {
-      if (err.status === 0) offline(err.message);
+      const status = err instanceof ApiError ? err.status : undefined;
+      const message = err instanceof Error ? err.message : String(err);
+      if (status === 0) offline(message);
       else {
         ready.dataset.tone = "error";
         setText(ready, "Status unavailable");
-        ready.title = err.message;
+        ready.title = message;
       }
     }
   }, STATUS_REFRESH_MS);
