@@ -95,7 +95,7 @@ Deno.test("security: token file 0600, reused across restarts; HTTP needs the tok
       const page = await fetch(`${orch.url}/`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<title>Call Assistant<\/title>/);
-      const js = await fetch(`${orch.url}/ui/api.js`);
+      const js = await fetch(`${orch.url}/ui/connection_ui.js`);
       assert.equal(js.status, 200);
       assert.match(await js.text(), /Enter the access token/);
       // Unknown /ui/ files are not served to anonymous callers either way (404, not data).
