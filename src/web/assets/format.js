@@ -1,3 +1,5 @@
+// @ts-check
+/// <reference lib="dom" />
 // Formatting for the dashboard: enum values as words and coloured badges, times,
 // durations, media formats and plurals.
 
@@ -5,6 +7,7 @@ import { h, setText } from "./dom.js";
 import { ENUM_PREFIX } from "./protocol.js";
 
 /** "MODULE_STATE_WAITING_FOR_CONFIG" -> "WAITING_FOR_CONFIG". */
+/** @param {unknown} value @param {string} [prefix] */
 export function short(value, prefix) {
   const s = String(value ?? "");
   if (prefix && s.startsWith(prefix)) return s.slice(prefix.length);
@@ -12,10 +15,12 @@ export function short(value, prefix) {
 }
 
 /** An enum value in words: "WAITING_FOR_CONFIG" -> "WAITING FOR CONFIG". */
+/** @param {unknown} value */
 export function words(value) {
   return short(value).replaceAll("_", " ");
 }
 
+/** The badge tone of each enum value, by enum. @type {Record<string, Record<string, string>>} */
 const TONES = {
   module: {
     READY: "ok",
@@ -62,6 +67,7 @@ const TONES = {
 };
 
 /** A coloured badge for an enum value; the text says it too (colour is never alone). */
+/** @param {keyof typeof ENUM_PREFIX} kind @param {unknown} value */
 export function badge(kind, value) {
   const el = h("span", { class: "badge" });
   updateBadge(el, kind, value);
@@ -69,6 +75,7 @@ export function badge(kind, value) {
 }
 
 /** Updates a badge made by badge() to show `value`. */
+/** @param {HTMLElement} el @param {keyof typeof ENUM_PREFIX} kind @param {unknown} value */
 export function updateBadge(el, kind, value) {
   const state = short(value, ENUM_PREFIX[kind]) || "UNSPECIFIED";
   const tone = TONES[kind]?.[state] ?? "idle";
@@ -78,6 +85,7 @@ export function updateBadge(el, kind, value) {
 }
 
 /** A timestamp as local time (date too when not today); "—" when missing. */
+/** @param {string | undefined} value */
 export function formatTime(value) {
   if (!value) return "—";
   const date = new Date(value);
@@ -87,6 +95,7 @@ export function formatTime(value) {
 }
 
 /** A proto3 JSON Duration ("123.4s") in words: "2 h 3 min". */
+/** @param {string | undefined} value */
 export function formatDuration(value) {
   const seconds = Math.floor(parseFloat(String(value ?? "0")));
   if (!Number.isFinite(seconds) || seconds < 0) return String(value ?? "");
@@ -101,6 +110,7 @@ export function formatDuration(value) {
 }
 
 /** A media format as "audio/rtp/opus". */
+/** @param {{ mediaType?: string, protocol?: string, codec?: string } | undefined} format */
 export function formatMedia(format) {
   if (!format) return "";
   const type = short(format.mediaType, "MEDIA_TYPE_").toLowerCase();
@@ -108,6 +118,7 @@ export function formatMedia(format) {
 }
 
 /** "1 module", "2 modules". */
+/** @param {number | string} n @param {string} word */
 export function plural(n, word) {
   return `${n} ${word}${Number(n) === 1 ? "" : "s"}`;
 }
