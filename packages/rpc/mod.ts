@@ -28,7 +28,11 @@ export {
   type ServerHooks,
   stopServer,
 } from "./server_adapter.ts";
-export { startTlsTerminator, type TlsTerminator } from "./tls_terminator.ts";
+export {
+  startTlsTerminator,
+  type TlsTerminator,
+  type TlsTerminatorOptions,
+} from "./tls_terminator.ts";
 export {
   type ConnectionLimits,
   type Forwarder,

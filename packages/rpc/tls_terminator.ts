@@ -18,19 +18,25 @@ export interface TlsTerminator {
   close(): void;
 }
 
+/** Options of {@link startTlsTerminator}. */
+export interface TlsTerminatorOptions {
+  /** Where it accepts TLS; port 0 for a free one. */
+  host: string;
+  port: number;
+  tls: TlsFiles;
+  /** The plaintext server on 127.0.0.1 each connection is forwarded to. */
+  targetPort: number;
+  limits?: ConnectionLimits;
+}
+
 /**
  * Accepts TLS on `host:port` and forwards each connection to `127.0.0.1:targetPort`.
  * Throws when it cannot listen (port in use, unusable certificate or key). A client that
  * fails the handshake (plaintext, unknown CA), or does not finish it within the limits,
  * only loses its own connection.
  */
-export function startTlsTerminator(
-  host: string,
-  port: number,
-  tls: TlsFiles,
-  targetPort: number,
-  limits?: ConnectionLimits,
-): TlsTerminator {
+export function startTlsTerminator(options: TlsTerminatorOptions): TlsTerminator {
+  const { host, port, tls, targetPort, limits } = options;
   const forwarder = startForwarder({
     hostname: host,
     port,

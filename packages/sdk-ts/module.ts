@@ -400,7 +400,12 @@ export async function serveModule(
         key: readPem(env.tlsKey, "private key"),
       };
       const inner = await bind(server, "127.0.0.1:0");
-      rt.terminator = startTlsTerminator(env.grpcHost, env.grpcPort, files, inner);
+      rt.terminator = startTlsTerminator({
+        host: env.grpcHost,
+        port: env.grpcPort,
+        tls: files,
+        targetPort: inner,
+      });
       rt.port = rt.terminator.port;
     } else {
       rt.port = await bind(server, address);

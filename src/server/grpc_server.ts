@@ -127,7 +127,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcL
   let terminator: TlsTerminator | undefined;
   if (tls) {
     try {
-      terminator = startTlsTerminator(host, port, tls, bound);
+      terminator = startTlsTerminator({ host, port, tls, targetPort: bound });
     } catch (err) {
       server.forceShutdown();
       const message = (err as Error).message;

@@ -204,13 +204,16 @@ Deno.test("forwarder: a quiet HTTP/2 connection is not mistaken for a half-sent 
 Deno.test("tls terminator: a client that never finishes its handshake is closed", async () => {
   const pki = await makeTestPki();
   const app = startApp();
-  const terminator = startTlsTerminator(
-    "127.0.0.1",
-    0,
-    { cert: await Deno.readTextFile(pki.serverCert), key: await Deno.readTextFile(pki.serverKey) },
-    app.port,
-    LIMITS,
-  );
+  const terminator = startTlsTerminator({
+    host: "127.0.0.1",
+    port: 0,
+    tls: {
+      cert: await Deno.readTextFile(pki.serverCert),
+      key: await Deno.readTextFile(pki.serverKey),
+    },
+    targetPort: app.port,
+    limits: LIMITS,
+  });
   try {
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: terminator.port });
     // Half a ClientHello, then nothing.

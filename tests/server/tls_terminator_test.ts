@@ -38,12 +38,15 @@ async function echoOverTls(port: number, ca: string, text: string): Promise<stri
 Deno.test("tls terminator: forwards both ways; plaintext and silent clients harm no one else", async () => {
   const pki = await makeTestPki();
   const echo = startEcho();
-  const terminator = startTlsTerminator(
-    "127.0.0.1",
-    0,
-    { cert: await Deno.readTextFile(pki.serverCert), key: await Deno.readTextFile(pki.serverKey) },
-    echo.port,
-  );
+  const terminator = startTlsTerminator({
+    host: "127.0.0.1",
+    port: 0,
+    tls: {
+      cert: await Deno.readTextFile(pki.serverCert),
+      key: await Deno.readTextFile(pki.serverKey),
+    },
+    targetPort: echo.port,
+  });
   const ca = await Deno.readTextFile(pki.ca);
   try {
     assert.equal(await echoOverTls(terminator.port, ca, "hello over tls"), "hello over tls");
