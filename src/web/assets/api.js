@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // The dashboard's fetch client for the JSON gateway on its own origin: `api()` with the
 // server's error messages, polling, and the hooks that tell the page when the orchestrator
 // cannot be reached, answers again, or asks for the access token (connection_ui.js shows

@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // Call Assistant dashboard: plain JavaScript, no build step, no framework; native ES
 // modules served from the same origin. It talks only to the JSON gateway on its own origin
 // (`/v1/...`): polls the lists every few seconds and follows logs and events with

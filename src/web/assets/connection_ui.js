@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // The page's side of the connection: the banner shown while the orchestrator cannot be
 // reached, and the access token form shown when the API answers 401. `showConnection()`
 // hooks them to the fetch client (api.js).

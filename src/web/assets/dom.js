@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // Element helpers for the dashboard: building elements, updating text and tables in
 // place (so focus and selections survive a refresh), and select fields.
 

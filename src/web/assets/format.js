@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // Formatting for the dashboard: enum values as words and coloured badges, times,
 // durations, media formats and plurals.
 

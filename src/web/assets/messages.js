@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // Messages to the user: dismissable notices, load and form errors, and the modal
 // confirmation dialog of the page.
 

@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // What the dashboard knows of the API, in one place: the URL of every gateway route it
 // calls (the routes come from the protos' `google.api.http` annotations) and the enum
 // names it shows or sends (proto3 JSON writes enums as their full names).

@@ -1,3 +1,4 @@
+// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Form fields rendered from a JSON Schema (module configuration, entity configuration).
 
 import { h } from "./dom.js";

@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 // The header's system status: readiness, version, uptime and counts, polled.
 
 import { h, setText } from "./dom.js";
