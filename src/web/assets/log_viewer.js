@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The live log tail of a module, followed through EventSource (SSE).
 
 import { h, setText, uniqueId } from "./dom.js";
@@ -7,7 +6,7 @@ import { urls } from "./protocol.js";
 
 const MAX_LOG_LINES = 500;
 
-/** The label of each level of a log entry (`entry.level`, a Severity name). */
+/** The label of each level of a log entry (`entry.level`, a Severity name). @type {Record<string, string>} */
 const LEVELS = {
   SEVERITY_DEBUG: "DEBUG",
   SEVERITY_INFO: "INFO",
@@ -16,7 +15,12 @@ const LEVELS = {
   SEVERITY_CRITICAL: "CRIT",
 };
 
-/** Live log tail of a module through EventSource (SSE), with a Follow switch. */
+/**
+ * One line of a module's output as the gateway sends it (LogEntry in proto3 JSON).
+ * @typedef {{ time?: string, level?: string, stream?: string, pid?: number, line?: string }} LogEntry
+ */
+
+/** Live log tail of a module through EventSource (SSE), with a Follow switch. @param {string} name */
 export function logViewer(name) {
   const list = h("ol", {
     class: "log",
@@ -27,17 +31,21 @@ export function logViewer(name) {
   const status = h("span", { class: "muted small", id: "log-status" });
   const followId = uniqueId("follow");
   const follow = h("input", { type: "checkbox", id: followId, checked: true });
+  /** @type {EventSource | undefined} */
   let source;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let retry;
 
+  /** @param {string} text */
   function setStatus(text) {
     setText(status, text);
   }
+  /** @param {LogEntry} entry */
   function add(entry) {
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     // Painted by the line's level (the module log convention), never by its stream: SDK
     // modules write their normal output to standard error.
-    const level = LEVELS[entry.level] ?? LEVELS.SEVERITY_INFO;
+    const level = LEVELS[entry.level ?? ""] ?? LEVELS.SEVERITY_INFO;
     const stderr = entry.stream === "LOG_STREAM_STDERR";
     list.append(
       h(
@@ -50,7 +58,7 @@ export function logViewer(name) {
         entry.line ?? "",
       ),
     );
-    while (list.childElementCount > MAX_LOG_LINES) list.firstElementChild.remove();
+    while (list.childElementCount > MAX_LOG_LINES) list.firstElementChild?.remove();
     if (nearBottom) list.scrollTop = list.scrollHeight;
   }
   function close() {
