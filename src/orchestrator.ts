@@ -20,7 +20,7 @@ import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { discoverModules } from "./manifest/discover.ts";
-import { createPipeline, type Pipeline } from "./flows/pipeline.ts";
+import { createPipeline, type Pipeline } from "./flows/flow_pipeline.ts";
 import { ModuleRegistry } from "./modules/module_registry.ts";
 import { startGrpcServer } from "./server/grpc_server.ts";
 import { type HttpListener, startHttpListener } from "./server/http_listener.ts";

@@ -13,7 +13,7 @@ import { EntitySchema, ModuleState } from "@callassistant/protocol";
 import { EventBus } from "../../src/events/event_bus.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import type { ModuleDirectory } from "../../src/module_calls/module_caller.ts";
-import { createPipeline } from "../../src/flows/pipeline.ts";
+import { createPipeline } from "../../src/flows/flow_pipeline.ts";
 import { type Catalog, catalog, prng } from "./catalog.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";

@@ -1,4 +1,4 @@
-import { Fifo } from "./fifo.ts";
+import { Fifo } from "./fifo_buffer.ts";
 
 /** A single-consumer async queue whose producer can wait for room (backpressure). */
 export class AsyncQueue<T> implements AsyncIterable<T> {

@@ -17,7 +17,7 @@ import type {
 } from "../../src/module_calls/module_caller.ts";
 import { EventBus } from "../../src/events/event_bus.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { createPipeline, type Pipeline } from "../../src/flows/pipeline.ts";
+import { createPipeline, type Pipeline } from "../../src/flows/flow_pipeline.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { CallContext } from "@callassistant/rpc";
 import { FlowTable, type FlowTableOptions, formatName } from "../../packages/sdk-ts/pipeline.ts";

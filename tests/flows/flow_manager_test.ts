@@ -17,7 +17,7 @@ import {
 } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
 import { Store } from "../../src/store/store.ts";
-import type { Pipeline } from "../../src/flows/pipeline.ts";
+import type { Pipeline } from "../../src/flows/flow_pipeline.ts";
 import {
   AUDIO,
   converterCapability,
