@@ -20,7 +20,6 @@
  * - `module_<name>{module,...}`: samples modules report with ReportMetrics.
  */
 import * as client from "./prom.ts";
-import process from "node:process";
 import { FlowState, ModuleState } from "@callassistant/protocol";
 import { registerBuildInfo } from "./build_info.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
