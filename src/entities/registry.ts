@@ -27,9 +27,10 @@ import type { Logger } from "../log/logger.ts";
 import { keepMaskedSecrets, maskSecrets, secretPaths } from "../config/secrets.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
-import { configProblems } from "../config/validate.ts";
+import { configViolations } from "../config/validate.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { type ModuleCaller, ModuleCallError } from "./modules.ts";
+import { badRequest, describeViolations } from "../gateway/error_details.ts";
 
 /** What the registry knows about one entity. */
 export interface EntityRecord {
@@ -202,7 +203,12 @@ export class EntityRegistry {
     module?: string,
   ): { module: string; capability: EntityCapability } {
     const { caps } = this.deps;
-    if (!entityType) throw new RpcError(Code.INVALID_ARGUMENT, "entity_type is required");
+    if (!entityType) {
+      throw badRequest(
+        [{ field: "entityType", description: "is required" }],
+        "entity_type is required",
+      );
+    }
     const known = caps.knownTypes();
     const knownList = known.length
       ? known.map((t) => `${t.entityType} (${t.modules.join(", ")})`).join(", ")
@@ -214,29 +220,22 @@ export class EntityRegistry {
       const capability = caps.find(module, entityType);
       if (!capability) {
         const own = caps.of(module).map((c) => c.entityType);
-        throw new RpcError(
-          Code.INVALID_ARGUMENT,
-          `module "${module}" does not provide entity type "${entityType}"; it provides: ${
-            own.length ? own.join(", ") : "none (or it has not registered yet)"
-          }`,
-        );
+        const why = `module "${module}" does not provide entity type "${entityType}"; it ` +
+          `provides: ${own.length ? own.join(", ") : "none (or it has not registered yet)"}`;
+        throw badRequest([{ field: "module", description: why }], why);
       }
       return { module, capability };
     }
     const candidates = caps.providers(entityType);
     if (candidates.length === 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `unknown entity type "${entityType}"; known types: ${knownList}`,
-      );
+      const why = `unknown entity type "${entityType}"; known types: ${knownList}`;
+      throw badRequest([{ field: "entityType", description: why }], why);
     }
     if (candidates.length > 1) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `entity type "${entityType}" is provided by several modules: ${
-          candidates.join(", ")
-        }; name one in "module"`,
-      );
+      const why = `entity type "${entityType}" is provided by several modules: ${
+        candidates.join(", ")
+      }; name one in "module"`;
+      throw badRequest([{ field: "module", description: why }], why);
     }
     return { module: candidates[0], capability: caps.find(candidates[0], entityType)! };
   }
@@ -260,11 +259,9 @@ export class EntityRegistry {
     let id = input.id ?? "";
     if (id) {
       if (!ENTITY_ID_PATTERN.test(id)) {
-        throw new RpcError(
-          Code.INVALID_ARGUMENT,
-          `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at most 128, ` +
-            `starting with a letter or digit)`,
-        );
+        const why = `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at ` +
+          `most 128, starting with a letter or digit)`;
+        throw badRequest([{ field: "id", description: why }], why);
       }
       if (this.records.has(id)) {
         throw new RpcError(Code.ALREADY_EXISTS, `entity "${id}" already exists`);
@@ -341,12 +338,15 @@ export class EntityRegistry {
   ): Promise<void> {
     const schema = capability?.configSchema;
     if (!schema || Object.keys(schema).length === 0) return;
-    const problems = await configProblems(schema, configuration);
+    const problems = await configViolations(schema, configuration);
     if (problems.length > 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
+      throw badRequest(
+        problems.map((p) => ({
+          ...p,
+          field: p.field ? `configuration.${p.field}` : "configuration",
+        })),
         `invalid configuration for entity type "${capability.entityType}" of module ` +
-          `"${module}": ${problems.join("; ")}`,
+          `"${module}": ${describeViolations(problems)}`,
       );
     }
   }

@@ -40,6 +40,7 @@ import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
 import { HostPolicy } from "../security/hosts.ts";
 import { isSecure, requestGuard } from "./request_guard.ts";
 import { bodyDeadline } from "./body_deadline.ts";
+import { ERROR_DETAIL_FILES } from "./error_details.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 
@@ -152,6 +153,7 @@ function defaultRegistry(services: readonly GatewayService[]): Registry {
     file.dependencies.forEach(visit);
   };
   services.forEach((s) => visit(s.service.file));
+  ERROR_DETAIL_FILES.forEach(visit);
   return createRegistry(...files);
 }
 

@@ -24,6 +24,8 @@ import {
 import { http } from "@callassistant/protocol/google/api/annotations";
 import type { HttpRule } from "@callassistant/protocol/google/api/http";
 import { Code, RpcError } from "@callassistant/rpc";
+import { badRequest } from "./error_details.ts";
+import { fullEnumName } from "./enum_names.ts";
 
 /** One segment of a path template. */
 export type TemplateSegment =
@@ -497,8 +499,10 @@ export function matchRoute(
 // ---------------------------------------------------------------------------------------
 // Request decoding
 
-function invalid(message: string): RpcError {
-  return new RpcError(Code.INVALID_ARGUMENT, message);
+/** INVALID_ARGUMENT; with `field`, a BadRequest detail names it (AIP-193). */
+function invalid(message: string, field?: string): RpcError {
+  if (field === undefined) return new RpcError(Code.INVALID_ARGUMENT, message);
+  return badRequest([{ field, description: message }], message);
 }
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
@@ -527,7 +531,7 @@ function stringToJson(field: DescField, raw: string, what: string): JsonValue {
     : undefined;
   if (scalar === ScalarType.BOOL) return parseBool(raw, what);
   if (scalar !== undefined) return raw;
-  if (field.enum) return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  if (field.enum) return /^-?\d+$/.test(raw) ? Number(raw) : fullEnumName(field.enum, raw);
   if (field.message?.typeName === "google.protobuf.BoolValue") return parseBool(raw, what);
   return raw;
 }
@@ -572,29 +576,35 @@ function applyQuery(
     if (body === "*") {
       throw invalid(
         `unknown query parameter "${key}": this route takes the whole request from the body`,
+        key,
       );
     }
     const fields = resolvePath(input, key.split("."));
     if (typeof fields === "string") {
-      throw invalid(`unknown query parameter "${key}": ${fields}`);
+      throw invalid(`unknown query parameter "${key}": ${fields}`, key);
     }
     const field = fields[fields.length - 1];
     const canonical = fields.map((f) => f.name).join(".");
     if (body !== "" && fields[0].name === findField(input, body)?.name) {
-      throw invalid(`query parameter "${key}" is carried by the request body`);
+      throw invalid(`query parameter "${key}" is carried by the request body`, key);
     }
-    if (seen.has(canonical)) throw invalid(`query parameter "${key}" is given more than once`);
+    if (seen.has(canonical)) {
+      throw invalid(`query parameter "${key}" is given more than once`, key);
+    }
     seen.add(canonical);
     const what = `query parameter "${key}"`;
     if (!settableFromString(field, true)) {
       const kind = field.fieldKind === "map" ? "a map" : "a message";
-      throw invalid(`${what}: ${field.parent.typeName}.${field.name} is ${kind}; set its fields`);
+      throw invalid(
+        `${what}: ${field.parent.typeName}.${field.name} is ${kind}; set its fields`,
+        key,
+      );
     }
     const values = query.getAll(key);
     if (field.fieldKind === "list") {
       setJsonPath(json, fields, values.map((v) => stringToJson(field, v, what)));
     } else {
-      if (values.length > 1) throw invalid(`${what} is given more than once`);
+      if (values.length > 1) throw invalid(`${what} is given more than once`, key);
       setJsonPath(json, fields, stringToJson(field, values[0], what));
     }
   }
@@ -673,32 +683,52 @@ export function decodeRequest(
   try {
     return fromJson(input, json, { ignoreUnknownFields: false, registry: options.registry });
   } catch (err) {
-    throw invalid(`invalid request: ${locateProblem(input, json, "") ?? (err as Error).message}`);
+    const problem = locateProblem(input, json, "");
+    if (!problem) throw invalid(`invalid request: ${(err as Error).message}`);
+    throw badRequest(
+      [{ field: problem.field, description: problem.text }],
+      `invalid request: ${problem.text}`,
+    );
   }
 }
 
-function enumProblem(field: DescField, value: JsonValue, path: string): string | undefined {
+/** A problem found in request JSON: the field's dotted path and what is wrong. */
+type Problem = { field: string; text: string };
+
+function enumProblem(field: DescField, value: JsonValue, path: string): Problem | undefined {
   const desc = field.enum;
   if (!desc || typeof value !== "string") return undefined;
   if (desc.values.some((v) => v.name === value || v.jsonName === value)) return undefined;
   const names = desc.values.map((v) => v.name);
   const shown = names.length > 20 ? [...names.slice(0, 20), "..."] : names;
-  return `invalid value "${value}" for enum field "${path}" (${desc.typeName}); ` +
-    `expected one of ${shown.join(", ")}`;
+  return {
+    field: path,
+    text: `invalid value "${value}" for enum field "${path}" (${desc.typeName}); ` +
+      `expected one of ${shown.join(", ")}`,
+  };
 }
 
 /**
  * Finds the first unknown field or bad enum name in request JSON, with its dotted path,
  * for a clearer message than the JSON decoder gives for those two mistakes.
  */
-function locateProblem(message: DescMessage, json: JsonValue, prefix: string): string | undefined {
+function locateProblem(
+  message: DescMessage,
+  json: JsonValue,
+  prefix: string,
+): Problem | undefined {
   if (!isObject(json) || SPECIAL_JSON.has(message.typeName)) return undefined;
   for (const [key, value] of Object.entries(json)) {
     const path = prefix === "" ? key : `${prefix}.${key}`;
     const field = findField(message, key);
-    if (!field) return `unknown field "${path}" (${message.typeName} has no field "${key}")`;
+    if (!field) {
+      return {
+        field: path,
+        text: `unknown field "${path}" (${message.typeName} has no field "${key}")`,
+      };
+    }
     if (value === null) continue;
-    let problem: string | undefined;
+    let problem: Problem | undefined;
     switch (field.fieldKind) {
       case "enum":
         problem = enumProblem(field, value, path);

@@ -2,7 +2,7 @@
 
 import { h, renderIfChanged } from "./dom.js";
 import { formatTime } from "./format.js";
-import { api, enc } from "./api.js";
+import { api, enc, listAll } from "./api.js";
 import { showFormMessage } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 
@@ -132,7 +132,7 @@ export function configHistory(name) {
   const el = h("div", {});
   async function load() {
     try {
-      const { revisions = [] } = await api("GET", `/v1/modules/${enc(name)}/config/revisions`);
+      const revisions = await listAll(`/v1/modules/${enc(name)}/config/revisions`, "revisions");
       renderIfChanged(el, revisions, () =>
         revisions.length
           ? h(

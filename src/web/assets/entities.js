@@ -13,7 +13,7 @@ import {
   td,
 } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 
@@ -286,12 +286,11 @@ export function entitiesView() {
     if (fModule.select.value) query.set("module", fModule.select.value);
     if (fState.select.value) query.set("state", fState.select.value);
     try {
-      const [modulesRes, entitiesRes] = await Promise.all([
-        api("GET", "/v1/modules"),
-        api("GET", `/v1/entities${query.size ? `?${query}` : ""}`),
+      const [modulesRes, entities] = await Promise.all([
+        listAll("/v1/modules", "modules"),
+        listAll(`/v1/entities${query.size ? `?${query}` : ""}`, "entities"),
       ]);
-      modules = modulesRes.modules ?? [];
-      const entities = entitiesRes.entities ?? [];
+      modules = modulesRes;
       const types = [...new Set(allCapabilities(modules).map((c) => c.capability.entityType))]
         .sort();
       setOptions(fType.select, types.map((t) => [t, t]), "All types");

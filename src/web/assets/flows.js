@@ -12,7 +12,7 @@ import {
   td,
 } from "./dom.js";
 import { badge, formatMedia, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 
 const QUALITY_PRESETS = ["UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "AUTO"];
@@ -262,14 +262,11 @@ export function flowsView() {
 
   const p = poll(async () => {
     try {
-      const [flowsRes, entitiesRes] = await Promise.all([
-        api("GET", "/v1/flows"),
-        api("GET", "/v1/entities"),
+      const [flows, allEntities] = await Promise.all([
+        listAll("/v1/flows", "flows"),
+        listAll("/v1/entities", "entities"),
       ]);
-      const flows = flowsRes.flows ?? [];
-      const entities = (entitiesRes.entities ?? []).filter((e) =>
-        short(e.origin, "ENTITY_ORIGIN_") !== "FLOW"
-      );
+      const entities = allEntities.filter((e) => short(e.origin, "ENTITY_ORIGIN_") !== "FLOW");
       const kind = (e) => short(e.kind, "ENTITY_KIND_");
       setOptions(
         source.select,

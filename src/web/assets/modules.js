@@ -2,7 +2,7 @@
 
 import { cell, h, keyedRows, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showLoadError } from "./messages.js";
 
 /** Start/Stop/Restart buttons for a module; `update(module)` enables the right ones. */
@@ -131,7 +131,7 @@ export function modulesView() {
 
   const p = poll(async () => {
     try {
-      const { modules = [] } = await api("GET", "/v1/modules");
+      const modules = await listAll("/v1/modules", "modules");
       keyedRows(tbody, modules, (m) => m.name, create, update);
       empty.hidden = modules.length > 0;
       showLoadError(loadError, wrap, "modules", null);
