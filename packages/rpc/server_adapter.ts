@@ -133,7 +133,9 @@ function headersToMetadata(headers: Headers): grpc.Metadata {
 
 function statusOf(err: unknown, method: string, hooks: ServerHooks): grpc.StatusObject {
   const rpc = toRpcError(err);
-  if (!(err instanceof RpcError) && rpc.code === Code.INTERNAL) hooks.onInternalError?.(method, err);
+  if (!(err instanceof RpcError) && rpc.code === Code.INTERNAL) {
+    hooks.onInternalError?.(method, err);
+  }
   const metadata = new grpc.Metadata();
   const details = hooks.statusDetails?.(rpc);
   if (details) metadata.set("grpc-status-details-bin", Buffer.from(details));

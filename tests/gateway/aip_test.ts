@@ -15,7 +15,7 @@ import { BadRequestSchema } from "@callassistant/protocol/google/rpc/error_detai
 import { StatusSchema } from "@callassistant/protocol/google/rpc/status";
 import { Code, createClient, RpcError } from "@callassistant/rpc";
 import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { addExample, call, ok, waitReady } from "../pipeline/helpers.ts";
+import { addExample, call, ok, waitReady } from "../flows/helpers.ts";
 
 type Json = Record<string, unknown>;
 type Violation = { field: string; description: string };

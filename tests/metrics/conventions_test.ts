@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { fixtureCopy, getJson, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter } from "../events/helpers.ts";
+import { addReporter } from "../event_service/helpers.ts";
 
 /** The process metrics of the Prometheus client library guidelines. */
 const STANDARD_PROCESS = new Set([
