@@ -19,7 +19,7 @@ import {
   type EnumDescriptorProto,
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
-import { buildRoutes, type Route } from "./transcoder.ts";
+import { buildRoutes, type Route } from "./route_table.ts";
 
 /** The `info` of the document. */
 export interface OpenApiInfo {
