@@ -32,7 +32,8 @@ Flags:
                        included) at this size: bytes, or with K, M, G (KiB, MiB, GiB)
                        (default: 10M)
   --log-files N        rotated log files kept, orchestrator.log.1 to .N; 0 writes no
-                       log file (default: 5)
+                       log file (default: 5). When stderr is the systemd journal
+                       the default is 0 and lines carry <N> level prefixes
   --event-rate N[/B]   events each module may report per second, in bursts of up to B
                        (default: 100/200; B defaults to 2N); beyond it reports are
                        refused with RESOURCE_EXHAUSTED. The "module event" log lines
