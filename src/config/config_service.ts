@@ -22,7 +22,7 @@ import { RevisionConflictError } from "../store/store.ts";
 import type { ModuleClients } from "../module_calls/module_clients.ts";
 import { keepMaskedSecrets, maskSecrets, secretPaths } from "./secrets.ts";
 import { configViolations } from "./schema_check.ts";
-import { badRequest, describeViolations } from "../gateway/error_details.ts";
+import { badRequest, describeViolations } from "../errors/error_details.ts";
 import { paginate } from "../control/pagination.ts";
 
 /** Revisions kept per module. */

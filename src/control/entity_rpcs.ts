@@ -7,7 +7,7 @@ import type { ControlService } from "@callassistant/protocol";
 import { EntityOrigin } from "@callassistant/protocol";
 import type { FlowManager } from "../flows/flow_manager.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 import { paginate } from "./pagination.ts";
 
 /** Builds the entity handlers of ControlService. */

@@ -13,7 +13,7 @@ import type { EventServiceHandle } from "../event_service/event_service.ts";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 import { paginate } from "./pagination.ts";
 
 /** What the event RPCs read and drive. */

@@ -9,7 +9,7 @@
  * is INVALID_ARGUMENT naming `pageToken` (AIP-158: the other fields must stay the same).
  * Tokens are base64url text of a small JSON object; clients must treat them as opaque.
  */
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 
 /** Items per page when the request says 0. */
 export const DEFAULT_PAGE_SIZE = 100;

@@ -30,7 +30,7 @@ import type { Collection } from "../store/store.ts";
 import { configViolations } from "../config/schema_check.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { type ModuleCaller, ModuleCallError } from "../module_calls/module_caller.ts";
-import { badRequest, describeViolations } from "../gateway/error_details.ts";
+import { badRequest, describeViolations } from "../errors/error_details.ts";
 
 /** What the registry knows about one entity. */
 export interface EntityRecord {

@@ -47,7 +47,7 @@ import {
 } from "./flow_records.ts";
 import { FlowTasks } from "./flow_tasks.ts";
 import { describeQuality, validateQuality } from "./quality.ts";
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 
 /** Filters of `list`. */
 export interface FlowFilter {

@@ -9,7 +9,7 @@ import type { CapabilityIndex } from "../entities/capabilities.ts";
 import { mediaName } from "../entities/formats.ts";
 import type { EntityRecord, EntityRegistry } from "../entities/entity_registry.ts";
 import { findPaths, type PathEnd } from "./pathfinder.ts";
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 
 /**
  * The source and target entities of a flow; INVALID_ARGUMENT when either is missing,

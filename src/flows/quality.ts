@@ -1,7 +1,7 @@
 /** Quality profiles of flows: checking the ones clients ask for, and naming them. */
 import { clone, create } from "@bufbuild/protobuf";
 import { QualityPreset, type QualityProfile, QualityProfileSchema } from "@callassistant/protocol";
-import { badRequest } from "../gateway/error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 
 /** Checks a quality profile; INVALID_ARGUMENT naming the field. */
 export function validateQuality(q: QualityProfile | undefined): QualityProfile {

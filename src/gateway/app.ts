@@ -22,7 +22,7 @@ import { requestGuard } from "./middleware/request_guard.ts";
 import { bodyDeadline } from "./middleware/body_deadline.ts";
 import { type GatewayAuth, mountSessionAuth } from "./middleware/session_auth.ts";
 import { requestTelemetry } from "./middleware/request_telemetry.ts";
-import { ERROR_DETAIL_FILES } from "./error_details.ts";
+import { ERROR_DETAIL_FILES } from "../errors/error_details.ts";
 import { errorBody, errorResponse, jsonResponse } from "./error_response.ts";
 import { FIXED_ROUTES, mountFixedRoutes } from "./fixed_routes.ts";
 import type { OpenApiInfo } from "./openapi.ts";

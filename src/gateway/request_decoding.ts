@@ -16,7 +16,7 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { Code, RpcError } from "@callassistant/rpc";
-import { badRequest } from "./error_details.ts";
+import { badRequest } from "../errors/error_details.ts";
 import { fullEnumName } from "./enum_names.ts";
 import type { PathVariables } from "./path_template.ts";
 import { findField, resolvePath, settableFromString, SPECIAL_JSON } from "./request_fields.ts";

@@ -2,7 +2,7 @@
  * The orchestrator's gRPC server: EventService for modules, ControlService and
  * ConfigService for clients, grpc.health.v1.Health, and reflection v1 and v1alpha.
  */
-import { statusDetailsBin } from "../gateway/error_details.ts";
+import { statusDetailsBin } from "../errors/error_details.ts";
 import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "@callassistant/protocol/grpc/health/v1";
