@@ -3,8 +3,8 @@
  * with gRPC and protobuf (Python modules: the cast-screen example, the Python SDK and its
  * tests; the SDK ships its generated stubs, so protoc is not needed to run anything), and
  * the real-media modules' ffmpeg, GStreamer and aiortc (MEDIA_PACKAGES); with
- * `--tests` also Chromium (the dashboard tests drive it) and openssl (the TLS tests make
- * their certificates with it). Run by
+ * `--tests` also Chromium (the dashboard tests drive it), openssl (the TLS tests make
+ * their certificates with it), systemd (for systemd-analyze) and prometheus (for promtool). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
  * Without root it prints the apt-get command instead of running it.
  */
@@ -55,6 +55,10 @@ export const MEDIA_PACKAGES: Record<string, string> = {
 export const TEST_PACKAGES: Record<string, string> = {
   chromium: "/usr/bin/chromium",
   openssl: "/usr/bin/openssl",
+  // systemd-analyze verify and security judge the shipped unit (tests/deploy).
+  systemd: "/usr/bin/systemd-analyze",
+  // promtool check metrics judges /metrics (tests/metrics).
+  prometheus: "/usr/bin/promtool",
 };
 
 /** True when `path` exists. */

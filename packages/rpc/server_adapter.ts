@@ -42,6 +42,11 @@ export interface ServerHooks {
    * an RpcError (e.g. UNAUTHENTICATED) to refuse the call.
    */
   authorize?: (ctx: CallContext) => void;
+  /**
+   * The `grpc-status-details-bin` trailer of a failed call (a serialized
+   * `google.rpc.Status` with the error's details), or undefined for none.
+   */
+  statusDetails?: (err: RpcError) => Uint8Array | undefined;
 }
 
 function serializer(schema: DescMessage) {
@@ -126,10 +131,15 @@ function headersToMetadata(headers: Headers): grpc.Metadata {
   return md;
 }
 
-function statusOf(err: unknown, method: string, hook?: InternalErrorHook): grpc.StatusObject {
+function statusOf(err: unknown, method: string, hooks: ServerHooks): grpc.StatusObject {
   const rpc = toRpcError(err);
-  if (!(err instanceof RpcError) && rpc.code === Code.INTERNAL) hook?.(method, err);
-  return { code: rpc.code as number, details: rpc.message, metadata: new grpc.Metadata() };
+  if (!(err instanceof RpcError) && rpc.code === Code.INTERNAL) {
+    hooks.onInternalError?.(method, err);
+  }
+  const metadata = new grpc.Metadata();
+  const details = hooks.statusDetails?.(rpc);
+  if (details) metadata.set("grpc-status-details-bin", Buffer.from(details));
+  return { code: rpc.code as number, details: rpc.message, metadata };
 }
 
 // The adapter handles all four call kinds; grpc-js's per-kind types add nothing here.
@@ -270,7 +280,6 @@ export function grpcImplementation(
   const hooks: ServerHooks = typeof hooksOrOnInternalError === "function"
     ? { onInternalError: hooksOrOnInternalError }
     : hooksOrOnInternalError ?? {};
-  const onInternalError = hooks.onInternalError;
   const out: Record<string, grpc.UntypedHandleCall> = {};
   for (const method of service.methods) {
     const handler = impl[method.localName];
@@ -298,7 +307,7 @@ export function grpcImplementation(
             finish();
           } catch (err) {
             sendHeaders();
-            callback(statusOf(err, name, onInternalError));
+            callback(statusOf(err, name, hooks));
             finish(err);
           }
         };
@@ -317,7 +326,7 @@ export function grpcImplementation(
             if (!ctx.signal.aborted) call.end();
             finish();
           } catch (err) {
-            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, hooks));
             finish(err);
           }
         };
@@ -339,7 +348,7 @@ export function grpcImplementation(
             finish();
           } catch (err) {
             sendHeaders();
-            callback(statusOf(err, name, onInternalError));
+            callback(statusOf(err, name, hooks));
             finish(err);
           }
         };
@@ -362,7 +371,7 @@ export function grpcImplementation(
             if (!ctx.signal.aborted) call.end();
             finish();
           } catch (err) {
-            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, onInternalError));
+            if (!ctx.signal.aborted) call.emit("error", statusOf(err, name, hooks));
             finish(err);
           }
         };

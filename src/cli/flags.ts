@@ -107,7 +107,8 @@ export const FLAGS = [
     name: "log-files",
     kind: "string",
     arg: "N",
-    help: "rotated log files kept, orchestrator.log.1 to .N; 0 writes no log file",
+    help:
+      "rotated log files kept, orchestrator.log.1 to .N; 0 writes no log file. When stderr is the systemd journal the default is 0 and lines carry <N> level prefixes",
     default: "5",
     commands: ["run"],
     config: "number",

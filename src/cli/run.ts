@@ -1,6 +1,7 @@
 /** `run`: starts the orchestrator and stops it cleanly on SIGINT or SIGTERM. */
 import { createLogger, type Level, type Logger } from "../log/logger.ts";
 import { type LogFormat, parseLogFileFlags } from "../log/sinks.ts";
+import { stderrIsJournal } from "../log/journal.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
 import type { Rate } from "../async/token_bucket.ts";
@@ -114,10 +115,12 @@ export async function runCommand(cli: Flags): Promise<number> {
     const logFiles = parseLogFileFlags(flags["log-file-size"], flags["log-files"]);
     const dataDir = flags.data ?? flagDefault("data");
     const seed = flags.seed ? await readSeed(flags.seed) : undefined;
+    // Under systemd the journal keeps the log: no file of our own unless --log-files asks.
+    const journal = stderrIsJournal();
+    const fileWanted = logFiles.files > 0 && (!journal || flags["log-files"] !== undefined);
     logger = createLogger(format, level, {
-      file: logFiles.files > 0
-        ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles }
-        : undefined,
+      file: fileWanted ? { path: `${dataDir}/logs/orchestrator.log`, ...logFiles } : undefined,
+      journal,
     });
     let auth: { token: string } | undefined;
     if (exposed.length > 0 && flags.insecure) {

@@ -21,7 +21,9 @@ import type { Revision, RevisionLog, Store } from "../store/store.ts";
 import { RevisionConflictError } from "../store/store.ts";
 import type { ModuleClients } from "../module_calls/module_clients.ts";
 import { keepMaskedSecrets, maskSecrets, secretPaths } from "./secrets.ts";
-import { configProblems } from "./schema_check.ts";
+import { configViolations } from "./schema_check.ts";
+import { badRequest, describeViolations } from "../api_conventions/error_details.ts";
+import { paginate } from "../api_conventions/pagination.ts";
 
 /** Revisions kept per module. */
 const HISTORY_LIMIT = 50;
@@ -134,8 +136,15 @@ export class ModuleConfigs {
 
       listConfigRevisions: (req) => {
         const secrets = this.secrets(this.record(req.name));
+        const page = paginate(this.log.history(req.name), req, {
+          list: `revisions of ${req.name}`,
+          filters: [req.name],
+          key: (r) => r.revision,
+          descending: true,
+        });
         return {
-          revisions: this.log.history(req.name).map((r) => this.toProto(r, secrets)),
+          revisions: page.items.map((r) => this.toProto(r, secrets)),
+          nextPageToken: page.nextPageToken,
         };
       },
 
@@ -168,11 +177,11 @@ export class ModuleConfigs {
     }
     const secrets = secretPaths(schema);
     const config = keepMaskedSecrets(req.config ?? {}, current?.value, secrets);
-    const problems = await configProblems(schema, config);
+    const problems = await configViolations(schema, config);
     if (problems.length > 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `invalid configuration for "${req.name}": ${problems.join("; ")}`,
+      throw badRequest(
+        problems.map((p) => ({ ...p, field: p.field ? `config.${p.field}` : "config" })),
+        `invalid configuration for "${req.name}": ${describeViolations(problems)}`,
       );
     }
     const clients = this.deps.clientsOf(req.name);

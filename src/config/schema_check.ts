@@ -11,6 +11,19 @@ const cache = new Map<string, ValidateFunction>();
  * 65535"); empty when valid. An unusable schema is reported as a problem too.
  */
 export async function configProblems(schema: JsonObject, config: JsonObject): Promise<string[]> {
+  return (await configViolations(schema, config)).map((v) =>
+    v.field ? `${v.field}: ${v.description}` : v.description
+  );
+}
+
+/**
+ * The problems of `config` against `schema`, each with the dotted path of its field
+ * (empty for the whole configuration, or an unusable schema); empty when valid.
+ */
+export async function configViolations(
+  schema: JsonObject,
+  config: JsonObject,
+): Promise<{ field: string; description: string }[]> {
   ajv ??= import("ajv/dist/2020.js").then(({ Ajv2020 }) =>
     new Ajv2020({ allErrors: true, strict: false, validateFormats: false })
   );
@@ -21,7 +34,10 @@ export async function configProblems(schema: JsonObject, config: JsonObject): Pr
     try {
       validate = compiler.compile(schema);
     } catch (err) {
-      return [`the module's configuration schema is invalid: ${(err as Error).message}`];
+      return [{
+        field: "",
+        description: `the module's configuration schema is invalid: ${(err as Error).message}`,
+      }];
     }
     cache.set(key, validate);
   }
@@ -38,6 +54,6 @@ export async function configProblems(schema: JsonObject, config: JsonObject): Pr
       : e.keyword === "required"
       ? "is required"
       : e.message ?? "is invalid";
-    return field ? `${field}: ${message}` : message;
+    return { field, description: message };
   });
 }

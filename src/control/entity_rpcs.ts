@@ -7,20 +7,29 @@ import type { ControlService } from "@callassistant/protocol";
 import { EntityOrigin } from "@callassistant/protocol";
 import type { FlowManager } from "../flows/flow_manager.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
-import { Code, RpcError } from "@callassistant/rpc";
+import { badRequest } from "../api_conventions/error_details.ts";
+import { paginate } from "../api_conventions/pagination.ts";
 
 /** Builds the entity handlers of ControlService. */
 export function entityControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {
   const { entities } = flows;
   return {
     listEntities(req) {
-      const list = entities.list({
+      const filter = {
         entityType: req.entityType,
         kind: req.kind,
         module: req.module,
         state: req.state,
+      };
+      const page = paginate(entities.list(filter), req, {
+        list: "entities",
+        filters: filter,
+        key: (r) => r.id,
       });
-      return { entities: list.map((r) => entities.toProto(r)) };
+      return {
+        entities: page.items.map((r) => entities.toProto(r)),
+        nextPageToken: page.nextPageToken,
+      };
     },
 
     async getEntity(req) {
@@ -44,10 +53,8 @@ export function entityControl(flows: FlowManager): PartialServiceImpl<typeof Con
     async configureEntity(req) {
       entities.require(req.id);
       if (!req.configuration && !req.name) {
-        throw new RpcError(
-          Code.INVALID_ARGUMENT,
-          "nothing to change: give a configuration, a name, or both",
-        );
+        const why = "nothing to change: give a configuration, a name, or both";
+        throw badRequest([{ field: "configuration", description: why }], why);
       }
       const record = await flows.configureEntity(req.id, req.configuration, req.name);
       return { entity: entities.toProto(record) };

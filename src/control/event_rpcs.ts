@@ -13,6 +13,8 @@ import type { EventServiceHandle } from "../event_service/event_service.ts";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
+import { badRequest } from "../api_conventions/error_details.ts";
+import { paginate } from "../api_conventions/pagination.ts";
 
 /** What the event RPCs read and drive. */
 export interface EventControlDeps {
@@ -33,10 +35,17 @@ export function eventFilter(
   minSeverity: Severity,
 ): ((event: Event) => boolean) | undefined {
   if (modules.length > MAX_FILTERS || types.length > MAX_FILTERS) {
-    throw new RpcError(Code.INVALID_ARGUMENT, `at most ${MAX_FILTERS} modules and types`);
+    const field = modules.length > MAX_FILTERS ? "modules" : "types";
+    throw badRequest(
+      [{ field, description: `at most ${MAX_FILTERS} values` }],
+      `at most ${MAX_FILTERS} modules and types`,
+    );
   }
   if (!Object.values(Severity).includes(minSeverity)) {
-    throw new RpcError(Code.INVALID_ARGUMENT, `unknown severity ${minSeverity}`);
+    throw badRequest(
+      [{ field: "minSeverity", description: `unknown value ${minSeverity}` }],
+      `unknown severity ${minSeverity}`,
+    );
   }
   const moduleSet = new Set(modules);
   const exact = new Set(types.filter((t) => !t.endsWith("*")));
@@ -80,6 +89,18 @@ export function eventControl(deps: EventControlDeps): PartialServiceImpl<typeof 
       }
     },
 
+    listEvents(req) {
+      const filter = eventFilter(req.modules, req.types, req.minSeverity);
+      const held = bus.since(0n);
+      const page = paginate(filter ? held.filter(filter) : held, req, {
+        list: "events",
+        filters: [req.modules, req.types, req.minSeverity],
+        key: (e) => Number(e.id),
+        descending: true,
+      });
+      return { events: page.items, nextPageToken: page.nextPageToken };
+    },
+
     async sendModuleCommand(req) {
       if (!deps.events) {
         throw new RpcError(Code.UNIMPLEMENTED, "module commands are not available");
@@ -96,17 +117,17 @@ export function eventControl(deps: EventControlDeps): PartialServiceImpl<typeof 
       if (req.command.case === "setLogLevel") {
         const level = req.command.value.level;
         if (!["debug", "info", "warn", "error"].includes(level)) {
-          throw new RpcError(
-            Code.INVALID_ARGUMENT,
-            `setLogLevel.level: expected one of debug, info, warn, error, got "${level}"`,
-          );
+          throw badRequest([{
+            field: "setLogLevel.level",
+            description: `expected one of debug, info, warn, error, got "${level}"`,
+          }]);
         }
       }
       let timeoutMs: number | undefined;
       if (req.timeout) {
         timeoutMs = Number(req.timeout.seconds) * 1000 + Math.floor(req.timeout.nanos / 1e6);
         if (!(timeoutMs > 0) || timeoutMs > MAX_COMMAND_TIMEOUT_MS) {
-          throw new RpcError(Code.INVALID_ARGUMENT, "timeout: must be from 1 ms to 120 s");
+          throw badRequest([{ field: "timeout", description: "must be from 1 ms to 120 s" }]);
         }
       }
       const result = await deps.events.sendCommand(

@@ -6,6 +6,7 @@
 import type { ControlService } from "@callassistant/protocol";
 import type { FlowManager } from "../flows/flow_manager.ts";
 import type { PartialServiceImpl } from "@callassistant/rpc";
+import { paginate } from "../api_conventions/pagination.ts";
 
 /** Builds the path and flow handlers of ControlService. */
 export function flowControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {
@@ -15,8 +16,13 @@ export function flowControl(flows: FlowManager): PartialServiceImpl<typeof Contr
     },
 
     listFlows(req) {
-      const list = flows.list({ state: req.state, entityId: req.entityId });
-      return { flows: list.map((f) => flows.toProto(f)) };
+      const filter = { state: req.state, entityId: req.entityId };
+      const page = paginate(flows.list(filter), req, {
+        list: "flows",
+        filters: filter,
+        key: (f) => f.id,
+      });
+      return { flows: page.items.map((f) => flows.toProto(f)), nextPageToken: page.nextPageToken };
     },
 
     async getFlow(req) {

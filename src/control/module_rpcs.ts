@@ -11,6 +11,7 @@ import { type ModuleRegistry, SERVING_STATES } from "../modules/module_registry.
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { Supervisor } from "../supervisor/supervisor.ts";
+import { paginate } from "../api_conventions/pagination.ts";
 
 /** What the control service reads and drives. */
 export interface ControlDeps {
@@ -45,10 +46,14 @@ export function moduleControl(deps: ControlDeps): PartialServiceImpl<typeof Cont
 
   return {
     listModules(req) {
-      const modules = registry.list()
-        .filter((r) => req.state === ModuleState.UNSPECIFIED || r.state === req.state)
-        .map((r) => r.toProto());
-      return { modules };
+      const matching = registry.list()
+        .filter((r) => req.state === ModuleState.UNSPECIFIED || r.state === req.state);
+      const page = paginate(matching, req, {
+        list: "modules",
+        filters: [req.state],
+        key: (r) => r.name,
+      });
+      return { modules: page.items.map((r) => r.toProto()), nextPageToken: page.nextPageToken };
     },
 
     getModule(req) {

@@ -1,6 +1,7 @@
 /** Which module an entity of a given type is created in. */
 import type { EntityCapability } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
+import { badRequest } from "../api_conventions/error_details.ts";
 import type { ModuleCaller } from "../module_calls/module_caller.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 
@@ -15,7 +16,12 @@ export function chooseEntityModule(
   entityType: string,
   module?: string,
 ): { module: string; capability: EntityCapability } {
-  if (!entityType) throw new RpcError(Code.INVALID_ARGUMENT, "entity_type is required");
+  if (!entityType) {
+    throw badRequest(
+      [{ field: "entityType", description: "is required" }],
+      "entity_type is required",
+    );
+  }
   const known = caps.knownTypes();
   const knownList = known.length
     ? known.map((t) => `${t.entityType} (${t.modules.join(", ")})`).join(", ")
@@ -27,29 +33,22 @@ export function chooseEntityModule(
     const capability = caps.find(module, entityType);
     if (!capability) {
       const own = caps.of(module).map((c) => c.entityType);
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `module "${module}" does not provide entity type "${entityType}"; it provides: ${
-          own.length ? own.join(", ") : "none (or it has not registered yet)"
-        }`,
-      );
+      const why = `module "${module}" does not provide entity type "${entityType}"; it ` +
+        `provides: ${own.length ? own.join(", ") : "none (or it has not registered yet)"}`;
+      throw badRequest([{ field: "module", description: why }], why);
     }
     return { module, capability };
   }
   const candidates = caps.providers(entityType);
   if (candidates.length === 0) {
-    throw new RpcError(
-      Code.INVALID_ARGUMENT,
-      `unknown entity type "${entityType}"; known types: ${knownList}`,
-    );
+    const why = `unknown entity type "${entityType}"; known types: ${knownList}`;
+    throw badRequest([{ field: "entityType", description: why }], why);
   }
   if (candidates.length > 1) {
-    throw new RpcError(
-      Code.INVALID_ARGUMENT,
-      `entity type "${entityType}" is provided by several modules: ${
-        candidates.join(", ")
-      }; name one in "module"`,
-    );
+    const why = `entity type "${entityType}" is provided by several modules: ${
+      candidates.join(", ")
+    }; name one in "module"`;
+    throw badRequest([{ field: "module", description: why }], why);
   }
   return { module: candidates[0], capability: caps.find(candidates[0], entityType)! };
 }

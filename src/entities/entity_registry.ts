@@ -29,7 +29,8 @@ import {
   Severity,
 } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
-import { configProblems } from "../config/schema_check.ts";
+import { configViolations } from "../config/schema_check.ts";
+import { badRequest, describeViolations } from "../api_conventions/error_details.ts";
 import { keepMaskedSecrets, secretPaths } from "../config/secrets.ts";
 import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
@@ -146,11 +147,9 @@ export class EntityRegistry {
     let id = input.id ?? "";
     if (id) {
       if (!ENTITY_ID_PATTERN.test(id)) {
-        throw new RpcError(
-          Code.INVALID_ARGUMENT,
-          `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at most 128, ` +
-            `starting with a letter or digit)`,
-        );
+        const why = `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at ` +
+          `most 128, starting with a letter or digit)`;
+        throw badRequest([{ field: "id", description: why }], why);
       }
       if (this.records.has(id)) {
         throw new RpcError(Code.ALREADY_EXISTS, `entity "${id}" already exists`);
@@ -227,12 +226,15 @@ export class EntityRegistry {
   ): Promise<void> {
     const schema = capability?.configSchema;
     if (!schema || Object.keys(schema).length === 0) return;
-    const problems = await configProblems(schema, configuration);
+    const problems = await configViolations(schema, configuration);
     if (problems.length > 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
+      throw badRequest(
+        problems.map((p) => ({
+          ...p,
+          field: p.field ? `configuration.${p.field}` : "configuration",
+        })),
         `invalid configuration for entity type "${capability.entityType}" of module ` +
-          `"${module}": ${problems.join("; ")}`,
+          `"${module}": ${describeViolations(problems)}`,
       );
     }
   }

@@ -50,6 +50,7 @@ import {
 } from "./flow_records.ts";
 import { FlowTasks } from "./flow_tasks.ts";
 import { describeQuality, validateQuality } from "./quality.ts";
+import { badRequest } from "../api_conventions/error_details.ts";
 
 /** Filters of `list`. */
 export interface FlowFilter {
@@ -232,10 +233,9 @@ export class FlowManager {
       let id = input.id ?? "";
       if (id) {
         if (!ENTITY_ID_PATTERN.test(id)) {
-          throw new RpcError(
-            Code.INVALID_ARGUMENT,
-            `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at most 128)`,
-          );
+          const why =
+            `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at most 128)`;
+          throw badRequest([{ field: "id", description: why }], why);
         }
         if (this.flows.has(id)) {
           throw new RpcError(Code.ALREADY_EXISTS, `flow "${id}" already exists`);

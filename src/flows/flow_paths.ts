@@ -10,6 +10,7 @@ import { mediaName } from "../entities/formats.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
 import type { EntityRecord } from "../entities/entity_record.ts";
 import { findPaths, type PathEnd } from "./pathfinder.ts";
+import { badRequest } from "../api_conventions/error_details.ts";
 
 /**
  * The source and target entities of a flow; INVALID_ARGUMENT when either is missing,
@@ -20,10 +21,21 @@ export function flowEnds(
   sourceId: string,
   targetId: string,
 ): [EntityRecord, EntityRecord] {
-  if (!sourceId) throw new RpcError(Code.INVALID_ARGUMENT, "source_entity_id is required");
-  if (!targetId) throw new RpcError(Code.INVALID_ARGUMENT, "target_entity_id is required");
+  if (!sourceId) {
+    throw badRequest(
+      [{ field: "sourceEntityId", description: "is required" }],
+      "source_entity_id is required",
+    );
+  }
+  if (!targetId) {
+    throw badRequest(
+      [{ field: "targetEntityId", description: "is required" }],
+      "target_entity_id is required",
+    );
+  }
   if (sourceId === targetId) {
-    throw new RpcError(Code.INVALID_ARGUMENT, "source and target must be different entities");
+    const why = "source and target must be different entities";
+    throw badRequest([{ field: "targetEntityId", description: why }], why);
   }
   const source = entities.require(sourceId);
   const target = entities.require(targetId);
@@ -57,11 +69,9 @@ export function findFlowPaths(
     const all = [...new Set(end.formats.map((f) => f.protocol.toLowerCase()))];
     end.formats = end.formats.filter((f) => f.protocol.toLowerCase() === protocol);
     if (end.formats.length === 0) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `target_protocol: entity "${target.id}" (${target.module}/${target.entityType}) does ` +
-          `not receive over "${protocol}"; it receives over: ${all.join(", ") || "nothing"}`,
-      );
+      const why = `entity "${target.id}" (${target.module}/${target.entityType}) does ` +
+        `not receive over "${protocol}"; it receives over: ${all.join(", ") || "nothing"}`;
+      throw badRequest([{ field: "targetProtocol", description: why }], `target_protocol: ${why}`);
     }
   }
   return findPaths(pathEnd(caps, source, "source"), end, caps.converters(anyState));

@@ -1,13 +1,13 @@
 /** Quality profiles of flows: checking the ones clients ask for, and naming them. */
 import { clone, create } from "@bufbuild/protobuf";
 import { QualityPreset, type QualityProfile, QualityProfileSchema } from "@callassistant/protocol";
-import { Code, RpcError } from "@callassistant/rpc";
+import { badRequest } from "../api_conventions/error_details.ts";
 
 /** Checks a quality profile; INVALID_ARGUMENT naming the field. */
 export function validateQuality(q: QualityProfile | undefined): QualityProfile {
   const quality = q ? clone(QualityProfileSchema, q) : create(QualityProfileSchema);
   if (!(quality.preset in QualityPreset)) {
-    throw new RpcError(Code.INVALID_ARGUMENT, `quality.preset: unknown value ${quality.preset}`);
+    throw badRequest([{ field: "quality.preset", description: `unknown value ${quality.preset}` }]);
   }
   const limits: [keyof QualityProfile, number][] = [
     ["maxBitrateKbps", 1_000_000],
@@ -19,10 +19,10 @@ export function validateQuality(q: QualityProfile | undefined): QualityProfile {
   for (const [field, max] of limits) {
     const value = quality[field] as number;
     if (value > max) {
-      throw new RpcError(
-        Code.INVALID_ARGUMENT,
-        `quality.${field}: ${value} is more than ${max}`,
-      );
+      throw badRequest([{
+        field: `quality.${field}`,
+        description: `${value} is more than ${max}`,
+      }]);
     }
   }
   return quality;

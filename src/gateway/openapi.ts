@@ -8,14 +8,12 @@
  * to bottom.
  */
 import {
-  type DescEnum,
   type DescField,
   type DescMessage,
   type DescService,
   fromBinary,
   type JsonObject,
   type JsonValue,
-  ScalarType,
 } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import {
@@ -23,7 +21,10 @@ import {
   type EnumDescriptorProto,
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
-import { buildRoutes, type Route } from "./transcoder.ts";
+import { SESSION_COOKIE } from "../security/auth.ts";
+import { buildRoutes, type Route } from "./route_table.ts";
+import { ref, SchemaBuilder, stringSettable, wellKnownSchema } from "./openapi_schemas.ts";
+import { ERROR_SCHEMA, errorRef, errorResponses, operationErrors } from "./openapi_errors.ts";
 
 /** The `info` of the document. */
 export interface OpenApiInfo {
@@ -79,164 +80,6 @@ function summaryOf(text: string): string {
   const line = text.split("\n\n")[0].replace(/\n/g, " ");
   const end = line.search(/\.(\s|$)/);
   return end >= 0 ? line.slice(0, end + 1) : line;
-}
-
-const ERROR_SCHEMA = "google.rpc.Status";
-
-function ref(name: string): JsonObject {
-  return { $ref: `#/components/schemas/${name}` };
-}
-
-function scalarSchema(scalar: ScalarType): JsonObject {
-  switch (scalar) {
-    case ScalarType.DOUBLE:
-      return { type: "number", format: "double" };
-    case ScalarType.FLOAT:
-      return { type: "number", format: "float" };
-    case ScalarType.INT64:
-    case ScalarType.SINT64:
-    case ScalarType.SFIXED64:
-      return { type: "string", format: "int64" };
-    case ScalarType.UINT64:
-    case ScalarType.FIXED64:
-      return { type: "string", format: "uint64" };
-    case ScalarType.INT32:
-    case ScalarType.SINT32:
-    case ScalarType.SFIXED32:
-      return { type: "integer", format: "int32" };
-    case ScalarType.UINT32:
-    case ScalarType.FIXED32:
-      return { type: "integer", format: "int64", minimum: 0, maximum: 4294967295 };
-    case ScalarType.BOOL:
-      return { type: "boolean" };
-    case ScalarType.BYTES:
-      return { type: "string", contentEncoding: "base64" };
-    default:
-      return { type: "string" };
-  }
-}
-
-const WRAPPERS: Record<string, ScalarType> = {
-  "google.protobuf.DoubleValue": ScalarType.DOUBLE,
-  "google.protobuf.FloatValue": ScalarType.FLOAT,
-  "google.protobuf.Int64Value": ScalarType.INT64,
-  "google.protobuf.UInt64Value": ScalarType.UINT64,
-  "google.protobuf.Int32Value": ScalarType.INT32,
-  "google.protobuf.UInt32Value": ScalarType.UINT32,
-  "google.protobuf.BoolValue": ScalarType.BOOL,
-  "google.protobuf.StringValue": ScalarType.STRING,
-  "google.protobuf.BytesValue": ScalarType.BYTES,
-};
-
-/** Inline schemas of well-known types with a special JSON form. */
-function wellKnownSchema(typeName: string): JsonObject | undefined {
-  switch (typeName) {
-    case "google.protobuf.Timestamp":
-      return { type: "string", format: "date-time" };
-    case "google.protobuf.Duration":
-      return {
-        type: "string",
-        pattern: "^-?[0-9]+(\\.[0-9]{1,9})?s$",
-        description: 'A duration in seconds with an "s" suffix, e.g. "1.5s".',
-      };
-    case "google.protobuf.Struct":
-      return { type: "object", additionalProperties: true };
-    case "google.protobuf.Value":
-      return {};
-    case "google.protobuf.ListValue":
-      return { type: "array", items: {} };
-    case "google.protobuf.Empty":
-      return { type: "object" };
-    case "google.protobuf.FieldMask":
-      return { type: "string", description: "Comma-separated lowerCamelCase field paths." };
-    case "google.protobuf.Any":
-      return {
-        type: "object",
-        properties: { "@type": { type: "string" } },
-        required: ["@type"],
-        additionalProperties: true,
-      };
-  }
-  const wrapped = WRAPPERS[typeName];
-  return wrapped === undefined ? undefined : scalarSchema(wrapped);
-}
-
-/** Whether one query string value can set a field of this message type. */
-function stringSettable(typeName: string): boolean {
-  return typeName in WRAPPERS ||
-    ["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"]
-      .includes(typeName);
-}
-
-class SchemaBuilder {
-  readonly schemas: JsonObject = {};
-
-  constructor(readonly comments: Map<string, string>) {}
-
-  describe(schema: JsonObject, name: string): JsonObject {
-    const text = this.comments.get(name);
-    return text ? { ...schema, description: text } : schema;
-  }
-
-  enumRef(desc: DescEnum): JsonObject {
-    if (desc.typeName === "google.protobuf.NullValue") return { type: "null" };
-    if (!(desc.typeName in this.schemas)) {
-      const lines = desc.values
-        .map((v) => [v.name, this.comments.get(`${desc.typeName}.${v.name}`)])
-        .filter(([, text]) => text)
-        .map(([name, text]) => `- \`${name}\`: ${text}`);
-      const intro = this.comments.get(desc.typeName) ?? "";
-      this.schemas[desc.typeName] = {
-        type: "string",
-        enum: desc.values.map((v) => v.name),
-        ...(intro || lines.length ? { description: [intro, ...lines].join("\n") } : {}),
-      };
-    }
-    return ref(desc.typeName);
-  }
-
-  messageRef(desc: DescMessage): JsonObject {
-    const wkt = wellKnownSchema(desc.typeName);
-    if (wkt) return wkt;
-    if (!(desc.typeName in this.schemas)) {
-      this.schemas[desc.typeName] = {}; // placeholder, for recursive types
-      this.schemas[desc.typeName] = this.messageSchema(desc);
-    }
-    return ref(desc.typeName);
-  }
-
-  messageSchema(desc: DescMessage, omit: ReadonlySet<string> = new Set()): JsonObject {
-    const properties: JsonObject = {};
-    for (const field of desc.fields) {
-      if (!omit.has(field.name)) properties[field.jsonName] = this.fieldSchema(field);
-    }
-    const oneofs = desc.oneofs.map((o) =>
-      `Only one of ${o.fields.map((f) => `\`${f.jsonName}\``).join(", ")} is set.`
-    );
-    const text = [this.comments.get(desc.typeName) ?? "", ...oneofs].filter((t) => t).join("\n\n");
-    return { type: "object", ...(text ? { description: text } : {}), properties };
-  }
-
-  valueSchema(field: DescField): JsonObject {
-    if (field.enum) return this.enumRef(field.enum);
-    if (field.message) return this.messageRef(field.message);
-    return field.scalar === undefined ? {} : scalarSchema(field.scalar);
-  }
-
-  fieldSchema(field: DescField): JsonObject {
-    const name = `${field.parent.typeName}.${field.name}`;
-    switch (field.fieldKind) {
-      case "list":
-        return this.describe({ type: "array", items: this.valueSchema(field) }, name);
-      case "map":
-        return this.describe(
-          { type: "object", additionalProperties: this.valueSchema(field) },
-          name,
-        );
-      default:
-        return this.describe(this.valueSchema(field), name);
-    }
-  }
 }
 
 /** The OpenAPI path of a template: variables as `{field.path}`, the verb kept. */
@@ -373,6 +216,12 @@ function operation(b: SchemaBuilder, route: Route, operationId: string): JsonObj
         },
       }
       : { description: outComment, content: { "application/json": { schema } } },
+    ...operationErrors({
+      httpMethod: route.httpMethod,
+      hasPathVariables: route.template.variables.length > 0,
+      hasBody: route.body !== "",
+      secured: true,
+    }),
     default: {
       description: "An error, with the gRPC status code mapped to the HTTP status.",
       content: { "application/json": { schema: ref(ERROR_SCHEMA) } },
@@ -414,12 +263,14 @@ export function openApiDocument(
     type: "object",
     properties: { status: { type: "string", examples: [text] } },
   });
+  // The open routes: `security: []` overrides the document's bearer requirement.
   paths["/healthz"] = {
     get: {
       operationId: "healthz",
       tags: ["health"],
       summary: "Liveness: always 200 while the process serves requests.",
-      responses: { "200": jsonContent("Alive.", status("ok")) },
+      security: [],
+      responses: { "200": jsonContent("Alive.", status("ok")), "403": errorRef("403") },
     },
   };
   paths["/readyz"] = {
@@ -427,12 +278,15 @@ export function openApiDocument(
       operationId: "readyz",
       tags: ["health"],
       summary: "Readiness: 200 when the orchestrator is ready, else 503.",
+      security: [],
       responses: {
         "200": jsonContent("Ready.", status("ready")),
+        "403": errorRef("403"),
         "503": jsonContent("Not ready.", status("not ready")),
       },
     },
   };
+  paths["/v1/session"] = sessionPaths();
   b.schemas[ERROR_SCHEMA] = {
     type: "object",
     description: "An error: the gRPC status code, a message for people, and details.",
@@ -454,9 +308,78 @@ export function openApiDocument(
       version: info.version ?? "v1",
       ...(info.description ? { description: info.description } : {}),
     },
-    tags,
+    servers: [
+      { url: "/", description: "The gateway that serves this document." },
+      { url: "http://127.0.0.1:8080", description: "The default listener (`--http`)." },
+    ],
+    security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+    tags: [...tags, { name: "health", description: "Liveness and readiness, always open." }, {
+      name: "session",
+      description: "The dashboard's sign-in, always open.",
+    }],
     paths,
-    components: { schemas: b.schemas },
+    components: {
+      schemas: b.schemas,
+      responses: errorResponses(),
+      securitySchemes: SECURITY_SCHEMES,
+    },
+  };
+}
+
+/**
+ * How clients authenticate. Authentication is on when a listener is beyond loopback
+ * (unless `--insecure`); on loopback nothing is asked, and the schemes are not checked.
+ */
+const SECURITY_SCHEMES: JsonObject = {
+  bearerAuth: {
+    type: "http",
+    scheme: "bearer",
+    description: "The access token from `<data>/auth-token` (made on the first start), as " +
+      "`Authorization: Bearer <token>`.",
+  },
+  sessionCookie: {
+    type: "apiKey",
+    in: "cookie",
+    name: SESSION_COOKIE,
+    description: "The dashboard's session cookie, set by `POST /v1/session`.",
+  },
+};
+
+/** `POST` and `DELETE /v1/session`: the dashboard's sign-in, open without credentials. */
+function sessionPaths(): JsonObject {
+  const noContent = { description: "Done; the cookie is set (or cleared)." };
+  return {
+    post: {
+      operationId: "session_create",
+      tags: ["session"],
+      summary: "Signs in: checks the token and sets the session cookie.",
+      security: [],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              properties: { token: { type: "string", description: "The access token." } },
+              required: ["token"],
+            },
+          },
+        },
+      },
+      responses: {
+        "204": noContent,
+        "400": errorRef("400"),
+        "401": errorRef("401"),
+        "403": errorRef("403"),
+      },
+    },
+    delete: {
+      operationId: "session_delete",
+      tags: ["session"],
+      summary: "Signs out: clears the session cookie.",
+      security: [],
+      responses: { "204": noContent, "403": errorRef("403") },
+    },
   };
 }
 

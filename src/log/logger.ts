@@ -1,7 +1,8 @@
 /**
  * The orchestrator's structured logger: one line per record to stderr, as readable text or
  * as JSON lines (`--log-format json`), and as JSON lines to a size-rotated file in the
- * data directory. Sinks queue lines and write in the background (see `sinks.ts`): logging
+ * data directory. Under systemd, stderr lines carry the journal's `<N>` level prefixes
+ * (see `journal.ts`). Sinks queue lines and write in the background (see `sinks.ts`): logging
  * never blocks the event loop, and a flood drops lines (counted) instead of growing memory.
  */
 import { type LogFormat, type QueuedSink, RotatingFileSink, WriterSink } from "./sinks.ts";
@@ -12,14 +13,18 @@ export type Level = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** The syslog priority of each level, as the journal reads it from a `<N>` line prefix. */
+export const JOURNAL_PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
 /** Extra fields of a record. */
 export type Fields = Record<string, unknown>;
 
 /**
- * Writes a finished line somewhere (stderr, a rotating file...). A sink may ask for its
- * own `format` (the file is always JSON), and may buffer: `flush` and `close` finish it.
+ * Writes a finished line (of a record at `level`) somewhere (stderr, a rotating file...).
+ * A sink may ask for its own `format` (the file is always JSON), and may buffer: `flush`
+ * and `close` finish it.
  */
-export type LogSink = ((line: string) => void) & {
+export type LogSink = ((line: string, level: Level) => void) & {
   format?: LogFormat;
   flush?: () => Promise<void>;
   close?: () => Promise<void>;
@@ -92,7 +97,7 @@ export class Logger {
     const lines: Partial<Record<LogFormat, string>> = {};
     for (const sink of this.options.sinks) {
       const as = sink.format ?? this.options.format;
-      sink(lines[as] ??= this.format(level, msg, fields, time, as));
+      sink(lines[as] ??= this.format(level, msg, fields, time, as), level);
     }
   }
 
@@ -128,6 +133,12 @@ export interface LoggerOptions {
   maxQueueBytes?: number;
   /** Where the stderr lines go; Deno.stderr by default (tests pass a slow writer). */
   stderr?: { write(p: Uint8Array): Promise<number> };
+  /**
+   * stderr is the systemd journal (see `journal.ts`): each stderr line starts with its
+   * level as `<N>` (the journal's priority), and text lines leave out the time, which the
+   * journal records itself.
+   */
+  journal?: boolean;
 }
 
 /**
@@ -146,7 +157,19 @@ export function createLogger(
     logger.format("warn", `${dropped} log lines dropped`, { dropped }, new Date(), as);
   const queue = { maxQueueBytes: options.maxQueueBytes };
   const stderr = options.stderr ?? Deno.stderr;
-  sinks.push(queuedSink(new WriterSink(stderr, { ...queue, format, notice: notice(format) })));
+  if (options.journal) {
+    const journalNotice = (dropped: number) =>
+      `<${JOURNAL_PRIORITY.warn}>${notice(format)(dropped)}`;
+    const sink = queuedSink(new WriterSink(stderr, { ...queue, format, notice: journalNotice }));
+    // A text line starts with its ISO time and a space: the journal stamps lines itself.
+    const body = (line: string) => format === "text" ? line.slice(line.indexOf(" ") + 1) : line;
+    sinks.push(Object.assign(
+      (line: string, level: Level) => sink(`<${JOURNAL_PRIORITY[level]}>${body(line)}`, level),
+      { format, flush: sink.flush, close: sink.close },
+    ));
+  } else {
+    sinks.push(queuedSink(new WriterSink(stderr, { ...queue, format, notice: notice(format) })));
+  }
   if (options.file) {
     sinks.push(queuedSink(
       new RotatingFileSink({ ...options.file, ...queue, format: "json", notice: notice("json") }),

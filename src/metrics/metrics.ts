@@ -4,22 +4,25 @@
  *
  * Families (all `callassistant_` unless noted):
  * - `module_state{module,state}` 1 for the module's current state, 0 for the others;
- *   `module_up{module}`, `module_restarts{module}`, `module_uptime_seconds{module}`,
+ *   `module_up{module}`, `module_restarts_total{module}` (never reset by a start by hand),
+ *   `module_start_time_seconds{module}` (while running),
  *   `module_event_channel_up{module}` (an open EventService.Connect stream).
  * - `module_rpc_duration_seconds{module,method,code}`: orchestrator-to-module calls.
- * - `http_request_duration_seconds{method,route,status}`: gateway requests (route is the
+ * - `http_request_duration_seconds{method,route,code}` (code: the HTTP status): gateway requests (route is the
  *   path template, e.g. `/v1/modules/{name}`; streams are measured to their headers).
  * - `grpc_server_duration_seconds{method,code}`: calls to the orchestrator's gRPC server.
  * - `events_total{source,module,type}`, `events_throttled_total{module,kind}`,
  *   `event_history_events`, `event_watchers`.
- * - `flows{state}` from the flows area's callback.
- * - process: `process_resident_memory_bytes`, `process_heap_bytes`, `process_cpu_seconds_total`,
- *   `process_start_time_seconds`, `deno_memory_heap_used_bytes`, `deno_memory_external_bytes`.
+ * - `flows{state}` from the flows area's callback, every state (0 when none).
+ * - `build_info{version,deno,v8,typescript,target}` 1 (`build_info.ts`).
+ * - the standard `process_*` metrics (`process_metrics.ts`), `deno_memory_heap_total_bytes`,
+ *   `deno_memory_heap_used_bytes`, `deno_memory_external_bytes`.
  * - `module_<name>{module,...}`: samples modules report with ReportMetrics.
  */
 import * as client from "./prom.ts";
-import process from "node:process";
-import { ModuleState } from "@callassistant/protocol";
+import { FlowState, ModuleState } from "@callassistant/protocol";
+import { registerBuildInfo } from "./build_info.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import type { EventBus } from "../events/event_bus.ts";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code } from "@callassistant/rpc";
@@ -49,6 +52,10 @@ const MAX_EVENT_SERIES = 2000;
 const STATE_NAMES = Object.entries(ModuleState)
   .filter(([k, v]) => typeof v === "number" && v !== ModuleState.UNSPECIFIED && isNaN(Number(k)))
   .map(([k, v]) => [k, v as ModuleState] as const);
+
+/** Every flow state by its short name (ACTIVE), as the flows area counts them. */
+const FLOW_STATE_NAMES: readonly string[] = Object.keys(FlowState)
+  .filter((k) => isNaN(Number(k)) && k !== "UNSPECIFIED");
 
 /** What the metrics read at scrape time. */
 export interface MetricsSources {
@@ -80,9 +87,9 @@ export class Metrics {
   /** Gateway request latency. */
   readonly httpRequests = new client.Histogram({
     name: "callassistant_http_request_duration_seconds",
-    help: "Duration of HTTP gateway requests by method, route template and status " +
+    help: "Duration of HTTP gateway requests by method, route template and status code " +
       "(streaming responses until their headers).",
-    labelNames: ["method", "route", "status"] as const,
+    labelNames: ["method", "route", "code"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
@@ -144,27 +151,30 @@ export class Metrics {
         }
       },
     });
-    new client.Gauge({
-      name: "callassistant_module_restarts",
-      help: "Automatic restarts of the module since it was last started by hand.",
+    new client.Counter({
+      name: "callassistant_module_restarts_total",
+      help: "Automatic restarts of the module (every instance) since the orchestrator started; " +
+        "a start by hand does not reset it.",
       labelNames: ["module"] as const,
       registers: reg,
       collect() {
         this.reset();
-        for (const r of registry.list()) this.set({ module: r.name }, r.restarts);
+        for (const r of registry.list()) {
+          const total = [r, ...r.replicas].reduce((n, i) => n + i.restartsTotal, 0);
+          this.inc({ module: r.name }, total);
+        }
       },
     });
     new client.Gauge({
-      name: "callassistant_module_uptime_seconds",
-      help: "Seconds since the module's current process started; 0 when not running.",
+      name: "callassistant_module_start_time_seconds",
+      help: "Start time of the module's current process since unix epoch in seconds; " +
+        "no sample while it is not running.",
       labelNames: ["module"] as const,
       registers: reg,
       collect() {
         this.reset();
-        const now = Date.now();
         for (const r of registry.list()) {
-          const running = r.pid > 0 && r.startedAt;
-          this.set({ module: r.name }, running ? (now - r.startedAt!.getTime()) / 1000 : 0);
+          if (r.pid > 0 && r.startedAt) this.set({ module: r.name }, r.startedAt.getTime() / 1000);
         }
       },
     });
@@ -184,12 +194,17 @@ export class Metrics {
     const flowStates = () => this.flowStates?.() ?? new Map<string, number>();
     new client.Gauge({
       name: "callassistant_flows",
-      help: "Flows by state.",
+      help: "Flows by state; every state has a sample (0 when no flow is in it).",
       labelNames: ["state"] as const,
       registers: reg,
       collect() {
         this.reset();
-        for (const [state, n] of flowStates()) this.set({ state }, n);
+        const counts = flowStates();
+        for (const state of FLOW_STATE_NAMES) this.set({ state }, counts.get(state) ?? 0);
+        // A state the table above does not know still shows.
+        for (const [state, n] of counts) {
+          if (!FLOW_STATE_NAMES.includes(state)) this.set({ state }, n);
+        }
       },
     });
     new client.Gauge({
@@ -208,17 +223,10 @@ export class Metrics {
         this.set(bus.watchers);
       },
     });
+    registerProcessMetrics(this.registry);
     new client.Gauge({
-      name: "process_resident_memory_bytes",
-      help: "Resident memory size in bytes.",
-      registers: reg,
-      collect() {
-        this.set(Deno.memoryUsage().rss);
-      },
-    });
-    new client.Gauge({
-      name: "process_heap_bytes",
-      help: "JavaScript heap size (allocated) in bytes.",
+      name: "deno_memory_heap_total_bytes",
+      help: "JavaScript heap allocated by V8 in bytes.",
       registers: reg,
       collect() {
         this.set(Deno.memoryUsage().heapTotal);
@@ -240,25 +248,7 @@ export class Metrics {
         this.set(Deno.memoryUsage().external);
       },
     });
-    new client.Counter({
-      name: "process_cpu_seconds_total",
-      help: "User and system CPU time spent in seconds.",
-      registers: reg,
-      collect() {
-        const u = process.cpuUsage();
-        this.reset();
-        this.inc((u.user + u.system) / 1e6);
-      },
-    });
-    const startSeconds = Math.round(Date.now() / 1000 - performance.now() / 1000);
-    new client.Gauge({
-      name: "process_start_time_seconds",
-      help: "Start time of the process since the Unix epoch in seconds.",
-      registers: reg,
-      collect() {
-        this.set(startSeconds);
-      },
-    });
+    registerBuildInfo(this.registry);
 
     bus.subscribe((event) => {
       const module = event.module;
@@ -284,7 +274,7 @@ export class Metrics {
 
   /** Records a gateway request. */
   observeHttp(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.observe({ method, route, status: String(status) }, seconds);
+    this.httpRequests.observe({ method, route, code: String(status) }, seconds);
   }
 
   /** Records a call to the gRPC server. */

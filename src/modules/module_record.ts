@@ -29,6 +29,15 @@ export class ModuleRecord {
   pid = 0;
   port = 0;
   restarts = 0;
+  /**
+   * Automatic restarts over the orchestrator's life: unlike `restarts`, a start by hand
+   * never resets it (the `callassistant_module_restarts_total` counter).
+   */
+  restartsTotal = 0;
+  /** Starts over the module's life, by hand or automatic: the next run's number. */
+  runs = 0;
+  /** The number of the current (or last) run: 0 for the first start, never reset. */
+  run = 0;
   startedAt?: Date;
   exitCode?: number;
   exitSignal = "";

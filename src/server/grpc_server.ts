@@ -2,6 +2,7 @@
  * The orchestrator's gRPC server: EventService for modules, ControlService and
  * ConfigService for clients, grpc.health.v1.Health, and reflection v1 and v1alpha.
  */
+import { statusDetailsBin } from "../api_conventions/error_details.ts";
 import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "@callassistant/protocol/grpc/health/v1";
@@ -101,6 +102,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcL
     addService(server, service, impl, {
       onInternalError,
       onCallEnd,
+      statusDetails: statusDetailsBin,
       authorize: (ctx) => {
         admit(ctx);
         if (requiresAuth) checkToken?.(ctx);

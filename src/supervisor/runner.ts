@@ -113,6 +113,8 @@ export class ModuleRunner {
     const generation = ++this.generation;
     const m = this.manifest;
     const record = this.record;
+    // Runs are numbered over the module's life: a start by hand does not reset them.
+    record.run = record.runs++;
     this.setState(ModuleState.STARTING, reason);
     this.ctx.registry.resetHealth(record);
     record.registration = undefined;
@@ -155,7 +157,7 @@ export class ModuleRunner {
         moduleId: record.name,
         orchestratorVersion: this.ctx.version,
         orchestratorAddress: this.ctx.orchestratorAddress,
-        restart: record.restarts,
+        restart: record.run,
       }, { timeoutMs: m.startTimeoutMs, signal: abort.signal });
       if (generation !== this.generation) return;
       record.registration = registration;
@@ -222,7 +224,7 @@ export class ModuleRunner {
     }
     if (this.ctx.dev) env.CALL_ASSISTANT_DEV = "1";
     else delete env.CALL_ASSISTANT_DEV;
-    const restart = record.restarts;
+    const restart = record.run;
     let proc: ModuleProcess;
     try {
       // Another user (manifest `user:`): its identity, its data directory.
@@ -461,6 +463,7 @@ export class ModuleRunner {
     this.restartTimer = this.clock.setTimeout(() => {
       if (generation !== this.generation || !this.wanted) return;
       this.record.restarts++;
+      this.record.restartsTotal++;
       this.launch(`restart ${this.record.restarts} after: ${reason}`);
     }, next.delayMs);
   }

@@ -8,7 +8,7 @@ import { create, type DescMethod, fromJson, type JsonObject, toJson } from "@buf
 import { ConfigService } from "@callassistant/protocol";
 import { ControlService } from "@callassistant/protocol";
 import { ModuleState } from "@callassistant/protocol";
-import { buildRoutes } from "../../src/gateway/transcoder.ts";
+import { buildRoutes } from "../../src/gateway/route_table.ts";
 import { createClient } from "@callassistant/rpc";
 import { toRpcError } from "@callassistant/rpc";
 import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";

@@ -8,7 +8,7 @@ import { type Module, ModuleSchema, ModuleState, Severity } from "@callassistant
 import { Code, RpcError } from "@callassistant/rpc";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { bindService, createGateway, type GatewayOptions } from "../../src/gateway/app.ts";
-import { buildRoutes } from "../../src/gateway/transcoder.ts";
+import { buildRoutes } from "../../src/gateway/route_table.ts";
 
 interface ErrorBody {
   code: number;

@@ -42,7 +42,8 @@ Deno.test("openapi: operations have unique ids, summaries and error responses", 
   assert.equal(at(get, "parameters", 0, "in"), "path");
   assert.equal(at(get, "parameters", 0, "description"), "The module name.");
   for (const [path, verb, op] of operations()) {
-    assert.ok(at(op, "responses", "200"), `${verb} ${path} has a 200 response`);
+    const success = Object.keys(at(op, "responses") as JsonObject).filter((s) => /^2/.test(s));
+    assert.ok(success.length > 0, `${verb} ${path} has a 2xx response`);
   }
 });
 
@@ -76,9 +77,11 @@ Deno.test("openapi: every $ref points at a schema", () => {
   walk(doc);
   assert.ok(refs.length > 0);
   for (const ref of refs) {
-    const name = ref.replace("#/components/schemas/", "");
-    assert.ok(name in schemas, `${ref} resolves`);
+    // A schema (whose name has dots) or a shared response.
+    const [kind, name] = ref.replace("#/components/", "").split(/\/(.*)/s);
+    assert.ok(name in (at(doc, "components", kind) as JsonObject), `${ref} resolves`);
   }
+  assert.ok(refs.some((r) => r.startsWith("#/components/schemas/")));
   assert.equal(at(schemas, "callassistant.v1.Module", "properties", "restarts", "type"), "integer");
   assert.deepEqual(at(schemas, "callassistant.v1.Module", "properties", "startedAt"), {
     type: "string",

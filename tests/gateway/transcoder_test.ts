@@ -12,14 +12,9 @@ import { ConfigService } from "@callassistant/protocol";
 import { ControlService } from "@callassistant/protocol";
 import { http } from "@callassistant/protocol/google/api/annotations";
 import { Code, RpcError } from "@callassistant/rpc";
-import {
-  buildRoutes,
-  decodeRequest,
-  matchRoute,
-  matchTemplate,
-  parseTemplate,
-  type Route,
-} from "../../src/gateway/transcoder.ts";
+import { matchTemplate, parseTemplate } from "../../src/gateway/path_template.ts";
+import { buildRoutes, matchRoute, type Route } from "../../src/gateway/route_table.ts";
+import { decodeRequest } from "../../src/gateway/request_decoding.ts";
 
 const services: DescService[] = [ControlService, ConfigService];
 const routes = buildRoutes(services);

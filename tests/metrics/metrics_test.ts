@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` of the real orchestrator: valid Prometheus text (a third-party parser
- * and a strict line check), with module states, restarts, uptime, module RPC latency,
+ * and a strict line check), with module states, restarts, start times, module RPC latency,
  * gateway request latency, events per module and type, flows, module-reported samples
  * and process memory.
  */
@@ -94,13 +94,13 @@ Deno.test("metrics: /metrics parses as Prometheus text and covers modules, RPCs,
       "1",
     );
     assert.equal(
-      sample(families.get("callassistant_module_restarts"), { module: "reporter" })?.value,
+      sample(families.get("callassistant_module_restarts_total"), { module: "reporter" })?.value,
       "0",
     );
-    const uptime = sample(families.get("callassistant_module_uptime_seconds"), {
+    const started = sample(families.get("callassistant_module_start_time_seconds"), {
       module: "reporter",
     });
-    assert.ok(Number(uptime?.value) > 0);
+    assert.ok(Number(started?.value) > 1.7e9);
     assert.equal(
       sample(families.get("callassistant_module_event_channel_up"), { module: "reporter" })?.value,
       "1",
@@ -120,12 +120,12 @@ Deno.test("metrics: /metrics parses as Prometheus text and covers modules, RPCs,
     assert.equal(families.get("callassistant_http_request_duration_seconds")?.type, "HISTOGRAM");
     assert.ok(lines.some((l) =>
       l.startsWith(
-        'callassistant_http_request_duration_seconds_count{method="GET",route="/v1/modules/{name}",status="200"} ',
+        'callassistant_http_request_duration_seconds_count{method="GET",route="/v1/modules/{name}",code="200"} ',
       )
     ));
     assert.ok(lines.some((l) =>
       l.startsWith(
-        'callassistant_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"} ',
+        'callassistant_http_request_duration_seconds_count{method="GET",route="unmatched",code="404"} ',
       )
     ));
 

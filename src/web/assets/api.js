@@ -98,6 +98,31 @@ export async function api(method, path, body) {
   return json;
 }
 
+/** Pages that `listAll` reads at most, so a runaway list cannot keep the page busy. */
+const MAX_PAGES = 50;
+
+/**
+ * GETs every page of a list RPC (`pageSize`/`pageToken`, AIP-158) and returns the items
+ * of `key` from all of them; `path` may carry filters in its query already.
+ * @param {string} path
+ * @param {string} key
+ * @returns {Promise<any[]>}
+ */
+export async function listAll(path, key) {
+  /** @type {any[]} */
+  const items = [];
+  let token = "";
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const query = new URLSearchParams({ pageSize: "1000" });
+    if (token) query.set("pageToken", token);
+    const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}${query}`);
+    items.push(...(page[key] ?? []));
+    token = page.nextPageToken ?? "";
+    if (!token) break;
+  }
+  return items;
+}
+
 /**
  * Runs `fn` now and then every `ms` after it finishes, until `stop()`. `now()` runs it
  * again at once (after a run in progress). `fn` shows its own errors.

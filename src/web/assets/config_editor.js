@@ -3,7 +3,7 @@
 
 import { h, renderIfChanged } from "./dom.js";
 import { formatTime } from "./format.js";
-import { api } from "./api.js";
+import { api, listAll } from "./api.js";
 import { showFormMessage } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { urls } from "./protocol.js";
@@ -134,7 +134,7 @@ export function configHistory(name) {
   const el = h("div", {});
   async function load() {
     try {
-      const { revisions = [] } = await api("GET", urls.moduleConfigRevisions(name));
+      const revisions = await listAll(urls.moduleConfigRevisions(name), "revisions");
       renderIfChanged(el, revisions, () =>
         revisions.length
           ? h(

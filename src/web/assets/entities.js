@@ -14,7 +14,7 @@ import {
   td,
 } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
-import { api, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { ENTITY_KINDS, ENTITY_STATES, ENUM_PREFIX, urls } from "./protocol.js";
@@ -284,12 +284,11 @@ export function entitiesView() {
     if (fModule.select.value) query.set("module", fModule.select.value);
     if (fState.select.value) query.set("state", fState.select.value);
     try {
-      const [modulesRes, entitiesRes] = await Promise.all([
-        api("GET", urls.modules()),
-        api("GET", urls.entities(query)),
+      const [modulesRes, entities] = await Promise.all([
+        listAll(urls.modules(), "modules"),
+        listAll(urls.entities(query), "entities"),
       ]);
-      modules = modulesRes.modules ?? [];
-      const entities = entitiesRes.entities ?? [];
+      modules = modulesRes;
       const types = [...new Set(allCapabilities(modules).map((c) => c.capability.entityType))]
         .sort();
       setOptions(fType.select, types.map((t) => [t, t]), "All types");

@@ -13,7 +13,7 @@ import {
   td,
 } from "./dom.js";
 import { badge, formatMedia, short, updateBadge, words } from "./format.js";
-import { api, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, QUALITY_PRESETS, urls } from "./protocol.js";
 
@@ -265,14 +265,11 @@ export function flowsView() {
 
   const p = poll(async () => {
     try {
-      const [flowsRes, entitiesRes] = await Promise.all([
-        api("GET", urls.flows()),
-        api("GET", urls.entities()),
+      const [flows, allEntities] = await Promise.all([
+        listAll(urls.flows(), "flows"),
+        listAll(urls.entities(), "entities"),
       ]);
-      const flows = flowsRes.flows ?? [];
-      const entities = (entitiesRes.entities ?? []).filter((e) =>
-        short(e.origin, "ENTITY_ORIGIN_") !== "FLOW"
-      );
+      const entities = allEntities.filter((e) => short(e.origin, "ENTITY_ORIGIN_") !== "FLOW");
       const kind = (e) => short(e.kind, ENUM_PREFIX.entityKind);
       setOptions(
         source.select,

@@ -3,7 +3,7 @@
 
 import { cell, h, keyedRows, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
@@ -133,7 +133,7 @@ export function modulesView() {
 
   const p = poll(async () => {
     try {
-      const { modules = [] } = await api("GET", urls.modules());
+      const modules = await listAll(urls.modules(), "modules");
       keyedRows(tbody, modules, (m) => m.name, create, update);
       empty.hidden = modules.length > 0;
       showLoadError(loadError, wrap, "modules", null);

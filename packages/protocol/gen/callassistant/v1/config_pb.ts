@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file callassistant/v1/config.proto.
  */
 export const file_callassistant_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jYWxsYXNzaXN0YW50L3YxL2NvbmZpZy5wcm90bxIQY2FsbGFzc2lzdGFudC52MSKfAQoOQ29uZmlnUmV2aXNpb24SDgoGbW9kdWxlGAEgASgJEhAKCHJldmlzaW9uGAIgASgEEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgFIAEoCSImChZHZXRNb2R1bGVDb25maWdSZXF1ZXN0EgwKBG5hbWUYASABKAkidQoXR2V0TW9kdWxlQ29uZmlnUmVzcG9uc2USMQoHY3VycmVudBgBIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuQ29uZmlnUmV2aXNpb24SJwoGc2NoZW1hGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJ+ChZTZXRNb2R1bGVDb25maWdSZXF1ZXN0EgwKBG5hbWUYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoBBISCgp1cGRhdGVkX2J5GAQgASgJIkwKF1NldE1vZHVsZUNvbmZpZ1Jlc3BvbnNlEjEKB2N1cnJlbnQYASABKAsyIC5jYWxsYXNzaXN0YW50LnYxLkNvbmZpZ1JldmlzaW9uIioKGkxpc3RDb25maWdSZXZpc2lvbnNSZXF1ZXN0EgwKBG5hbWUYASABKAkiUgobTGlzdENvbmZpZ1JldmlzaW9uc1Jlc3BvbnNlEjMKCXJldmlzaW9ucxgBIAMoCzIgLmNhbGxhc3Npc3RhbnQudjEuQ29uZmlnUmV2aXNpb24yzAMKDUNvbmZpZ1NlcnZpY2USiQEKD0dldE1vZHVsZUNvbmZpZxIoLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlQ29uZmlnUmVxdWVzdBopLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlQ29uZmlnUmVzcG9uc2UiIYLT5JMCGxIZL3YxL21vZHVsZXMve25hbWV9L2NvbmZpZxKMAQoPU2V0TW9kdWxlQ29uZmlnEiguY2FsbGFzc2lzdGFudC52MS5TZXRNb2R1bGVDb25maWdSZXF1ZXN0GikuY2FsbGFzc2lzdGFudC52MS5TZXRNb2R1bGVDb25maWdSZXNwb25zZSIkgtPkkwIeOgEqGhkvdjEvbW9kdWxlcy97bmFtZX0vY29uZmlnEp8BChNMaXN0Q29uZmlnUmV2aXNpb25zEiwuY2FsbGFzc2lzdGFudC52MS5MaXN0Q29uZmlnUmV2aXNpb25zUmVxdWVzdBotLmNhbGxhc3Npc3RhbnQudjEuTGlzdENvbmZpZ1JldmlzaW9uc1Jlc3BvbnNlIiuC0+STAiUSIy92MS9tb2R1bGVzL3tuYW1lfS9jb25maWcvcmV2aXNpb25zYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jYWxsYXNzaXN0YW50L3YxL2NvbmZpZy5wcm90bxIQY2FsbGFzc2lzdGFudC52MSKfAQoOQ29uZmlnUmV2aXNpb24SDgoGbW9kdWxlGAEgASgJEhAKCHJldmlzaW9uGAIgASgEEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgFIAEoCSImChZHZXRNb2R1bGVDb25maWdSZXF1ZXN0EgwKBG5hbWUYASABKAkidQoXR2V0TW9kdWxlQ29uZmlnUmVzcG9uc2USMQoHY3VycmVudBgBIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuQ29uZmlnUmV2aXNpb24SJwoGc2NoZW1hGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJ+ChZTZXRNb2R1bGVDb25maWdSZXF1ZXN0EgwKBG5hbWUYASABKAkSJwoGY29uZmlnGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoBBISCgp1cGRhdGVkX2J5GAQgASgJIkwKF1NldE1vZHVsZUNvbmZpZ1Jlc3BvbnNlEjEKB2N1cnJlbnQYASABKAsyIC5jYWxsYXNzaXN0YW50LnYxLkNvbmZpZ1JldmlzaW9uIlEKGkxpc3RDb25maWdSZXZpc2lvbnNSZXF1ZXN0EgwKBG5hbWUYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiawobTGlzdENvbmZpZ1JldmlzaW9uc1Jlc3BvbnNlEjMKCXJldmlzaW9ucxgBIAMoCzIgLmNhbGxhc3Npc3RhbnQudjEuQ29uZmlnUmV2aXNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMswDCg1Db25maWdTZXJ2aWNlEokBCg9HZXRNb2R1bGVDb25maWcSKC5jYWxsYXNzaXN0YW50LnYxLkdldE1vZHVsZUNvbmZpZ1JlcXVlc3QaKS5jYWxsYXNzaXN0YW50LnYxLkdldE1vZHVsZUNvbmZpZ1Jlc3BvbnNlIiGC0+STAhsSGS92MS9tb2R1bGVzL3tuYW1lfS9jb25maWcSjAEKD1NldE1vZHVsZUNvbmZpZxIoLmNhbGxhc3Npc3RhbnQudjEuU2V0TW9kdWxlQ29uZmlnUmVxdWVzdBopLmNhbGxhc3Npc3RhbnQudjEuU2V0TW9kdWxlQ29uZmlnUmVzcG9uc2UiJILT5JMCHjoBKhoZL3YxL21vZHVsZXMve25hbWV9L2NvbmZpZxKfAQoTTGlzdENvbmZpZ1JldmlzaW9ucxIsLmNhbGxhc3Npc3RhbnQudjEuTGlzdENvbmZpZ1JldmlzaW9uc1JlcXVlc3QaLS5jYWxsYXNzaXN0YW50LnYxLkxpc3RDb25maWdSZXZpc2lvbnNSZXNwb25zZSIrgtPkkwIlEiMvdjEvbW9kdWxlcy97bmFtZX0vY29uZmlnL3JldmlzaW9uc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored configuration revision.
@@ -189,6 +189,21 @@ export type ListConfigRevisionsRequest = Message<"callassistant.v1.ListConfigRev
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * The most items to return; 0 for 100, more than 1000 counts as 1000 (AIP-158).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to get the next one; empty for the first
+   * page. The other fields must be the same as on the first page, else INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -210,6 +225,13 @@ export type ListConfigRevisionsResponse = Message<"callassistant.v1.ListConfigRe
    * @generated from field: repeated callassistant.v1.ConfigRevision revisions = 1;
    */
   revisions: ConfigRevision[];
+
+  /**
+   * The token of the next page, for `page_token`; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**

@@ -19,7 +19,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file callassistant/v1/control.proto.
  */
 export const file_callassistant_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYWxsYXNzaXN0YW50L3YxL2NvbnRyb2wucHJvdG8SEGNhbGxhc3Npc3RhbnQudjEiQgoSTGlzdE1vZHVsZXNSZXF1ZXN0EiwKBXN0YXRlGAEgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZSJAChNMaXN0TW9kdWxlc1Jlc3BvbnNlEikKB21vZHVsZXMYASADKAsyGC5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZSIgChBHZXRNb2R1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPQoRR2V0TW9kdWxlUmVzcG9uc2USKAoGbW9kdWxlGAEgASgLMhguY2FsbGFzc2lzdGFudC52MS5Nb2R1bGUiIgoSU3RhcnRNb2R1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPwoTU3RhcnRNb2R1bGVSZXNwb25zZRIoCgZtb2R1bGUYASABKAsyGC5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZSJNChFTdG9wTW9kdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJEioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iPgoSU3RvcE1vZHVsZVJlc3BvbnNlEigKBm1vZHVsZRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlIiQKFFJlc3RhcnRNb2R1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiQQoVUmVzdGFydE1vZHVsZVJlc3BvbnNlEigKBm1vZHVsZRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlIkIKFEdldE1vZHVsZUxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDRIOCgZmb2xsb3cYAyABKAgi2gEKCExvZ0VudHJ5EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm1vZHVsZRgCIAEoCRILCgNwaWQYAyABKA0SDwoHcmVzdGFydBgEIAEoDRIrCgZzdHJlYW0YBSABKA4yGy5jYWxsYXNzaXN0YW50LnYxLkxvZ1N0cmVhbRIMCgRsaW5lGAYgASgJEhAKCHNlcXVlbmNlGAcgASgEEikKBWxldmVsGAggASgOMhouY2FsbGFzc2lzdGFudC52MS5TZXZlcml0eSJCChVHZXRNb2R1bGVMb2dzUmVzcG9uc2USKQoFZW50cnkYASABKAsyGi5jYWxsYXNzaXN0YW50LnYxLkxvZ0VudHJ5IqIBCiFDb250cm9sU2VydmljZUxpc3RFbnRpdGllc1JlcXVlc3QSEwoLZW50aXR5X3R5cGUYASABKAkSKgoEa2luZBgCIAEoDjIcLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5S2luZBIOCgZtb2R1bGUYAyABKAkSLAoFc3RhdGUYBCABKA4yHS5jYWxsYXNzaXN0YW50LnYxLkVudGl0eVN0YXRlIlAKIkNvbnRyb2xTZXJ2aWNlTGlzdEVudGl0aWVzUmVzcG9uc2USKgoIZW50aXRpZXMYASADKAsyGC5jYWxsYXNzaXN0YW50LnYxLkVudGl0eSIeChBHZXRFbnRpdHlSZXF1ZXN0EgoKAmlkGAEgASgJIj0KEUdldEVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5IpIBCiFDb250cm9sU2VydmljZUNyZWF0ZUVudGl0eVJlcXVlc3QSEwoLZW50aXR5X3R5cGUYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZtb2R1bGUYAyABKAkSLgoNY29uZmlndXJhdGlvbhgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSCgoCaWQYBSABKAkiTgoiQ29udHJvbFNlcnZpY2VDcmVhdGVFbnRpdHlSZXNwb25zZRIoCgZlbnRpdHkYASABKAsyGC5jYWxsYXNzaXN0YW50LnYxLkVudGl0eSJwCiRDb250cm9sU2VydmljZUNvbmZpZ3VyZUVudGl0eVJlcXVlc3QSCgoCaWQYASABKAkSLgoNY29uZmlndXJhdGlvbhgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEbmFtZRgDIAEoCSJRCiVDb250cm9sU2VydmljZUNvbmZpZ3VyZUVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5Ij8KIkNvbnRyb2xTZXJ2aWNlRGVzdHJveUVudGl0eVJlcXVlc3QSCgoCaWQYASABKAkSDQoFZm9yY2UYAiABKAgiJQojQ29udHJvbFNlcnZpY2VEZXN0cm95RW50aXR5UmVzcG9uc2UiXgoPRmluZFBhdGhSZXF1ZXN0EhgKEHNvdXJjZV9lbnRpdHlfaWQYASABKAkSGAoQdGFyZ2V0X2VudGl0eV9pZBgCIAEoCRIXCg90YXJnZXRfcHJvdG9jb2wYAyABKAkiUgoQRmluZFBhdGhSZXNwb25zZRIqCgVwYXRocxgBIAMoCzIbLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFQYXRoEhIKCnRvdGFsX2Nvc3QYAiABKAEiUQoQTGlzdEZsb3dzUmVxdWVzdBIqCgVzdGF0ZRgBIAEoDjIbLmNhbGxhc3Npc3RhbnQudjEuRmxvd1N0YXRlEhEKCWVudGl0eV9pZBgCIAEoCSI6ChFMaXN0Rmxvd3NSZXNwb25zZRIlCgVmbG93cxgBIAMoCzIWLmNhbGxhc3Npc3RhbnQudjEuRmxvdyIcCg5HZXRGbG93UmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRGbG93UmVzcG9uc2USJAoEZmxvdxgBIAEoCzIWLmNhbGxhc3Npc3RhbnQudjEuRmxvdyKfAQoRQ3JlYXRlRmxvd1JlcXVlc3QSGAoQc291cmNlX2VudGl0eV9pZBgBIAEoCRIYChB0YXJnZXRfZW50aXR5X2lkGAIgASgJEjEKB3F1YWxpdHkYAyABKAsyIC5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcm9maWxlEgoKAmlkGAQgASgJEhcKD3RhcmdldF9wcm90b2NvbBgFIAEoCSI6ChJDcmVhdGVGbG93UmVzcG9uc2USJAoEZmxvdxgBIAEoCzIWLmNhbGxhc3Npc3RhbnQudjEuRmxvdyIsCh5Db250cm9sU2VydmljZVN0YXJ0Rmxvd1JlcXVlc3QSCgoCaWQYASABKAkiRwofQ29udHJvbFNlcnZpY2VTdGFydEZsb3dSZXNwb25zZRIkCgRmbG93GAEgASgLMhYuY2FsbGFzc2lzdGFudC52MS5GbG93IisKHUNvbnRyb2xTZXJ2aWNlU3RvcEZsb3dSZXF1ZXN0EgoKAmlkGAEgASgJIkYKHkNvbnRyb2xTZXJ2aWNlU3RvcEZsb3dSZXNwb25zZRIkCgRmbG93GAEgASgLMhYuY2FsbGFzc2lzdGFudC52MS5GbG93IlkKGEFkanVzdEZsb3dRdWFsaXR5UmVxdWVzdBIKCgJpZBgBIAEoCRIxCgdxdWFsaXR5GAIgASgLMiAuY2FsbGFzc2lzdGFudC52MS5RdWFsaXR5UHJvZmlsZSJBChlBZGp1c3RGbG93UXVhbGl0eVJlc3BvbnNlEiQKBGZsb3cYASABKAsyFi5jYWxsYXNzaXN0YW50LnYxLkZsb3ciHwoRRGVsZXRlRmxvd1JlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlRmxvd1Jlc3BvbnNlIhgKFkdldFN5c3RlbVN0YXR1c1JlcXVlc3QiTwoQTW9kdWxlU3RhdGVDb3VudBIsCgVzdGF0ZRgBIAEoDjIdLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlU3RhdGUSDQoFY291bnQYAiABKA0i9gIKF0dldFN5c3RlbVN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGdXB0aW1lGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGdycGNfYWRkcmVzcxgEIAEoCRIUCgxodHRwX2FkZHJlc3MYBSABKAkSEwoLbW9kdWxlc19kaXIYBiABKAkSEAoIZGF0YV9kaXIYByABKAkSFAoMbW9kdWxlX2NvdW50GAggASgNEjwKEG1vZHVsZXNfYnlfc3RhdGUYCSADKAsyIi5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZVN0YXRlQ291bnQSFAoMZW50aXR5X2NvdW50GAogASgNEhIKCmZsb3dfY291bnQYCyABKA0SDQoFcmVhZHkYDCABKAgSDwoHcnVudGltZRgNIAEoCSKKAQoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg8KB21vZHVsZXMYASADKAkSDQoFdHlwZXMYAiADKAkSMAoMbWluX3NldmVyaXR5GAMgASgOMhouY2FsbGFzc2lzdGFudC52MS5TZXZlcml0eRIVCghhZnRlcl9pZBgEIAEoBEgAiAEBQgsKCV9hZnRlcl9pZCI6CghFdmVudEdhcBIPCgdmcm9tX2lkGAEgASgEEg0KBXRvX2lkGAIgASgEEg4KBnJlYXNvbhgDIAEoCSJyChNXYXRjaEV2ZW50c1Jlc3BvbnNlEigKBWV2ZW50GAEgASgLMhcuY2FsbGFzc2lzdGFudC52MS5FdmVudEgAEikKA2dhcBgCIAEoCzIaLmNhbGxhc3Npc3RhbnQudjEuRXZlbnRHYXBIAEIGCgRpdGVtIoICChhTZW5kTW9kdWxlQ29tbWFuZFJlcXVlc3QSDAoEbmFtZRgBIAEoCRI9Cg1zZXRfbG9nX2xldmVsGAIgASgLMiQuY2FsbGFzc2lzdGFudC52MS5TZXRMb2dMZXZlbENvbW1hbmRIABIvCgVkcmFpbhgDIAEoCzIeLmNhbGxhc3Npc3RhbnQudjEuRHJhaW5Db21tYW5kSAASMQoGcmVsb2FkGAQgASgLMh8uY2FsbGFzc2lzdGFudC52MS5SZWxvYWRDb21tYW5kSAASKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIJCgdjb21tYW5kIkwKGVNlbmRNb2R1bGVDb21tYW5kUmVzcG9uc2USLwoGcmVzdWx0GAEgASgLMh8uY2FsbGFzc2lzdGFudC52MS5Db21tYW5kUmVzdWx0KlUKCUxvZ1N0cmVhbRIaChZMT0dfU1RSRUFNX1VOU1BFQ0lGSUVEEAASFQoRTE9HX1NUUkVBTV9TVERPVVQQARIVChFMT0dfU1RSRUFNX1NUREVSUhACMrUWCg5Db250cm9sU2VydmljZRJvCgtMaXN0TW9kdWxlcxIkLmNhbGxhc3Npc3RhbnQudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GiUuY2FsbGFzc2lzdGFudC52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIhOC0+STAg0SCy92MS9tb2R1bGVzEnAKCUdldE1vZHVsZRIiLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlUmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlUmVzcG9uc2UiGoLT5JMCFBISL3YxL21vZHVsZXMve25hbWV9En8KC1N0YXJ0TW9kdWxlEiQuY2FsbGFzc2lzdGFudC52MS5TdGFydE1vZHVsZVJlcXVlc3QaJS5jYWxsYXNzaXN0YW50LnYxLlN0YXJ0TW9kdWxlUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL21vZHVsZXMve25hbWV9OnN0YXJ0EnsKClN0b3BNb2R1bGUSIy5jYWxsYXNzaXN0YW50LnYxLlN0b3BNb2R1bGVSZXF1ZXN0GiQuY2FsbGFzc2lzdGFudC52MS5TdG9wTW9kdWxlUmVzcG9uc2UiIoLT5JMCHDoBKiIXL3YxL21vZHVsZXMve25hbWV9OnN0b3AShwEKDVJlc3RhcnRNb2R1bGUSJi5jYWxsYXNzaXN0YW50LnYxLlJlc3RhcnRNb2R1bGVSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5SZXN0YXJ0TW9kdWxlUmVzcG9uc2UiJYLT5JMCHzoBKiIaL3YxL21vZHVsZXMve25hbWV9OnJlc3RhcnQSgwEKDUdldE1vZHVsZUxvZ3MSJi5jYWxsYXNzaXN0YW50LnYxLkdldE1vZHVsZUxvZ3NSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5HZXRNb2R1bGVMb2dzUmVzcG9uc2UiH4LT5JMCGRIXL3YxL21vZHVsZXMve25hbWV9L2xvZ3MwARKPAQoMTGlzdEVudGl0aWVzEjMuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUxpc3RFbnRpdGllc1JlcXVlc3QaNC5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlTGlzdEVudGl0aWVzUmVzcG9uc2UiFILT5JMCDhIML3YxL2VudGl0aWVzEm8KCUdldEVudGl0eRIiLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5UmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5UmVzcG9uc2UiGYLT5JMCExIRL3YxL2VudGl0aWVzL3tpZH0SkgEKDENyZWF0ZUVudGl0eRIzLmNhbGxhc3Npc3RhbnQudjEuQ29udHJvbFNlcnZpY2VDcmVhdGVFbnRpdHlSZXF1ZXN0GjQuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUNyZWF0ZUVudGl0eVJlc3BvbnNlIheC0+STAhE6ASoiDC92MS9lbnRpdGllcxKgAQoPQ29uZmlndXJlRW50aXR5EjYuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUNvbmZpZ3VyZUVudGl0eVJlcXVlc3QaNy5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlQ29uZmlndXJlRW50aXR5UmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL2VudGl0aWVzL3tpZH0SlwEKDURlc3Ryb3lFbnRpdHkSNC5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlRGVzdHJveUVudGl0eVJlcXVlc3QaNS5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlRGVzdHJveUVudGl0eVJlc3BvbnNlIhmC0+STAhMqES92MS9lbnRpdGllcy97aWR9EmwKCEZpbmRQYXRoEiEuY2FsbGFzc2lzdGFudC52MS5GaW5kUGF0aFJlcXVlc3QaIi5jYWxsYXNzaXN0YW50LnYxLkZpbmRQYXRoUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL3BhdGhzOmZpbmQSZwoJTGlzdEZsb3dzEiIuY2FsbGFzc2lzdGFudC52MS5MaXN0Rmxvd3NSZXF1ZXN0GiMuY2FsbGFzc2lzdGFudC52MS5MaXN0Rmxvd3NSZXNwb25zZSIRgtPkkwILEgkvdjEvZmxvd3MSZgoHR2V0RmxvdxIgLmNhbGxhc3Npc3RhbnQudjEuR2V0Rmxvd1JlcXVlc3QaIS5jYWxsYXNzaXN0YW50LnYxLkdldEZsb3dSZXNwb25zZSIWgtPkkwIQEg4vdjEvZmxvd3Mve2lkfRJtCgpDcmVhdGVGbG93EiMuY2FsbGFzc2lzdGFudC52MS5DcmVhdGVGbG93UmVxdWVzdBokLmNhbGxhc3Npc3RhbnQudjEuQ3JlYXRlRmxvd1Jlc3BvbnNlIhSC0+STAg46ASoiCS92MS9mbG93cxKRAQoJU3RhcnRGbG93EjAuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZVN0YXJ0Rmxvd1JlcXVlc3QaMS5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlU3RhcnRGbG93UmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL2Zsb3dzL3tpZH06c3RhcnQSjQEKCFN0b3BGbG93Ei8uY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZVN0b3BGbG93UmVxdWVzdBowLmNhbGxhc3Npc3RhbnQudjEuQ29udHJvbFNlcnZpY2VTdG9wRmxvd1Jlc3BvbnNlIh6C0+STAhg6ASoiEy92MS9mbG93cy97aWR9OnN0b3ASlQEKEUFkanVzdEZsb3dRdWFsaXR5EiouY2FsbGFzc2lzdGFudC52MS5BZGp1c3RGbG93UXVhbGl0eVJlcXVlc3QaKy5jYWxsYXNzaXN0YW50LnYxLkFkanVzdEZsb3dRdWFsaXR5UmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2Zsb3dzL3tpZH06YWRqdXN0UXVhbGl0eRJvCgpEZWxldGVGbG93EiMuY2FsbGFzc2lzdGFudC52MS5EZWxldGVGbG93UmVxdWVzdBokLmNhbGxhc3Npc3RhbnQudjEuRGVsZXRlRmxvd1Jlc3BvbnNlIhaC0+STAhAqDi92MS9mbG93cy97aWR9EnoKD0dldFN5c3RlbVN0YXR1cxIoLmNhbGxhc3Npc3RhbnQudjEuR2V0U3lzdGVtU3RhdHVzUmVxdWVzdBopLmNhbGxhc3Npc3RhbnQudjEuR2V0U3lzdGVtU3RhdHVzUmVzcG9uc2UiEoLT5JMCDBIKL3YxL3N0YXR1cxJwCgtXYXRjaEV2ZW50cxIkLmNhbGxhc3Npc3RhbnQudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiUuY2FsbGFzc2lzdGFudC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlIhKC0+STAgwSCi92MS9ldmVudHMwARKTAQoRU2VuZE1vZHVsZUNvbW1hbmQSKi5jYWxsYXNzaXN0YW50LnYxLlNlbmRNb2R1bGVDb21tYW5kUmVxdWVzdBorLmNhbGxhc3Npc3RhbnQudjEuU2VuZE1vZHVsZUNvbW1hbmRSZXNwb25zZSIlgtPkkwIfOgEqIhovdjEvbW9kdWxlcy97bmFtZX06Y29tbWFuZGIGcHJvdG8z", [file_callassistant_v1_event, file_callassistant_v1_media, file_callassistant_v1_resources, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jYWxsYXNzaXN0YW50L3YxL2NvbnRyb2wucHJvdG8SEGNhbGxhc3Npc3RhbnQudjEiaQoSTGlzdE1vZHVsZXNSZXF1ZXN0EiwKBXN0YXRlGAEgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJZChNMaXN0TW9kdWxlc1Jlc3BvbnNlEikKB21vZHVsZXMYASADKAsyGC5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoQR2V0TW9kdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIj0KEUdldE1vZHVsZVJlc3BvbnNlEigKBm1vZHVsZRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlIiIKElN0YXJ0TW9kdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIj8KE1N0YXJ0TW9kdWxlUmVzcG9uc2USKAoGbW9kdWxlGAEgASgLMhguY2FsbGFzc2lzdGFudC52MS5Nb2R1bGUiTQoRU3RvcE1vZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIqCgd0aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIj4KElN0b3BNb2R1bGVSZXNwb25zZRIoCgZtb2R1bGUYASABKAsyGC5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZSIkChRSZXN0YXJ0TW9kdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKFVJlc3RhcnRNb2R1bGVSZXNwb25zZRIoCgZtb2R1bGUYASABKAsyGC5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZSJCChRHZXRNb2R1bGVMb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SDgoGZm9sbG93GAMgASgIItoBCghMb2dFbnRyeRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZtb2R1bGUYAiABKAkSCwoDcGlkGAMgASgNEg8KB3Jlc3RhcnQYBCABKA0SKwoGc3RyZWFtGAUgASgOMhsuY2FsbGFzc2lzdGFudC52MS5Mb2dTdHJlYW0SDAoEbGluZRgGIAEoCRIQCghzZXF1ZW5jZRgHIAEoBBIpCgVsZXZlbBgIIAEoDjIaLmNhbGxhc3Npc3RhbnQudjEuU2V2ZXJpdHkiQgoVR2V0TW9kdWxlTG9nc1Jlc3BvbnNlEikKBWVudHJ5GAEgASgLMhouY2FsbGFzc2lzdGFudC52MS5Mb2dFbnRyeSLJAQohQ29udHJvbFNlcnZpY2VMaXN0RW50aXRpZXNSZXF1ZXN0EhMKC2VudGl0eV90eXBlGAEgASgJEioKBGtpbmQYAiABKA4yHC5jYWxsYXNzaXN0YW50LnYxLkVudGl0eUtpbmQSDgoGbW9kdWxlGAMgASgJEiwKBXN0YXRlGAQgASgOMh0uY2FsbGFzc2lzdGFudC52MS5FbnRpdHlTdGF0ZRIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJpCiJDb250cm9sU2VydmljZUxpc3RFbnRpdGllc1Jlc3BvbnNlEioKCGVudGl0aWVzGAEgAygLMhguY2FsbGFzc2lzdGFudC52MS5FbnRpdHkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KEEdldEVudGl0eVJlcXVlc3QSCgoCaWQYASABKAkiPQoRR2V0RW50aXR5UmVzcG9uc2USKAoGZW50aXR5GAEgASgLMhguY2FsbGFzc2lzdGFudC52MS5FbnRpdHkikgEKIUNvbnRyb2xTZXJ2aWNlQ3JlYXRlRW50aXR5UmVxdWVzdBITCgtlbnRpdHlfdHlwZRgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBm1vZHVsZRgDIAEoCRIuCg1jb25maWd1cmF0aW9uGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIKCgJpZBgFIAEoCSJOCiJDb250cm9sU2VydmljZUNyZWF0ZUVudGl0eVJlc3BvbnNlEigKBmVudGl0eRgBIAEoCzIYLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5InAKJENvbnRyb2xTZXJ2aWNlQ29uZmlndXJlRW50aXR5UmVxdWVzdBIKCgJpZBgBIAEoCRIuCg1jb25maWd1cmF0aW9uGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgRuYW1lGAMgASgJIlEKJUNvbnRyb2xTZXJ2aWNlQ29uZmlndXJlRW50aXR5UmVzcG9uc2USKAoGZW50aXR5GAEgASgLMhguY2FsbGFzc2lzdGFudC52MS5FbnRpdHkiPwoiQ29udHJvbFNlcnZpY2VEZXN0cm95RW50aXR5UmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIlCiNDb250cm9sU2VydmljZURlc3Ryb3lFbnRpdHlSZXNwb25zZSJeCg9GaW5kUGF0aFJlcXVlc3QSGAoQc291cmNlX2VudGl0eV9pZBgBIAEoCRIYChB0YXJnZXRfZW50aXR5X2lkGAIgASgJEhcKD3RhcmdldF9wcm90b2NvbBgDIAEoCSJSChBGaW5kUGF0aFJlc3BvbnNlEioKBXBhdGhzGAEgAygLMhsuY2FsbGFzc2lzdGFudC52MS5NZWRpYVBhdGgSEgoKdG90YWxfY29zdBgCIAEoASJ4ChBMaXN0Rmxvd3NSZXF1ZXN0EioKBXN0YXRlGAEgASgOMhsuY2FsbGFzc2lzdGFudC52MS5GbG93U3RhdGUSEQoJZW50aXR5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlMKEUxpc3RGbG93c1Jlc3BvbnNlEiUKBWZsb3dzGAEgAygLMhYuY2FsbGFzc2lzdGFudC52MS5GbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIcCg5HZXRGbG93UmVxdWVzdBIKCgJpZBgBIAEoCSI3Cg9HZXRGbG93UmVzcG9uc2USJAoEZmxvdxgBIAEoCzIWLmNhbGxhc3Npc3RhbnQudjEuRmxvdyKfAQoRQ3JlYXRlRmxvd1JlcXVlc3QSGAoQc291cmNlX2VudGl0eV9pZBgBIAEoCRIYChB0YXJnZXRfZW50aXR5X2lkGAIgASgJEjEKB3F1YWxpdHkYAyABKAsyIC5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcm9maWxlEgoKAmlkGAQgASgJEhcKD3RhcmdldF9wcm90b2NvbBgFIAEoCSI6ChJDcmVhdGVGbG93UmVzcG9uc2USJAoEZmxvdxgBIAEoCzIWLmNhbGxhc3Npc3RhbnQudjEuRmxvdyIsCh5Db250cm9sU2VydmljZVN0YXJ0Rmxvd1JlcXVlc3QSCgoCaWQYASABKAkiRwofQ29udHJvbFNlcnZpY2VTdGFydEZsb3dSZXNwb25zZRIkCgRmbG93GAEgASgLMhYuY2FsbGFzc2lzdGFudC52MS5GbG93IisKHUNvbnRyb2xTZXJ2aWNlU3RvcEZsb3dSZXF1ZXN0EgoKAmlkGAEgASgJIkYKHkNvbnRyb2xTZXJ2aWNlU3RvcEZsb3dSZXNwb25zZRIkCgRmbG93GAEgASgLMhYuY2FsbGFzc2lzdGFudC52MS5GbG93IlkKGEFkanVzdEZsb3dRdWFsaXR5UmVxdWVzdBIKCgJpZBgBIAEoCRIxCgdxdWFsaXR5GAIgASgLMiAuY2FsbGFzc2lzdGFudC52MS5RdWFsaXR5UHJvZmlsZSJBChlBZGp1c3RGbG93UXVhbGl0eVJlc3BvbnNlEiQKBGZsb3cYASABKAsyFi5jYWxsYXNzaXN0YW50LnYxLkZsb3ciHwoRRGVsZXRlRmxvd1JlcXVlc3QSCgoCaWQYASABKAkiFAoSRGVsZXRlRmxvd1Jlc3BvbnNlIhgKFkdldFN5c3RlbVN0YXR1c1JlcXVlc3QiTwoQTW9kdWxlU3RhdGVDb3VudBIsCgVzdGF0ZRgBIAEoDjIdLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlU3RhdGUSDQoFY291bnQYAiABKA0i9gIKF0dldFN5c3RlbVN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoGdXB0aW1lGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGdycGNfYWRkcmVzcxgEIAEoCRIUCgxodHRwX2FkZHJlc3MYBSABKAkSEwoLbW9kdWxlc19kaXIYBiABKAkSEAoIZGF0YV9kaXIYByABKAkSFAoMbW9kdWxlX2NvdW50GAggASgNEjwKEG1vZHVsZXNfYnlfc3RhdGUYCSADKAsyIi5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZVN0YXRlQ291bnQSFAoMZW50aXR5X2NvdW50GAogASgNEhIKCmZsb3dfY291bnQYCyABKA0SDQoFcmVhZHkYDCABKAgSDwoHcnVudGltZRgNIAEoCSKKAQoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg8KB21vZHVsZXMYASADKAkSDQoFdHlwZXMYAiADKAkSMAoMbWluX3NldmVyaXR5GAMgASgOMhouY2FsbGFzc2lzdGFudC52MS5TZXZlcml0eRIVCghhZnRlcl9pZBgEIAEoBEgAiAEBQgsKCV9hZnRlcl9pZCKMAQoRTGlzdEV2ZW50c1JlcXVlc3QSDwoHbW9kdWxlcxgBIAMoCRINCgV0eXBlcxgCIAMoCRIwCgxtaW5fc2V2ZXJpdHkYAyABKA4yGi5jYWxsYXNzaXN0YW50LnYxLlNldmVyaXR5EhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlYKEkxpc3RFdmVudHNSZXNwb25zZRInCgZldmVudHMYASADKAsyFy5jYWxsYXNzaXN0YW50LnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI6CghFdmVudEdhcBIPCgdmcm9tX2lkGAEgASgEEg0KBXRvX2lkGAIgASgEEg4KBnJlYXNvbhgDIAEoCSJyChNXYXRjaEV2ZW50c1Jlc3BvbnNlEigKBWV2ZW50GAEgASgLMhcuY2FsbGFzc2lzdGFudC52MS5FdmVudEgAEikKA2dhcBgCIAEoCzIaLmNhbGxhc3Npc3RhbnQudjEuRXZlbnRHYXBIAEIGCgRpdGVtIoICChhTZW5kTW9kdWxlQ29tbWFuZFJlcXVlc3QSDAoEbmFtZRgBIAEoCRI9Cg1zZXRfbG9nX2xldmVsGAIgASgLMiQuY2FsbGFzc2lzdGFudC52MS5TZXRMb2dMZXZlbENvbW1hbmRIABIvCgVkcmFpbhgDIAEoCzIeLmNhbGxhc3Npc3RhbnQudjEuRHJhaW5Db21tYW5kSAASMQoGcmVsb2FkGAQgASgLMh8uY2FsbGFzc2lzdGFudC52MS5SZWxvYWRDb21tYW5kSAASKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIJCgdjb21tYW5kIkwKGVNlbmRNb2R1bGVDb21tYW5kUmVzcG9uc2USLwoGcmVzdWx0GAEgASgLMh8uY2FsbGFzc2lzdGFudC52MS5Db21tYW5kUmVzdWx0KlUKCUxvZ1N0cmVhbRIaChZMT0dfU1RSRUFNX1VOU1BFQ0lGSUVEEAASFQoRTE9HX1NUUkVBTV9TVERPVVQQARIVChFMT0dfU1RSRUFNX1NUREVSUhACMqoXCg5Db250cm9sU2VydmljZRJvCgtMaXN0TW9kdWxlcxIkLmNhbGxhc3Npc3RhbnQudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GiUuY2FsbGFzc2lzdGFudC52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIhOC0+STAg0SCy92MS9tb2R1bGVzEnAKCUdldE1vZHVsZRIiLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlUmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuR2V0TW9kdWxlUmVzcG9uc2UiGoLT5JMCFBISL3YxL21vZHVsZXMve25hbWV9En8KC1N0YXJ0TW9kdWxlEiQuY2FsbGFzc2lzdGFudC52MS5TdGFydE1vZHVsZVJlcXVlc3QaJS5jYWxsYXNzaXN0YW50LnYxLlN0YXJ0TW9kdWxlUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL21vZHVsZXMve25hbWV9OnN0YXJ0EnsKClN0b3BNb2R1bGUSIy5jYWxsYXNzaXN0YW50LnYxLlN0b3BNb2R1bGVSZXF1ZXN0GiQuY2FsbGFzc2lzdGFudC52MS5TdG9wTW9kdWxlUmVzcG9uc2UiIoLT5JMCHDoBKiIXL3YxL21vZHVsZXMve25hbWV9OnN0b3AShwEKDVJlc3RhcnRNb2R1bGUSJi5jYWxsYXNzaXN0YW50LnYxLlJlc3RhcnRNb2R1bGVSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5SZXN0YXJ0TW9kdWxlUmVzcG9uc2UiJYLT5JMCHzoBKiIaL3YxL21vZHVsZXMve25hbWV9OnJlc3RhcnQSgwEKDUdldE1vZHVsZUxvZ3MSJi5jYWxsYXNzaXN0YW50LnYxLkdldE1vZHVsZUxvZ3NSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5HZXRNb2R1bGVMb2dzUmVzcG9uc2UiH4LT5JMCGRIXL3YxL21vZHVsZXMve25hbWV9L2xvZ3MwARKPAQoMTGlzdEVudGl0aWVzEjMuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUxpc3RFbnRpdGllc1JlcXVlc3QaNC5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlTGlzdEVudGl0aWVzUmVzcG9uc2UiFILT5JMCDhIML3YxL2VudGl0aWVzEm8KCUdldEVudGl0eRIiLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5UmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuR2V0RW50aXR5UmVzcG9uc2UiGYLT5JMCExIRL3YxL2VudGl0aWVzL3tpZH0SkgEKDENyZWF0ZUVudGl0eRIzLmNhbGxhc3Npc3RhbnQudjEuQ29udHJvbFNlcnZpY2VDcmVhdGVFbnRpdHlSZXF1ZXN0GjQuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUNyZWF0ZUVudGl0eVJlc3BvbnNlIheC0+STAhE6ASoiDC92MS9lbnRpdGllcxKgAQoPQ29uZmlndXJlRW50aXR5EjYuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZUNvbmZpZ3VyZUVudGl0eVJlcXVlc3QaNy5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlQ29uZmlndXJlRW50aXR5UmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL2VudGl0aWVzL3tpZH0SlwEKDURlc3Ryb3lFbnRpdHkSNC5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlRGVzdHJveUVudGl0eVJlcXVlc3QaNS5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlRGVzdHJveUVudGl0eVJlc3BvbnNlIhmC0+STAhMqES92MS9lbnRpdGllcy97aWR9EmwKCEZpbmRQYXRoEiEuY2FsbGFzc2lzdGFudC52MS5GaW5kUGF0aFJlcXVlc3QaIi5jYWxsYXNzaXN0YW50LnYxLkZpbmRQYXRoUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL3BhdGhzOmZpbmQSZwoJTGlzdEZsb3dzEiIuY2FsbGFzc2lzdGFudC52MS5MaXN0Rmxvd3NSZXF1ZXN0GiMuY2FsbGFzc2lzdGFudC52MS5MaXN0Rmxvd3NSZXNwb25zZSIRgtPkkwILEgkvdjEvZmxvd3MSZgoHR2V0RmxvdxIgLmNhbGxhc3Npc3RhbnQudjEuR2V0Rmxvd1JlcXVlc3QaIS5jYWxsYXNzaXN0YW50LnYxLkdldEZsb3dSZXNwb25zZSIWgtPkkwIQEg4vdjEvZmxvd3Mve2lkfRJtCgpDcmVhdGVGbG93EiMuY2FsbGFzc2lzdGFudC52MS5DcmVhdGVGbG93UmVxdWVzdBokLmNhbGxhc3Npc3RhbnQudjEuQ3JlYXRlRmxvd1Jlc3BvbnNlIhSC0+STAg46ASoiCS92MS9mbG93cxKRAQoJU3RhcnRGbG93EjAuY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZVN0YXJ0Rmxvd1JlcXVlc3QaMS5jYWxsYXNzaXN0YW50LnYxLkNvbnRyb2xTZXJ2aWNlU3RhcnRGbG93UmVzcG9uc2UiH4LT5JMCGToBKiIUL3YxL2Zsb3dzL3tpZH06c3RhcnQSjQEKCFN0b3BGbG93Ei8uY2FsbGFzc2lzdGFudC52MS5Db250cm9sU2VydmljZVN0b3BGbG93UmVxdWVzdBowLmNhbGxhc3Npc3RhbnQudjEuQ29udHJvbFNlcnZpY2VTdG9wRmxvd1Jlc3BvbnNlIh6C0+STAhg6ASoiEy92MS9mbG93cy97aWR9OnN0b3ASlQEKEUFkanVzdEZsb3dRdWFsaXR5EiouY2FsbGFzc2lzdGFudC52MS5BZGp1c3RGbG93UXVhbGl0eVJlcXVlc3QaKy5jYWxsYXNzaXN0YW50LnYxLkFkanVzdEZsb3dRdWFsaXR5UmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2Zsb3dzL3tpZH06YWRqdXN0UXVhbGl0eRJvCgpEZWxldGVGbG93EiMuY2FsbGFzc2lzdGFudC52MS5EZWxldGVGbG93UmVxdWVzdBokLmNhbGxhc3Npc3RhbnQudjEuRGVsZXRlRmxvd1Jlc3BvbnNlIhaC0+STAhAqDi92MS9mbG93cy97aWR9EnoKD0dldFN5c3RlbVN0YXR1cxIoLmNhbGxhc3Npc3RhbnQudjEuR2V0U3lzdGVtU3RhdHVzUmVxdWVzdBopLmNhbGxhc3Npc3RhbnQudjEuR2V0U3lzdGVtU3RhdHVzUmVzcG9uc2UiEoLT5JMCDBIKL3YxL3N0YXR1cxJwCgtXYXRjaEV2ZW50cxIkLmNhbGxhc3Npc3RhbnQudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiUuY2FsbGFzc2lzdGFudC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlIhKC0+STAgwSCi92MS9ldmVudHMwARJzCgpMaXN0RXZlbnRzEiMuY2FsbGFzc2lzdGFudC52MS5MaXN0RXZlbnRzUmVxdWVzdBokLmNhbGxhc3Npc3RhbnQudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIhqC0+STAhQSEi92MS9ldmVudHMvaGlzdG9yeRKTAQoRU2VuZE1vZHVsZUNvbW1hbmQSKi5jYWxsYXNzaXN0YW50LnYxLlNlbmRNb2R1bGVDb21tYW5kUmVxdWVzdBorLmNhbGxhc3Npc3RhbnQudjEuU2VuZE1vZHVsZUNvbW1hbmRSZXNwb25zZSIlgtPkkwIfOgEqIhovdjEvbW9kdWxlcy97bmFtZX06Y29tbWFuZGIGcHJvdG8z", [file_callassistant_v1_event, file_callassistant_v1_media, file_callassistant_v1_resources, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * List modules.
@@ -28,11 +28,27 @@ export const file_callassistant_v1_control: GenFile = /*@__PURE__*/
  */
 export type ListModulesRequest = Message<"callassistant.v1.ListModulesRequest"> & {
   /**
-   * Only modules in this state; unset for all.
+   * Only modules in this state (`MODULE_STATE_READY`, or `READY` on the gateway's query);
+   * unset for all.
    *
    * @generated from field: callassistant.v1.ModuleState state = 1;
    */
   state: ModuleState;
+
+  /**
+   * The most items to return; 0 for 100, more than 1000 counts as 1000 (AIP-158).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to get the next one; empty for the first
+   * page. The other fields must be the same as on the first page, else INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -54,6 +70,13 @@ export type ListModulesResponse = Message<"callassistant.v1.ListModulesResponse"
    * @generated from field: repeated callassistant.v1.Module modules = 1;
    */
   modules: Module[];
+
+  /**
+   * The token of the next page, for `page_token`; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -301,7 +324,8 @@ export type LogEntry = Message<"callassistant.v1.LogEntry"> & {
   pid: number;
 
   /**
-   * The restart number of that process.
+   * The run number of that process: 0 for the module's first start, counting every start
+   * (by hand too) over the module's life.
    *
    * @generated from field: uint32 restart = 4;
    */
@@ -399,6 +423,21 @@ export type ControlServiceListEntitiesRequest = Message<"callassistant.v1.Contro
    * @generated from field: callassistant.v1.EntityState state = 4;
    */
   state: EntityState;
+
+  /**
+   * The most items to return; 0 for 100, more than 1000 counts as 1000 (AIP-158).
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to get the next one; empty for the first
+   * page. The other fields must be the same as on the first page, else INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
 };
 
 /**
@@ -420,6 +459,13 @@ export type ControlServiceListEntitiesResponse = Message<"callassistant.v1.Contr
    * @generated from field: repeated callassistant.v1.Entity entities = 1;
    */
   entities: Entity[];
+
+  /**
+   * The token of the next page, for `page_token`; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -723,6 +769,21 @@ export type ListFlowsRequest = Message<"callassistant.v1.ListFlowsRequest"> & {
    * @generated from field: string entity_id = 2;
    */
   entityId: string;
+
+  /**
+   * The most items to return; 0 for 100, more than 1000 counts as 1000 (AIP-158).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to get the next one; empty for the first
+   * page. The other fields must be the same as on the first page, else INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
 };
 
 /**
@@ -744,6 +805,13 @@ export type ListFlowsResponse = Message<"callassistant.v1.ListFlowsResponse"> & 
    * @generated from field: repeated callassistant.v1.Flow flows = 1;
    */
   flows: Flow[];
+
+  /**
+   * The token of the next page, for `page_token`; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -1227,6 +1295,85 @@ export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PUR
   messageDesc(file_callassistant_v1_control, 42);
 
 /**
+ * List the event history. Every set field filters.
+ *
+ * @generated from message callassistant.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"callassistant.v1.ListEventsRequest"> & {
+  /**
+   * Only events of these modules.
+   *
+   * @generated from field: repeated string modules = 1;
+   */
+  modules: string[];
+
+  /**
+   * Only events of these types; a trailing "*" matches a prefix ("module.*").
+   *
+   * @generated from field: repeated string types = 2;
+   */
+  types: string[];
+
+  /**
+   * Only events at least this serious (`SEVERITY_WARNING`, or `WARNING` on the gateway's
+   * query).
+   *
+   * @generated from field: callassistant.v1.Severity min_severity = 3;
+   */
+  minSeverity: Severity;
+
+  /**
+   * The most items to return; 0 for 100, more than 1000 counts as 1000 (AIP-158).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to get the next one; empty for the first
+   * page. The other fields must be the same as on the first page, else INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message callassistant.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_control, 43);
+
+/**
+ * A page of the event history.
+ *
+ * @generated from message callassistant.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"callassistant.v1.ListEventsResponse"> & {
+  /**
+   * The events, newest first.
+   *
+   * @generated from field: repeated callassistant.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * The token of the next page, for `page_token`; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message callassistant.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_control, 44);
+
+/**
  * Events were lost between two ids: the history no longer held them, or the
  * subscriber was too slow.
  *
@@ -1260,7 +1407,7 @@ export type EventGap = Message<"callassistant.v1.EventGap"> & {
  * Use `create(EventGapSchema)` to create a new message.
  */
 export const EventGapSchema: GenMessage<EventGap> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_control, 43);
+  messageDesc(file_callassistant_v1_control, 45);
 
 /**
  * One item of an event stream.
@@ -1297,7 +1444,7 @@ export type WatchEventsResponse = Message<"callassistant.v1.WatchEventsResponse"
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_control, 44);
+  messageDesc(file_callassistant_v1_control, 46);
 
 /**
  * A command for a module.
@@ -1356,7 +1503,7 @@ export type SendModuleCommandRequest = Message<"callassistant.v1.SendModuleComma
  * Use `create(SendModuleCommandRequestSchema)` to create a new message.
  */
 export const SendModuleCommandRequestSchema: GenMessage<SendModuleCommandRequest> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_control, 45);
+  messageDesc(file_callassistant_v1_control, 47);
 
 /**
  * The module's answer to a command.
@@ -1377,7 +1524,7 @@ export type SendModuleCommandResponse = Message<"callassistant.v1.SendModuleComm
  * Use `create(SendModuleCommandResponseSchema)` to create a new message.
  */
 export const SendModuleCommandResponseSchema: GenMessage<SendModuleCommandResponse> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_control, 46);
+  messageDesc(file_callassistant_v1_control, 48);
 
 /**
  * Which output stream a line came from.
@@ -1640,6 +1787,16 @@ export const ControlService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchEventsRequestSchema;
     output: typeof WatchEventsResponseSchema;
+  },
+  /**
+   * Lists the event history, newest first, filtered as `WatchEvents` is, a page at a time.
+   *
+   * @generated from rpc callassistant.v1.ControlService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
   },
   /**
    * Sends a command (set log level, drain, reload) to a module over its EventService
