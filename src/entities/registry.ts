@@ -29,6 +29,7 @@ import { Code, RpcError } from "@callassistant/rpc";
 import type { Collection } from "../store/store.ts";
 import { configProblems } from "../config/validate.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
+import { keepFormats } from "./entity_formats.ts";
 import { type ModuleCaller, ModuleCallError } from "./modules.ts";
 
 /** What the registry knows about one entity. */
@@ -287,6 +288,7 @@ export class EntityRegistry {
       message: "",
       createdAt: now,
       updatedAt: now,
+      status: created?.status,
     };
     try {
       this.persist(record);
@@ -395,6 +397,7 @@ export class EntityRegistry {
       }
       if (configuration) r.configuration = res?.entity?.configuration ?? configuration;
       if (res?.entity?.state) this.setState(r, res.entity.state, "");
+      if (res?.entity?.status) r.status = keepFormats(r.status, res.entity.status);
     }
     r.name = newName;
     r.updatedAt = new Date();
@@ -473,11 +476,13 @@ export class EntityRegistry {
       if (!isDesired(r)) continue;
       const has = byId.get(r.id);
       if (has) {
+        if (has.status) r.status = keepFormats(r.status, has.status);
         this.setState(r, has.state || EntityState.READY, "");
         continue;
       }
       try {
         const created = await this.callCreate(module, r.id, r.entityType, r.name, r.configuration);
+        if (created?.status) r.status = keepFormats(r.status, created.status);
         this.setState(r, created?.state || EntityState.READY, `recreated in module "${module}"`);
       } catch (err) {
         const message = (err as Error).message;
@@ -563,8 +568,8 @@ export class EntityRegistry {
         : create(EntityStatusSchema);
       status.entityId = id;
       if (status.state) this.setState(r, status.state, status.message);
-      r.status = status;
-      return status;
+      r.status = keepFormats(r.status, status);
+      return r.status;
     } catch (err) {
       const lost = err instanceof ModuleCallError && err.code === Code.NOT_FOUND;
       return create(EntityStatusSchema, {
@@ -581,7 +586,7 @@ export class EntityRegistry {
   applyStatus(module: string, status: EntityStatus): void {
     const r = this.records.get(status.entityId);
     if (!r || r.module !== module) return;
-    r.status = status;
+    r.status = keepFormats(r.status, status);
     if (status.state) this.setState(r, status.state, status.message);
   }
 

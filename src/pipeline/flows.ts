@@ -35,6 +35,7 @@ import {
   type EntityRegistry,
 } from "../entities/registry.ts";
 import { FlowBuilder } from "./flow_builder.ts";
+import { type FlowMediaLimits, validateMediaLimits } from "./flow_media.ts";
 import { FlowMonitor } from "./flow_monitor.ts";
 import { describeRoute, findFlowPaths, flowEnds } from "./flow_paths.ts";
 import { FlowRecovery } from "./flow_recovery.ts";
@@ -191,6 +192,7 @@ export class FlowManager {
       connections: flow.connections,
       quality: flow.quality,
       targetProtocol: flow.targetProtocol,
+      ...flow.mediaLimits,
       statuses: statuses ?? this.flows.modulesOf(flow).flatMap((m) => {
         const s = flow.reported.get(m);
         return s ? [s] : [];
@@ -222,9 +224,11 @@ export class FlowManager {
     quality?: QualityProfile;
     id?: string;
     targetProtocol?: string;
+    mediaLimits?: FlowMediaLimits;
   }): Promise<FlowRecord> {
     return this.tasks.run(async () => {
       const quality = validateQuality(input.quality);
+      const mediaLimits = validateMediaLimits(input.mediaLimits ?? {});
       const [source, target] = flowEnds(this.entities, input.sourceEntityId, input.targetEntityId);
       let id = input.id ?? "";
       if (id) {
@@ -260,6 +264,7 @@ export class FlowManager {
         wanted: true,
         quality,
         targetProtocol,
+        mediaLimits,
         paths,
         connections: [],
         converters: [],
