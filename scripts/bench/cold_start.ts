@@ -8,22 +8,14 @@
  *   start: spawn to HealthCheck answered). The orchestrator's own overhead per module is
  *   (listening to all READY - the modules' own parallel start) / N.
  */
-import {
-  BENCH_DIR,
-  BENCH_MODULE,
-  DENO,
-  freePort,
-  median,
-  minimalModules,
-  modulesDir,
-  ROOT,
-  sleep,
-  spawn,
-  startModulesDirectly,
-  startOrchestrator,
-  waitAllReady,
-  warmCache,
-} from "./helpers.ts";
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { freePort } from "../../tests/helpers/ports.ts";
+import { DENO, spawn } from "../../tests/helpers/processes.ts";
+import { sleep } from "../../tests/helpers/wait.ts";
+import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";
+import { startModulesDirectly } from "./direct_modules.ts";
+import { BENCH_DIR, BENCH_MODULE, minimalModules, modulesDir, warmCache } from "./module_dirs.ts";
+import { median } from "./stats.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
 

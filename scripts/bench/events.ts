@@ -11,26 +11,13 @@
  * The orchestrator runs as `main.ts run --event-rate 1000000`: the per-module flood limit
  * (100 events/s by default) raised out of the way.
  */
-import {
-  BENCH_DIR,
-  BENCH_MODULE,
-  combine,
-  DENO,
-  type LoadResult,
-  median,
-  modulesDir,
-  percentile,
-  ROOT,
-  runScript,
-  sleep,
-  spawn,
-  spawnListening,
-  startOrchestrator,
-  waitAllReady,
-  waitFor,
-  warmCache,
-  within,
-} from "./helpers.ts";
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { DENO, spawn } from "../../tests/helpers/processes.ts";
+import { sleep, waitFor, within } from "../../tests/helpers/wait.ts";
+import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";
+import { combine, type LoadResult, runScript, spawnListening } from "./load.ts";
+import { BENCH_DIR, BENCH_MODULE, modulesDir, warmCache } from "./module_dirs.ts";
+import { median, percentile } from "./stats.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
 
@@ -132,9 +119,8 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     return JSON.parse(
       await waitFor(
         () => Deno.readTextFile(`${flood}.${n}`).catch(() => ""),
-        "the flood module's result",
         (seconds + 60) * 1000,
-        50,
+        "the flood module's result",
       ),
     );
   };
@@ -142,6 +128,7 @@ export async function eventsBench(ctx: BenchContext): Promise<BenchResult[]> {
     await waitAllReady(orch, 2);
     const token = await waitFor(
       () => Deno.readTextFile(`${flood}.token`).catch(() => ""),
+      30_000,
       "the flood module's token",
     );
     const runs = {

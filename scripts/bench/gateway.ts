@@ -7,26 +7,13 @@
  * - gateway only: `GET /v1/modules` (no module call) against the raw `Deno.serve`.
  * The orchestrator's RSS is sampled during the hop load.
  */
-import {
-  BENCH_DIR,
-  type BenchOrchestrator,
-  combine,
-  cpuDuring,
-  getJson,
-  listModules,
-  type LoadResult,
-  modulesDir,
-  postJson,
-  ROOT,
-  runScript,
-  sampleRss,
-  spawnListening,
-  startOrchestrator,
-  waitAllReady,
-  waitFor,
-  warmCache,
-  wrk,
-} from "./helpers.ts";
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
+import { type BenchOrchestrator, startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";
+import { getJson, listModules, postJson } from "./gateway_http.ts";
+import { combine, type LoadResult, runScript, spawnListening, wrk } from "./load.ts";
+import { BENCH_DIR, modulesDir, warmCache } from "./module_dirs.ts";
+import { cpuDuring, sampleRss } from "./resources.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
 
@@ -119,7 +106,11 @@ export async function gatewayBench(ctx: BenchContext): Promise<BenchResult[]> {
   const orch = await startOrchestrator({ modules: dir });
   try {
     await waitAllReady(orch, 1);
-    await waitFor(async () => (await getJson(`${orch.url}/readyz`)).status === 200, "readyz");
+    await waitFor(
+      async () => (await getJson(`${orch.url}/readyz`)).status === 200,
+      30_000,
+      "readyz",
+    );
     const target = await hopTarget(orch);
     const camera = (await listModules(orch.url)).find((m) => m.name === "test-camera")!;
     const listUrl = `${orch.url}/v1/modules`;

@@ -13,7 +13,8 @@ import { Buffer } from "node:buffer";
 import { EntityService } from "@callassistant/protocol";
 import { EventService } from "@callassistant/protocol";
 import { ModuleService } from "@callassistant/protocol";
-import { cpuSeconds, machineTicks, percentile } from "./helpers.ts";
+import { cpuSeconds, machineTicks } from "./resources.ts";
+import { percentile } from "./stats.ts";
 
 const SERVICES: Record<string, DescService> = { EntityService, EventService, ModuleService };
 

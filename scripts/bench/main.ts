@@ -16,16 +16,12 @@
  *   --no-write         print the table only
  */
 import { parseArgs } from "node:util";
-import {
-  BENCH_DIR,
-  cleanup,
-  ensureTools,
-  exists,
-  machineTicks,
-  ROOT,
-  run,
-  sleep,
-} from "./helpers.ts";
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { cleanup, run } from "../../tests/helpers/processes.ts";
+import { sleep } from "../../tests/helpers/wait.ts";
+import { BENCH_DIR } from "./module_dirs.ts";
+import { machineTicks } from "./resources.ts";
+import { ensureTools, exists } from "./tools.ts";
 import type { BenchContext } from "./context.ts";
 import { type BenchResult, metric, type RunReport, svgChart, table } from "./report.ts";
 import { gatewayBench } from "./gateway.ts";

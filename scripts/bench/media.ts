@@ -13,7 +13,9 @@
 import type { Page } from "playwright-core";
 import type { BenchContext } from "./context.ts";
 import { type BenchResult, metric } from "./report.ts";
-import { ROOT, sleep, startOrchestrator, waitFor } from "./helpers.ts";
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { sleep, waitFor } from "../../tests/helpers/wait.ts";
+import { startOrchestrator } from "./bench_orchestrator.ts";
 import {
   launchMediaBrowser,
   type ScreenStats,
@@ -107,8 +109,8 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
           modules.some((m: Json) => m.name === n && m.state === "MODULE_STATE_READY")
         );
       },
-      "media modules READY",
       60_000,
+      "media modules READY",
     );
     await api("POST", "/v1/entities", {
       id: "cam",
@@ -138,7 +140,7 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
         firstFrames.push(at - t0);
         if (i < runs - 1) {
           await api("DELETE", `/v1/flows/f-${path}`);
-          await waitFor(async () => (await screenStats(page)).state === "idle", "idle", 10_000);
+          await waitFor(async () => (await screenStats(page)).state === "idle", 10_000, "idle");
         }
       }
       ctx.log(`media: ${path} first frames ${firstFrames.join(", ")} ms`);

@@ -10,26 +10,20 @@
  *   gateway is polled. Growth = median RSS over the last 10% of the soak against the
  *   median over 25-35% (the first quarter fills the bounded event history of 10,000).
  */
+import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { sleep, within } from "../../tests/helpers/wait.ts";
+import { startOrchestrator, stateLine, waitAllReady } from "./bench_orchestrator.ts";
+import { getJson, listModules, postJson } from "./gateway_http.ts";
+import { wrk } from "./load.ts";
 import {
   BENCH_MODULE,
-  getJson,
-  listModules,
-  median,
   minimalModules,
   modulesDir,
-  postJson,
-  ROOT,
-  rssMiB,
-  sampleRss,
-  sleep,
-  startOrchestrator,
-  stateLine,
-  waitAllReady,
   warmCache,
-  within,
   writeModules,
-  wrk,
-} from "./helpers.ts";
+} from "./module_dirs.ts";
+import { rssMiB, sampleRss } from "./resources.ts";
+import { median } from "./stats.ts";
 import { startHello } from "./gateway.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";

@@ -10,22 +10,16 @@
 import { create } from "@bufbuild/protobuf";
 import { RegisterModuleResponseSchema } from "@callassistant/protocol";
 import { EntitySchema, ModuleState } from "@callassistant/protocol";
-import { EventBus } from "../../src/events/bus.ts";
+import { EventBus } from "../../src/events/event_bus.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import type { ModuleDirectory } from "../../src/entities/modules.ts";
-import { createPipeline } from "../../src/pipeline/mod.ts";
+import type { ModuleDirectory } from "../../src/module_calls/module_caller.ts";
+import { createPipeline } from "../../src/flows/pipeline.ts";
 import { type Catalog, catalog, prng } from "./catalog.ts";
-import {
-  BENCH_MODULE,
-  getJson,
-  modulesDir,
-  percentile,
-  postJson,
-  startOrchestrator,
-  waitAllReady,
-  waitFor,
-  warmCache,
-} from "./helpers.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
+import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";
+import { getJson, postJson } from "./gateway_http.ts";
+import { BENCH_MODULE, modulesDir, warmCache } from "./module_dirs.ts";
+import { percentile } from "./stats.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
 
@@ -131,8 +125,8 @@ async function endToEnd(
     // Discovered entities arrive with the module's ListEntities after READY.
     await waitFor(
       async () => (await getJson(`${orch.url}/v1/entities/${lastId}`)).status === 200,
-      `${ENTITIES} discovered entities`,
       60_000,
+      `${ENTITIES} discovered entities`,
       100,
     );
     const times: number[] = [];

@@ -9,28 +9,14 @@
  * (the default backoff is 250-500 ms on a first crash, then doubles), PM2 has
  * `restart_delay: 0`, supervisord `startsecs=0`.
  */
-import {
-  BENCH_MODULE,
-  DENO,
-  freePort,
-  healthCheck,
-  isAlive,
-  median,
-  modulesDir,
-  percentile,
-  pm2Path,
-  portAnswers,
-  type Proc,
-  run,
-  sleep,
-  spawn,
-  startOrchestrator,
-  stateLine,
-  trackGroup,
-  waitAllReady,
-  waitFor,
-  warmCache,
-} from "./helpers.ts";
+import { freePort, portAnswers } from "../../tests/helpers/ports.ts";
+import { DENO, isAlive, type Proc, run, spawn, trackGroup } from "../../tests/helpers/processes.ts";
+import { sleep, waitFor } from "../../tests/helpers/wait.ts";
+import { startOrchestrator, stateLine, waitAllReady } from "./bench_orchestrator.ts";
+import { healthCheck } from "./direct_modules.ts";
+import { BENCH_MODULE, modulesDir, warmCache } from "./module_dirs.ts";
+import { median, percentile } from "./stats.ts";
+import { pm2Path } from "./tools.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
 
@@ -122,6 +108,7 @@ async function pm2Recovery(reps: number): Promise<number[]> {
   const pidOf = async () => {
     const pid = await waitFor(
       async () => Number((await pm2("pid", "victim")).stdout.trim()),
+      30_000,
       "pm2 pid",
     );
     trackGroup(pid);
@@ -129,7 +116,7 @@ async function pm2Recovery(reps: number): Promise<number[]> {
   };
   try {
     await pm2("start", eco);
-    await waitFor(async () => (await healthCheck(port, 1000), true), "module under pm2", 30_000);
+    await waitFor(async () => (await healthCheck(port, 1000), true), 30_000, "module under pm2");
     return await killLoop(reps, pidOf, (pid) => backOn(port, pid));
   } finally {
     await run(pm2Path(), ["kill"], { env, allowFail: true });
@@ -173,11 +160,15 @@ redirect_stderr=true
   );
   let proc: Proc | undefined;
   const pidOf = async () => {
-    const pid = await waitFor(async () => {
-      const r = await run("supervisorctl", ["-c", conf, "pid", "victim"], { allowFail: true });
-      const n = Number(r.stdout.trim());
-      return n > 0 ? n : 0;
-    }, "supervisord pid");
+    const pid = await waitFor(
+      async () => {
+        const r = await run("supervisorctl", ["-c", conf, "pid", "victim"], { allowFail: true });
+        const n = Number(r.stdout.trim());
+        return n > 0 ? n : 0;
+      },
+      30_000,
+      "supervisord pid",
+    );
     trackGroup(pid);
     return pid;
   };
@@ -185,8 +176,8 @@ redirect_stderr=true
     proc = spawn("supervisord", ["-n", "-c", conf]);
     await waitFor(
       async () => (await healthCheck(port, 1000), true),
-      "module under supervisord",
       30_000,
+      "module under supervisord",
     );
     return await killLoop(reps, pidOf, (pid) => backOn(port, pid));
   } finally {

@@ -11,13 +11,13 @@
  *   deno run -A scripts/bench/retry_buffer.ts [messages=20000] [limitSeconds=120]
  */
 import * as grpc from "@grpc/grpc-js";
-import { EventBus } from "../../src/events/bus.ts";
-import { createEventService } from "../../src/events/event_service.ts";
-import { AsyncQueue } from "../../src/events/queue.ts";
+import { EventBus } from "../../src/events/event_bus.ts";
+import { createEventService } from "../../src/event_service/event_service.ts";
+import { AsyncQueue } from "../../src/async/async_queue.ts";
 import { type ConnectRequestSchema, EventService } from "@callassistant/protocol";
 import { Logger } from "../../src/log/logger.ts";
-import { ModuleRecord } from "../../src/registry/module_record.ts";
-import { ModuleRegistry } from "../../src/registry/modules.ts";
+import { ModuleRecord } from "../../src/modules/module_record.ts";
+import { ModuleRegistry } from "../../src/modules/module_registry.ts";
 import { createClient } from "@callassistant/rpc";
 import { addService, grpcDefinition } from "@callassistant/rpc";
 import type { MessageInitShape } from "@bufbuild/protobuf";

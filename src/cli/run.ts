@@ -4,7 +4,7 @@ import { createLogger, type Level, type LogFormat, type Logger } from "../log/lo
 import { parseLogFileFlags } from "../log/sinks.ts";
 import { type Orchestrator, startOrchestrator } from "../orchestrator.ts";
 import { ListenError } from "../server/grpc_server.ts";
-import type { Rate } from "../events/event_service.ts";
+import type { Rate } from "../event_service/event_service.ts";
 import type { TlsFiles } from "@callassistant/rpc";
 import { type PemKind, readPem } from "@callassistant/rpc";
 import { loadOrCreateToken } from "../security/auth.ts";

@@ -11,17 +11,17 @@ import type {
   SetModuleConfigResponseSchema,
 } from "@callassistant/protocol";
 import { Severity } from "@callassistant/protocol";
-import type { EventBus } from "../events/bus.ts";
+import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ModuleRecord } from "../registry/module_record.ts";
-import type { ModuleRegistry } from "../registry/modules.ts";
+import type { ModuleRecord } from "../modules/module_record.ts";
+import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code, RpcError, toRpcError } from "@callassistant/rpc";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import type { Revision, RevisionLog, Store } from "../store/store.ts";
 import { RevisionConflictError } from "../store/store.ts";
-import type { ModuleClients } from "../supervisor/clients.ts";
+import type { ModuleClients } from "../module_calls/module_clients.ts";
 import { keepMaskedSecrets, maskSecrets, secretPaths } from "./secrets.ts";
-import { configProblems } from "./validate.ts";
+import { configProblems } from "./schema_check.ts";
 
 /** Revisions kept per module. */
 const HISTORY_LIMIT = 50;

@@ -6,7 +6,7 @@
  */
 import type { EntityCapability, MediaFormat } from "@callassistant/protocol";
 import { formatKey, isValidFormat, normalizeFormat, transformCost } from "./formats.ts";
-import { type ModuleDirectory, RUNNING_STATES } from "./modules.ts";
+import { type ModuleDirectory, RUNNING_STATES } from "../module_calls/module_caller.ts";
 
 /** One transform of a converter entity type of one module. */
 export interface ConverterEdge {

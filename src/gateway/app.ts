@@ -38,8 +38,8 @@ import {
 import { activeOtelTrace, startSpan } from "@callassistant/rpc";
 import { createAuthenticator, SESSION_COOKIE } from "../security/auth.ts";
 import { HostPolicy } from "../security/hosts.ts";
-import { isSecure, requestGuard } from "./request_guard.ts";
-import { bodyDeadline } from "./body_deadline.ts";
+import { isSecure, requestGuard } from "./middleware/request_guard.ts";
+import { bodyDeadline } from "./middleware/body_deadline.ts";
 import { openApiDocument, type OpenApiInfo } from "./openapi.ts";
 import { buildRoutes, decodeRequest, matchRoute, type Route } from "./transcoder.ts";
 

@@ -20,8 +20,8 @@
 import * as client from "./prom.ts";
 import process from "node:process";
 import { ModuleState } from "@callassistant/protocol";
-import type { EventBus } from "../events/bus.ts";
-import type { ModuleRegistry } from "../registry/modules.ts";
+import type { EventBus } from "../events/event_bus.ts";
+import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code } from "@callassistant/rpc";
 import type { ModuleMetricsStore } from "./module_metrics.ts";
 

@@ -7,7 +7,7 @@
  */
 import { EntityOrigin } from "@callassistant/protocol";
 import type { Logger } from "../log/logger.ts";
-import type { FlowManager } from "../pipeline/flows.ts";
+import type { FlowManager } from "../flows/flow_manager.ts";
 import type { Seed } from "./seed_file.ts";
 
 /** What the seeder needs. */

@@ -1,4 +1,7 @@
-/** Port helpers for spawning modules. */
+/**
+ * Ports for spawning modules: a free one, and waiting until a module listens on it. The tests
+ * and benchmarks take their free ports from here too (`tests/helpers/ports.ts`).
+ */
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
 export function freePort(): number {

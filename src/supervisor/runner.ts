@@ -4,15 +4,15 @@
  * and stop it (Shutdown RPC, SIGTERM to its process group, SIGKILL after `stop_timeout`).
  */
 import { HealthState, ModuleState, Severity } from "@callassistant/protocol";
-import type { EventBus } from "../events/bus.ts";
+import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Manifest } from "../manifest/manifest.ts";
-import type { ModuleRecord } from "../registry/module_record.ts";
-import type { ModuleRegistry } from "../registry/modules.ts";
-import { createModuleClients, type ModuleClients } from "./clients.ts";
+import type { ModuleRecord } from "../modules/module_record.ts";
+import type { ModuleRegistry } from "../modules/module_registry.ts";
+import { createModuleClients, type ModuleClients } from "../module_calls/module_clients.ts";
 import { readModuleTls } from "../manifest/tls.ts";
 import { Alarm, freePort, waitForPort } from "./ports.ts";
-import { type ModuleProcess, spawnModule } from "./process.ts";
+import { type ModuleProcess, spawnModule } from "./module_process.ts";
 import type { PidRecords } from "./pid_records.ts";
 import type { ModuleCgroups } from "./cgroups.ts";
 import { chownTree, resolveRunAs } from "./run_as.ts";

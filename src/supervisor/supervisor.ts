@@ -10,14 +10,14 @@ import {
   discoveredDigest,
   discoveredName,
 } from "../manifest/discover.ts";
-import { ModuleRecord } from "../registry/module_record.ts";
-import { stateName } from "../registry/modules.ts";
+import { ModuleRecord } from "../modules/module_record.ts";
+import { moduleStateName } from "../modules/module_registry.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { graphProblems, levels } from "./graph.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { ModuleRunner, type RunnerContext } from "./runner.ts";
-import type { ModuleClients } from "./clients.ts";
-import { ReplicaRouter } from "./replica_router.ts";
+import type { ModuleClients } from "../module_calls/module_clients.ts";
+import { ReplicaRouter } from "../module_calls/replica_router.ts";
 
 const RUNNING = new Set([ModuleState.READY, ModuleState.DEGRADED]);
 
@@ -214,7 +214,9 @@ export class Supervisor {
     if (blocking().length > 0) {
       const waitFor = () =>
         `waiting for ${
-          blocking().map((d) => `${d} (${stateName(this.ctx.registry.get(d)!.state)})`).join(", ")
+          blocking().map((d) => `${d} (${moduleStateName(this.ctx.registry.get(d)!.state)})`).join(
+            ", ",
+          )
         }`;
       const showWaiting = () => {
         const reason = waitFor();

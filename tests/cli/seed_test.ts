@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { parseSeed } from "../../src/seed/seed_file.ts";
 import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addExample, ok } from "../pipeline/helpers.ts";
+import { addExample, ok } from "../flows/helpers.ts";
 
 const SEED = `
 entities:

@@ -8,7 +8,7 @@ import { ControlService } from "@callassistant/protocol";
 import { Severity } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
 import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo, openEvents, take } from "./helpers.ts";
+import { addReporter, drive, moduleInfo, openEvents, take } from "../event_service/helpers.ts";
 
 const READY = "MODULE_STATE_READY";
 

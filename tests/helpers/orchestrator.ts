@@ -1,10 +1,17 @@
 /**
  * Starts the real orchestrator (`deno run main.ts run`) on ports the kernel picks, reads
- * its JSON log lines, and stops it at the end: every test process is gone afterwards.
+ * its JSON log lines, and stops it at the end: every test process is gone afterwards. The
+ * benchmarks start theirs with the same function (`scripts/bench/bench_orchestrator.ts`).
  */
 import { fileURLToPath } from "node:url";
 import { groupMembers } from "../../src/supervisor/process_group.ts";
 import { readLines } from "../../src/log/lines.ts";
+import { DENO, spawn } from "./processes.ts";
+import { waitFor } from "./wait.ts";
+
+// Here too, for the tests that take them from this file.
+export { isAlive } from "./processes.ts";
+export { waitFor };
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -13,10 +20,10 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export interface TestOrchestrator {
   /** Base URL of the HTTP gateway, e.g. "http://127.0.0.1:34567". */
   url: string;
-  /** host:port of the gRPC server. */
+  /** host:port of the gRPC server ("" with `waitListening: false`). */
   grpcAddress: string;
   pid: number;
-  /** Every JSON log line so far. */
+  /** Every JSON log line so far (up to `maxLogs`). */
   logs: Record<string, unknown>[];
   /** Waits for a log line matching `fn`. */
   waitForLog(
@@ -27,26 +34,8 @@ export interface TestOrchestrator {
   stop(): Promise<Deno.CommandStatus>;
   /** The process, for signals. */
   child: Deno.ChildProcess;
-}
-
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-  what = "condition",
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+  /** performance.now() when the process was spawned. */
+  spawnedAt: number;
 }
 
 /** Options for `startOrchestrator`. */
@@ -61,44 +50,87 @@ export interface StartOptions {
   main?: string;
   /** Extra environment variables (the orchestrator passes its environment to modules). */
   env?: Record<string, string>;
+  /** Flags for `deno run` before main.ts (e.g. `--cpu-prof`). */
+  denoFlags?: string[];
+  /** The HTTP listener's port; 0 (the kernel's choice) by default. */
+  httpPort?: number;
+  /**
+   * Wait for the "orchestrator listening" line (default true). Without it, `url` is known
+   * only with `httpPort`, and `grpcAddress` is empty.
+   */
+  waitListening?: boolean;
+  /**
+   * Run it as the leader of a process group of its own, which `stop` ends whole (SIGKILL
+   * after `stopGraceMs`) and `cleanup()` of `processes.ts` ends at the latest; default: a
+   * plain child, sent SIGTERM and waited for.
+   */
+  processGroup?: boolean;
+  /** With `processGroup`: how long `stop` waits after SIGTERM (default 20 000 ms). */
+  stopGraceMs?: number;
+  /** Called with every log line and when it arrived (performance.now()). */
+  onLog?: (line: Record<string, unknown>, at: number) => void;
+  /** Keep at most this many log lines in `logs` (default: all). */
+  maxLogs?: number;
 }
 
 /** Starts the orchestrator and waits until both listeners are up. */
 export async function startOrchestrator(options: StartOptions): Promise<TestOrchestrator> {
   const data = options.data ?? await Deno.makeTempDir({ prefix: "ca-test-data-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      options.main ?? `${ROOT}main.ts`,
-      "run",
-      "--modules",
-      options.modules,
-      "--data",
-      data,
-      "--grpc",
-      "127.0.0.1:0",
-      "--http",
-      "127.0.0.1:0",
-      "--log-format",
-      "json",
-      ...(options.args ?? []),
-    ],
-    env: options.env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const args = [
+    "run",
+    "--allow-all",
+    ...(options.denoFlags ?? []),
+    options.main ?? `${ROOT}main.ts`,
+    "run",
+    "--modules",
+    options.modules,
+    "--data",
+    data,
+    "--grpc",
+    "127.0.0.1:0",
+    "--http",
+    `127.0.0.1:${options.httpPort ?? 0}`,
+    "--log-format",
+    "json",
+    ...(options.args ?? []),
+  ];
   const logs: Record<string, unknown>[] = [];
+  const maxLogs = options.maxLogs ?? Infinity;
   const waiters = new Set<() => void>();
-  readLines(child.stderr, (line) => {
+  const onLine = (line: string, at: number) => {
+    let parsed: Record<string, unknown>;
     try {
-      logs.push(JSON.parse(line));
+      parsed = JSON.parse(line);
     } catch {
-      logs.push({ msg: line, raw: true });
+      parsed = { msg: line, raw: true };
     }
+    if (logs.length < maxLogs) logs.push(parsed);
+    options.onLog?.(parsed, at);
     for (const w of waiters) w();
-  });
+  };
+  const spawnedAt = performance.now();
+  let child: Deno.ChildProcess;
+  let end: () => Promise<Deno.CommandStatus>;
+  if (options.processGroup) {
+    const proc = spawn(DENO, args, { env: options.env, onStderr: onLine });
+    child = proc.child;
+    end = () => proc.stop(options.stopGraceMs ?? 20_000);
+  } else {
+    child = new Deno.Command(DENO, {
+      args,
+      env: options.env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    readLines(child.stderr, (line) => onLine(line, performance.now()));
+    let status: Deno.CommandStatus | undefined;
+    child.status.then((s) => status = s);
+    end = async () => {
+      if (!status) child.kill("SIGTERM");
+      return await child.status;
+    };
+  }
   const waitForLog = (fn: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const check = () => {
@@ -122,35 +154,36 @@ export async function startOrchestrator(options: StartOptions): Promise<TestOrch
       waiters.add(check);
       check();
     });
-  let status: Deno.CommandStatus | undefined;
-  child.status.then((s) => status = s);
-  const listening = await Promise.race([
-    waitForLog((l) => l.msg === "orchestrator listening"),
-    child.status.then((s) => {
-      throw new Error(
-        `orchestrator exited with ${s.code}:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`,
-      );
-    }),
-  ]);
-  // A wildcard bind (0.0.0.0, ::) is reached through loopback.
-  const reachable = (address: unknown) =>
-    String(address).replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
-  const orchestrator: TestOrchestrator = {
-    url: `${listening.tls ? "https" : "http"}://${reachable(listening.http)}`,
-    grpcAddress: reachable(listening.grpc),
-    pid: child.pid,
-    logs,
-    waitForLog,
-    child,
-    async stop() {
-      if (!status) child.kill("SIGTERM");
-      const s = await child.status;
-      // A data directory made here is removed here; a caller's own stays.
-      if (!options.data) await Deno.remove(data, { recursive: true }).catch(() => {});
-      return s;
-    },
+  const stop = async () => {
+    const s = await end();
+    // A data directory made here is removed here; a caller's own stays.
+    if (!options.data) await Deno.remove(data, { recursive: true }).catch(() => {});
+    return s;
   };
-  return orchestrator;
+  let url = `http://127.0.0.1:${options.httpPort ?? 0}`;
+  let grpcAddress = "";
+  if (options.waitListening ?? true) {
+    let listening: Record<string, unknown>;
+    try {
+      listening = await Promise.race([
+        waitForLog((l) => l.msg === "orchestrator listening", 60_000),
+        child.status.then((s) => {
+          throw new Error(
+            `orchestrator exited with ${s.code}:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`,
+          );
+        }),
+      ]);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    // A wildcard bind (0.0.0.0, ::) is reached through loopback.
+    const reachable = (address: unknown) =>
+      String(address).replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
+    url = `${listening.tls ? "https" : "http"}://${reachable(listening.http)}`;
+    grpcAddress = reachable(listening.grpc);
+  }
+  return { url, grpcAddress, pid: child.pid, logs, waitForLog, child, stop, spawnedAt };
 }
 
 /** Pids of live processes whose parent chain or process group leads to `pid`s. */
@@ -187,17 +220,6 @@ export async function addCamera(
     `${modulesDir}/${name}/module.yaml`,
     `name: ${name}\nversion: "0.1.0"\ncommand: ["deno", "run", "--allow-all", "${ROOT}tests/fixtures/simulators/test-camera/main.ts"]\n${extra}`,
   );
-}
-
-/** True when a process with this pid is alive (zombies count as gone). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 /** Writes `modulesDir/<name>/module.yaml` with `yaml` (name is added). */

@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { call, ok, waitReady } from "../pipeline/helpers.ts";
+import { freePort } from "../helpers/ports.ts";
+import { call, ok, waitReady } from "../flows/helpers.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import {
   launchMediaBrowser,
@@ -46,14 +47,6 @@ async function waitEntity(base: string, id: string, state: string, ms: number): 
   } catch (err) {
     throw new Error(`${(err as Error).message} (last: ${last})`);
   }
-}
-
-/** A port nothing listens on. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** The pids of a process's children (from /proc). */
@@ -368,7 +361,7 @@ Deno.test({
           await entity({ id, entityType: "rtsp_camera", configuration: { url, ...extra } });
           return await waitEntity(base, id, "ENTITY_STATE_FAILED", 30_000);
         };
-        const closed = await failedWith("closed", `rtsp://127.0.0.1:${closedPort()}/x`);
+        const closed = await failedWith("closed", `rtsp://127.0.0.1:${freePort()}/x`);
         assert.match(
           closed.status.message,
           /refused: connection to 127\.0\.0\.1:\d+ refused .*probing again in \d+ s/,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "../events/helpers.ts";
+import { addReporter, drive, moduleInfo } from "../event_service/helpers.ts";
 
 type Family = {
   name: string;

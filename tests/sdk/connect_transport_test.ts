@@ -12,7 +12,7 @@ import {
   type ConnectResponseSchema,
   EventService,
 } from "@callassistant/protocol";
-import { AsyncQueue } from "../../src/events/queue.ts";
+import { AsyncQueue } from "../../src/async/async_queue.ts";
 import { Code, RpcError } from "@callassistant/rpc";
 import { addService, stopServer } from "@callassistant/rpc";
 import type { PartialServiceImpl } from "@callassistant/rpc";

@@ -5,6 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { bindLoopback } from "../helpers/grpc.ts";
+import { freePort } from "../helpers/ports.ts";
 import { fileURLToPath } from "node:url";
 import { EventService } from "@callassistant/protocol";
 import type {
@@ -36,13 +37,7 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** A port that was free a moment ago (listen on port 0, read it, close). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+export { freePort };
 
 /** Variables a test process must not inherit from the environment it runs in. */
 const MODULE_VARS = [

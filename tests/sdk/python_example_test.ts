@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { addExample, call, ok, waitFlow, waitReady } from "../pipeline/helpers.ts";
-import { installPythonSdk } from "../../src/supervisor/python_sdk.ts";
+import { addExample, call, ok, waitFlow, waitReady } from "../flows/helpers.ts";
+import { installPythonSdk } from "../../src/supervisor/python_sdk_dir.ts";
 
 const EXAMPLE = `${ROOT}packages/sdk-python/examples/minimal-sink`;
 

@@ -5,6 +5,7 @@
  * module is registered and reconnected, never spawned.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers/ports.ts";
 import {
   addBehaving,
   addModule,
@@ -134,12 +135,7 @@ Deno.test("dev mode runs dev_command with CALL_ASSISTANT_DEV=1 and the module en
 });
 
 Deno.test("a remote module is registered, health-checked and reconnected, never spawned", async () => {
-  const port = (() => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const p = (l.addr as Deno.NetAddr).port;
-    l.close();
-    return p;
-  })();
+  const port = freePort();
   const startRemote = () =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", `${ROOT}tests/fixtures/behave.ts`],

@@ -6,14 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { addModule, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { freePort } from "../helpers/ports.ts";
 import { makeTestPki } from "../helpers/tls.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 type ModuleView = { name: string; state: string; lastError: string };
 

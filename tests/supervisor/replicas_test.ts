@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addExample, converterIds, ok, waitReady } from "../pipeline/helpers.ts";
+import { addExample, converterIds, ok, waitReady } from "../flows/helpers.ts";
 
 type Replica = { index: number; state: string; pid: number; grpcPort: number; restarts: number };
 type ModuleView = { state: string; pid: number; grpcPort: number; replicas: Replica[] };

@@ -15,7 +15,7 @@ import {
   parseTraceparent,
 } from "@callassistant/rpc";
 import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "../events/helpers.ts";
+import { addReporter, drive, moduleInfo } from "../event_service/helpers.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = `00-${TRACE}-00f067aa0ba902b7-01`;

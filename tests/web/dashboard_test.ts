@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { EXAMPLE_PROGRAMS } from "../pipeline/helpers.ts";
+import { EXAMPLE_PROGRAMS } from "../flows/helpers.ts";
 import {
   addCamera,
   addModule,

@@ -1,0 +1,92 @@
+/**
+ * Where a flow's media goes: checking its two ends, finding the cheapest path per media
+ * type between them (pathfinder.ts), and describing a path for messages.
+ */
+import { EntityKind } from "@callassistant/protocol";
+import type { MediaPath } from "@callassistant/protocol";
+import { Code, RpcError } from "@callassistant/rpc";
+import type { CapabilityIndex } from "../entities/capabilities.ts";
+import { mediaName } from "../entities/formats.ts";
+import type { EntityRecord, EntityRegistry } from "../entities/entity_registry.ts";
+import { findPaths, type PathEnd } from "./pathfinder.ts";
+
+/**
+ * The source and target entities of a flow; INVALID_ARGUMENT when either is missing,
+ * both are the same or one is a converter, NOT_FOUND when one is unknown.
+ */
+export function flowEnds(
+  entities: EntityRegistry,
+  sourceId: string,
+  targetId: string,
+): [EntityRecord, EntityRecord] {
+  if (!sourceId) throw new RpcError(Code.INVALID_ARGUMENT, "source_entity_id is required");
+  if (!targetId) throw new RpcError(Code.INVALID_ARGUMENT, "target_entity_id is required");
+  if (sourceId === targetId) {
+    throw new RpcError(Code.INVALID_ARGUMENT, "source and target must be different entities");
+  }
+  const source = entities.require(sourceId);
+  const target = entities.require(targetId);
+  if (source.kind === EntityKind.CONVERTER || target.kind === EntityKind.CONVERTER) {
+    const which = source.kind === EntityKind.CONVERTER ? source : target;
+    throw new RpcError(
+      Code.INVALID_ARGUMENT,
+      `entity "${which.id}" is a converter: flows run between sources, sinks and endpoints`,
+    );
+  }
+  return [source, target];
+}
+
+/**
+ * The cheapest path per media type between two entities through the converters of the
+ * running modules (every known module with `anyState`), reaching the target over
+ * `targetProtocol` when given (INVALID_ARGUMENT when the target has no such input).
+ */
+export function findFlowPaths(
+  caps: CapabilityIndex,
+  entities: EntityRegistry,
+  sourceId: string,
+  targetId: string,
+  anyState = false,
+  targetProtocol = "",
+) {
+  const [source, target] = flowEnds(entities, sourceId, targetId);
+  const end = pathEnd(caps, target, "target");
+  const protocol = targetProtocol.trim().toLowerCase();
+  if (protocol) {
+    const all = [...new Set(end.formats.map((f) => f.protocol.toLowerCase()))];
+    end.formats = end.formats.filter((f) => f.protocol.toLowerCase() === protocol);
+    if (end.formats.length === 0) {
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `target_protocol: entity "${target.id}" (${target.module}/${target.entityType}) does ` +
+          `not receive over "${protocol}"; it receives over: ${all.join(", ") || "nothing"}`,
+      );
+    }
+  }
+  return findPaths(pathEnd(caps, source, "source"), end, caps.converters(anyState));
+}
+
+/** One end of a path, with the formats the entity declares for its side. */
+function pathEnd(caps: CapabilityIndex, e: EntityRecord, side: "source" | "target"): PathEnd {
+  return {
+    entityId: e.id,
+    entityType: e.entityType,
+    module: e.module,
+    kind: e.kind,
+    formats: side === "source"
+      ? caps.outputsOf(e.module, e.entityType)
+      : caps.inputsOf(e.module, e.entityType),
+  };
+}
+
+/** "video: cam > conv(media-converter) > tv | audio: ..." for messages and events. */
+export function describeRoute(paths: MediaPath[]): string {
+  return paths.map((p) =>
+    `${mediaName(p.mediaType)}: ${
+      p.hops.map((h) =>
+        h.kind === EntityKind.CONVERTER ? `${h.module}/${h.entityType}` : h.entityId
+      )
+        .join(" > ")
+    }`
+  ).join(" | ");
+}
