@@ -6,8 +6,9 @@
  * under SIGSTOP of the converter's ffmpeg they stop rising (the converter's own restart is
  * set to 30 s, so only ReestablishConnection brings them back: its answer names the
  * killed ffmpeg, the frames rise again and `restarts` grows by one); the screen's
- * ReestablishConnection restarts the page's player; a screen with `accept: ["mjpeg"]`
- * says it plays only MJPEG, and is refused HLS.
+ * ReestablishConnection restarts the page's player, the bridge's reopens its RTSP input
+ * (viewers kept); a screen with `accept: ["mjpeg"]` says it plays only MJPEG, and is
+ * refused HLS.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -79,7 +80,11 @@ Deno.test({
     let browser: TestBrowser | undefined;
     const clients: { close(): void }[] = [];
     try {
-      const modules = await waitReady(base, ["camera", "ffmpeg-converter", "web-screen"], 60_000);
+      const modules = await waitReady(
+        base,
+        ["camera", "ffmpeg-converter", "webrtc-bridge", "web-screen"],
+        60_000,
+      );
       const pipelineOf = (name: string) => {
         const c = createClient(PipelineService, `127.0.0.1:${modules[name].grpcPort}`);
         clients.push(c);
@@ -327,6 +332,52 @@ Deno.test({
         assert.equal(m["ffmpeg-converter SENT"].codec, "mjpeg");
         assert.ok(frames(m["ffmpeg-converter SENT"]) > 0);
       });
+
+      await t.step(
+        "WebRTC: the bridge's input and RTP; ReestablishConnection reopens its input",
+        async () => {
+          await ok(base, "DELETE", "/v1/flows/mjpeg");
+          await ok(base, "POST", "/v1/flows", {
+            id: "webrtc",
+            sourceEntityId: "cam",
+            targetEntityId: "tv",
+            targetProtocol: "webrtc",
+          });
+          const hops = ["webrtc-bridge RECEIVED", "webrtc-bridge SENT", "web-screen PRESENTED"];
+          const first = await waitFor(
+            async () => {
+              const m = await mediaOf("webrtc");
+              return hops.every((h) => frames(m[h]) > 25) ? m : undefined;
+            },
+            30_000,
+            "WebRTC frames on every hop",
+          );
+          assert.equal(first["webrtc-bridge RECEIVED"].width, 640);
+          const input = first["webrtc-bridge RECEIVED"];
+          const res = await pipelineOf("webrtc-bridge").reestablishConnection(
+            { flowId: "webrtc", connectionId: input.connectionId, reason: "test" },
+            { timeoutMs: 10_000 },
+          );
+          assert.match(
+            res.message,
+            /RTSP input rtsp:\/\/\S+ of bridge "\S+" reopened; viewers kept/,
+          );
+          const back = await waitFor(
+            async () => {
+              const m = await mediaOf("webrtc");
+              const r = m["webrtc-bridge RECEIVED"];
+              return (r.restarts ?? 0) > (input.restarts ?? 0) &&
+                  frames(r) > frames(input) + 25 &&
+                  frames(m["web-screen PRESENTED"]) > frames(first["web-screen PRESENTED"]) + 25
+                ? m
+                : undefined;
+            },
+            20_000,
+            "frames through the reopened input to the page",
+          );
+          assert.ok(frames(back["webrtc-bridge SENT"]) > frames(first["webrtc-bridge SENT"]));
+        },
+      );
     } finally {
       for (const c of clients) c.close();
       await browser?.close();
