@@ -25,10 +25,11 @@ import {
   type ReportMetricsRequestSchema,
   type ReportStatusRequestSchema,
 } from "@callassistant/protocol";
-import { type MetricSchema, Severity } from "@callassistant/protocol";
+import { type MediaStatsSchema, type MetricSchema, Severity } from "@callassistant/protocol";
 import { type Client, createClient } from "@callassistant/rpc";
 import { Code, toRpcError } from "@callassistant/rpc";
 import { currentTraceparent } from "@callassistant/rpc";
+import { MediaMeter } from "./media_meter.ts";
 
 /** A ReportEvent request. */
 export type EventReport = MessageInitShape<typeof ReportEventRequestSchema>;
@@ -38,6 +39,8 @@ export type StatusReport = MessageInitShape<typeof ReportStatusRequestSchema>;
 export type MetricsReport = MessageInitShape<typeof ReportMetricsRequestSchema>;
 /** One metric sample: `{ name, value, labels?, kind?, help? }`. */
 export type MetricSample = MessageInitShape<typeof MetricSchema>;
+/** The media of one side of one connection: a `MediaStats` (or its init), or a meter. */
+export type MediaReport = MessageInitShape<typeof MediaStatsSchema> | MediaMeter;
 
 /** Severity as the enum or its lower-case name. */
 export type SeverityLevel = Severity | "debug" | "info" | "warning" | "error" | "critical";
@@ -202,6 +205,27 @@ export class EventReporter {
    */
   status(report: StatusReport): Promise<boolean> {
     return this.#send("status", (t) => t.reportStatus(report).then(() => true), false);
+  }
+
+  /**
+   * Reports the media this module measures on a flow: one `MediaStats` (or `MediaMeter`)
+   * per connection and side, about once a second while the flow runs. It is a media-only
+   * status report: the module's state, message and quality for the flow stand. Entries
+   * without a connection id or side are left out (and logged); with none left nothing is
+   * sent. Resolves to true when the orchestrator accepted it.
+   */
+  media(flowId: string, stats: MediaReport[]): Promise<boolean> {
+    const media = [];
+    for (const s of stats) {
+      const entry = s instanceof MediaMeter ? s.stats() : s;
+      if (!entry.connectionId || !entry.side) {
+        this.#log(`WARN media stats of flow "${flowId}" without a connection id or side: left out`);
+        continue;
+      }
+      media.push(entry);
+    }
+    if (!flowId || media.length === 0) return Promise.resolve(false);
+    return this.status({ flows: [{ flowId, media }] });
   }
 
   /** Reports metric samples. Resolves to true when the orchestrator accepted them. */

@@ -1,7 +1,7 @@
 /**
  * A first-in first-out queue on an array: shifting is O(1) (a head index instead of
  * `Array.shift`), and the array is compacted once most of it has been read. The SDK's one
- * queue (the orchestrator has its own in src/async/fifo.ts: the SDK imports nothing of the
+ * queue (the orchestrator has its own in src/async/fifo_buffer.ts: the SDK imports nothing of the
  * orchestrator).
  */
 export class Fifo<T> {

@@ -43,6 +43,7 @@ export {
   type EventReport,
   EventReporter,
   type EventReporterOptions,
+  type MediaReport,
   type MetricSample,
   type MetricsReport,
   type ReportTransport,
@@ -52,6 +53,9 @@ export {
   type UnaryTransportOptions,
 } from "./events.ts";
 export { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
+export { type EntityEntry, EntityTable, type EntityTableOptions } from "./entity_table.ts";
+export { FlowMeters, type FlowMetersOptions, MEDIA_REPORT_EVERY_MS } from "./flow_meters.ts";
+export { LatencySource, MediaMeter, type MediaMeterOptions, MediaSide } from "./media_meter.ts";
 export {
   type ConnectionSide,
   FlowTable,
@@ -96,6 +100,8 @@ export type {
   Entity,
   EntityStatus,
   FlowStatus,
+  MediaStats,
+  ProbedFormats,
   QualityProfile,
 } from "@callassistant/protocol";
 export type { ConnectEntitiesRequest } from "@callassistant/protocol";

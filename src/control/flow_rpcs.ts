@@ -37,6 +37,11 @@ export function flowControl(flows: FlowManager): PartialServiceImpl<typeof Contr
         quality: req.quality,
         id: req.id,
         targetProtocol: req.targetProtocol,
+        mediaLimits: {
+          stallTimeout: req.stallTimeout,
+          firstFrameTimeout: req.firstFrameTimeout,
+          maxLatency: req.maxLatency,
+        },
       });
       return { flow: flows.toProto(flow) };
     },

@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { type ModuleCaller, ModuleCallError } from "../module_calls/module_caller.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { type EntityFilter, type EntityRecord, isDesired } from "./entity_record.ts";
+import { keepFormats } from "./entity_formats.ts";
 
 /** What reconcile reads and changes: the entity registry's index and its services. */
 export interface ReconcileIndex {
@@ -54,11 +55,13 @@ export async function reconcileEntities(
     if (!isDesired(r)) continue;
     const has = byId.get(r.id);
     if (has) {
+      if (has.status) r.status = keepFormats(r.status, has.status);
       index.setState(r, has.state || EntityState.READY, "");
       continue;
     }
     try {
       const created = await index.recreate(r);
+      if (created?.status) r.status = keepFormats(r.status, created.status);
       index.setState(r, created?.state || EntityState.READY, `recreated in module "${module}"`);
     } catch (err) {
       const message = (err as Error).message;

@@ -38,6 +38,7 @@ import { type ModuleCaller, ModuleCallError } from "../module_calls/module_calle
 import type { Collection } from "../store/store.ts";
 import type { CapabilityIndex } from "./capabilities.ts";
 import { chooseEntityModule } from "./entity_module_choice.ts";
+import { keepFormats } from "./entity_formats.ts";
 import { entityToProto } from "./entity_proto.ts";
 import { reconcileEntities } from "./entity_reconcile.ts";
 import {
@@ -172,6 +173,7 @@ export class EntityRegistry {
       message: "",
       createdAt: now,
       updatedAt: now,
+      status: created?.status,
     };
     try {
       this.persist(record);
@@ -283,6 +285,7 @@ export class EntityRegistry {
       }
       if (configuration) r.configuration = res?.entity?.configuration ?? configuration;
       if (res?.entity?.state) this.setState(r, res.entity.state, "");
+      if (res?.entity?.status) r.status = keepFormats(r.status, res.entity.status);
     }
     r.name = newName;
     r.updatedAt = new Date();
@@ -386,8 +389,8 @@ export class EntityRegistry {
         : create(EntityStatusSchema);
       status.entityId = id;
       if (status.state) this.setState(r, status.state, status.message);
-      r.status = status;
-      return status;
+      r.status = keepFormats(r.status, status);
+      return r.status;
     } catch (err) {
       const lost = err instanceof ModuleCallError && err.code === Code.NOT_FOUND;
       return create(EntityStatusSchema, {
@@ -404,7 +407,7 @@ export class EntityRegistry {
   applyStatus(module: string, status: EntityStatus): void {
     const r = this.records.get(status.entityId);
     if (!r || r.module !== module) return;
-    r.status = status;
+    r.status = keepFormats(r.status, status);
     if (status.state) this.setState(r, status.state, status.message);
   }
 

@@ -38,6 +38,7 @@ import {
   type EntityRecord,
 } from "../entities/entity_record.ts";
 import { FlowBuilder } from "./flow_builder.ts";
+import { type FlowMediaLimits, validateMediaLimits } from "./flow_media.ts";
 import { FlowMonitor } from "./flow_monitor.ts";
 import { describeRoute, findFlowPaths, flowEnds } from "./flow_paths.ts";
 import { FlowRecovery } from "./flow_recovery.ts";
@@ -195,6 +196,7 @@ export class FlowManager {
       connections: flow.connections,
       quality: flow.quality,
       targetProtocol: flow.targetProtocol,
+      ...flow.mediaLimits,
       statuses: statuses ?? this.flows.modulesOf(flow).flatMap((m) => {
         const s = flow.reported.get(m);
         return s ? [s] : [];
@@ -226,9 +228,11 @@ export class FlowManager {
     quality?: QualityProfile;
     id?: string;
     targetProtocol?: string;
+    mediaLimits?: FlowMediaLimits;
   }): Promise<FlowRecord> {
     return this.tasks.run(async () => {
       const quality = validateQuality(input.quality);
+      const mediaLimits = validateMediaLimits(input.mediaLimits ?? {});
       const [source, target] = flowEnds(this.entities, input.sourceEntityId, input.targetEntityId);
       let id = input.id ?? "";
       if (id) {
@@ -263,6 +267,7 @@ export class FlowManager {
         wanted: true,
         quality,
         targetProtocol,
+        mediaLimits,
         paths,
         connections: [],
         converters: [],

@@ -20,6 +20,7 @@ import type { EntityRegistry } from "../entities/entity_registry.ts";
 import type { FlowRecovery } from "./flow_recovery.ts";
 import { type FlowRecord, type FlowRecords, flowStateName, statusWith } from "./flow_records.ts";
 import type { FlowTasks } from "./flow_tasks.ts";
+import { isMediaOnly, mergeFlowStatus } from "./flow_media.ts";
 import { describeQuality } from "./quality.ts";
 
 /** Deadline of the live status reads of GetFlow and the monitor. */
@@ -132,9 +133,11 @@ export class FlowMonitor {
       for (const reported of report.flows) {
         const flow = flows.get(reported.flowId);
         if (!flow || !flows.involves(flow, module)) continue;
-        const status = statusWith(reported, { module });
         const before = flow.reported.get(module);
+        const status = mergeFlowStatus(before, reported, module);
         flow.reported.set(module, status);
+        // Media alone says nothing of the module's state or quality.
+        if (isMediaOnly(reported)) continue;
         if (
           status.quality &&
           (flow.unconfirmed.has(module) ||
@@ -161,7 +164,8 @@ export class FlowMonitor {
   /** GetFlowStatus on one module; the answer becomes the module's last reported status. */
   private async fetchStatus(flow: FlowRecord, module: string): Promise<FlowStatus> {
     const res = await this.getFlowStatus(flow, module);
-    const status = statusWith(res.status, { flowId: flow.id, module });
+    const answered = statusWith(res.status, { flowId: flow.id });
+    const status = mergeFlowStatus(flow.reported.get(module), answered, module);
     flow.reported.set(module, status);
     return status;
   }

@@ -7,7 +7,14 @@
  * not be built or recovered. Every change is a `flow.state_changed` event, and keeps the
  * state of the entities the flow uses (ACTIVE while carrying media, READY otherwise).
  */
-import { clone, create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import {
+  clone,
+  create,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  toJson,
+} from "@bufbuild/protobuf";
 import {
   type Connection,
   EntityState,
@@ -24,6 +31,7 @@ import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Collection } from "../store/store.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
+import { type FlowMediaLimits, restoreMediaLimits, storedMediaLimits } from "./flow_media.ts";
 
 /** What the orchestrator knows about one flow. */
 export interface FlowRecord {
@@ -38,6 +46,8 @@ export interface FlowRecord {
   quality: QualityProfile;
   /** The protocol the target must receive on; empty for any. */
   targetProtocol: string;
+  /** The stall, first-frame and latency limits asked at creation. */
+  mediaLimits: FlowMediaLimits;
   /** The paths per media type, with the entity of every hop. */
   paths: MediaPath[];
   /** The connections made. */
@@ -66,6 +76,7 @@ export interface StoredFlow {
   wanted: boolean;
   quality: JsonValue;
   targetProtocol?: string;
+  mediaLimits?: JsonObject;
   paths: JsonValue[];
   converters: string[];
   discovered?: string[];
@@ -114,6 +125,7 @@ export class FlowRecords {
         wanted: s.wanted,
         quality: fromJson(QualityProfileSchema, s.quality ?? {}, { ignoreUnknownFields: true }),
         targetProtocol: s.targetProtocol ?? "",
+        mediaLimits: restoreMediaLimits(s.mediaLimits),
         paths: (s.paths ?? []).map((p) =>
           fromJson(MediaPathSchema, p, { ignoreUnknownFields: true })
         ),
@@ -248,6 +260,7 @@ export class FlowRecords {
       wanted: flow.wanted,
       quality: toJson(QualityProfileSchema, flow.quality),
       targetProtocol: flow.targetProtocol,
+      mediaLimits: storedMediaLimits(flow.mediaLimits),
       paths: flow.paths.map((p) => toJson(MediaPathSchema, p)),
       converters: flow.converters,
       discovered: flow.discovered,

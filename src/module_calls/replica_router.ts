@@ -8,7 +8,7 @@
  *   there; `DisconnectEntities` reaches every instance holding a side; `StartFlow` sends
  *   each instance its own connections,
  *   `StopFlow` and `AdjustQuality` reach every instance of the flow, `GetFlowStatus`
- *   asks the first;
+ *   asks the first, `ReestablishConnection` the instances holding a side;
  * - `Configure` goes to every instance; anything else takes turns.
  * Placements on an instance that stopped serving are ignored, so the call takes a turn.
  */
@@ -213,6 +213,15 @@ export class ReplicaRouter {
       adjustQuality: (req, o) => this.onFlow(req.flowId ?? "", (p) => p.adjustQuality(req, o)),
       getFlowStatus: (req, o) =>
         this.flowInstances(req.flowId ?? "")[0].clients.pipeline.getFlowStatus(req, o),
+      reestablishConnection: async (req, o) => {
+        // The instances holding a side of the connection restart it.
+        const holders = this.holders(this.connections, req.connectionId ?? "");
+        const targets = holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "");
+        const replies = await Promise.all(
+          targets.map((s) => s.clients.pipeline.reestablishConnection(req, o)),
+        );
+        return replies[0];
+      },
     };
   }
 

@@ -24,6 +24,8 @@ from .proto_types import (
     EntityState,
     FlowState,
     HealthState,
+    LatencySource,
+    MediaSide,
     MediaType,
     MetricKind,
     ModuleState,
@@ -33,6 +35,8 @@ from .proto_types import (
     fmt,
     format_name,
 )
+from .flow_meters import FlowMeters
+from .media_meter import MediaMeter
 from .report_stream import ConnectTransport, UnaryTransport
 from .reporter import EventReporter
 from .rpc_error import Code, RpcError
@@ -48,7 +52,7 @@ from .v1.entity_pb2 import (
     GetEntityStatusResponse,
     ListEntitiesResponse,
 )
-from .v1.media_pb2 import EntityCapability, MediaFormat, Transform, TransformCost
+from .v1.media_pb2 import EntityCapability, MediaFormat, MediaStats, ProbedFormats, Transform, TransformCost
 from .v1.resources_pb2 import Connection, Entity, EntityStatus, FlowStatus, Metric, QualityProfile
 
 #: The event type a module reports when the entities it discovered on its own changed.
@@ -58,8 +62,8 @@ __all__ = [
     "CallContext", "Code", "ConnectTransport", "ConnectionRole", "Connection", "ConfigureEntityResponse",
     "CreateEntityResponse", "DestroyEntityResponse", "ENTITIES_CHANGED_EVENT", "Entity", "EntityCapability",
     "EntityKind", "EntityOrigin", "EntityState", "EntityStatus", "EventReporter", "FlowState", "FlowStatus",
-    "FlowTable", "GetEntityStatusResponse", "HealthState", "ListEntitiesResponse", "Logger", "MediaFormat",
-    "MediaType", "Metric", "MetricKind", "Module", "ModuleEnv", "ModuleEnvError", "ModuleState", "PRESETS",
+    "FlowMeters", "FlowTable", "GetEntityStatusResponse", "HealthState", "LatencySource", "ListEntitiesResponse", "Logger",
+    "MediaFormat", "MediaMeter", "MediaSide", "MediaStats", "MediaType", "ProbedFormats", "Metric", "MetricKind", "Module", "ModuleEnv", "ModuleEnvError", "ModuleState", "PRESETS",
     "QualityPreset", "QualityProfile", "RpcError", "SDK_VERSION", "Severity", "Transform", "TransformCost",
     "UnaryTransport", "build", "capability", "current_trace_id", "current_traceparent", "fmt", "format_name",
     "from_struct", "parse_traceparent", "read_env", "read_token", "resolve_quality", "run", "serve",

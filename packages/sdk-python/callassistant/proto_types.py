@@ -24,6 +24,8 @@ FlowState = _enum("FlowState", resources_pb2.FlowState, "FLOW_STATE_")
 QualityPreset = _enum("QualityPreset", resources_pb2.QualityPreset, "QUALITY_PRESET_")
 Severity = _enum("Severity", resources_pb2.Severity, "SEVERITY_")
 MetricKind = _enum("MetricKind", resources_pb2.MetricKind, "METRIC_KIND_")
+MediaSide = _enum("MediaSide", media_pb2.MediaSide, "MEDIA_SIDE_")
+LatencySource = _enum("LatencySource", media_pb2.LatencySource, "LATENCY_SOURCE_")
 
 
 def fmt(media: Union[str, int], protocol: str, codec: str) -> media_pb2.MediaFormat:

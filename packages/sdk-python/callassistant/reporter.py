@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 from . import structs
 from .report_stream import to_rpc_error
 from .tracing import current_traceparent
-from .v1 import event_pb2, resources_pb2
+from .v1 import event_pb2, media_pb2, resources_pb2
 
 #: Severity names accepted besides the enum values.
 SEVERITIES = {
@@ -123,6 +123,32 @@ class EventReporter:
 
         return self._submit("status", send, False)
 
+    def media(self, flow_id: str, stats: Iterable):
+        """Reports the media this module measures on a flow: one MediaStats (a message, a
+        dict, or a `MediaMeter`, whose `stats()` is taken) per connection and side, about
+        once a second while the flow runs. It is a media-only status report: the module's
+        state, message and quality for the flow stand. Entries without a connection id or
+        side are left out (and logged); with none left nothing is sent. The future gives
+        True when the orchestrator accepted it."""
+        media = []
+        for s in stats:
+            entry = s.stats() if hasattr(s, "stats") and callable(s.stats) else structs.build(media_pb2.MediaStats, s)
+            if not entry.connection_id or not entry.side:
+                self._log("warn", f'media stats of flow "{flow_id}" without a connection id or side: left out')
+                continue
+            media.append(entry)
+        if not flow_id or not media:
+            return self._done(False)
+        request = event_pb2.ReportStatusRequest(
+            state=self.default_state(), flows=[resources_pb2.FlowStatus(flow_id=flow_id, media=media)]
+        )
+
+        async def send(t):
+            await t.report_status(request)
+            return True
+
+        return self._submit(f'media of flow "{flow_id}"', send, False)
+
     def metrics(self, samples: Union[Mapping, Iterable]):
         """Reports metric samples: `{"name": value}` (gauges) or a list of Metric messages
         or dicts `{name, value, labels, kind, help}`. The future gives True when accepted."""
@@ -133,6 +159,19 @@ class EventReporter:
             return True
 
         return self._submit(f"{len(request.metrics)} metric(s)", send, False)
+
+    def _done(self, value: Any):
+        """A future already holding `value`, of the kind `_submit` gives from here."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            future = running.create_future()
+        else:
+            future = concurrent.futures.Future()
+        future.set_result(value)
+        return future
 
     async def flush(self, timeout: float = 2.0) -> None:
         """Waits (at most `timeout` seconds) for the reports in flight."""

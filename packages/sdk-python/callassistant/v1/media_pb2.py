@@ -12,25 +12,34 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61llassistant/v1/media.proto\x12\x10\x63\x61llassistant.v1\x1a\x1cgoogle/protobuf/struct.proto\"{\n\x0bMediaFormat\x12:\n\nmedia_type\x18\x01 \x01(\x0e\x32\x1b.callassistant.v1.MediaTypeR\tmediaType\x12\x1a\n\x08protocol\x18\x02 \x01(\tR\x08protocol\x12\x14\n\x05\x63odec\x18\x03 \x01(\tR\x05\x63odec\"c\n\rTransformCost\x12\x10\n\x03\x63pu\x18\x01 \x01(\x01R\x03\x63pu\x12\x1d\n\nlatency_ms\x18\x02 \x01(\x01R\tlatencyMs\x12!\n\x0cquality_loss\x18\x03 \x01(\x01R\x0bqualityLoss\"\xac\x01\n\tTransform\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x05input\x12\x35\n\x06output\x18\x02 \x01(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x06output\x12\x33\n\x04\x63ost\x18\x03 \x01(\x0b\x32\x1f.callassistant.v1.TransformCostR\x04\x63ost\"\xf2\x02\n\x10\x45ntityCapability\x12\x1f\n\x0b\x65ntity_type\x18\x01 \x01(\tR\nentityType\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.callassistant.v1.EntityKindR\x04kind\x12\x35\n\x06inputs\x18\x03 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x06inputs\x12\x37\n\x07outputs\x18\x04 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x07outputs\x12;\n\ntransforms\x18\x05 \x03(\x0b\x32\x1b.callassistant.v1.TransformR\ntransforms\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12<\n\rconfig_schema\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x0c\x63onfigSchema*S\n\tMediaType\x12\x1a\n\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_TYPE_VIDEO\x10\x01\x12\x14\n\x10MEDIA_TYPE_AUDIO\x10\x02*\x8c\x01\n\nEntityKind\x12\x1b\n\x17\x45NTITY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45NTITY_KIND_SOURCE\x10\x01\x12\x14\n\x10\x45NTITY_KIND_SINK\x10\x02\x12\x19\n\x15\x45NTITY_KIND_CONVERTER\x10\x03\x12\x18\n\x14\x45NTITY_KIND_ENDPOINT\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61llassistant/v1/media.proto\x12\x10\x63\x61llassistant.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n\x0bMediaFormat\x12:\n\nmedia_type\x18\x01 \x01(\x0e\x32\x1b.callassistant.v1.MediaTypeR\tmediaType\x12\x1a\n\x08protocol\x18\x02 \x01(\tR\x08protocol\x12\x14\n\x05\x63odec\x18\x03 \x01(\tR\x05\x63odec\"c\n\rTransformCost\x12\x10\n\x03\x63pu\x18\x01 \x01(\x01R\x03\x63pu\x12\x1d\n\nlatency_ms\x18\x02 \x01(\x01R\tlatencyMs\x12!\n\x0cquality_loss\x18\x03 \x01(\x01R\x0bqualityLoss\"\xac\x01\n\tTransform\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x05input\x12\x35\n\x06output\x18\x02 \x01(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x06output\x12\x33\n\x04\x63ost\x18\x03 \x01(\x0b\x32\x1f.callassistant.v1.TransformCostR\x04\x63ost\"\xf2\x02\n\x10\x45ntityCapability\x12\x1f\n\x0b\x65ntity_type\x18\x01 \x01(\tR\nentityType\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.callassistant.v1.EntityKindR\x04kind\x12\x35\n\x06inputs\x18\x03 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x06inputs\x12\x37\n\x07outputs\x18\x04 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x07outputs\x12;\n\ntransforms\x18\x05 \x03(\x0b\x32\x1b.callassistant.v1.TransformR\ntransforms\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12<\n\rconfig_schema\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x0c\x63onfigSchema\"\x9c\x02\n\rProbedFormats\x12\x35\n\x06inputs\x18\x01 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x06inputs\x12#\n\rinputs_probed\x18\x02 \x01(\x08R\x0cinputsProbed\x12\x37\n\x07outputs\x18\x03 \x03(\x0b\x32\x1d.callassistant.v1.MediaFormatR\x07outputs\x12%\n\x0eoutputs_probed\x18\x04 \x01(\x08R\routputsProbed\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x37\n\tprobed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08probedAt\"\xeb\x05\n\nMediaStats\x12#\n\rconnection_id\x18\x01 \x01(\tR\x0c\x63onnectionId\x12/\n\x04side\x18\x02 \x01(\x0e\x32\x1b.callassistant.v1.MediaSideR\x04side\x12;\n\x0bmeasured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nmeasuredAt\x12\x39\n\nstarted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12\x16\n\x06\x66rames\x18\x05 \x01(\x04R\x06\x66rames\x12\x14\n\x05\x62ytes\x18\x06 \x01(\x04R\x05\x62ytes\x12\x10\n\x03\x66ps\x18\x07 \x01(\x01R\x03\x66ps\x12!\n\x0c\x62itrate_kbps\x18\x08 \x01(\x01R\x0b\x62itrateKbps\x12@\n\x0e\x66irst_frame_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x66irstFrameAt\x12>\n\rlast_frame_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastFrameAt\x12\x16\n\x06stalls\x18\x0b \x01(\rR\x06stalls\x12%\n\x0e\x66rames_dropped\x18\x0c \x01(\x04R\rframesDropped\x12\x14\n\x05width\x18\r \x01(\rR\x05width\x12\x16\n\x06height\x18\x0e \x01(\rR\x06height\x12\x14\n\x05\x63odec\x18\x0f \x01(\tR\x05\x63odec\x12\x1d\n\nlatency_ms\x18\x10 \x01(\x01R\tlatencyMs\x12$\n\x0elatency_p95_ms\x18\x11 \x01(\x01R\x0clatencyP95Ms\x12\x46\n\x0elatency_source\x18\x12 \x01(\x0e\x32\x1f.callassistant.v1.LatencySourceR\rlatencySource\x12\x1a\n\x08restarts\x18\x13 \x01(\rR\x08restarts*S\n\tMediaType\x12\x1a\n\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_TYPE_VIDEO\x10\x01\x12\x14\n\x10MEDIA_TYPE_AUDIO\x10\x02*\x8c\x01\n\nEntityKind\x12\x1b\n\x17\x45NTITY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45NTITY_KIND_SOURCE\x10\x01\x12\x14\n\x10\x45NTITY_KIND_SINK\x10\x02\x12\x19\n\x15\x45NTITY_KIND_CONVERTER\x10\x03\x12\x18\n\x14\x45NTITY_KIND_ENDPOINT\x10\x04*o\n\tMediaSide\x12\x1a\n\x16MEDIA_SIDE_UNSPECIFIED\x10\x00\x12\x13\n\x0fMEDIA_SIDE_SENT\x10\x01\x12\x17\n\x13MEDIA_SIDE_RECEIVED\x10\x02\x12\x18\n\x14MEDIA_SIDE_PRESENTED\x10\x03*s\n\rLatencySource\x12\x1e\n\x1aLATENCY_SOURCE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLATENCY_SOURCE_PIXEL_CLOCK\x10\x01\x12\"\n\x1eLATENCY_SOURCE_MODULE_ESTIMATE\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'callassistant.v1.media_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _MEDIATYPE._serialized_start=854
-  _MEDIATYPE._serialized_end=937
-  _ENTITYKIND._serialized_start=940
-  _ENTITYKIND._serialized_end=1080
-  _MEDIAFORMAT._serialized_start=80
-  _MEDIAFORMAT._serialized_end=203
-  _TRANSFORMCOST._serialized_start=205
-  _TRANSFORMCOST._serialized_end=304
-  _TRANSFORM._serialized_start=307
-  _TRANSFORM._serialized_end=479
-  _ENTITYCAPABILITY._serialized_start=482
-  _ENTITYCAPABILITY._serialized_end=852
+  _MEDIATYPE._serialized_start=1924
+  _MEDIATYPE._serialized_end=2007
+  _ENTITYKIND._serialized_start=2010
+  _ENTITYKIND._serialized_end=2150
+  _MEDIASIDE._serialized_start=2152
+  _MEDIASIDE._serialized_end=2263
+  _LATENCYSOURCE._serialized_start=2265
+  _LATENCYSOURCE._serialized_end=2380
+  _MEDIAFORMAT._serialized_start=113
+  _MEDIAFORMAT._serialized_end=236
+  _TRANSFORMCOST._serialized_start=238
+  _TRANSFORMCOST._serialized_end=337
+  _TRANSFORM._serialized_start=340
+  _TRANSFORM._serialized_end=512
+  _ENTITYCAPABILITY._serialized_start=515
+  _ENTITYCAPABILITY._serialized_end=885
+  _PROBEDFORMATS._serialized_start=888
+  _PROBEDFORMATS._serialized_end=1172
+  _MEDIASTATS._serialized_start=1175
+  _MEDIASTATS._serialized_end=1922
 # @@protoc_insertion_point(module_scope)

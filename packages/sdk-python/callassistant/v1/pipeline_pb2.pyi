@@ -71,6 +71,22 @@ class GetFlowStatusResponse(_message.Message):
     status: _resources_pb2.FlowStatus
     def __init__(self, status: _Optional[_Union[_resources_pb2.FlowStatus, _Mapping]] = ...) -> None: ...
 
+class ReestablishConnectionRequest(_message.Message):
+    __slots__ = ["connection_id", "flow_id", "reason"]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    flow_id: str
+    reason: str
+    def __init__(self, flow_id: _Optional[str] = ..., connection_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReestablishConnectionResponse(_message.Message):
+    __slots__ = ["message"]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    def __init__(self, message: _Optional[str] = ...) -> None: ...
+
 class StartFlowRequest(_message.Message):
     __slots__ = ["connection_ids", "flow_id", "quality"]
     CONNECTION_IDS_FIELD_NUMBER: _ClassVar[int]

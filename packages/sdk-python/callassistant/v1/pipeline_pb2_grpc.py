@@ -56,6 +56,11 @@ class PipelineServiceStub(object):
                 request_serializer=callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityRequest.SerializeToString,
                 response_deserializer=callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityResponse.FromString,
                 )
+        self.ReestablishConnection = channel.unary_unary(
+                '/callassistant.v1.PipelineService/ReestablishConnection',
+                request_serializer=callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionRequest.SerializeToString,
+                response_deserializer=callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionResponse.FromString,
+                )
 
 
 class PipelineServiceServicer(object):
@@ -132,6 +137,35 @@ class PipelineServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReestablishConnection(self, request, context):
+        """Restarts the media of one connection on this module, keeping the connection: same
+        id, flow, entities, format and address. Asked by the orchestrator's watchdog when the
+        `MediaStats` this module reports for the connection show no new frame (see
+        `HopHealth.module`). The module drops what it holds for its side(s) of the connection
+        and sets the media up again as `StartFlow` did: a converter restarts its process, a
+        receiver reopens its input, a screen reloads its player; a sender keeps serving at the
+        address it answered in `ConnectEntities`. When that media is shared with other
+        connections (one process for a converter's input and output, a camera stream many
+        receivers pull), restarting the shared media is allowed; the answer says what was
+        restarted.
+
+        Answer once the restart has begun, within the call's deadline (the orchestrator gives
+        10 s), without waiting for frames: their return shows in the `MediaStats` reported
+        next (counters go on, `restarts` grows). Each call restarts again; the orchestrator
+        waits a stall window before it asks again or re-routes.
+
+        Errors: INVALID_ARGUMENT for a missing flow or connection id; NOT_FOUND when the
+        connection is not on this module or not in that flow; FAILED_PRECONDITION when the
+        flow is not started here (nothing to restart). UNIMPLEMENTED (what the SDKs answer for
+        a module that does not provide it) makes the orchestrator rebuild the connection
+        instead: `DisconnectEntities` then `ConnectEntities` on both sides with the same
+        connection id (receiver, sender, and the receiver again for a pulled link), then
+        `StartFlow` on both modules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipelineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +198,11 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     servicer.AdjustQuality,
                     request_deserializer=callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityRequest.FromString,
                     response_serializer=callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityResponse.SerializeToString,
+            ),
+            'ReestablishConnection': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReestablishConnection,
+                    request_deserializer=callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionRequest.FromString,
+                    response_serializer=callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -286,5 +325,22 @@ class PipelineService(object):
         return grpc.experimental.unary_unary(request, target, '/callassistant.v1.PipelineService/AdjustQuality',
             callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityRequest.SerializeToString,
             callassistant_dot_v1_dot_pipeline__pb2.AdjustQualityResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReestablishConnection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/callassistant.v1.PipelineService/ReestablishConnection',
+            callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionRequest.SerializeToString,
+            callassistant_dot_v1_dot_pipeline__pb2.ReestablishConnectionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

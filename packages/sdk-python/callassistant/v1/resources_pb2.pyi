@@ -1,4 +1,5 @@
 from callassistant.v1 import media_pb2 as _media_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -35,6 +36,12 @@ HEALTH_STATE_STARTING: HealthState
 HEALTH_STATE_UNHEALTHY: HealthState
 HEALTH_STATE_UNSPECIFIED: HealthState
 HEALTH_STATE_WAITING_FOR_CONFIG: HealthState
+HOP_STATE_FLOWING: HopState
+HOP_STATE_SLOW: HopState
+HOP_STATE_STALLED: HopState
+HOP_STATE_UNMEASURED: HopState
+HOP_STATE_UNSPECIFIED: HopState
+HOP_STATE_WAITING: HopState
 METRIC_KIND_COUNTER: MetricKind
 METRIC_KIND_GAUGE: MetricKind
 METRIC_KIND_UNSPECIFIED: MetricKind
@@ -103,7 +110,7 @@ class Entity(_message.Message):
     def __init__(self, id: _Optional[str] = ..., entity_type: _Optional[str] = ..., kind: _Optional[_Union[_media_pb2.EntityKind, str]] = ..., module: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[EntityState, str]] = ..., configuration: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., origin: _Optional[_Union[EntityOrigin, str]] = ..., status: _Optional[_Union[EntityStatus, _Mapping]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EntityStatus(_message.Message):
-    __slots__ = ["entity_id", "message", "metrics", "state"]
+    __slots__ = ["entity_id", "formats", "message", "metrics", "state"]
     class MetricsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -112,14 +119,16 @@ class EntityStatus(_message.Message):
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMATS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     entity_id: str
+    formats: _media_pb2.ProbedFormats
     message: str
     metrics: _containers.ScalarMap[str, float]
     state: EntityState
-    def __init__(self, entity_id: _Optional[str] = ..., state: _Optional[_Union[EntityState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    def __init__(self, entity_id: _Optional[str] = ..., state: _Optional[_Union[EntityState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., formats: _Optional[_Union[_media_pb2.ProbedFormats, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ["data", "entity_id", "flow_id", "id", "message", "module", "severity", "source", "time", "trace_id", "type"]
@@ -148,14 +157,18 @@ class Event(_message.Message):
     def __init__(self, id: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., module: _Optional[str] = ..., entity_id: _Optional[str] = ..., flow_id: _Optional[str] = ..., message: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., trace_id: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Flow(_message.Message):
-    __slots__ = ["connections", "created_at", "id", "message", "path", "quality", "source_entity_id", "state", "statuses", "target_entity_id", "target_protocol", "updated_at"]
+    __slots__ = ["connections", "created_at", "first_frame_timeout", "health", "id", "max_latency", "message", "path", "quality", "source_entity_id", "stall_timeout", "state", "statuses", "target_entity_id", "target_protocol", "updated_at"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FRAME_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENCY_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    STALL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     TARGET_ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -163,20 +176,46 @@ class Flow(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     connections: _containers.RepeatedCompositeFieldContainer[Connection]
     created_at: _timestamp_pb2.Timestamp
+    first_frame_timeout: _duration_pb2.Duration
+    health: FlowHealth
     id: str
+    max_latency: _duration_pb2.Duration
     message: str
     path: _containers.RepeatedCompositeFieldContainer[PathHop]
     quality: QualityProfile
     source_entity_id: str
+    stall_timeout: _duration_pb2.Duration
     state: FlowState
     statuses: _containers.RepeatedCompositeFieldContainer[FlowStatus]
     target_entity_id: str
     target_protocol: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., source_entity_id: _Optional[str] = ..., target_entity_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., path: _Optional[_Iterable[_Union[PathHop, _Mapping]]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[FlowStatus, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., target_protocol: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., source_entity_id: _Optional[str] = ..., target_entity_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., path: _Optional[_Iterable[_Union[PathHop, _Mapping]]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[FlowStatus, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., target_protocol: _Optional[str] = ..., stall_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., first_frame_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_latency: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., health: _Optional[_Union[FlowHealth, _Mapping]] = ...) -> None: ...
+
+class FlowHealth(_message.Message):
+    __slots__ = ["hops", "judged_at", "latency_ms", "latency_source", "reestablishments", "reroutes", "stalls", "time_to_first_frame", "watched"]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    JUDGED_AT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REESTABLISHMENTS_FIELD_NUMBER: _ClassVar[int]
+    REROUTES_FIELD_NUMBER: _ClassVar[int]
+    STALLS_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_FRAME_FIELD_NUMBER: _ClassVar[int]
+    WATCHED_FIELD_NUMBER: _ClassVar[int]
+    hops: _containers.RepeatedCompositeFieldContainer[HopHealth]
+    judged_at: _timestamp_pb2.Timestamp
+    latency_ms: float
+    latency_source: _media_pb2.LatencySource
+    reestablishments: int
+    reroutes: int
+    stalls: int
+    time_to_first_frame: _duration_pb2.Duration
+    watched: bool
+    def __init__(self, watched: bool = ..., hops: _Optional[_Iterable[_Union[HopHealth, _Mapping]]] = ..., latency_ms: _Optional[float] = ..., latency_source: _Optional[_Union[_media_pb2.LatencySource, str]] = ..., time_to_first_frame: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., stalls: _Optional[int] = ..., reestablishments: _Optional[int] = ..., reroutes: _Optional[int] = ..., judged_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FlowStatus(_message.Message):
-    __slots__ = ["flow_id", "message", "metrics", "module", "quality", "state"]
+    __slots__ = ["flow_id", "media", "message", "metrics", "module", "quality", "state"]
     class MetricsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -185,18 +224,40 @@ class FlowStatus(_message.Message):
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     FLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     MODULE_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     flow_id: str
+    media: _containers.RepeatedCompositeFieldContainer[_media_pb2.MediaStats]
     message: str
     metrics: _containers.ScalarMap[str, float]
     module: str
     quality: QualityProfile
     state: FlowState
-    def __init__(self, flow_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., module: _Optional[str] = ...) -> None: ...
+    def __init__(self, flow_id: _Optional[str] = ..., state: _Optional[_Union[FlowState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., quality: _Optional[_Union[QualityProfile, _Mapping]] = ..., module: _Optional[str] = ..., media: _Optional[_Iterable[_Union[_media_pb2.MediaStats, _Mapping]]] = ...) -> None: ...
+
+class HopHealth(_message.Message):
+    __slots__ = ["connection_id", "entity_id", "message", "module", "side", "since", "state", "stats"]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MODULE_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    entity_id: str
+    message: str
+    module: str
+    side: _media_pb2.MediaSide
+    since: _timestamp_pb2.Timestamp
+    state: HopState
+    stats: _media_pb2.MediaStats
+    def __init__(self, connection_id: _Optional[str] = ..., side: _Optional[_Union[_media_pb2.MediaSide, str]] = ..., module: _Optional[str] = ..., entity_id: _Optional[str] = ..., state: _Optional[_Union[HopState, str]] = ..., message: _Optional[str] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Union[_media_pb2.MediaStats, _Mapping]] = ...) -> None: ...
 
 class MediaPath(_message.Message):
     __slots__ = ["hops", "media_type", "total_cost"]
@@ -230,7 +291,7 @@ class Metric(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., labels: _Optional[_Mapping[str, str]] = ..., kind: _Optional[_Union[MetricKind, str]] = ..., help: _Optional[str] = ...) -> None: ...
 
 class Module(_message.Message):
-    __slots__ = ["address", "capabilities", "config_schema", "dependencies", "description", "exit_code", "exit_signal", "grpc_port", "health", "history", "last_error", "last_stderr", "manifest_digest", "manifest_path", "name", "pid", "replicas", "restarts", "started_at", "state", "state_changed_at", "version"]
+    __slots__ = ["address", "capabilities", "config_schema", "dependencies", "description", "exit_code", "exit_signal", "grpc_port", "health", "history", "last_error", "last_stderr", "manifest_digest", "manifest_path", "name", "pid", "replicas", "resources", "restarts", "started_at", "state", "state_changed_at", "version"]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_SCHEMA_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +309,7 @@ class Module(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
     RESTARTS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -270,12 +332,13 @@ class Module(_message.Message):
     name: str
     pid: int
     replicas: _containers.RepeatedCompositeFieldContainer[ModuleReplica]
+    resources: ModuleResources
     restarts: int
     started_at: _timestamp_pb2.Timestamp
     state: ModuleState
     state_changed_at: _timestamp_pb2.Timestamp
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[_Union[ModuleState, str]] = ..., health: _Optional[_Union[ModuleHealth, _Mapping]] = ..., pid: _Optional[int] = ..., grpc_port: _Optional[int] = ..., restarts: _Optional[int] = ..., last_error: _Optional[str] = ..., capabilities: _Optional[_Iterable[_Union[_media_pb2.EntityCapability, _Mapping]]] = ..., manifest_path: _Optional[str] = ..., dependencies: _Optional[_Iterable[str]] = ..., address: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ModuleRun, _Mapping]]] = ..., last_stderr: _Optional[_Iterable[str]] = ..., config_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., manifest_digest: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ModuleReplica, _Mapping]]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[_Union[ModuleState, str]] = ..., health: _Optional[_Union[ModuleHealth, _Mapping]] = ..., pid: _Optional[int] = ..., grpc_port: _Optional[int] = ..., restarts: _Optional[int] = ..., last_error: _Optional[str] = ..., capabilities: _Optional[_Iterable[_Union[_media_pb2.EntityCapability, _Mapping]]] = ..., manifest_path: _Optional[str] = ..., dependencies: _Optional[_Iterable[str]] = ..., address: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ModuleRun, _Mapping]]] = ..., last_stderr: _Optional[_Iterable[str]] = ..., config_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., manifest_digest: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ModuleReplica, _Mapping]]] = ..., resources: _Optional[_Union[ModuleResources, _Mapping]] = ...) -> None: ...
 
 class ModuleHealth(_message.Message):
     __slots__ = ["checked_at", "consecutive_failures", "message", "state"]
@@ -302,11 +365,12 @@ class ModuleInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., sdk: _Optional[str] = ...) -> None: ...
 
 class ModuleReplica(_message.Message):
-    __slots__ = ["grpc_port", "index", "last_error", "pid", "restarts", "started_at", "state"]
+    __slots__ = ["grpc_port", "index", "last_error", "pid", "resources", "restarts", "started_at", "state"]
     GRPC_PORT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
     RESTARTS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -314,10 +378,29 @@ class ModuleReplica(_message.Message):
     index: int
     last_error: str
     pid: int
+    resources: ModuleResources
     restarts: int
     started_at: _timestamp_pb2.Timestamp
     state: ModuleState
-    def __init__(self, index: _Optional[int] = ..., state: _Optional[_Union[ModuleState, str]] = ..., pid: _Optional[int] = ..., grpc_port: _Optional[int] = ..., restarts: _Optional[int] = ..., last_error: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, index: _Optional[int] = ..., state: _Optional[_Union[ModuleState, str]] = ..., pid: _Optional[int] = ..., grpc_port: _Optional[int] = ..., restarts: _Optional[int] = ..., last_error: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., resources: _Optional[_Union[ModuleResources, _Mapping]] = ...) -> None: ...
+
+class ModuleResources(_message.Message):
+    __slots__ = ["cpu_cores", "cpu_seconds", "memory_limit_bytes", "over_limit_since", "processes", "rss_bytes", "sampled_at"]
+    CPU_CORES_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OVER_LIMIT_SINCE_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_AT_FIELD_NUMBER: _ClassVar[int]
+    cpu_cores: float
+    cpu_seconds: float
+    memory_limit_bytes: int
+    over_limit_since: _timestamp_pb2.Timestamp
+    processes: int
+    rss_bytes: int
+    sampled_at: _timestamp_pb2.Timestamp
+    def __init__(self, cpu_seconds: _Optional[float] = ..., cpu_cores: _Optional[float] = ..., rss_bytes: _Optional[int] = ..., processes: _Optional[int] = ..., sampled_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., memory_limit_bytes: _Optional[int] = ..., over_limit_since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ModuleRun(_message.Message):
     __slots__ = ["exit_code", "exited_at", "pid", "reason", "restart", "signal", "started_at"]
@@ -392,6 +475,9 @@ class FlowState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class QualityPreset(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class HopState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

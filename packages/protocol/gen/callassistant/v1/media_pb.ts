@@ -4,14 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file callassistant/v1/media.proto.
  */
 export const file_callassistant_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChxjYWxsYXNzaXN0YW50L3YxL21lZGlhLnByb3RvEhBjYWxsYXNzaXN0YW50LnYxIl8KC01lZGlhRm9ybWF0Ei8KCm1lZGlhX3R5cGUYASABKA4yGy5jYWxsYXNzaXN0YW50LnYxLk1lZGlhVHlwZRIQCghwcm90b2NvbBgCIAEoCRINCgVjb2RlYxgDIAEoCSJGCg1UcmFuc2Zvcm1Db3N0EgsKA2NwdRgBIAEoARISCgpsYXRlbmN5X21zGAIgASgBEhQKDHF1YWxpdHlfbG9zcxgDIAEoASKXAQoJVHJhbnNmb3JtEiwKBWlucHV0GAEgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBItCgZvdXRwdXQYAiABKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei0KBGNvc3QYAyABKAsyHy5jYWxsYXNzaXN0YW50LnYxLlRyYW5zZm9ybUNvc3QiqAIKEEVudGl0eUNhcGFiaWxpdHkSEwoLZW50aXR5X3R5cGUYASABKAkSKgoEa2luZBgCIAEoDjIcLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5S2luZBItCgZpbnB1dHMYAyADKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei4KB291dHB1dHMYBCADKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei8KCnRyYW5zZm9ybXMYBSADKAsyGy5jYWxsYXNzaXN0YW50LnYxLlRyYW5zZm9ybRITCgtkZXNjcmlwdGlvbhgGIAEoCRIuCg1jb25maWdfc2NoZW1hGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCpTCglNZWRpYVR5cGUSGgoWTUVESUFfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE1FRElBX1RZUEVfVklERU8QARIUChBNRURJQV9UWVBFX0FVRElPEAIqjAEKCkVudGl0eUtpbmQSGwoXRU5USVRZX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFTlRJVFlfS0lORF9TT1VSQ0UQARIUChBFTlRJVFlfS0lORF9TSU5LEAISGQoVRU5USVRZX0tJTkRfQ09OVkVSVEVSEAMSGAoURU5USVRZX0tJTkRfRU5EUE9JTlQQBGIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("ChxjYWxsYXNzaXN0YW50L3YxL21lZGlhLnByb3RvEhBjYWxsYXNzaXN0YW50LnYxIl8KC01lZGlhRm9ybWF0Ei8KCm1lZGlhX3R5cGUYASABKA4yGy5jYWxsYXNzaXN0YW50LnYxLk1lZGlhVHlwZRIQCghwcm90b2NvbBgCIAEoCRINCgVjb2RlYxgDIAEoCSJGCg1UcmFuc2Zvcm1Db3N0EgsKA2NwdRgBIAEoARISCgpsYXRlbmN5X21zGAIgASgBEhQKDHF1YWxpdHlfbG9zcxgDIAEoASKXAQoJVHJhbnNmb3JtEiwKBWlucHV0GAEgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBItCgZvdXRwdXQYAiABKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei0KBGNvc3QYAyABKAsyHy5jYWxsYXNzaXN0YW50LnYxLlRyYW5zZm9ybUNvc3QiqAIKEEVudGl0eUNhcGFiaWxpdHkSEwoLZW50aXR5X3R5cGUYASABKAkSKgoEa2luZBgCIAEoDjIcLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5S2luZBItCgZpbnB1dHMYAyADKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei4KB291dHB1dHMYBCADKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0Ei8KCnRyYW5zZm9ybXMYBSADKAsyGy5jYWxsYXNzaXN0YW50LnYxLlRyYW5zZm9ybRITCgtkZXNjcmlwdGlvbhgGIAEoCRIuCg1jb25maWdfc2NoZW1hGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLcAQoNUHJvYmVkRm9ybWF0cxItCgZpbnB1dHMYASADKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0EhUKDWlucHV0c19wcm9iZWQYAiABKAgSLgoHb3V0cHV0cxgDIAMoCzIdLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFGb3JtYXQSFgoOb3V0cHV0c19wcm9iZWQYBCABKAgSDgoGbWV0aG9kGAUgASgJEi0KCXByb2JlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipQQKCk1lZGlhU3RhdHMSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIpCgRzaWRlGAIgASgOMhsuY2FsbGFzc2lzdGFudC52MS5NZWRpYVNpZGUSLwoLbWVhc3VyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmZyYW1lcxgFIAEoBBINCgVieXRlcxgGIAEoBBILCgNmcHMYByABKAESFAoMYml0cmF0ZV9rYnBzGAggASgBEjIKDmZpcnN0X2ZyYW1lX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1sYXN0X2ZyYW1lX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdGFsbHMYCyABKA0SFgoOZnJhbWVzX2Ryb3BwZWQYDCABKAQSDQoFd2lkdGgYDSABKA0SDgoGaGVpZ2h0GA4gASgNEg0KBWNvZGVjGA8gASgJEhIKCmxhdGVuY3lfbXMYECABKAESFgoObGF0ZW5jeV9wOTVfbXMYESABKAESNwoObGF0ZW5jeV9zb3VyY2UYEiABKA4yHy5jYWxsYXNzaXN0YW50LnYxLkxhdGVuY3lTb3VyY2USEAoIcmVzdGFydHMYEyABKA0qUwoJTWVkaWFUeXBlEhoKFk1FRElBX1RZUEVfVU5TUEVDSUZJRUQQABIUChBNRURJQV9UWVBFX1ZJREVPEAESFAoQTUVESUFfVFlQRV9BVURJTxACKowBCgpFbnRpdHlLaW5kEhsKF0VOVElUWV9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRU5USVRZX0tJTkRfU09VUkNFEAESFAoQRU5USVRZX0tJTkRfU0lOSxACEhkKFUVOVElUWV9LSU5EX0NPTlZFUlRFUhADEhgKFEVOVElUWV9LSU5EX0VORFBPSU5UEAQqbwoJTWVkaWFTaWRlEhoKFk1FRElBX1NJREVfVU5TUEVDSUZJRUQQABITCg9NRURJQV9TSURFX1NFTlQQARIXChNNRURJQV9TSURFX1JFQ0VJVkVEEAISGAoUTUVESUFfU0lERV9QUkVTRU5URUQQAypzCg1MYXRlbmN5U291cmNlEh4KGkxBVEVOQ1lfU09VUkNFX1VOU1BFQ0lGSUVEEAASHgoaTEFURU5DWV9TT1VSQ0VfUElYRUxfQ0xPQ0sQARIiCh5MQVRFTkNZX1NPVVJDRV9NT0RVTEVfRVNUSU1BVEUQAmIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * One concrete way media travels: a media type over a transport protocol in a codec,
@@ -185,6 +186,250 @@ export const EntityCapabilitySchema: GenMessage<EntityCapability> = /*@__PURE__*
   messageDesc(file_callassistant_v1_media, 3);
 
 /**
+ * The formats an entity really sends or takes, found out at run time by its module (a
+ * camera's streams as probed, a screen's decoders as its browser reported them), as
+ * opposed to the formats its type declares in `EntityCapability`. Carried in
+ * `EntityStatus.formats`.
+ *
+ * Path-finding: for an entity whose status has `formats`, the path-finder uses `outputs`
+ * instead of the capability's `outputs` (a source, an endpoint) when `outputs_probed` is
+ * true, and `inputs` instead of the capability's `inputs` (a sink, an endpoint) when
+ * `inputs_probed` is true; a direction not probed keeps the declared list. A probed list
+ * replaces the declared one: it may name formats the type does not declare (a camera
+ * found to send MJPEG) or be empty (nothing the entity can take: no path).
+ *
+ * Kept: the orchestrator keeps the last `formats` an entity's module reported (in
+ * `ReportStatus`, `GetEntityStatus`, `CreateEntity`, `ConfigureEntity` or `ListEntities`)
+ * until the module reports others; a status without `formats` leaves them as they were, so
+ * a module reports them when they change and need not repeat them every second.
+ *
+ * @generated from message callassistant.v1.ProbedFormats
+ */
+export type ProbedFormats = Message<"callassistant.v1.ProbedFormats"> & {
+  /**
+   * Formats the entity really accepts (a sink's or an endpoint's), when `inputs_probed`.
+   *
+   * @generated from field: repeated callassistant.v1.MediaFormat inputs = 1;
+   */
+  inputs: MediaFormat[];
+
+  /**
+   * True when `inputs` is what the entity really takes, even when empty.
+   *
+   * @generated from field: bool inputs_probed = 2;
+   */
+  inputsProbed: boolean;
+
+  /**
+   * Formats the entity really emits (a source's or an endpoint's), when `outputs_probed`.
+   *
+   * @generated from field: repeated callassistant.v1.MediaFormat outputs = 3;
+   */
+  outputs: MediaFormat[];
+
+  /**
+   * True when `outputs` is what the entity really sends, even when empty.
+   *
+   * @generated from field: bool outputs_probed = 4;
+   */
+  outputsProbed: boolean;
+
+  /**
+   * How they were found out, for people, e.g. "ffprobe of rtsp://192.168.1.20/stream1",
+   * "Chromium 120: canPlayType, RTCRtpReceiver.getCapabilities; accept: mjpeg".
+   *
+   * @generated from field: string method = 5;
+   */
+  method: string;
+
+  /**
+   * When they were found out.
+   *
+   * @generated from field: google.protobuf.Timestamp probed_at = 6;
+   */
+  probedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message callassistant.v1.ProbedFormats.
+ * Use `create(ProbedFormatsSchema)` to create a new message.
+ */
+export const ProbedFormatsSchema: GenMessage<ProbedFormats> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_media, 4);
+
+/**
+ * The media measured on one side of one connection, by the module of that side: what the
+ * orchestrator's stall watchdog, latency watch, `/metrics` and dashboard read. Carried in
+ * `FlowStatus.media`; see there for when and how often a module reports it.
+ *
+ * Frames: for video, pictures; for audio, the codec's frames (packets). Only new frames
+ * count: a side that can tell (a page reading the pixel clock) does not count frames
+ * replayed from a stale buffer. Counters (`frames`, `bytes`, `frames_dropped`, `stalls`,
+ * `restarts`) start at 0 at `started_at` and never go down while `started_at` stays the
+ * same; a module that starts counting again (a new StartFlow, its own restart) sets a new
+ * `started_at`. A `ReestablishConnection` does not reset them: counting goes on and
+ * `restarts` grows.
+ *
+ * Times are the measuring module's wall clock: compare `last_frame_at` with
+ * `measured_at` (the age of the last frame at measuring time), not with another clock.
+ *
+ * @generated from message callassistant.v1.MediaStats
+ */
+export type MediaStats = Message<"callassistant.v1.MediaStats"> & {
+  /**
+   * The connection, as in `ConnectEntitiesRequest.connection_id`.
+   *
+   * @generated from field: string connection_id = 1;
+   */
+  connectionId: string;
+
+  /**
+   * Which side measured it.
+   *
+   * @generated from field: callassistant.v1.MediaSide side = 2;
+   */
+  side: MediaSide;
+
+  /**
+   * When the figures were taken.
+   *
+   * @generated from field: google.protobuf.Timestamp measured_at = 3;
+   */
+  measuredAt?: Timestamp | undefined;
+
+  /**
+   * When counting began: the media of this side was started (StartFlow).
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 4;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * Frames since `started_at`.
+   *
+   * @generated from field: uint64 frames = 5;
+   */
+  frames: bigint;
+
+  /**
+   * Bytes of media since `started_at`: encoded media sent (SENT) or read (RECEIVED); for
+   * PRESENTED, the bytes the sink received when it knows them, else 0.
+   *
+   * @generated from field: uint64 bytes = 6;
+   */
+  bytes: bigint;
+
+  /**
+   * Frames per second over the last 2 s (about); 0 when none came in that time.
+   *
+   * @generated from field: double fps = 7;
+   */
+  fps: number;
+
+  /**
+   * Kilobits per second of `bytes` over the last 2 s (about).
+   *
+   * @generated from field: double bitrate_kbps = 8;
+   */
+  bitrateKbps: number;
+
+  /**
+   * The first frame since `started_at`; unset before it.
+   *
+   * @generated from field: google.protobuf.Timestamp first_frame_at = 9;
+   */
+  firstFrameAt?: Timestamp | undefined;
+
+  /**
+   * The latest frame; unset before the first.
+   *
+   * @generated from field: google.protobuf.Timestamp last_frame_at = 10;
+   */
+  lastFrameAt?: Timestamp | undefined;
+
+  /**
+   * Stalls since `started_at`. A stall is a gap of at least 2 s without a new frame after
+   * the first frame; it counts once, when the gap reaches 2 s (a gap still going on at
+   * `measured_at` has counted already). The orchestrator's own stall judgement uses the
+   * flow's `stall_timeout` on `last_frame_at`, not this count.
+   *
+   * @generated from field: uint32 stalls = 11;
+   */
+  stalls: number;
+
+  /**
+   * Frames lost at this side since `started_at`: dropped by the decoder (PRESENTED), not
+   * sent to a receiver too slow to take them (SENT), dropped by the converter (RECEIVED).
+   *
+   * @generated from field: uint64 frames_dropped = 12;
+   */
+  framesDropped: bigint;
+
+  /**
+   * The picture width in pixels, 0 unknown or audio.
+   *
+   * @generated from field: uint32 width = 13;
+   */
+  width: number;
+
+  /**
+   * The picture height in pixels, 0 unknown or audio.
+   *
+   * @generated from field: uint32 height = 14;
+   */
+  height: number;
+
+  /**
+   * The codec really carried (SENT, RECEIVED) or decoded (PRESENTED), lower case as in
+   * `MediaFormat.codec` ("h264", "mjpeg", "opus"); empty when unknown. A codec other than
+   * the connection's format says the link is not what was set up (e.g. VP8 negotiated
+   * where H.264 was).
+   *
+   * @generated from field: string codec = 15;
+   */
+  codec: string;
+
+  /**
+   * Latency in milliseconds: the median of the last 10 frames measured (about); 0 when
+   * not measured. What it spans depends on `latency_source`.
+   *
+   * @generated from field: double latency_ms = 16;
+   */
+  latencyMs: number;
+
+  /**
+   * The 95th percentile of the latency over the last 100 frames (about); 0 when not
+   * measured.
+   *
+   * @generated from field: double latency_p95_ms = 17;
+   */
+  latencyP95Ms: number;
+
+  /**
+   * How the latency was measured; UNSPECIFIED when it was not.
+   *
+   * @generated from field: callassistant.v1.LatencySource latency_source = 18;
+   */
+  latencySource: LatencySource;
+
+  /**
+   * How many times the module restarted this side's media since `started_at`: its own
+   * recovery (a converter restarting ffmpeg, a bridge reopening its input, a page
+   * reloading its player) and `ReestablishConnection` alike.
+   *
+   * @generated from field: uint32 restarts = 19;
+   */
+  restarts: number;
+};
+
+/**
+ * Describes the message callassistant.v1.MediaStats.
+ * Use `create(MediaStatsSchema)` to create a new message.
+ */
+export const MediaStatsSchema: GenMessage<MediaStats> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_media, 5);
+
+/**
  * The kind of media a format carries.
  *
  * @generated from enum callassistant.v1.MediaType
@@ -265,4 +510,89 @@ export enum EntityKind {
  */
 export const EntityKindSchema: GenEnum<EntityKind> = /*@__PURE__*/
   enumDesc(file_callassistant_v1_media, 1);
+
+/**
+ * Where along a connection a `MediaStats` was measured, and so which entity and module
+ * measured it: SENT by the connection's source, RECEIVED and PRESENTED by its target.
+ *
+ * @generated from enum callassistant.v1.MediaSide
+ */
+export enum MediaSide {
+  /**
+   * Not set; never valid in a report.
+   *
+   * @generated from enum value: MEDIA_SIDE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * What left the sending entity on the connection: frames it made available to the
+   * receiver (encoded, segmented, packetized) and bytes it sent. Examples: a camera's RTSP
+   * stream, a converter's HLS segments or JPEGs, a WebRTC bridge's RTP to one viewer.
+   *
+   * @generated from enum value: MEDIA_SIDE_SENT = 1;
+   */
+  SENT = 1,
+
+  /**
+   * What arrived at the receiving entity before it decoded or converted anything: frames
+   * and bytes read from the sender. Examples: the RTSP input ffmpeg reads in a converter,
+   * the RTSP input of a WebRTC bridge.
+   *
+   * @generated from enum value: MEDIA_SIDE_RECEIVED = 2;
+   */
+  RECEIVED = 2,
+
+  /**
+   * What a receiving sink decoded and presented to people: frames shown. Example: the
+   * frames a screen page decoded and drew. The end of the flow's media path.
+   *
+   * @generated from enum value: MEDIA_SIDE_PRESENTED = 3;
+   */
+  PRESENTED = 3,
+}
+
+/**
+ * Describes the enum callassistant.v1.MediaSide.
+ */
+export const MediaSideSchema: GenEnum<MediaSide> = /*@__PURE__*/
+  enumDesc(file_callassistant_v1_media, 2);
+
+/**
+ * How a latency figure in `MediaStats` was measured.
+ *
+ * @generated from enum callassistant.v1.LatencySource
+ */
+export enum LatencySource {
+  /**
+   * Not measured: the latency fields are 0.
+   *
+   * @generated from enum value: LATENCY_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * From a capture time written into the picture (the test pattern's pixel clock, see
+   * docs/media.md), read at this side against its wall clock: glass-to-glass, from capture
+   * at the source to this point, every hop before it included. Needs the clocks of the
+   * source and this side in agreement (one machine, or NTP).
+   *
+   * @generated from enum value: LATENCY_SOURCE_PIXEL_CLOCK = 1;
+   */
+  PIXEL_CLOCK = 1,
+
+  /**
+   * The module's own estimate of the delay its entity adds (buffers, segment length,
+   * queue): this hop alone, not the path before it.
+   *
+   * @generated from enum value: LATENCY_SOURCE_MODULE_ESTIMATE = 2;
+   */
+  MODULE_ESTIMATE = 2,
+}
+
+/**
+ * Describes the enum callassistant.v1.LatencySource.
+ */
+export const LatencySourceSchema: GenEnum<LatencySource> = /*@__PURE__*/
+  enumDesc(file_callassistant_v1_media, 3);
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file callassistant/v1/pipeline.proto.
  */
 export const file_callassistant_v1_pipeline: GenFile = /*@__PURE__*/
-  fileDesc("Ch9jYWxsYXNzaXN0YW50L3YxL3BpcGVsaW5lLnByb3RvEhBjYWxsYXNzaXN0YW50LnYxIuQBChZDb25uZWN0RW50aXRpZXNSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHZmxvd19pZBgCIAEoCRIYChBzb3VyY2VfZW50aXR5X2lkGAMgASgJEhgKEHRhcmdldF9lbnRpdHlfaWQYBCABKAkSLQoGZm9ybWF0GAUgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBIuCgRyb2xlGAYgASgOMiAuY2FsbGFzc2lzdGFudC52MS5Db25uZWN0aW9uUm9sZRIPCgdhZGRyZXNzGAcgASgJIlwKF0Nvbm5lY3RFbnRpdGllc1Jlc3BvbnNlEg8KB2FkZHJlc3MYASABKAkSMAoKY29ubmVjdGlvbhgCIAEoCzIcLmNhbGxhc3Npc3RhbnQudjEuQ29ubmVjdGlvbiJDChlEaXNjb25uZWN0RW50aXRpZXNSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHZmxvd19pZBgCIAEoCSIcChpEaXNjb25uZWN0RW50aXRpZXNSZXNwb25zZSJuChBTdGFydEZsb3dSZXF1ZXN0Eg8KB2Zsb3dfaWQYASABKAkSFgoOY29ubmVjdGlvbl9pZHMYAiADKAkSMQoHcXVhbGl0eRgDIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUiQQoRU3RhcnRGbG93UmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuY2FsbGFzc2lzdGFudC52MS5GbG93U3RhdHVzIiIKD1N0b3BGbG93UmVxdWVzdBIPCgdmbG93X2lkGAEgASgJIhIKEFN0b3BGbG93UmVzcG9uc2UiJwoUR2V0Rmxvd1N0YXR1c1JlcXVlc3QSDwoHZmxvd19pZBgBIAEoCSJFChVHZXRGbG93U3RhdHVzUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuY2FsbGFzc2lzdGFudC52MS5GbG93U3RhdHVzIloKFEFkanVzdFF1YWxpdHlSZXF1ZXN0Eg8KB2Zsb3dfaWQYASABKAkSMQoHcXVhbGl0eRgCIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUiSgoVQWRqdXN0UXVhbGl0eVJlc3BvbnNlEjEKB3F1YWxpdHkYASABKAsyIC5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcm9maWxlMtcECg9QaXBlbGluZVNlcnZpY2USZgoPQ29ubmVjdEVudGl0aWVzEiguY2FsbGFzc2lzdGFudC52MS5Db25uZWN0RW50aXRpZXNSZXF1ZXN0GikuY2FsbGFzc2lzdGFudC52MS5Db25uZWN0RW50aXRpZXNSZXNwb25zZRJvChJEaXNjb25uZWN0RW50aXRpZXMSKy5jYWxsYXNzaXN0YW50LnYxLkRpc2Nvbm5lY3RFbnRpdGllc1JlcXVlc3QaLC5jYWxsYXNzaXN0YW50LnYxLkRpc2Nvbm5lY3RFbnRpdGllc1Jlc3BvbnNlElQKCVN0YXJ0RmxvdxIiLmNhbGxhc3Npc3RhbnQudjEuU3RhcnRGbG93UmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuU3RhcnRGbG93UmVzcG9uc2USUQoIU3RvcEZsb3cSIS5jYWxsYXNzaXN0YW50LnYxLlN0b3BGbG93UmVxdWVzdBoiLmNhbGxhc3Npc3RhbnQudjEuU3RvcEZsb3dSZXNwb25zZRJgCg1HZXRGbG93U3RhdHVzEiYuY2FsbGFzc2lzdGFudC52MS5HZXRGbG93U3RhdHVzUmVxdWVzdBonLmNhbGxhc3Npc3RhbnQudjEuR2V0Rmxvd1N0YXR1c1Jlc3BvbnNlEmAKDUFkanVzdFF1YWxpdHkSJi5jYWxsYXNzaXN0YW50LnYxLkFkanVzdFF1YWxpdHlSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5BZGp1c3RRdWFsaXR5UmVzcG9uc2ViBnByb3RvMw", [file_callassistant_v1_media, file_callassistant_v1_resources]);
+  fileDesc("Ch9jYWxsYXNzaXN0YW50L3YxL3BpcGVsaW5lLnByb3RvEhBjYWxsYXNzaXN0YW50LnYxIuQBChZDb25uZWN0RW50aXRpZXNSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHZmxvd19pZBgCIAEoCRIYChBzb3VyY2VfZW50aXR5X2lkGAMgASgJEhgKEHRhcmdldF9lbnRpdHlfaWQYBCABKAkSLQoGZm9ybWF0GAUgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBIuCgRyb2xlGAYgASgOMiAuY2FsbGFzc2lzdGFudC52MS5Db25uZWN0aW9uUm9sZRIPCgdhZGRyZXNzGAcgASgJIlwKF0Nvbm5lY3RFbnRpdGllc1Jlc3BvbnNlEg8KB2FkZHJlc3MYASABKAkSMAoKY29ubmVjdGlvbhgCIAEoCzIcLmNhbGxhc3Npc3RhbnQudjEuQ29ubmVjdGlvbiJDChlEaXNjb25uZWN0RW50aXRpZXNSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHZmxvd19pZBgCIAEoCSIcChpEaXNjb25uZWN0RW50aXRpZXNSZXNwb25zZSJuChBTdGFydEZsb3dSZXF1ZXN0Eg8KB2Zsb3dfaWQYASABKAkSFgoOY29ubmVjdGlvbl9pZHMYAiADKAkSMQoHcXVhbGl0eRgDIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUiQQoRU3RhcnRGbG93UmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuY2FsbGFzc2lzdGFudC52MS5GbG93U3RhdHVzIiIKD1N0b3BGbG93UmVxdWVzdBIPCgdmbG93X2lkGAEgASgJIhIKEFN0b3BGbG93UmVzcG9uc2UiJwoUR2V0Rmxvd1N0YXR1c1JlcXVlc3QSDwoHZmxvd19pZBgBIAEoCSJFChVHZXRGbG93U3RhdHVzUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuY2FsbGFzc2lzdGFudC52MS5GbG93U3RhdHVzIloKFEFkanVzdFF1YWxpdHlSZXF1ZXN0Eg8KB2Zsb3dfaWQYASABKAkSMQoHcXVhbGl0eRgCIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUiSgoVQWRqdXN0UXVhbGl0eVJlc3BvbnNlEjEKB3F1YWxpdHkYASABKAsyIC5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcm9maWxlIlYKHFJlZXN0YWJsaXNoQ29ubmVjdGlvblJlcXVlc3QSDwoHZmxvd19pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSIwCh1SZWVzdGFibGlzaENvbm5lY3Rpb25SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJMtEFCg9QaXBlbGluZVNlcnZpY2USZgoPQ29ubmVjdEVudGl0aWVzEiguY2FsbGFzc2lzdGFudC52MS5Db25uZWN0RW50aXRpZXNSZXF1ZXN0GikuY2FsbGFzc2lzdGFudC52MS5Db25uZWN0RW50aXRpZXNSZXNwb25zZRJvChJEaXNjb25uZWN0RW50aXRpZXMSKy5jYWxsYXNzaXN0YW50LnYxLkRpc2Nvbm5lY3RFbnRpdGllc1JlcXVlc3QaLC5jYWxsYXNzaXN0YW50LnYxLkRpc2Nvbm5lY3RFbnRpdGllc1Jlc3BvbnNlElQKCVN0YXJ0RmxvdxIiLmNhbGxhc3Npc3RhbnQudjEuU3RhcnRGbG93UmVxdWVzdBojLmNhbGxhc3Npc3RhbnQudjEuU3RhcnRGbG93UmVzcG9uc2USUQoIU3RvcEZsb3cSIS5jYWxsYXNzaXN0YW50LnYxLlN0b3BGbG93UmVxdWVzdBoiLmNhbGxhc3Npc3RhbnQudjEuU3RvcEZsb3dSZXNwb25zZRJgCg1HZXRGbG93U3RhdHVzEiYuY2FsbGFzc2lzdGFudC52MS5HZXRGbG93U3RhdHVzUmVxdWVzdBonLmNhbGxhc3Npc3RhbnQudjEuR2V0Rmxvd1N0YXR1c1Jlc3BvbnNlEmAKDUFkanVzdFF1YWxpdHkSJi5jYWxsYXNzaXN0YW50LnYxLkFkanVzdFF1YWxpdHlSZXF1ZXN0GicuY2FsbGFzc2lzdGFudC52MS5BZGp1c3RRdWFsaXR5UmVzcG9uc2USeAoVUmVlc3RhYmxpc2hDb25uZWN0aW9uEi4uY2FsbGFzc2lzdGFudC52MS5SZWVzdGFibGlzaENvbm5lY3Rpb25SZXF1ZXN0Gi8uY2FsbGFzc2lzdGFudC52MS5SZWVzdGFibGlzaENvbm5lY3Rpb25SZXNwb25zZWIGcHJvdG8z", [file_callassistant_v1_media, file_callassistant_v1_resources]);
 
 /**
  * Set up one side of a connection.
@@ -362,6 +362,63 @@ export const AdjustQualityResponseSchema: GenMessage<AdjustQualityResponse> = /*
   messageDesc(file_callassistant_v1_pipeline, 11);
 
 /**
+ * Restart the media of one connection.
+ *
+ * @generated from message callassistant.v1.ReestablishConnectionRequest
+ */
+export type ReestablishConnectionRequest = Message<"callassistant.v1.ReestablishConnectionRequest"> & {
+  /**
+   * The flow the connection belongs to.
+   *
+   * @generated from field: string flow_id = 1;
+   */
+  flowId: string;
+
+  /**
+   * The connection.
+   *
+   * @generated from field: string connection_id = 2;
+   */
+  connectionId: string;
+
+  /**
+   * Why, for the module's log and events, e.g. "no new frame for 5.2 s".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message callassistant.v1.ReestablishConnectionRequest.
+ * Use `create(ReestablishConnectionRequestSchema)` to create a new message.
+ */
+export const ReestablishConnectionRequestSchema: GenMessage<ReestablishConnectionRequest> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_pipeline, 12);
+
+/**
+ * The restart has begun.
+ *
+ * @generated from message callassistant.v1.ReestablishConnectionResponse
+ */
+export type ReestablishConnectionResponse = Message<"callassistant.v1.ReestablishConnectionResponse"> & {
+  /**
+   * What the module restarted, for people and the orchestrator's event, e.g. "ffmpeg
+   * restarted (pid 4242) for converters conv-1".
+   *
+   * @generated from field: string message = 1;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message callassistant.v1.ReestablishConnectionResponse.
+ * Use `create(ReestablishConnectionResponseSchema)` to create a new message.
+ */
+export const ReestablishConnectionResponseSchema: GenMessage<ReestablishConnectionResponse> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_pipeline, 13);
+
+/**
  * PipelineService is implemented by every module whose entities carry media. The
  * orchestrator builds a flow hop by hop. For each connection it first calls
  * `ConnectEntities` on the receiving entity's module (role RECEIVER, no address), then on
@@ -454,6 +511,38 @@ export const PipelineService: GenService<{
     methodKind: "unary";
     input: typeof AdjustQualityRequestSchema;
     output: typeof AdjustQualityResponseSchema;
+  },
+  /**
+   * Restarts the media of one connection on this module, keeping the connection: same
+   * id, flow, entities, format and address. Asked by the orchestrator's watchdog when the
+   * `MediaStats` this module reports for the connection show no new frame (see
+   * `HopHealth.module`). The module drops what it holds for its side(s) of the connection
+   * and sets the media up again as `StartFlow` did: a converter restarts its process, a
+   * receiver reopens its input, a screen reloads its player; a sender keeps serving at the
+   * address it answered in `ConnectEntities`. When that media is shared with other
+   * connections (one process for a converter's input and output, a camera stream many
+   * receivers pull), restarting the shared media is allowed; the answer says what was
+   * restarted.
+   *
+   * Answer once the restart has begun, within the call's deadline (the orchestrator gives
+   * 10 s), without waiting for frames: their return shows in the `MediaStats` reported
+   * next (counters go on, `restarts` grows). Each call restarts again; the orchestrator
+   * waits a stall window before it asks again or re-routes.
+   *
+   * Errors: INVALID_ARGUMENT for a missing flow or connection id; NOT_FOUND when the
+   * connection is not on this module or not in that flow; FAILED_PRECONDITION when the
+   * flow is not started here (nothing to restart). UNIMPLEMENTED (what the SDKs answer for
+   * a module that does not provide it) makes the orchestrator rebuild the connection
+   * instead: `DisconnectEntities` then `ConnectEntities` on both sides with the same
+   * connection id (receiver, sender, and the receiver again for a pulled link), then
+   * `StartFlow` on both modules.
+   *
+   * @generated from rpc callassistant.v1.PipelineService.ReestablishConnection
+   */
+  reestablishConnection: {
+    methodKind: "unary";
+    input: typeof ReestablishConnectionRequestSchema;
+    output: typeof ReestablishConnectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_callassistant_v1_pipeline, 0);

@@ -4,17 +4,17 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { EntityCapability, EntityKind, MediaFormat, MediaType } from "./media_pb.ts";
+import type { EntityCapability, EntityKind, LatencySource, MediaFormat, MediaSide, MediaStats, MediaType, ProbedFormats } from "./media_pb.ts";
 import { file_callassistant_v1_media } from "./media_pb.ts";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file callassistant/v1/resources.proto.
  */
 export const file_callassistant_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiBjYWxsYXNzaXN0YW50L3YxL3Jlc291cmNlcy5wcm90bxIQY2FsbGFzc2lzdGFudC52MSKbAQoMTW9kdWxlSGVhbHRoEiwKBXN0YXRlGAEgASgOMh0uY2FsbGFzc2lzdGFudC52MS5IZWFsdGhTdGF0ZRIPCgdtZXNzYWdlGAIgASgJEi4KCmNoZWNrZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGNvbnNlY3V0aXZlX2ZhaWx1cmVzGAQgASgNIk0KCk1vZHVsZUluZm8SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3NkaxgEIAEoCSLOAQoJTW9kdWxlUnVuEg8KB3Jlc3RhcnQYASABKA0SCwoDcGlkGAIgASgNEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWV4aXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoJZXhpdF9jb2RlGAUgASgFSACIAQESDgoGc2lnbmFsGAYgASgJEg4KBnJlYXNvbhgHIAEoCUIMCgpfZXhpdF9jb2RlIrgFCgZNb2R1bGUSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEiwKBXN0YXRlGAQgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZRIuCgZoZWFsdGgYBSABKAsyHi5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZUhlYWx0aBILCgNwaWQYBiABKA0SEQoJZ3JwY19wb3J0GAcgASgNEhAKCHJlc3RhcnRzGAggASgNEhIKCmxhc3RfZXJyb3IYCSABKAkSOAoMY2FwYWJpbGl0aWVzGAogAygLMiIuY2FsbGFzc2lzdGFudC52MS5FbnRpdHlDYXBhYmlsaXR5EhUKDW1hbmlmZXN0X3BhdGgYCyABKAkSFAoMZGVwZW5kZW5jaWVzGAwgAygJEg8KB2FkZHJlc3MYDSABKAkSLgoKc3RhcnRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQc3RhdGVfY2hhbmdlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoJZXhpdF9jb2RlGBAgASgFSACIAQESEwoLZXhpdF9zaWduYWwYESABKAkSLAoHaGlzdG9yeRgSIAMoCzIbLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlUnVuEhMKC2xhc3Rfc3RkZXJyGBMgAygJEi4KDWNvbmZpZ19zY2hlbWEYFCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhcKD21hbmlmZXN0X2RpZ2VzdBgVIAEoCRIxCghyZXBsaWNhcxgWIAMoCzIfLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlUmVwbGljYUIMCgpfZXhpdF9jb2RlIsIBCg1Nb2R1bGVSZXBsaWNhEg0KBWluZGV4GAEgASgNEiwKBXN0YXRlGAIgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZRILCgNwaWQYAyABKA0SEQoJZ3JwY19wb3J0GAQgASgNEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgEKDEVudGl0eVN0YXR1cxIRCgllbnRpdHlfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jYWxsYXNzaXN0YW50LnYxLkVudGl0eVN0YXRlEg8KB21lc3NhZ2UYAyABKAkSPAoHbWV0cmljcxgEIAMoCzIrLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5U3RhdHVzLk1ldHJpY3NFbnRyeRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASKRAwoGRW50aXR5EgoKAmlkGAEgASgJEhMKC2VudGl0eV90eXBlGAIgASgJEioKBGtpbmQYAyABKA4yHC5jYWxsYXNzaXN0YW50LnYxLkVudGl0eUtpbmQSDgoGbW9kdWxlGAQgASgJEgwKBG5hbWUYBSABKAkSLAoFc3RhdGUYBiABKA4yHS5jYWxsYXNzaXN0YW50LnYxLkVudGl0eVN0YXRlEi4KDWNvbmZpZ3VyYXRpb24YByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KBm9yaWdpbhgIIAEoDjIeLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5T3JpZ2luEi4KBnN0YXR1cxgJIAEoCzIeLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5U3RhdHVzEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCgpDb25uZWN0aW9uEgoKAmlkGAEgASgJEg8KB2Zsb3dfaWQYAiABKAkSGAoQc291cmNlX2VudGl0eV9pZBgDIAEoCRIYChB0YXJnZXRfZW50aXR5X2lkGAQgASgJEi0KBmZvcm1hdBgFIAEoCzIdLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFGb3JtYXQSDwoHYWRkcmVzcxgGIAEoCSKpAQoOUXVhbGl0eVByb2ZpbGUSLwoGcHJlc2V0GAEgASgOMh8uY2FsbGFzc2lzdGFudC52MS5RdWFsaXR5UHJlc2V0EhgKEG1heF9iaXRyYXRlX2ticHMYAiABKA0SDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhEKCWZyYW1lcmF0ZRgFIAEoDRIaChJhdWRpb19iaXRyYXRlX2ticHMYBiABKA0iiQIKB1BhdGhIb3ASLwoKbWVkaWFfdHlwZRgBIAEoDjIbLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFUeXBlEhEKCWVudGl0eV9pZBgCIAEoCRITCgtlbnRpdHlfdHlwZRgDIAEoCRIOCgZtb2R1bGUYBCABKAkSKgoEa2luZBgFIAEoDjIcLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5S2luZBIsCgVpbnB1dBgGIAEoCzIdLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFGb3JtYXQSLQoGb3V0cHV0GAcgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBIMCgRjb3N0GAggASgBInkKCU1lZGlhUGF0aBIvCgptZWRpYV90eXBlGAEgASgOMhsuY2FsbGFzc2lzdGFudC52MS5NZWRpYVR5cGUSJwoEaG9wcxgCIAMoCzIZLmNhbGxhc3Npc3RhbnQudjEuUGF0aEhvcBISCgp0b3RhbF9jb3N0GAMgASgBIokCCgpGbG93U3RhdHVzEg8KB2Zsb3dfaWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5jYWxsYXNzaXN0YW50LnYxLkZsb3dTdGF0ZRIPCgdtZXNzYWdlGAMgASgJEjoKB21ldHJpY3MYBCADKAsyKS5jYWxsYXNzaXN0YW50LnYxLkZsb3dTdGF0dXMuTWV0cmljc0VudHJ5EjEKB3F1YWxpdHkYBSABKAsyIC5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcm9maWxlEg4KBm1vZHVsZRgGIAEoCRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASK7AwoERmxvdxIKCgJpZBgBIAEoCRIYChBzb3VyY2VfZW50aXR5X2lkGAIgASgJEhgKEHRhcmdldF9lbnRpdHlfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5jYWxsYXNzaXN0YW50LnYxLkZsb3dTdGF0ZRIPCgdtZXNzYWdlGAUgASgJEicKBHBhdGgYBiADKAsyGS5jYWxsYXNzaXN0YW50LnYxLlBhdGhIb3ASMQoLY29ubmVjdGlvbnMYByADKAsyHC5jYWxsYXNzaXN0YW50LnYxLkNvbm5lY3Rpb24SMQoHcXVhbGl0eRgIIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUSLgoIc3RhdHVzZXMYCSADKAsyHC5jYWxsYXNzaXN0YW50LnYxLkZsb3dTdGF0dXMSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPdGFyZ2V0X3Byb3RvY29sGAwgASgJIocCCgVFdmVudBIKCgJpZBgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0eXBlGAMgASgJEiwKCHNldmVyaXR5GAQgASgOMhouY2FsbGFzc2lzdGFudC52MS5TZXZlcml0eRIOCgZtb2R1bGUYBSABKAkSEQoJZW50aXR5X2lkGAYgASgJEg8KB2Zsb3dfaWQYByABKAkSDwoHbWVzc2FnZRgIIAEoCRIlCgRkYXRhGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCgh0cmFjZV9pZBgKIAEoCRIOCgZzb3VyY2UYCyABKAkixAEKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgBEjQKBmxhYmVscxgDIAMoCzIkLmNhbGxhc3Npc3RhbnQudjEuTWV0cmljLkxhYmVsc0VudHJ5EioKBGtpbmQYBCABKA4yHC5jYWxsYXNzaXN0YW50LnYxLk1ldHJpY0tpbmQSDAoEaGVscBgFIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKqACCgtNb2R1bGVTdGF0ZRIcChhNT0RVTEVfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRNT0RVTEVfU1RBVEVfUEVORElORxABEhkKFU1PRFVMRV9TVEFURV9TVEFSVElORxACEiMKH01PRFVMRV9TVEFURV9XQUlUSU5HX0ZPUl9DT05GSUcQAxIWChJNT0RVTEVfU1RBVEVfUkVBRFkQBBIZChVNT0RVTEVfU1RBVEVfREVHUkFERUQQBRIYChRNT0RVTEVfU1RBVEVfQkFDS09GRhAGEhkKFU1PRFVMRV9TVEFURV9TVE9QUElORxAHEhgKFE1PRFVMRV9TVEFURV9TVE9QUEVEEAgSFwoTTU9EVUxFX1NUQVRFX0ZBSUxFRBAJKroBCgtIZWFsdGhTdGF0ZRIcChhIRUFMVEhfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVIRUFMVEhfU1RBVEVfU1RBUlRJTkcQARIjCh9IRUFMVEhfU1RBVEVfV0FJVElOR19GT1JfQ09ORklHEAISFgoSSEVBTFRIX1NUQVRFX1JFQURZEAMSGQoVSEVBTFRIX1NUQVRFX0RFR1JBREVEEAQSGgoWSEVBTFRIX1NUQVRFX1VOSEVBTFRIWRAFKsUBCgtFbnRpdHlTdGF0ZRIcChhFTlRJVFlfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVFTlRJVFlfU1RBVEVfQ1JFQVRJTkcQARIWChJFTlRJVFlfU1RBVEVfUkVBRFkQAhIXChNFTlRJVFlfU1RBVEVfQUNUSVZFEAMSGQoVRU5USVRZX1NUQVRFX0RFR1JBREVEEAQSFwoTRU5USVRZX1NUQVRFX0ZBSUxFRBAFEhgKFEVOVElUWV9TVEFURV9PRkZMSU5FEAYqfgoMRW50aXR5T3JpZ2luEh0KGUVOVElUWV9PUklHSU5fVU5TUEVDSUZJRUQQABIZChVFTlRJVFlfT1JJR0lOX0NSRUFURUQQARIcChhFTlRJVFlfT1JJR0lOX0RJU0NPVkVSRUQQAhIWChJFTlRJVFlfT1JJR0lOX0ZMT1cQAyprCg5Db25uZWN0aW9uUm9sZRIfChtDT05ORUNUSU9OX1JPTEVfVU5TUEVDSUZJRUQQABIcChhDT05ORUNUSU9OX1JPTEVfUkVDRUlWRVIQARIaChZDT05ORUNUSU9OX1JPTEVfU0VOREVSEAIquAEKCUZsb3dTdGF0ZRIaChZGTE9XX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTRkxPV19TVEFURV9DUkVBVElORxABEhcKE0ZMT1dfU1RBVEVfU1RBUlRJTkcQAhIVChFGTE9XX1NUQVRFX0FDVElWRRADEhcKE0ZMT1dfU1RBVEVfREVHUkFERUQQBBIWChJGTE9XX1NUQVRFX1NUT1BQRUQQBRIVChFGTE9XX1NUQVRFX0ZBSUxFRBAGKpQBCg1RdWFsaXR5UHJlc2V0Eh4KGlFVQUxJVFlfUFJFU0VUX1VOU1BFQ0lGSUVEEAASFgoSUVVBTElUWV9QUkVTRVRfTE9XEAESGQoVUVVBTElUWV9QUkVTRVRfTUVESVVNEAISFwoTUVVBTElUWV9QUkVTRVRfSElHSBADEhcKE1FVQUxJVFlfUFJFU0VUX0FVVE8QBCqMAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABISCg5TRVZFUklUWV9ERUJVRxABEhEKDVNFVkVSSVRZX0lORk8QAhIUChBTRVZFUklUWV9XQVJOSU5HEAMSEgoOU0VWRVJJVFlfRVJST1IQBBIVChFTRVZFUklUWV9DUklUSUNBTBAFKlkKCk1ldHJpY0tpbmQSGwoXTUVUUklDX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRVRSSUNfS0lORF9HQVVHRRABEhcKE01FVFJJQ19LSU5EX0NPVU5URVIQAmIGcHJvdG8z", [file_callassistant_v1_media, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBjYWxsYXNzaXN0YW50L3YxL3Jlc291cmNlcy5wcm90bxIQY2FsbGFzc2lzdGFudC52MSKbAQoMTW9kdWxlSGVhbHRoEiwKBXN0YXRlGAEgASgOMh0uY2FsbGFzc2lzdGFudC52MS5IZWFsdGhTdGF0ZRIPCgdtZXNzYWdlGAIgASgJEi4KCmNoZWNrZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGNvbnNlY3V0aXZlX2ZhaWx1cmVzGAQgASgNIk0KCk1vZHVsZUluZm8SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEgsKA3NkaxgEIAEoCSLOAQoJTW9kdWxlUnVuEg8KB3Jlc3RhcnQYASABKA0SCwoDcGlkGAIgASgNEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWV4aXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoJZXhpdF9jb2RlGAUgASgFSACIAQESDgoGc2lnbmFsGAYgASgJEg4KBnJlYXNvbhgHIAEoCUIMCgpfZXhpdF9jb2RlIu4FCgZNb2R1bGUSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEiwKBXN0YXRlGAQgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZRIuCgZoZWFsdGgYBSABKAsyHi5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZUhlYWx0aBILCgNwaWQYBiABKA0SEQoJZ3JwY19wb3J0GAcgASgNEhAKCHJlc3RhcnRzGAggASgNEhIKCmxhc3RfZXJyb3IYCSABKAkSOAoMY2FwYWJpbGl0aWVzGAogAygLMiIuY2FsbGFzc2lzdGFudC52MS5FbnRpdHlDYXBhYmlsaXR5EhUKDW1hbmlmZXN0X3BhdGgYCyABKAkSFAoMZGVwZW5kZW5jaWVzGAwgAygJEg8KB2FkZHJlc3MYDSABKAkSLgoKc3RhcnRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQc3RhdGVfY2hhbmdlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoJZXhpdF9jb2RlGBAgASgFSACIAQESEwoLZXhpdF9zaWduYWwYESABKAkSLAoHaGlzdG9yeRgSIAMoCzIbLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlUnVuEhMKC2xhc3Rfc3RkZXJyGBMgAygJEi4KDWNvbmZpZ19zY2hlbWEYFCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhcKD21hbmlmZXN0X2RpZ2VzdBgVIAEoCRIxCghyZXBsaWNhcxgWIAMoCzIfLmNhbGxhc3Npc3RhbnQudjEuTW9kdWxlUmVwbGljYRI0CglyZXNvdXJjZXMYFyABKAsyIS5jYWxsYXNzaXN0YW50LnYxLk1vZHVsZVJlc291cmNlc0IMCgpfZXhpdF9jb2RlIuEBCg9Nb2R1bGVSZXNvdXJjZXMSEwoLY3B1X3NlY29uZHMYASABKAESEQoJY3B1X2NvcmVzGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIRCglwcm9jZXNzZXMYBCABKA0SLgoKc2FtcGxlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSbWVtb3J5X2xpbWl0X2J5dGVzGAYgASgEEjQKEG92ZXJfbGltaXRfc2luY2UYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvgBCg1Nb2R1bGVSZXBsaWNhEg0KBWluZGV4GAEgASgNEiwKBXN0YXRlGAIgASgOMh0uY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVTdGF0ZRILCgNwaWQYAyABKA0SEQoJZ3JwY19wb3J0GAQgASgNEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoJcmVzb3VyY2VzGAggASgLMiEuY2FsbGFzc2lzdGFudC52MS5Nb2R1bGVSZXNvdXJjZXMigAIKDEVudGl0eVN0YXR1cxIRCgllbnRpdHlfaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5jYWxsYXNzaXN0YW50LnYxLkVudGl0eVN0YXRlEg8KB21lc3NhZ2UYAyABKAkSPAoHbWV0cmljcxgEIAMoCzIrLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5U3RhdHVzLk1ldHJpY3NFbnRyeRIwCgdmb3JtYXRzGAUgASgLMh8uY2FsbGFzc2lzdGFudC52MS5Qcm9iZWRGb3JtYXRzGi4KDE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIpEDCgZFbnRpdHkSCgoCaWQYASABKAkSEwoLZW50aXR5X3R5cGUYAiABKAkSKgoEa2luZBgDIAEoDjIcLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5S2luZBIOCgZtb2R1bGUYBCABKAkSDAoEbmFtZRgFIAEoCRIsCgVzdGF0ZRgGIAEoDjIdLmNhbGxhc3Npc3RhbnQudjEuRW50aXR5U3RhdGUSLgoNY29uZmlndXJhdGlvbhgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoGb3JpZ2luGAggASgOMh4uY2FsbGFzc2lzdGFudC52MS5FbnRpdHlPcmlnaW4SLgoGc3RhdHVzGAkgASgLMh4uY2FsbGFzc2lzdGFudC52MS5FbnRpdHlTdGF0dXMSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDwoHZmxvd19pZBgCIAEoCRIYChBzb3VyY2VfZW50aXR5X2lkGAMgASgJEhgKEHRhcmdldF9lbnRpdHlfaWQYBCABKAkSLQoGZm9ybWF0GAUgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBIPCgdhZGRyZXNzGAYgASgJIqkBCg5RdWFsaXR5UHJvZmlsZRIvCgZwcmVzZXQYASABKA4yHy5jYWxsYXNzaXN0YW50LnYxLlF1YWxpdHlQcmVzZXQSGAoQbWF4X2JpdHJhdGVfa2JwcxgCIAEoDRINCgV3aWR0aBgDIAEoDRIOCgZoZWlnaHQYBCABKA0SEQoJZnJhbWVyYXRlGAUgASgNEhoKEmF1ZGlvX2JpdHJhdGVfa2JwcxgGIAEoDSKJAgoHUGF0aEhvcBIvCgptZWRpYV90eXBlGAEgASgOMhsuY2FsbGFzc2lzdGFudC52MS5NZWRpYVR5cGUSEQoJZW50aXR5X2lkGAIgASgJEhMKC2VudGl0eV90eXBlGAMgASgJEg4KBm1vZHVsZRgEIAEoCRIqCgRraW5kGAUgASgOMhwuY2FsbGFzc2lzdGFudC52MS5FbnRpdHlLaW5kEiwKBWlucHV0GAYgASgLMh0uY2FsbGFzc2lzdGFudC52MS5NZWRpYUZvcm1hdBItCgZvdXRwdXQYByABKAsyHS5jYWxsYXNzaXN0YW50LnYxLk1lZGlhRm9ybWF0EgwKBGNvc3QYCCABKAEieQoJTWVkaWFQYXRoEi8KCm1lZGlhX3R5cGUYASABKA4yGy5jYWxsYXNzaXN0YW50LnYxLk1lZGlhVHlwZRInCgRob3BzGAIgAygLMhkuY2FsbGFzc2lzdGFudC52MS5QYXRoSG9wEhIKCnRvdGFsX2Nvc3QYAyABKAEitgIKCkZsb3dTdGF0dXMSDwoHZmxvd19pZBgBIAEoCRIqCgVzdGF0ZRgCIAEoDjIbLmNhbGxhc3Npc3RhbnQudjEuRmxvd1N0YXRlEg8KB21lc3NhZ2UYAyABKAkSOgoHbWV0cmljcxgEIAMoCzIpLmNhbGxhc3Npc3RhbnQudjEuRmxvd1N0YXR1cy5NZXRyaWNzRW50cnkSMQoHcXVhbGl0eRgFIAEoCzIgLmNhbGxhc3Npc3RhbnQudjEuUXVhbGl0eVByb2ZpbGUSDgoGbW9kdWxlGAYgASgJEisKBW1lZGlhGAcgAygLMhwuY2FsbGFzc2lzdGFudC52MS5NZWRpYVN0YXRzGi4KDE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIoMFCgRGbG93EgoKAmlkGAEgASgJEhgKEHNvdXJjZV9lbnRpdHlfaWQYAiABKAkSGAoQdGFyZ2V0X2VudGl0eV9pZBgDIAEoCRIqCgVzdGF0ZRgEIAEoDjIbLmNhbGxhc3Npc3RhbnQudjEuRmxvd1N0YXRlEg8KB21lc3NhZ2UYBSABKAkSJwoEcGF0aBgGIAMoCzIZLmNhbGxhc3Npc3RhbnQudjEuUGF0aEhvcBIxCgtjb25uZWN0aW9ucxgHIAMoCzIcLmNhbGxhc3Npc3RhbnQudjEuQ29ubmVjdGlvbhIxCgdxdWFsaXR5GAggASgLMiAuY2FsbGFzc2lzdGFudC52MS5RdWFsaXR5UHJvZmlsZRIuCghzdGF0dXNlcxgJIAMoCzIcLmNhbGxhc3Npc3RhbnQudjEuRmxvd1N0YXR1cxIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg90YXJnZXRfcHJvdG9jb2wYDCABKAkSMAoNc3RhbGxfdGltZW91dBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChNmaXJzdF9mcmFtZV90aW1lb3V0GA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC21heF9sYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKBmhlYWx0aBgQIAEoCzIcLmNhbGxhc3Npc3RhbnQudjEuRmxvd0hlYWx0aCKEAgoJSG9wSGVhbHRoEhUKDWNvbm5lY3Rpb25faWQYASABKAkSKQoEc2lkZRgCIAEoDjIbLmNhbGxhc3Npc3RhbnQudjEuTWVkaWFTaWRlEg4KBm1vZHVsZRgDIAEoCRIRCgllbnRpdHlfaWQYBCABKAkSKQoFc3RhdGUYBSABKA4yGi5jYWxsYXNzaXN0YW50LnYxLkhvcFN0YXRlEg8KB21lc3NhZ2UYBiABKAkSKQoFc2luY2UYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBXN0YXRzGAggASgLMhwuY2FsbGFzc2lzdGFudC52MS5NZWRpYVN0YXRzIrgCCgpGbG93SGVhbHRoEg8KB3dhdGNoZWQYASABKAgSKQoEaG9wcxgCIAMoCzIbLmNhbGxhc3Npc3RhbnQudjEuSG9wSGVhbHRoEhIKCmxhdGVuY3lfbXMYAyABKAESNwoObGF0ZW5jeV9zb3VyY2UYBCABKA4yHy5jYWxsYXNzaXN0YW50LnYxLkxhdGVuY3lTb3VyY2USNgoTdGltZV90b19maXJzdF9mcmFtZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZzdGFsbHMYBiABKA0SGAoQcmVlc3RhYmxpc2htZW50cxgHIAEoDRIQCghyZXJvdXRlcxgIIAEoDRItCglqdWRnZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCCgVFdmVudBIKCgJpZBgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0eXBlGAMgASgJEiwKCHNldmVyaXR5GAQgASgOMhouY2FsbGFzc2lzdGFudC52MS5TZXZlcml0eRIOCgZtb2R1bGUYBSABKAkSEQoJZW50aXR5X2lkGAYgASgJEg8KB2Zsb3dfaWQYByABKAkSDwoHbWVzc2FnZRgIIAEoCRIlCgRkYXRhGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCgh0cmFjZV9pZBgKIAEoCRIOCgZzb3VyY2UYCyABKAkixAEKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgBEjQKBmxhYmVscxgDIAMoCzIkLmNhbGxhc3Npc3RhbnQudjEuTWV0cmljLkxhYmVsc0VudHJ5EioKBGtpbmQYBCABKA4yHC5jYWxsYXNzaXN0YW50LnYxLk1ldHJpY0tpbmQSDAoEaGVscBgFIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKqACCgtNb2R1bGVTdGF0ZRIcChhNT0RVTEVfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRNT0RVTEVfU1RBVEVfUEVORElORxABEhkKFU1PRFVMRV9TVEFURV9TVEFSVElORxACEiMKH01PRFVMRV9TVEFURV9XQUlUSU5HX0ZPUl9DT05GSUcQAxIWChJNT0RVTEVfU1RBVEVfUkVBRFkQBBIZChVNT0RVTEVfU1RBVEVfREVHUkFERUQQBRIYChRNT0RVTEVfU1RBVEVfQkFDS09GRhAGEhkKFU1PRFVMRV9TVEFURV9TVE9QUElORxAHEhgKFE1PRFVMRV9TVEFURV9TVE9QUEVEEAgSFwoTTU9EVUxFX1NUQVRFX0ZBSUxFRBAJKroBCgtIZWFsdGhTdGF0ZRIcChhIRUFMVEhfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVIRUFMVEhfU1RBVEVfU1RBUlRJTkcQARIjCh9IRUFMVEhfU1RBVEVfV0FJVElOR19GT1JfQ09ORklHEAISFgoSSEVBTFRIX1NUQVRFX1JFQURZEAMSGQoVSEVBTFRIX1NUQVRFX0RFR1JBREVEEAQSGgoWSEVBTFRIX1NUQVRFX1VOSEVBTFRIWRAFKsUBCgtFbnRpdHlTdGF0ZRIcChhFTlRJVFlfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVFTlRJVFlfU1RBVEVfQ1JFQVRJTkcQARIWChJFTlRJVFlfU1RBVEVfUkVBRFkQAhIXChNFTlRJVFlfU1RBVEVfQUNUSVZFEAMSGQoVRU5USVRZX1NUQVRFX0RFR1JBREVEEAQSFwoTRU5USVRZX1NUQVRFX0ZBSUxFRBAFEhgKFEVOVElUWV9TVEFURV9PRkZMSU5FEAYqfgoMRW50aXR5T3JpZ2luEh0KGUVOVElUWV9PUklHSU5fVU5TUEVDSUZJRUQQABIZChVFTlRJVFlfT1JJR0lOX0NSRUFURUQQARIcChhFTlRJVFlfT1JJR0lOX0RJU0NPVkVSRUQQAhIWChJFTlRJVFlfT1JJR0lOX0ZMT1cQAyprCg5Db25uZWN0aW9uUm9sZRIfChtDT05ORUNUSU9OX1JPTEVfVU5TUEVDSUZJRUQQABIcChhDT05ORUNUSU9OX1JPTEVfUkVDRUlWRVIQARIaChZDT05ORUNUSU9OX1JPTEVfU0VOREVSEAIquAEKCUZsb3dTdGF0ZRIaChZGTE9XX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTRkxPV19TVEFURV9DUkVBVElORxABEhcKE0ZMT1dfU1RBVEVfU1RBUlRJTkcQAhIVChFGTE9XX1NUQVRFX0FDVElWRRADEhcKE0ZMT1dfU1RBVEVfREVHUkFERUQQBBIWChJGTE9XX1NUQVRFX1NUT1BQRUQQBRIVChFGTE9XX1NUQVRFX0ZBSUxFRBAGKpQBCg1RdWFsaXR5UHJlc2V0Eh4KGlFVQUxJVFlfUFJFU0VUX1VOU1BFQ0lGSUVEEAASFgoSUVVBTElUWV9QUkVTRVRfTE9XEAESGQoVUVVBTElUWV9QUkVTRVRfTUVESVVNEAISFwoTUVVBTElUWV9QUkVTRVRfSElHSBADEhcKE1FVQUxJVFlfUFJFU0VUX0FVVE8QBCqYAQoISG9wU3RhdGUSGQoVSE9QX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUSE9QX1NUQVRFX1VOTUVBU1VSRUQQARIVChFIT1BfU1RBVEVfV0FJVElORxACEhUKEUhPUF9TVEFURV9GTE9XSU5HEAMSFQoRSE9QX1NUQVRFX1NUQUxMRUQQBBISCg5IT1BfU1RBVEVfU0xPVxAFKowBCghTZXZlcml0eRIYChRTRVZFUklUWV9VTlNQRUNJRklFRBAAEhIKDlNFVkVSSVRZX0RFQlVHEAESEQoNU0VWRVJJVFlfSU5GTxACEhQKEFNFVkVSSVRZX1dBUk5JTkcQAxISCg5TRVZFUklUWV9FUlJPUhAEEhUKEVNFVkVSSVRZX0NSSVRJQ0FMEAUqWQoKTWV0cmljS2luZBIbChdNRVRSSUNfS0lORF9VTlNQRUNJRklFRBAAEhUKEU1FVFJJQ19LSU5EX0dBVUdFEAESFwoTTUVUUklDX0tJTkRfQ09VTlRFUhACYgZwcm90bzM", [file_callassistant_v1_media, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * The result of the latest health checks of a module.
@@ -325,6 +325,14 @@ export type Module = Message<"callassistant.v1.Module"> & {
    * @generated from field: repeated callassistant.v1.ModuleReplica replicas = 22;
    */
   replicas: ModuleReplica[];
+
+  /**
+   * The CPU and memory of the module's process tree (instance 0's for a replicated
+   * module); unset while it does not run, for a remote module, or before the first sample.
+   *
+   * @generated from field: callassistant.v1.ModuleResources resources = 23;
+   */
+  resources?: ModuleResources | undefined;
 };
 
 /**
@@ -333,6 +341,73 @@ export type Module = Message<"callassistant.v1.Module"> & {
  */
 export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
   messageDesc(file_callassistant_v1_resources, 3);
+
+/**
+ * The CPU and memory of a module's process tree: its process and every descendant (the
+ * ffmpeg or browser it runs), sampled by the orchestrator from `/proc` (about every 5 s).
+ *
+ * @generated from message callassistant.v1.ModuleResources
+ */
+export type ModuleResources = Message<"callassistant.v1.ModuleResources"> & {
+  /**
+   * User plus system CPU time, in seconds, of the module's process and its descendants,
+   * the ones that ended and were waited for included, since the current process started.
+   *
+   * @generated from field: double cpu_seconds = 1;
+   */
+  cpuSeconds: number;
+
+  /**
+   * CPU in use now, in cores (1.0 is one core busy), over the last sampling interval.
+   *
+   * @generated from field: double cpu_cores = 2;
+   */
+  cpuCores: number;
+
+  /**
+   * Resident memory of every process of the tree, summed, in bytes.
+   *
+   * @generated from field: uint64 rss_bytes = 3;
+   */
+  rssBytes: bigint;
+
+  /**
+   * How many processes the tree has.
+   *
+   * @generated from field: uint32 processes = 4;
+   */
+  processes: number;
+
+  /**
+   * When the sample was taken.
+   *
+   * @generated from field: google.protobuf.Timestamp sampled_at = 5;
+   */
+  sampledAt?: Timestamp | undefined;
+
+  /**
+   * The manifest's `limits.memory` in bytes; 0 when the module has no memory limit.
+   *
+   * @generated from field: uint64 memory_limit_bytes = 6;
+   */
+  memoryLimitBytes: bigint;
+
+  /**
+   * Since when `rss_bytes` has been over `memory_limit_bytes`; unset while under it. A
+   * module over its limit for the manifest's `limits.for` is restarted (an event says so
+   * with the figure).
+   *
+   * @generated from field: google.protobuf.Timestamp over_limit_since = 7;
+   */
+  overLimitSince?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message callassistant.v1.ModuleResources.
+ * Use `create(ModuleResourcesSchema)` to create a new message.
+ */
+export const ModuleResourcesSchema: GenMessage<ModuleResources> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_resources, 4);
 
 /**
  * One more instance of a module run with `replicas` > 1: its own process, port and
@@ -389,6 +464,13 @@ export type ModuleReplica = Message<"callassistant.v1.ModuleReplica"> & {
    * @generated from field: google.protobuf.Timestamp started_at = 7;
    */
   startedAt?: Timestamp | undefined;
+
+  /**
+   * The CPU and memory of its process tree; unset while it does not run.
+   *
+   * @generated from field: callassistant.v1.ModuleResources resources = 8;
+   */
+  resources?: ModuleResources | undefined;
 };
 
 /**
@@ -396,7 +478,7 @@ export type ModuleReplica = Message<"callassistant.v1.ModuleReplica"> & {
  * Use `create(ModuleReplicaSchema)` to create a new message.
  */
 export const ModuleReplicaSchema: GenMessage<ModuleReplica> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 4);
+  messageDesc(file_callassistant_v1_resources, 5);
 
 /**
  * Live status of an entity, as its module reports it.
@@ -431,6 +513,15 @@ export type EntityStatus = Message<"callassistant.v1.EntityStatus"> & {
    * @generated from field: map<string, double> metrics = 4;
    */
   metrics: { [key: string]: number };
+
+  /**
+   * The formats the entity really sends or takes, when its module found them out (see
+   * `ProbedFormats`: the path-finder prefers them to the type's declared formats). A
+   * status without them keeps the last ones reported.
+   *
+   * @generated from field: callassistant.v1.ProbedFormats formats = 5;
+   */
+  formats?: ProbedFormats | undefined;
 };
 
 /**
@@ -438,7 +529,7 @@ export type EntityStatus = Message<"callassistant.v1.EntityStatus"> & {
  * Use `create(EntityStatusSchema)` to create a new message.
  */
 export const EntityStatusSchema: GenMessage<EntityStatus> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 5);
+  messageDesc(file_callassistant_v1_resources, 6);
 
 /**
  * An instance of an entity type, owned by one module. Who fills what: the orchestrator
@@ -535,7 +626,7 @@ export type Entity = Message<"callassistant.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 6);
+  messageDesc(file_callassistant_v1_resources, 7);
 
 /**
  * A media link between two entities for one format, part of a flow.
@@ -591,7 +682,7 @@ export type Connection = Message<"callassistant.v1.Connection"> & {
  * Use `create(ConnectionSchema)` to create a new message.
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 7);
+  messageDesc(file_callassistant_v1_resources, 8);
 
 /**
  * A quality profile for a flow: a preset, and fields that replace its values. Each field
@@ -651,7 +742,7 @@ export type QualityProfile = Message<"callassistant.v1.QualityProfile"> & {
  * Use `create(QualityProfileSchema)` to create a new message.
  */
 export const QualityProfileSchema: GenMessage<QualityProfile> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 8);
+  messageDesc(file_callassistant_v1_resources, 9);
 
 /**
  * One step of a media path: media moving into an entity in one format and out in another.
@@ -721,7 +812,7 @@ export type PathHop = Message<"callassistant.v1.PathHop"> & {
  * Use `create(PathHopSchema)` to create a new message.
  */
 export const PathHopSchema: GenMessage<PathHop> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 9);
+  messageDesc(file_callassistant_v1_resources, 10);
 
 /**
  * The path for one media type from a source to a target.
@@ -756,7 +847,7 @@ export type MediaPath = Message<"callassistant.v1.MediaPath"> & {
  * Use `create(MediaPathSchema)` to create a new message.
  */
 export const MediaPathSchema: GenMessage<MediaPath> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 10);
+  messageDesc(file_callassistant_v1_resources, 11);
 
 /**
  * Live status of a flow on one module, as the module reports it.
@@ -805,6 +896,29 @@ export type FlowStatus = Message<"callassistant.v1.FlowStatus"> & {
    * @generated from field: string module = 6;
    */
   module: string;
+
+  /**
+   * The media this module measures on the flow: one entry per connection and side it
+   * measures (a sender SENT; a receiver RECEIVED and, for a sink, PRESENTED). The figures
+   * the orchestrator judges the flow by (see `MediaStats`).
+   *
+   * When and how often: about once a second (1 Hz) while the flow is started on the
+   * module, also while no frame comes (unchanged counters and an aging `last_frame_at` are
+   * how a stall shows); nothing is due while it is stopped. Send them in `ReportStatus`
+   * (or its `Connect` stream message) and in every `GetFlowStatus` and `StartFlow` answer.
+   *
+   * A media-only report, a FlowStatus with `state` UNSPECIFIED and `media` set, updates
+   * only the media: the module's last state, message, metrics and quality for the flow
+   * stand (and it confirms no `AdjustQuality`). The SDKs' `events.media(flow_id, stats)`
+   * sends one. A status without `media` keeps the last media reported.
+   *
+   * A module that never reports `media` for a flow opts out of the media watchdog: its
+   * hops are judged as before, by the flow state it reports and `GetFlowStatus`, and the
+   * flow's `health` shows them UNMEASURED.
+   *
+   * @generated from field: repeated callassistant.v1.MediaStats media = 7;
+   */
+  media: MediaStats[];
 };
 
 /**
@@ -812,7 +926,7 @@ export type FlowStatus = Message<"callassistant.v1.FlowStatus"> & {
  * Use `create(FlowStatusSchema)` to create a new message.
  */
 export const FlowStatusSchema: GenMessage<FlowStatus> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 11);
+  messageDesc(file_callassistant_v1_resources, 12);
 
 /**
  * A media flow from a source entity to a target entity.
@@ -903,6 +1017,41 @@ export type Flow = Message<"callassistant.v1.Flow"> & {
    * @generated from field: string target_protocol = 12;
    */
   targetProtocol: string;
+
+  /**
+   * As asked at creation (`CreateFlowRequest.stall_timeout`); unset: the default applies
+   * (the manifest's, else 5 s). A measured hop with no new frame for this long is stalled.
+   *
+   * @generated from field: google.protobuf.Duration stall_timeout = 13;
+   */
+  stallTimeout?: Duration | undefined;
+
+  /**
+   * As asked at creation; unset: the default applies (15 s). A flow whose target has
+   * presented no frame this long after the flow (re)started is stalled at its first hop
+   * without frames and, when re-establishing does not help, re-routed through another
+   * path, a transcoding one when there is one (a codec the sink cannot decode shows here).
+   *
+   * @generated from field: google.protobuf.Duration first_frame_timeout = 14;
+   */
+  firstFrameTimeout?: Duration | undefined;
+
+  /**
+   * As asked at creation; unset: no latency limit. A flow whose end-to-end latency
+   * (`health.latency_ms`) stays over it is DEGRADED and may be re-routed to a lower-latency
+   * path.
+   *
+   * @generated from field: google.protobuf.Duration max_latency = 15;
+   */
+  maxLatency?: Duration | undefined;
+
+  /**
+   * The flow's media as the orchestrator judges it from its modules' `MediaStats`, filled
+   * by `GetFlow` and `ListFlows`; unset before any module reported media.
+   *
+   * @generated from field: callassistant.v1.FlowHealth health = 16;
+   */
+  health?: FlowHealth | undefined;
 };
 
 /**
@@ -910,7 +1059,164 @@ export type Flow = Message<"callassistant.v1.Flow"> & {
  * Use `create(FlowSchema)` to create a new message.
  */
 export const FlowSchema: GenMessage<Flow> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 12);
+  messageDesc(file_callassistant_v1_resources, 13);
+
+/**
+ * One side of one connection of a flow, as the orchestrator's watchdog judges it from the
+ * `MediaStats` its module reports. The hop a watchdog step names.
+ *
+ * @generated from message callassistant.v1.HopHealth
+ */
+export type HopHealth = Message<"callassistant.v1.HopHealth"> & {
+  /**
+   * The connection.
+   *
+   * @generated from field: string connection_id = 1;
+   */
+  connectionId: string;
+
+  /**
+   * Which side; UNSPECIFIED for an UNMEASURED connection.
+   *
+   * @generated from field: callassistant.v1.MediaSide side = 2;
+   */
+  side: MediaSide;
+
+  /**
+   * The module that measured it (for an UNMEASURED connection: the receiver's): the one
+   * asked to `ReestablishConnection` when this hop stalls.
+   *
+   * @generated from field: string module = 3;
+   */
+  module: string;
+
+  /**
+   * The entity that measured it: the connection's source for SENT, its target otherwise.
+   *
+   * @generated from field: string entity_id = 4;
+   */
+  entityId: string;
+
+  /**
+   * The judgement.
+   *
+   * @generated from field: callassistant.v1.HopState state = 5;
+   */
+  state: HopState;
+
+  /**
+   * Why, with the figures, e.g. "no new frame for 6.1 s (frames 1520, last at 12:00:03)".
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+
+  /**
+   * When the hop entered its state.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 7;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * The latest figures judged; unset for an UNMEASURED hop.
+   *
+   * @generated from field: callassistant.v1.MediaStats stats = 8;
+   */
+  stats?: MediaStats | undefined;
+};
+
+/**
+ * Describes the message callassistant.v1.HopHealth.
+ * Use `create(HopHealthSchema)` to create a new message.
+ */
+export const HopHealthSchema: GenMessage<HopHealth> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_resources, 14);
+
+/**
+ * A flow's media as the orchestrator judges it: per hop, end to end, and what the
+ * watchdog did.
+ *
+ * @generated from message callassistant.v1.FlowHealth
+ */
+export type FlowHealth = Message<"callassistant.v1.FlowHealth"> & {
+  /**
+   * True when at least one module of the flow reports media (the watchdog runs on those
+   * hops); false when none does: the flow is judged by module states alone, as a flow of
+   * modules without media stats always was.
+   *
+   * @generated from field: bool watched = 1;
+   */
+  watched: boolean;
+
+  /**
+   * Every connection of the flow in path order, source side first: one entry per side
+   * measured (SENT, then RECEIVED, then PRESENTED), or one UNMEASURED entry for a
+   * connection no module measures.
+   *
+   * @generated from field: repeated callassistant.v1.HopHealth hops = 2;
+   */
+  hops: HopHealth[];
+
+  /**
+   * End-to-end latency in ms: the target's PRESENTED latency when measured by the pixel
+   * clock; else the sum of the hops' module estimates; 0 when unknown.
+   *
+   * @generated from field: double latency_ms = 3;
+   */
+  latencyMs: number;
+
+  /**
+   * How `latency_ms` was measured (MODULE_ESTIMATE for a sum of estimates).
+   *
+   * @generated from field: callassistant.v1.LatencySource latency_source = 4;
+   */
+  latencySource: LatencySource;
+
+  /**
+   * From the flow's latest (re)start to the target's first presented frame; unset before
+   * it.
+   *
+   * @generated from field: google.protobuf.Duration time_to_first_frame = 5;
+   */
+  timeToFirstFrame?: Duration | undefined;
+
+  /**
+   * Stalls the watchdog detected on this flow since it was created.
+   *
+   * @generated from field: uint32 stalls = 6;
+   */
+  stalls: number;
+
+  /**
+   * Connections the watchdog asked to re-establish (`ReestablishConnection`, or its
+   * fallback) since the flow was created.
+   *
+   * @generated from field: uint32 reestablishments = 7;
+   */
+  reestablishments: number;
+
+  /**
+   * Re-routes the watchdog or the latency watch made since the flow was created.
+   *
+   * @generated from field: uint32 reroutes = 8;
+   */
+  reroutes: number;
+
+  /**
+   * When the orchestrator last judged the flow.
+   *
+   * @generated from field: google.protobuf.Timestamp judged_at = 9;
+   */
+  judgedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message callassistant.v1.FlowHealth.
+ * Use `create(FlowHealthSchema)` to create a new message.
+ */
+export const FlowHealthSchema: GenMessage<FlowHealth> = /*@__PURE__*/
+  messageDesc(file_callassistant_v1_resources, 15);
 
 /**
  * Something that happened, from the orchestrator or a module.
@@ -1001,7 +1307,7 @@ export type Event = Message<"callassistant.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 13);
+  messageDesc(file_callassistant_v1_resources, 16);
 
 /**
  * One metric sample reported by a module.
@@ -1050,7 +1356,7 @@ export type Metric = Message<"callassistant.v1.Metric"> & {
  * Use `create(MetricSchema)` to create a new message.
  */
 export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
-  messageDesc(file_callassistant_v1_resources, 14);
+  messageDesc(file_callassistant_v1_resources, 17);
 
 /**
  * A module's state as the orchestrator sees it.
@@ -1453,6 +1759,61 @@ export const QualityPresetSchema: GenEnum<QualityPreset> = /*@__PURE__*/
   enumDesc(file_callassistant_v1_resources, 6);
 
 /**
+ * How the orchestrator judges one measured side of a connection.
+ *
+ * @generated from enum callassistant.v1.HopState
+ */
+export enum HopState {
+  /**
+   * Not judged yet.
+   *
+   * @generated from enum value: HOP_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No module reports media for this connection: not watched (judged by module states).
+   *
+   * @generated from enum value: HOP_STATE_UNMEASURED = 1;
+   */
+  UNMEASURED = 1,
+
+  /**
+   * Started, no frame yet, within the flow's `first_frame_timeout`.
+   *
+   * @generated from enum value: HOP_STATE_WAITING = 2;
+   */
+  WAITING = 2,
+
+  /**
+   * New frames within the flow's `stall_timeout`, latency within `max_latency`.
+   *
+   * @generated from enum value: HOP_STATE_FLOWING = 3;
+   */
+  FLOWING = 3,
+
+  /**
+   * No new frame for `stall_timeout`, or none within `first_frame_timeout`.
+   *
+   * @generated from enum value: HOP_STATE_STALLED = 4;
+   */
+  STALLED = 4,
+
+  /**
+   * Frames flow, but the latency measured here is over the flow's `max_latency`.
+   *
+   * @generated from enum value: HOP_STATE_SLOW = 5;
+   */
+  SLOW = 5,
+}
+
+/**
+ * Describes the enum callassistant.v1.HopState.
+ */
+export const HopStateSchema: GenEnum<HopState> = /*@__PURE__*/
+  enumDesc(file_callassistant_v1_resources, 7);
+
+/**
  * How serious an event is.
  *
  * @generated from enum callassistant.v1.Severity
@@ -1505,7 +1866,7 @@ export enum Severity {
  * Describes the enum callassistant.v1.Severity.
  */
 export const SeveritySchema: GenEnum<Severity> = /*@__PURE__*/
-  enumDesc(file_callassistant_v1_resources, 7);
+  enumDesc(file_callassistant_v1_resources, 8);
 
 /**
  * The kind of a metric sample.
@@ -1539,5 +1900,5 @@ export enum MetricKind {
  * Describes the enum callassistant.v1.MetricKind.
  */
 export const MetricKindSchema: GenEnum<MetricKind> = /*@__PURE__*/
-  enumDesc(file_callassistant_v1_resources, 8);
+  enumDesc(file_callassistant_v1_resources, 9);
 
