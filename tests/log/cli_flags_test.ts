@@ -17,7 +17,7 @@ Deno.test("run --help documents --log-file-size and --log-files", async () => {
   assert.match(stdout, /--log-file-size SIZE .*\n.*\n.*\(default: 10M\)/);
   assert.match(
     stdout,
-    /--log-files N\s+rotated log files kept.*0 writes no\s+log file \(default: 5\)/s,
+    /--log-files N\s+rotated log files kept.*0 writes no\s+log file\..*systemd journal.*\(default: 5\)/s,
   );
 });
 
