@@ -47,6 +47,7 @@ import {
   type StoredFlow,
 } from "./flow_records.ts";
 import { FlowTasks } from "./flow_tasks.ts";
+import { FlowWatchdog } from "./flow_watchdog.ts";
 import { describeQuality, validateQuality } from "./quality.ts";
 
 /** Filters of `list`. */
@@ -67,6 +68,8 @@ export interface FlowManagerOptions {
   store?: Collection<StoredFlow>;
   /** How often ACTIVE flows are checked with GetFlowStatus; 0 turns it off. Default 5 s. */
   monitorIntervalMs?: number;
+  /** How often the media watchdog judges flows; 0 turns its timer off. Default 500 ms. */
+  watchdogIntervalMs?: number;
 }
 
 /** Flows, and the serialised entity mutations that must respect them. */
@@ -77,6 +80,8 @@ export class FlowManager {
   private readonly builder: FlowBuilder;
   private readonly recovery: FlowRecovery;
   private readonly monitorer: FlowMonitor;
+  /** The media watchdog (flow_watchdog.ts). */
+  readonly watchdog: FlowWatchdog;
   private readonly caller: ModuleCaller;
   private readonly caps: CapabilityIndex;
   private readonly bus: EventBus;
@@ -92,7 +97,13 @@ export class FlowManager {
     this.logger = logger;
     this.flows = new FlowRecords({ entities, bus, logger, store: options.store });
     this.tasks = new FlowTasks(logger);
-    this.builder = new FlowBuilder({ flows: this.flows, entities, caller, logger });
+    this.builder = new FlowBuilder({
+      flows: this.flows,
+      entities,
+      caller,
+      logger,
+      onStarted: (flow) => this.watchdog.onStarted(flow),
+    });
     this.recovery = new FlowRecovery({
       flows: this.flows,
       builder: this.builder,
@@ -104,6 +115,19 @@ export class FlowManager {
       bus,
       logger,
     });
+    this.watchdog = new FlowWatchdog({
+      flows: this.flows,
+      recovery: this.recovery,
+      builder: this.builder,
+      tasks: this.tasks,
+      caller,
+      modules: options.modules,
+      caps,
+      entities,
+      bus,
+      logger,
+      intervalMs: options.watchdogIntervalMs,
+    });
     this.monitorer = new FlowMonitor({
       flows: this.flows,
       recovery: this.recovery,
@@ -113,6 +137,7 @@ export class FlowManager {
       bus,
       logger,
       intervalMs: options.monitorIntervalMs,
+      media: this.watchdog,
     });
   }
 
@@ -126,6 +151,7 @@ export class FlowManager {
     this.flows.restore();
     this.stopFollowing = this.recovery.follow();
     this.monitorer.start();
+    this.watchdog.start();
   }
 
   /** Stops reacting to modules and waits (bounded) for the running task. */
@@ -133,6 +159,7 @@ export class FlowManager {
     if (this.tasks.closed) return;
     this.tasks.close();
     this.monitorer.stop();
+    this.watchdog.stop();
     this.stopFollowing?.();
     this.stopFollowing = undefined;
     await this.tasks.drain(timeoutMs);
@@ -199,6 +226,7 @@ export class FlowManager {
       }),
       createdAt: timestampFromDate(flow.createdAt),
       updatedAt: timestampFromDate(flow.updatedAt),
+      health: this.watchdog.health(flow),
     });
   }
 
@@ -394,6 +422,7 @@ export class FlowManager {
     await this.builder.teardown(flow);
     for (const id of flow.converters) await this.builder.destroyQuietly(id);
     this.flows.remove(flow);
+    this.watchdog.forget(flow.id);
     this.bus.publish({
       type: "flow.deleted",
       flowId: flow.id,
