@@ -56,7 +56,7 @@ export class FlowBuilder {
    * converters of `reuse` the new path does not use are destroyed either way.
    */
   async establish(flow: FlowRecord, paths: MediaPath[], reuse: string[]): Promise<void> {
-    const { flows, entities, caller } = this.options;
+    const { flows, entities } = this.options;
     const made: Made = { converters: [], sides: [], started: [] };
     const reusable = [...reuse];
     const claimed: string[] = [];
