@@ -14,6 +14,7 @@ import { supervisorModules } from "./module_calls/module_caller.ts";
 import { EventBus } from "./events/event_bus.ts";
 import { createEventService, type Rate } from "./event_service/event_service.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { registerFlowMediaMetrics } from "./metrics/flow_media_metrics.ts";
 import { setModuleCallObserver } from "./module_calls/module_clients.ts";
 import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
@@ -201,6 +202,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       }
       return counts;
     },
+  });
+  registerFlowMediaMetrics(metrics.registry, {
+    flows: () => pipeline.flows.list(),
+    watchdog: pipeline.flows.watchdog,
   });
   setModuleCallObserver({
     onCallEnd: (module, method, code, seconds) =>

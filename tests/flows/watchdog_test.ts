@@ -1,0 +1,134 @@
+/**
+ * The media watchdog end to end: the real orchestrator and real module processes (the
+ * media simulator fixture) that move counted frames between them and report MediaStats at
+ * 1 Hz. Every step: a stall healed by ReestablishConnection, by the rebuild fallback of a
+ * module without it, a re-route to another converter module and FAILED when no path is
+ * left, a screen that cannot decode the first path's codec, probed formats, latency.
+ */
+import assert from "node:assert/strict";
+import { startOrchestrator, type TestOrchestrator } from "../helpers/orchestrator.ts";
+import { sleep } from "../helpers/wait.ts";
+import { call, converterIds, ok, waitFlow, waitReady } from "./helpers.ts";
+import { addSim, collectEvents, eventsOf, type StreamedEvent } from "./media_sim.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+async function setup(
+  modules: Record<string, Record<string, string | number>>,
+): Promise<{ orch: TestOrchestrator; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "ca-watchdog-" });
+  for (const [name, env] of Object.entries(modules)) await addSim(dir, name, env);
+  const orch = await startOrchestrator({ modules: dir });
+  await waitReady(orch.url, Object.keys(modules));
+  return { orch, dir };
+}
+
+async function entity(url: string, entityType: string, id: string, module: string) {
+  await ok(url, "POST", "/v1/entities", { entityType, id, module });
+}
+
+const types = (events: StreamedEvent[], flowId: string) =>
+  events.filter((e) => e.flowId === flowId && e.type.startsWith("flow.")).map((e) => e.type);
+
+function hop(flow: Json, side: string, module: string): Json {
+  return flow.health?.hops?.find((h: Json) => h.side === side && h.module === module);
+}
+
+Deno.test("watchdog: a stalled converter goes DEGRADED naming the hop, ReestablishConnection brings frames back", async () => {
+  const { orch, dir } = await setup({
+    "cam": { SIM_ROLE: "camera" },
+    "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 3000, SIM_HEAL: "reestablish" },
+    "screen": { SIM_ROLE: "screen" },
+  });
+  const watch = collectEvents(orch.url);
+  try {
+    const url = orch.url;
+    await entity(url, "sim_camera", "cam1", "cam");
+    await entity(url, "sim_screen", "tv", "screen");
+    const created = await ok(url, "POST", "/v1/flows", {
+      id: "f",
+      sourceEntityId: "cam1",
+      targetEntityId: "tv",
+      stallTimeout: "1.5s",
+    });
+    assert.equal(created.flow.stallTimeout, "1.500s");
+    // Flowing: every side measured, frames presented.
+    const flowing = await waitFlow(
+      url,
+      "f",
+      "FLOW_STATE_ACTIVE",
+      (f) =>
+        f.health?.watched === true && f.health.hops.length === 5 &&
+        f.health.hops.every((h: Json) => h.state === "HOP_STATE_FLOWING"),
+      10_000,
+    );
+    assert.deepEqual(
+      flowing.health.hops.map((h: Json) => `${h.connectionId} ${h.module} ${h.side}`),
+      [
+        "f-video-0 cam MEDIA_SIDE_SENT",
+        "f-video-0 conv-a MEDIA_SIDE_RECEIVED",
+        "f-video-1 conv-a MEDIA_SIDE_SENT",
+        "f-video-1 screen MEDIA_SIDE_RECEIVED",
+        "f-video-1 screen MEDIA_SIDE_PRESENTED",
+      ],
+    );
+    assert.equal(hop(flowing, "MEDIA_SIDE_PRESENTED", "screen").entityId, "tv");
+    assert.ok(flowing.health.timeToFirstFrame, "time to first frame is known");
+
+    // The converter stops moving frames: DEGRADED naming its hop, with the figures.
+    const degraded = await waitFlow(url, "f", "FLOW_STATE_DEGRADED", () => true, 10_000);
+    assert.match(
+      degraded.message,
+      /media stalled at connection f-video-0 RECEIVED \(conv-a\/f-sim_to_hls\)/,
+    );
+    assert.match(degraded.message, /no new frame for \d+\.\d s \(stall_timeout 1\.5 s; frames \d+/);
+    const stalledAt = performance.now();
+    // Frames come back by themselves.
+    const back = await waitFlow(url, "f", "FLOW_STATE_ACTIVE", () => true, 10_000);
+    const recoveredAfter = performance.now() - stalledAt;
+    assert.match(back.message, /frames flowing again at connection f-video-0/);
+    assert.equal(back.health.stalls, 1);
+    assert.equal(back.health.reestablishments, 1);
+    assert.equal(back.health.reroutes ?? 0, 0);
+    assert.deepEqual(converterIds(back).length, 1, "the same path");
+    await sleep(300);
+    const order = types(watch.events, "f").filter((t) =>
+      ["flow.stalled", "flow.reestablishing", "flow.reestablished", "flow.media_recovered"]
+        .includes(t)
+    );
+    assert.deepEqual(order, [
+      "flow.stalled",
+      "flow.reestablishing",
+      "flow.reestablished",
+      "flow.media_recovered",
+    ]);
+    const stalled = eventsOf(watch.events, "f", "flow.stalled")[0];
+    assert.equal(stalled.module, "conv-a");
+    assert.equal(stalled.data.connectionId, "f-video-0");
+    assert.equal(stalled.data.side, "RECEIVED");
+    assert.ok(stalled.data.frames > 0, "the figures are in the event");
+    assert.equal(stalled.data.stallTimeoutMs, 1500);
+    const re = eventsOf(watch.events, "f", "flow.reestablished")[0];
+    assert.equal(re.data.method, "ReestablishConnection");
+    assert.match(re.message, /simulated media restarted/);
+    console.log(`stall detected -> ACTIVE again: ${Math.round(recoveredAfter)} ms`);
+
+    // /metrics: per flow and per hop.
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, /callassistant_flow_stalls_total\{flow="f"\} 1/);
+    assert.match(text, /callassistant_flow_reestablishments_total\{flow="f"\} 1/);
+    assert.match(text, /callassistant_flow_reroutes_total\{flow="f"\} 0/);
+    assert.match(
+      text,
+      /callassistant_flow_hop_fps\{flow="f",connection="f-video-0",side="sent",module="cam"\} 10/,
+    );
+    assert.match(text, /callassistant_flow_hop_bitrate_kbps\{flow="f",/);
+    assert.match(text, /callassistant_flow_time_to_first_frame_seconds_count\{flow="f"\} 1/);
+    assert.match(text, /callassistant_flow_time_to_first_frame_last_seconds\{flow="f"\} \d/);
+  } finally {
+    await watch.close();
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
