@@ -35,8 +35,8 @@ export interface FlowBuilderOptions {
   entities: EntityRegistry;
   caller: ModuleCaller;
   logger: Logger;
-  /** Told after StartFlow succeeded on the modules of a flow (its media starts over). */
-  onStarted?: (flow: FlowRecord) => void;
+  /** Told after StartFlow succeeded on modules of a flow (their media starts over). */
+  onStarted?: (flow: FlowRecord, modules: string[]) => void;
 }
 
 /** What a build made so far, for the undo. */
@@ -236,7 +236,7 @@ export class FlowBuilder {
         }),
       );
     }
-    this.options.onStarted?.(flow);
+    this.options.onStarted?.(flow, started);
   }
 
   /** StopFlow on every running module of the flow; the connections stay. Never throws. */

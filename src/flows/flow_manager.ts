@@ -102,7 +102,7 @@ export class FlowManager {
       entities,
       caller,
       logger,
-      onStarted: (flow) => this.watchdog.onStarted(flow),
+      onStarted: (flow, modules) => this.watchdog.onStarted(flow, modules),
     });
     this.recovery = new FlowRecovery({
       flows: this.flows,

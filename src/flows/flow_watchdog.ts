@@ -97,6 +97,8 @@ interface Watch {
   everReported: Set<string>;
   health?: FlowHealth;
   step: Step;
+  /** Counts the watchdog's cycles: a background step of an older cycle changes nothing. */
+  gen: number;
   /** The hop that stalled, while recovering from it. */
   stalled?: HopHealth;
   detectedAt: number;
@@ -164,12 +166,16 @@ export class FlowWatchdog {
     return w !== undefined && (w.holding || w.step !== "watching");
   }
 
-  /** The flow's media started over (StartFlow on its modules): earlier figures are void. */
-  onStarted(flow: FlowRecord): void {
+  /**
+   * The flow's media started over on `modules` (StartFlow): their earlier figures are
+   * void; the others' stand (their counters go on).
+   */
+  onStarted(flow: FlowRecord, modules: string[]): void {
     const w = this.watch(flow);
     w.startedAt = Date.now();
-    w.reports.clear();
-    w.firstFrameSeen = false;
+    for (const m of modules) w.reports.delete(m);
+    const target = this.options.flows.moduleOfEntity(flow, flow.targetEntityId);
+    if (target && modules.includes(target)) w.firstFrameSeen = false;
   }
 
   /** A module reported media for a flow (ReportStatus or a GetFlowStatus answer). */
@@ -252,10 +258,11 @@ export class FlowWatchdog {
 
   private whileWatching(flow: FlowRecord, w: Watch, health: FlowHealth): void {
     const { flows, bus, tasks } = this.options;
-    const stalled = firstHopIn(health, HopState.STALLED);
+    const stalled = culprit(health);
     if (stalled) {
       w.stalls++;
       w.step = "busy";
+      const gen = ++w.gen;
       w.holding = true;
       w.stalled = stalled;
       w.detectedAt = Date.now();
@@ -270,7 +277,7 @@ export class FlowWatchdog {
         data: { ...hopData(stalled), stallTimeoutMs: this.stallTimeoutMs(flow, stalled.module) },
       });
       flows.setState(flow, FlowState.DEGRADED, what);
-      tasks.background(`re-establish ${flow.id}`, () => this.reestablish(flow, w, stalled));
+      tasks.background(`re-establish ${flow.id}`, () => this.reestablish(flow, w, stalled, gen));
       return;
     }
     // Latency: over the limit for a stall window.
@@ -302,7 +309,8 @@ export class FlowWatchdog {
         });
         flows.setState(flow, FlowState.DEGRADED, what);
         w.step = "busy";
-        tasks.background(`lower latency ${flow.id}`, () => this.lowerLatency(flow, w, what));
+        const gen = ++w.gen;
+        tasks.background(`lower latency ${flow.id}`, () => this.lowerLatency(flow, w, what, gen));
       }
       return;
     }
@@ -340,16 +348,21 @@ export class FlowWatchdog {
     }
     if (Date.now() < w.deadline) return;
     w.step = "busy";
-    const reason = `media stalled at ${describeHop(hop)} (${hop.message}), and re-establishing ` +
-      `did not bring frames back within ${
-        (this.stallTimeoutMs(flow, hop.module) / 1000).toFixed(1)
-      } s`;
-    const still = firstHopIn(health, HopState.STALLED) ?? hop;
-    tasks.background(`re-route ${flow.id}`, () => this.rerouteAround(flow, w, still, reason));
+    const window = (this.stallTimeoutMs(flow, hop.module) / 1000).toFixed(1);
+    const reason = `media stalled at ${describeHop(hop)}: ${hop.message}; re-establishing ` +
+      `did not bring frames back within ${window} s`;
+    const still = culprit(health) ?? hop;
+    const gen = w.gen;
+    tasks.background(`re-route ${flow.id}`, () => this.rerouteAround(flow, w, still, reason, gen));
   }
 
   /** Step 2: ask the hop's module to re-establish the connection (or rebuild it). */
-  private async reestablish(flow: FlowRecord, w: Watch, hop: HopHealth): Promise<void> {
+  private async reestablish(
+    flow: FlowRecord,
+    w: Watch,
+    hop: HopHealth,
+    gen: number,
+  ): Promise<void> {
     const { bus, caller, logger } = this.options;
     try {
       if (!this.stillOurs(flow, w)) return;
@@ -411,8 +424,13 @@ export class FlowWatchdog {
       });
     }
     // The second window, whatever the answer: frames back, or a re-route.
+    if (w.gen !== gen) return;
     w.deadline = Date.now() + this.stallTimeoutMs(flow, hop.module);
     w.step = "recovering";
+    this.options.logger.debug("media watchdog: second window", {
+      flow: flow.id,
+      until: w.deadline,
+    });
   }
 
   /** The fallback of a module without ReestablishConnection: the connection made again. */
@@ -440,6 +458,7 @@ export class FlowWatchdog {
     w: Watch,
     hop: HopHealth,
     reason: string,
+    gen: number,
   ): Promise<void> {
     try {
       if (!this.stillOurs(flow, w)) return;
@@ -450,12 +469,17 @@ export class FlowWatchdog {
       }
       await this.reroute(flow, w, next.avoid, reason, next.left);
     } finally {
-      if (w.step === "busy") w.step = "watching";
+      if (w.gen === gen && w.step === "busy") w.step = "watching";
     }
   }
 
   /** Latency over the limit: a path with a lower declared latency, when there is one. */
-  private async lowerLatency(flow: FlowRecord, w: Watch, reason: string): Promise<void> {
+  private async lowerLatency(
+    flow: FlowRecord,
+    w: Watch,
+    reason: string,
+    gen: number,
+  ): Promise<void> {
     try {
       if (!this.stillOurs(flow, w)) return;
       const { caps } = this.options;
@@ -480,7 +504,7 @@ export class FlowWatchdog {
       }
       await this.reroute(flow, w, next.avoid, reason, next.left);
     } finally {
-      if (w.step === "busy") w.step = "watching";
+      if (w.gen === gen && w.step === "busy") w.step = "watching";
     }
   }
 
@@ -564,6 +588,7 @@ export class FlowWatchdog {
         reports: new Map(),
         everReported: new Set(),
         step: "watching",
+        gen: 0,
         detectedAt: 0,
         deadline: 0,
         holding: false,
@@ -577,6 +602,16 @@ export class FlowWatchdog {
     }
     return w;
   }
+}
+
+/**
+ * The hop to blame once some hop is STALLED: the first in path order that has no new
+ * frames, WAITING ones included (a side restarted and silent since is upstream of the
+ * stale sides after it).
+ */
+function culprit(health: FlowHealth): HopHealth | undefined {
+  if (!firstHopIn(health, HopState.STALLED)) return undefined;
+  return health.hops.find((h) => h.state === HopState.STALLED || h.state === HopState.WAITING);
 }
 
 /** The hop and its figures, for an event's data. */

@@ -132,3 +132,110 @@ Deno.test("watchdog: a stalled converter goes DEGRADED naming the hop, Reestabli
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("watchdog: a module without ReestablishConnection (UNIMPLEMENTED) has the connection rebuilt", async () => {
+  const { orch, dir } = await setup({
+    "cam": { SIM_ROLE: "camera" },
+    "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2500, SIM_HEAL: "restart" },
+    "screen": { SIM_ROLE: "screen" },
+  });
+  const watch = collectEvents(orch.url);
+  try {
+    const url = orch.url;
+    await entity(url, "sim_camera", "cam1", "cam");
+    await entity(url, "sim_screen", "tv", "screen");
+    await ok(url, "POST", "/v1/flows", {
+      id: "f",
+      sourceEntityId: "cam1",
+      targetEntityId: "tv",
+      stallTimeout: "1.5s",
+    });
+    await waitFlow(url, "f", "FLOW_STATE_DEGRADED", () => true, 10_000);
+    const back = await waitFlow(url, "f", "FLOW_STATE_ACTIVE", () => true, 10_000);
+    assert.match(back.message, /frames flowing again/);
+    const re = eventsOf(watch.events, "f", "flow.reestablished")[0];
+    assert.equal(re.data.method, "DisconnectEntities, ConnectEntities, StartFlow");
+    assert.match(
+      re.message,
+      /connection rebuilt between "cam" and "conv-a" at http:\/\/127\.0\.0\.1:\d+/,
+    );
+    assert.equal(back.health.reestablishments, 1);
+    assert.equal(back.health.reroutes ?? 0, 0);
+    // The rebuilt connection carries frames to the screen.
+    const presented = hop(back, "MEDIA_SIDE_PRESENTED", "screen");
+    assert.equal(presented.state, "HOP_STATE_FLOWING");
+  } finally {
+    await watch.close();
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("watchdog: re-establishing does not help -> re-route through another converter module, and FAILED once no path is left", async () => {
+  const { orch, dir } = await setup({
+    "cam": { SIM_ROLE: "camera" },
+    "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2000, SIM_HEAL: "never" },
+    "conv-b": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2000, SIM_HEAL: "never" },
+    "screen": { SIM_ROLE: "screen" },
+  });
+  const watch = collectEvents(orch.url);
+  try {
+    const url = orch.url;
+    await entity(url, "sim_camera", "cam1", "cam");
+    await entity(url, "sim_screen", "tv", "screen");
+    const created = await ok(url, "POST", "/v1/flows", {
+      id: "f",
+      sourceEntityId: "cam1",
+      targetEntityId: "tv",
+      stallTimeout: "1s",
+      firstFrameTimeout: "2s",
+    });
+    assert.deepEqual(created.flow.path.map((h: Json) => h.module), ["cam", "conv-a", "screen"]);
+    // conv-a stalls for good: re-routed through conv-b, which stalls too; then through
+    // the dearer transform of each; then FAILED with the reason.
+    const failed = await waitFlow(url, "f", "FLOW_STATE_FAILED", () => true, 40_000);
+    const routes = eventsOf(watch.events, "f", "flow.rerouted").map((e) => e.data.to);
+    assert.deepEqual(routes, [
+      "video: cam1 > conv-b/sim_to_hls > tv",
+      "video: cam1 > conv-a/sim_to_mjpeg > tv",
+      "video: cam1 > conv-b/sim_to_mjpeg > tv",
+    ]);
+    const rerouting = eventsOf(watch.events, "f", "flow.rerouting")[0];
+    assert.match(rerouting.message, /re-routing without converter conv-a\/sim_to_hls/);
+    assert.match(
+      rerouting.message,
+      /re-establishing did not bring frames back within 1\.0 s/,
+    );
+    assert.match(failed.message, /media stalled at connection f-video-0 RECEIVED \(conv-b\//);
+    assert.match(failed.message, /no other path without converter conv-b\/sim_to_mjpeg/);
+    assert.match(failed.message, /no video path from "cam1"/);
+    const stalls = eventsOf(watch.events, "f", "flow.stalled").map((e) =>
+      `${e.module} ${e.data.connectionId}`
+    );
+    assert.deepEqual(stalls, [
+      "conv-a f-video-0",
+      "conv-b f-video-0",
+      "conv-a f-video-0",
+      "conv-b f-video-0",
+    ]);
+    const { flow } = await ok(url, "GET", "/v1/flows/f");
+    assert.equal(flow.health.stalls, 4);
+    assert.equal(flow.health.reroutes, 3);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, /callassistant_flow_reroutes_total\{flow="f"\} 3/);
+    // Every step was an event, in order.
+    const steps = types(watch.events, "f").filter((t) =>
+      ["flow.stalled", "flow.reestablishing", "flow.rerouting", "flow.rerouted"].includes(t)
+    );
+    assert.deepEqual(steps.slice(0, 4), [
+      "flow.stalled",
+      "flow.reestablishing",
+      "flow.rerouting",
+      "flow.rerouted",
+    ]);
+  } finally {
+    await watch.close();
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
