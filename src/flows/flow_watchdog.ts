@@ -32,7 +32,7 @@ import {
   type MediaStats,
   Severity,
 } from "@callassistant/protocol";
-import { Code } from "@callassistant/rpc";
+import { Code, RpcError } from "@callassistant/rpc";
 import type { EventBus } from "../events/event_bus.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
@@ -58,7 +58,6 @@ import type { FlowRecord, FlowRecords } from "./flow_records.ts";
 import type { FlowRecovery } from "./flow_recovery.ts";
 import { avoidAfterStall, avoidCurrentTargetFormats, declaredLatencyMs } from "./flow_reroute.ts";
 import type { FlowTasks } from "./flow_tasks.ts";
-import { NoPathError } from "./pathfinder.ts";
 
 /** Deadline of a ReestablishConnection call (the contract's). */
 const REESTABLISH_TIMEOUT_MS = 10_000;
@@ -488,7 +487,7 @@ export class FlowWatchdog {
       try {
         candidate = this.findPaths(flow, next.avoid);
       } catch (err) {
-        if (!(err instanceof NoPathError)) throw err;
+        if (!noPath(err)) throw err;
         this.noLowerLatency(flow, reason, "no other path");
         return;
       }
@@ -528,7 +527,7 @@ export class FlowWatchdog {
     try {
       this.findPaths(flow, avoid);
     } catch (err) {
-      if (!(err instanceof NoPathError)) throw err;
+      if (!noPath(err)) throw err;
       flow.avoid = avoid;
       await this.fail(flow, w, `${reason}; no other path without ${left}: ${err.message}`);
       return;
@@ -546,8 +545,11 @@ export class FlowWatchdog {
     w.reroutes++;
     flow.established = false;
     await recovery.recover(flow);
+    // The new path is judged afresh.
     w.holding = false;
     w.stalled = undefined;
+    w.slowSince = undefined;
+    w.slowHandled = false;
   }
 
   private async fail(flow: FlowRecord, w: Watch, reason: string): Promise<void> {
@@ -602,6 +604,14 @@ export class FlowWatchdog {
     }
     return w;
   }
+}
+
+/**
+ * True for "no path": none per media type (NoPathError), or nothing left the target
+ * takes once formats are left out; both FAILED_PRECONDITION.
+ */
+function noPath(err: unknown): err is RpcError {
+  return err instanceof RpcError && err.code === Code.FAILED_PRECONDITION;
 }
 
 /**

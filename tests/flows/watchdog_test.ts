@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startOrchestrator, type TestOrchestrator } from "../helpers/orchestrator.ts";
 import { sleep } from "../helpers/wait.ts";
-import { call, converterIds, ok, waitFlow, waitReady } from "./helpers.ts";
+import { converterIds, ok, waitFlow, waitReady } from "./helpers.ts";
 import { addSim, collectEvents, eventsOf, type StreamedEvent } from "./media_sim.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -233,6 +233,117 @@ Deno.test("watchdog: re-establishing does not help -> re-route through another c
       "flow.rerouting",
       "flow.rerouted",
     ]);
+  } finally {
+    await watch.close();
+    await orch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("codec truth and latency: probed inputs pick the path, a screen presenting 0 frames is re-routed through a transcoding path, a slow flow to a lower-latency one", async () => {
+  const { orch, dir } = await setup({
+    "cam": { SIM_ROLE: "camera" },
+    "conv": { SIM_ROLE: "converter" },
+    // Decodes only MJPEG and does not say so: the first path (HLS H.264) shows nothing.
+    "screen-h": { SIM_ROLE: "screen", SIM_ACCEPT: "mjpeg" },
+    // Decodes only MJPEG and says so (probed inputs).
+    "screen-p": { SIM_ROLE: "screen", SIM_ACCEPT: "mjpeg", SIM_PROBE: 1 },
+    // Presents everything, 900 ms behind the camera (by the pixel clock).
+    "screen-slow": { SIM_ROLE: "screen", SIM_LATENCY_MS: 900 },
+  });
+  const watch = collectEvents(orch.url);
+  try {
+    const url = orch.url;
+    await entity(url, "sim_camera", "cam1", "cam");
+    await entity(url, "sim_screen", "tvh", "screen-h");
+    await entity(url, "sim_screen", "tvp", "screen-p");
+    await entity(url, "sim_screen", "tvs", "screen-slow");
+
+    // Probed formats win over declared ones.
+    const { entity: tvp } = await ok(url, "GET", "/v1/entities/tvp");
+    assert.equal(tvp.status.formats.inputsProbed, true);
+    const find = async (target: string) =>
+      (await ok(url, "POST", "/v1/paths:find", { sourceEntityId: "cam1", targetEntityId: target }))
+        .paths[0].hops.map((h: Json) => h.entityType).join(" > ");
+    assert.equal(await find("tvh"), "sim_camera > sim_to_hls > sim_screen", "declared: HLS");
+    assert.equal(await find("tvp"), "sim_camera > sim_to_mjpeg > sim_screen", "probed: MJPEG");
+
+    // First frame: HLS reaches the screen, nothing is presented; re-routed through MJPEG.
+    const created = await ok(url, "POST", "/v1/flows", {
+      id: "h",
+      sourceEntityId: "cam1",
+      targetEntityId: "tvh",
+      firstFrameTimeout: "2s",
+      stallTimeout: "1s",
+    });
+    assert.ok(created.flow.path.some((h: Json) => h.entityType === "sim_to_hls"));
+    const waiting = await waitFlow(
+      url,
+      "h",
+      "FLOW_STATE_ACTIVE",
+      (f) => hop(f, "MEDIA_SIDE_RECEIVED", "screen-h")?.state === "HOP_STATE_FLOWING",
+      10_000,
+    );
+    assert.equal(hop(waiting, "MEDIA_SIDE_PRESENTED", "screen-h").state, "HOP_STATE_WAITING");
+    const shown = await waitFlow(
+      url,
+      "h",
+      "FLOW_STATE_ACTIVE",
+      (f) =>
+        f.path.some((h: Json) => h.entityType === "sim_to_mjpeg") &&
+        hop(f, "MEDIA_SIDE_PRESENTED", "screen-h")?.state === "HOP_STATE_FLOWING",
+      20_000,
+    );
+    assert.ok(Number(hop(shown, "MEDIA_SIDE_PRESENTED", "screen-h").stats.frames) > 0);
+    const stalled = eventsOf(watch.events, "h", "flow.stalled")[0];
+    assert.equal(stalled.module, "screen-h");
+    assert.equal(stalled.data.side, "PRESENTED");
+    assert.match(stalled.message, /no frame within first_frame_timeout 2\.0 s/);
+    const rerouting = eventsOf(watch.events, "h", "flow.rerouting")[0];
+    assert.match(rerouting.message, /re-routing without video\/hls\/h264 into "tvh"/);
+    // Never ACTIVE with 0 frames presented once the first-frame window passed: the flow
+    // went DEGRADED before the re-route.
+    const states = watch.events.filter((e) => e.flowId === "h" && e.type === "flow.state_changed")
+      .map((e) => e.data.to);
+    assert.deepEqual(states, ["CREATING", "STARTING", "ACTIVE", "DEGRADED", "ACTIVE"]);
+
+    // Latency over max_latency: DEGRADED, re-routed to the path that declares less.
+    await ok(url, "POST", "/v1/flows", {
+      id: "s",
+      sourceEntityId: "cam1",
+      targetEntityId: "tvs",
+      maxLatency: "0.6s",
+      stallTimeout: "1s",
+    });
+    const slow = await waitFlow(
+      url,
+      "s",
+      "FLOW_STATE_DEGRADED",
+      (f) => /no lower-latency path/.test(f.message),
+      20_000,
+    );
+    assert.equal(slow.health.latencyMs, 900);
+    assert.equal(slow.health.latencySource, "LATENCY_SOURCE_PIXEL_CLOCK");
+    assert.equal(hop(slow, "MEDIA_SIDE_PRESENTED", "screen-slow").state, "HOP_STATE_SLOW");
+    assert.match(slow.message, /latency 900 ms over max_latency 600 ms/);
+    assert.ok(
+      slow.path.some((h: Json) => h.entityType === "sim_to_mjpeg"),
+      "the lower-latency path",
+    );
+    assert.equal(slow.health.reroutes, 1);
+    const slowEvents = eventsOf(watch.events, "s", "flow.slow");
+    assert.equal(slowEvents.length, 2, "once on each path");
+    assert.equal(slowEvents[0].data.maxLatencyMs, 600);
+    assert.match(
+      eventsOf(watch.events, "s", "flow.rerouting")[0].message,
+      /re-routing without video\/hls\/h264 into "tvs" \(latency 900 ms/,
+    );
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, /callassistant_flow_latency_seconds\{flow="s"\} 0\.9/);
+    assert.match(
+      text,
+      /callassistant_flow_hop_latency_seconds_bucket\{le="1",flow="s",connection="s-video-1",side="presented"\} [1-9]/,
+    );
   } finally {
     await watch.close();
     await orch.stop();
