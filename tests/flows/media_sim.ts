@@ -24,6 +24,8 @@ export async function addSim(
 /** An event as the gateway streams it. */
 export interface StreamedEvent {
   id: string;
+  /** RFC 3339, the orchestrator's clock. */
+  time: string;
   type: string;
   severity: string;
   module?: string;
