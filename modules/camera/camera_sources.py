@@ -3,6 +3,7 @@ server, and an existing RTSP camera, probed (its real codecs become its formats)
 relayed by the same server. A camera that cannot be probed is FAILED with the reason and
 probed again with backoff (2 s doubling to 60 s), never a crash."""
 import asyncio
+import datetime
 import time
 
 import gi
@@ -22,15 +23,35 @@ CARRIED = {"video": ["h264", "h265"], "audio": ["aac", "pcmu", "pcma", "opus"]}
 
 
 class FrameCounter:
-    """Frames passing a pad, and when the last one did (from GStreamer's thread)."""
+    """Encoded frames and bytes passing the payloaders' pads, per media type ("video",
+    "audio"), and when the last video frame passed (from GStreamer's threads)."""
 
     def __init__(self):
         self.frames = 0
         self.last_frame_at = 0.0
+        self.counts = {"video": [0, 0], "audio": [0, 0]}  # [frames, bytes]
 
-    def probe(self, _pad, _info):
-        self.frames += 1
-        self.last_frame_at = time.time()
+    def totals(self, media: str) -> tuple:
+        """(frames, bytes) of one media type so far."""
+        frames, nbytes = self.counts.get(media, (0, 0))
+        return frames, nbytes
+
+    def probe(self, _pad, info):
+        """A pad probe counting video frames."""
+        return self._count("video", info)
+
+    def audio_probe(self, _pad, info):
+        """A pad probe counting audio frames."""
+        return self._count("audio", info)
+
+    def _count(self, media: str, info):
+        buf = info.get_buffer()
+        count = self.counts[media]
+        count[0] += 1
+        count[1] += buf.get_size() if buf is not None else 0
+        if media == "video":
+            self.frames += 1
+            self.last_frame_at = time.time()
         return Gst.PadProbeReturn.OK
 
 
@@ -49,6 +70,9 @@ class CameraEntity:
         self.state = ca.EntityState.CREATING
         self.message = ""
         self.formats = []  # [{media_type, protocol, codec}]
+        self.formats_method = ""  # how the formats were found out (ProbedFormats.method)
+        self.formats_at = 0.0
+        self.counter = FrameCounter()
         self.created_at = time.time()
         self.updated_at = self.created_at
 
@@ -68,6 +92,21 @@ class CameraEntity:
     def metrics(self) -> dict:
         """The live figures for EntityStatus.metrics."""
         return {}
+
+    def picture(self) -> tuple:
+        """(width, height) of the video sent, (0, 0) when unknown."""
+        return 0, 0
+
+    def probed_formats(self):
+        """The formats really sent, as EntityStatus.formats (ProbedFormats), or None
+        before they are known."""
+        if not self.formats_at:
+            return None
+        return {"outputs": [ca.fmt(f["media_type"], f["protocol"], f["codec"])
+                            for f in self.formats],
+                "outputs_probed": True, "method": self.formats_method,
+                "probed_at": datetime.datetime.fromtimestamp(self.formats_at,
+                                                             datetime.timezone.utc)}
 
     async def start(self) -> None:
         """Starts serving (or probing)."""
@@ -101,11 +140,15 @@ class TestPatternEntity(CameraEntity):
             self.own_server = rtsp_server.RtspServer(self.address.bind, 0, c["user"],
                                                      c["password"])
             self.server = self.own_server
-        factory, self.stats = test_pattern.pattern_factory(cfg, self.protected)
+        factory, self.stats = test_pattern.pattern_factory(cfg, self.protected, self.counter)
         self.server.add(self.id, factory)
         self.formats = [{"media_type": "video", "protocol": "rtsp", "codec": c["video_codec"]}]
         if c["audio"]:
             self.formats.append({"media_type": "audio", "protocol": "rtsp", "codec": "aac"})
+        encoders = "x264enc" if c["video_codec"] == "h264" else "jpegenc"
+        self.formats_method = (f"the test pattern's own GStreamer encoders ({encoders}"
+                               f"{', voaacenc' if c['audio'] else ''})")
+        self.formats_at = time.time()
         how = " (asks for a user and password)" if self.protected else ""
         self.set_state(ca.EntityState.READY, f"serving {c['resolution']}@{c['fps']} "
                        f"{c['video_codec'].upper()}{' + AAC' if c['audio'] else ''} on "
@@ -116,6 +159,9 @@ class TestPatternEntity(CameraEntity):
         if self.own_server:
             self.own_server.close()
             self.own_server = None
+
+    def picture(self) -> tuple:
+        return RESOLUTIONS[self.config["resolution"]]
 
     def metrics(self) -> dict:
         s = self.stats
@@ -139,7 +185,6 @@ class RtspCameraEntity(CameraEntity):
         self.result = None  # the last successful rtsp_probe.ProbeResult
         self.failures = 0
         self.next_probe_at = 0.0
-        self.counter = FrameCounter()
         self._task = None
 
     async def start(self) -> None:
@@ -165,6 +210,8 @@ class RtspCameraEntity(CameraEntity):
             break
         self.failures = 0
         self.formats = self.result.formats()
+        self.formats_method = f"ffprobe of {rtsp_probe.redact(c['url'])}"
+        self.formats_at = time.time()
         try:
             self._serve()
         except Exception as err:  # noqa: BLE001 - a GStreamer failure is the entity's, not ours
@@ -189,7 +236,7 @@ class RtspCameraEntity(CameraEntity):
         counter = self.counter
 
         def configure(_factory, media):
-            rtsp_relay.configure_relay(media.get_element(), counter.probe)
+            rtsp_relay.configure_relay(media.get_element(), counter.probe, counter.audio_probe)
 
         factory.connect("media-configure", configure)
         self.server.add(self.id, factory)
@@ -198,6 +245,11 @@ class RtspCameraEntity(CameraEntity):
         if self._task:
             self._task.cancel()
         self.server.remove(self.id)
+
+    def picture(self) -> tuple:
+        video = next((s for s in self.result.streams if s.media_type == "video"),
+                     None) if self.result else None
+        return (video.width or 0, video.height or 0) if video else (0, 0)
 
     def metrics(self) -> dict:
         out = {"failures": self.failures, "frames": self.counter.frames}

@@ -73,6 +73,8 @@ class Camera(ca.Module):
         self.entities = {}  # id -> CameraEntity
         self.connections = {}  # connection id -> {flow_id, entity_id, format}
         self.flows = {}  # flow id -> {"running": bool, "quality": QualityProfile}
+        # MediaStats: SENT on every connection, from the stream's payloaders.
+        self.media = ca.FlowMeters(self, refresh=self._count_media)
 
     async def on_start(self):
         self.log.info("RTSP server listening", url=f"rtsp://{self.address.url_host()}:"
@@ -80,6 +82,7 @@ class Camera(ca.Module):
         asyncio.get_running_loop().create_task(self._report_periodically())
 
     async def on_shutdown(self, reason):
+        self.media.close()
         for entity in list(self.entities.values()):
             await entity.close()
         self.server.close()
@@ -95,8 +98,12 @@ class Camera(ca.Module):
         state = entity.state
         if state == ca.EntityState.READY and self.is_active(entity.id):
             state = ca.EntityState.ACTIVE
-        return {"entity_id": entity.id, "state": state, "message": entity.message,
-                "metrics": entity.metrics()}
+        out = {"entity_id": entity.id, "state": state, "message": entity.message,
+               "metrics": entity.metrics()}
+        formats = entity.probed_formats()
+        if formats:
+            out["formats"] = formats
+        return out
 
     def entity(self, entity) -> dict:
         status = self.status(entity)
@@ -161,6 +168,7 @@ class Camera(ca.Module):
         await entity.close()
         for cid in [c for c, v in self.connections.items() if v["entity_id"] == entity.id]:
             del self.connections[cid]
+            self.media.forget(connection_id=cid)
 
     def list_entities(self, req, ctx):
         return {"entities": [self.entity(e) for e in self.entities.values()]}
@@ -191,13 +199,17 @@ class Camera(ca.Module):
             self.log.warn("the receiver gave a push address; this camera is fetched",
                           receiver_address=req.address, url=entity.url)
         self.connections[req.connection_id] = {
-            "flow_id": req.flow_id, "entity_id": entity.id, "format": wanted}
+            "flow_id": req.flow_id, "entity_id": entity.id, "format": wanted,
+            "media": "video" if req.format.media_type == ca.MediaType.VIDEO else "audio"}
+        self.media.meter(req.flow_id, req.connection_id, ca.MediaSide.SENT,
+                         codec=req.format.codec.lower())
         return {"address": entity.url, "connection": {
             "id": req.connection_id, "flow_id": req.flow_id,
             "source_entity_id": req.source_entity_id, "target_entity_id": req.target_entity_id,
             "format": req.format, "address": entity.url}}
 
     def disconnect_entities(self, req, ctx):
+        self.media.forget(req.flow_id, req.connection_id)
         self.connections.pop(req.connection_id, None)
         if not any(c["flow_id"] == req.flow_id for c in self.connections.values()):
             self.flows.pop(req.flow_id, None)
@@ -217,6 +229,8 @@ class Camera(ca.Module):
                 state, message = ca.FlowState.DEGRADED, entity.message
         out = {"flow_id": flow_id, "state": state, "message": message,
                "metrics": entity.metrics() if entity and running else {}}
+        if running:
+            out["media"] = self.media.stats(flow_id)
         if flow and flow.get("quality") is not None:
             out["quality"] = flow["quality"]
         return out
@@ -230,14 +244,34 @@ class Camera(ca.Module):
                          "module: connect them first")
         self.flows[req.flow_id] = {"running": True, "quality": self.applied_quality(req.flow_id,
                                                                                     req.quality)}
+        self.media.start(req.flow_id)
+        for meter in self.media.meters(req.flow_id):
+            # The stream is shared: what it sent before is other flows'.
+            meter.baseline(*self._totals(meter))
         return {"status": self.flow_status(req.flow_id)}
 
     def stop_flow(self, req, ctx):
+        self.media.stop(req.flow_id)
         if req.flow_id in self.flows:
             self.flows[req.flow_id]["running"] = False
 
     def get_flow_status(self, req, ctx):
         return {"status": self.flow_status(req.flow_id)}
+
+    def _totals(self, meter) -> tuple:
+        c = self.connections.get(meter.connection_id)
+        entity = self.entities.get(c["entity_id"]) if c else None
+        return entity.counter.totals(c["media"]) if entity else (0, 0)
+
+    def _count_media(self) -> None:
+        """Copies the streams' payloader counts into the meters of started flows."""
+        for flow_id in [f for f, v in self.flows.items() if v["running"]]:
+            for meter in self.media.meters(flow_id):
+                meter.totals(*self._totals(meter))
+                c = self.connections.get(meter.connection_id)
+                entity = self.entities.get(c["entity_id"]) if c else None
+                if entity and c["media"] == "video":
+                    meter.size(*entity.picture())
 
     def applied_quality(self, flow_id: str, asked) -> dict:
         """What the camera really sends: its own settings, whatever the flow asked for."""

@@ -16,12 +16,14 @@ import rtsp_server  # noqa: E402
 
 RELAY_LATENCY_MS = 200
 VIDEO_PAYLOADERS = ("rtph264pay", "rtph265pay", "rtpjpegpay")
+AUDIO_PAYLOADERS = ("rtpmp4gpay", "rtpmp4apay", "rtppcmupay", "rtppcmapay", "rtpopuspay")
 
 
-def configure_relay(media_element, on_video_frame=None) -> None:
+def configure_relay(media_element, on_video_frame=None, on_audio_frame=None) -> None:
     """Gives the camera's RTSP source a 200 ms jitter buffer instead of rtspsrc's 2 s
     (over TCP nothing arrives out of order: the buffer is only latency), and calls
-    `on_video_frame(pad, info)` (a pad probe) for each frame the relay payloads again.
+    `on_video_frame(pad, info)` (a pad probe) for each video frame the relay payloads again,
+    `on_audio_frame` for each audio frame.
     The elements appear as the camera's streams are found, hence the signal."""
 
     def added(_bin, _sub_bin, element):
@@ -31,6 +33,8 @@ def configure_relay(media_element, on_video_frame=None) -> None:
             element.set_property("latency", RELAY_LATENCY_MS)
         elif name in VIDEO_PAYLOADERS and on_video_frame is not None:
             element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_video_frame)
+        elif name in AUDIO_PAYLOADERS and on_audio_frame is not None:
+            element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_audio_frame)
 
     media_element.connect("deep-element-added", added)
 

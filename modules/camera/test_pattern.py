@@ -21,7 +21,7 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GstRtspServer  # noqa: E402
+from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 import pixel_clock  # noqa: E402
 import rtsp_server  # noqa: E402
@@ -131,8 +131,10 @@ class Overlay:
             y += font * 1.3
 
 
-def pattern_factory(cfg: PatternConfig, protected: bool = False):
-    """A gst-rtsp-server media factory for a test pattern, and its live figures."""
+def pattern_factory(cfg: PatternConfig, protected: bool = False, counter=None):
+    """A gst-rtsp-server media factory for a test pattern, and its live figures.
+    `counter` (a camera_sources.FrameCounter), when given, counts the encoded frames and
+    bytes the payloaders send (pay0 video, pay1 audio)."""
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(pipeline_description(cfg))
     factory.set_shared(True)
@@ -142,8 +144,14 @@ def pattern_factory(cfg: PatternConfig, protected: bool = False):
     overlay = Overlay(cfg, stats)
 
     def configure(_factory, media):
-        media.get_element().get_by_name("overlay").connect("draw", overlay.draw)
+        element = media.get_element()
+        element.get_by_name("overlay").connect("draw", overlay.draw)
         stats.sessions += 1
+        if counter is not None:
+            for name, probe in (("pay0", counter.probe), ("pay1", counter.audio_probe)):
+                pay = element.get_by_name(name)
+                if pay is not None:
+                    pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
 
     factory.connect("media-configure", configure)
     return factory, stats

@@ -63,7 +63,8 @@ def hls_bitrate_kbps(directory: str) -> float:
 class Conversion:
     """A converter entity: input URL in, HLS or MJPEG out, ffmpeg supervised."""
 
-    def __init__(self, entity_id: str, kind: str, server: MediaServer, on_event=None):
+    def __init__(self, entity_id: str, kind: str, server: MediaServer, on_event=None,
+                 stall_timeout: float = 3.0):
         if kind not in KINDS:
             raise ValueError(f"unknown conversion {kind!r}; known: {', '.join(KINDS)}")
         self.entity_id = entity_id
@@ -80,6 +81,7 @@ class Conversion:
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entity_id)
             self.directory = os.path.join(scratch_root(), f"ca-hls-{os.getpid()}-{safe}")
         self.job = None
+        self.stall_timeout = stall_timeout
         server.add(entity_id, Served(kind=kind, directory=self.directory, hub=self.hub))
 
     @property
@@ -119,6 +121,7 @@ class Conversion:
             stdout_sink=self.hub.consume if self.hub else None,
             before_start=self._clear if self.kind == "hls" else None,
             on_event=self._on_event,
+            stall_timeout=self.stall_timeout,
         )
         self.job.start()
 
@@ -134,6 +137,18 @@ class Conversion:
         """Stops ffmpeg and stops serving."""
         await self.stop_media()
         self.server.remove(self.entity_id)
+
+    def totals(self, side: str) -> tuple:
+        """(frames, bytes) of one side, for the MediaStats: "received", the frames ffmpeg
+        read and converted (from its progress; it tells no input bytes, so 0), and
+        "sent", the frames made available (ffmpeg's output frames written into HLS
+        segments, or the JPEGs published) and the bytes served over HTTP."""
+        job_frames = self.job.frames if self.job else 0
+        if side == "received":
+            return job_frames, 0
+        served = self.server.outputs.get(self.entity_id)
+        sent_bytes = served.bytes_out if served else 0
+        return (self.hub.frames if self.hub else job_frames), sent_bytes
 
     def figures(self) -> dict:
         """ffmpeg's figures plus what was served."""

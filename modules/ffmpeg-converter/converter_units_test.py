@@ -1,10 +1,14 @@
 """Unit tests of the converter's pure parts: -progress parsing, playlist trimming, MJPEG
 parts. Run: cd modules/ffmpeg-converter && python3 -m unittest converter_units_test"""
 import asyncio
+import os
+import signal
+import time
 import unittest
 
 import media_server
 import mjpeg_hub
+from ffmpeg_job import FfmpegJob
 from ffmpeg_progress import ProgressParser
 
 PLAYLIST = """#EXTM3U
@@ -52,15 +56,56 @@ class PlaylistTest(unittest.TestCase):
 class MjpegTest(unittest.TestCase):
     def test_parts_round_trip(self):
         hub = mjpeg_hub.MjpegHub()
-        reader = asyncio.StreamReader()
         frames = [b"\xff\xd8one\xff\xd9", b"\xff\xd8two\xff\xd9"]
-        for f in frames:
-            reader.feed_data(f"--ffmpeg\r\nContent-type: image/jpeg\r\nContent-length: "
-                             f"{len(f)}\r\n\r\n".encode() + f + b"\r\n")
-        reader.feed_eof()
-        asyncio.run(hub.consume(reader))
+
+        async def consume():  # a reader belongs to the loop it is made on
+            reader = asyncio.StreamReader()
+            for f in frames:
+                reader.feed_data(f"--ffmpeg\r\nContent-type: image/jpeg\r\nContent-length: "
+                                 f"{len(f)}\r\n\r\n".encode() + f + b"\r\n")
+            reader.feed_eof()
+            await hub.consume(reader)
+
+        asyncio.run(consume())
         self.assertEqual((hub.frames, hub.frame), (2, frames[1]))
         self.assertTrue(mjpeg_hub.part(b"x").startswith(b"--frame\r\nContent-Type: image/jpeg"))
+
+
+def lavfi_command():
+    """A real ffmpeg on a small generated picture: cheap, needs no camera."""
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-re", "-f",
+            "lavfi", "-i", "testsrc=size=64x64:rate=25", "-f", "null", "-"]
+
+
+class FfmpegJobTest(unittest.IsolatedAsyncioTestCase):
+    async def wait(self, ok, what, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ok():
+                return
+            await asyncio.sleep(0.05)
+        self.fail(f"{what} not within {timeout} s")
+
+    async def test_restart_asked_is_at_once_and_counted(self):
+        events = []
+        job = FfmpegJob("t", lavfi_command, on_event=lambda k, m: events.append((k, m)),
+                        stall_timeout=30)
+        job.start()
+        try:
+            await self.wait(lambda: job.frames >= 10, "10 frames")
+            pid = job.pid
+            os.kill(pid, signal.SIGSTOP)  # stalled: only the asked restart can help here
+            await asyncio.sleep(0.5)
+            frames = job.frames
+            self.assertEqual(await job.restart("no new frame for 5 s"), pid)
+            await self.wait(lambda: job.pid and job.pid != pid, "a new ffmpeg")
+            await self.wait(lambda: job.frames >= frames + 10, "frames again")
+            self.assertEqual(job.restarts, 1)
+            self.assertIn(("restarting", "restart asked: no new frame for 5 s; restarting now"),
+                          events)
+        finally:
+            await job.stop()
+        self.assertEqual(await job.restart("nothing runs"), 0, "no child: nothing to kill")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class FfmpegJob:
         self._task: Optional[asyncio.Task] = None
         self._proc: Optional[asyncio.subprocess.Process] = None
         self._stopping = False
+        self._restart_reason = ""  # set by restart(): the next start is at once
         # Figures, over every run of the child.
         self.state = "stopped"  # starting, running, stalled, backoff, stopped
         self.frames = 0
@@ -133,6 +134,17 @@ class FfmpegJob:
             self._task = None
         self.state = "stopped"
 
+    async def restart(self, reason: str) -> int:
+        """Kills the running child (stopped or not) and starts a new one at once, whatever
+        the backoff; returns the killed child's pid (0 when none ran). The restart counts
+        in `restarts` and is told to `on_event` as any other."""
+        pid = self.pid
+        if not pid:
+            return 0  # between two runs: the next one starts by itself
+        self._restart_reason = reason or "asked"
+        await self._kill("restart", signal.SIGKILL)
+        return pid
+
     # -- supervision -------------------------------------------------------------------
 
     async def _supervise(self) -> None:
@@ -146,6 +158,12 @@ class FfmpegJob:
             if produced_for > 20 and self._run_frames > 0:
                 backoff = 0.1
             self.restarts += 1
+            if self._restart_reason:
+                # Asked for (ReestablishConnection): at once, the backoff left as it was.
+                reason, self._restart_reason = f"restart asked: {self._restart_reason}", ""
+                self.last_error = reason
+                self._on_event("restarting", f"{reason}; restarting now")
+                continue
             self.last_error = reason
             self.state = "backoff"
             self._on_event("restarting", f"{reason}; restarting in {backoff:g} s")

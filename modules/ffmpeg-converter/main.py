@@ -13,6 +13,7 @@ exits or stops producing (SIGSTOP included); figures come from its `-progress` o
 """
 import asyncio
 import datetime
+import os
 import sys
 import time
 
@@ -23,6 +24,22 @@ from media_server import MediaServer
 
 REPORT_EVERY_S = 2.0
 FRESH_FRAME_S = 3.0  # a running conversion whose last frame is older is DEGRADED
+
+
+def stall_seconds() -> float:
+    """How long ffmpeg may go without a new frame before the converter restarts it by
+    itself: CA_CONVERTER_STALL_S, 3 s by default (tests that watch the orchestrator's own
+    watchdog set it longer)."""
+    raw = os.environ.get("CA_CONVERTER_STALL_S", "").strip()
+    if not raw:
+        return 3.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.5 <= value <= 3600:
+        raise ValueError(f"CA_CONVERTER_STALL_S: expected seconds from 0.5 to 3600, got {raw!r}")
+    return value
 
 MJPEG_SCHEMA = {
     "type": "object",
@@ -88,6 +105,10 @@ class Converter(ca.Module):
         # connection id -> {"flow_id", "entity_id", "role", "format" (dict), "url"}
         self.connections = {}
         self.flows = {}  # flow id -> {"running": bool, "quality": dict}
+        self.stall_timeout = stall_seconds()
+        # MediaStats of every connection: RECEIVED on inputs, SENT on outputs (video only:
+        # ffmpeg's progress counts video frames).
+        self.media = ca.FlowMeters(self, refresh=self._count_media)
 
     async def on_start(self):
         remove_stale_directories()
@@ -96,6 +117,7 @@ class Converter(ca.Module):
         asyncio.get_running_loop().create_task(self._report_periodically())
 
     async def on_shutdown(self, reason):
+        self.media.close()
         for e in self.entities.values():
             await e["conversion"].close()
         await self.server.close()
@@ -176,7 +198,8 @@ class Converter(ca.Module):
         if req.entity_id not in self.entities:
             kind = KINDS[req.entity_type][0]
             conversion = Conversion(req.entity_id, kind, self.server,
-                                    lambda what, msg, i=req.entity_id: self._job_event(i, what, msg))
+                                    lambda what, msg, i=req.entity_id: self._job_event(i, what, msg),
+                                    stall_timeout=self.stall_timeout)
             self.entities[req.entity_id] = {"type": req.entity_type, "name": req.name,
                                             "config": config, "conversion": conversion,
                                             "created_at": time.time()}
@@ -197,11 +220,15 @@ class Converter(ca.Module):
         await e["conversion"].close()
         for cid in [c for c, v in self.connections.items() if v["entity_id"] == req.entity_id]:
             del self.connections[cid]
+            self.media.forget(connection_id=cid)
 
     def list_entities(self, req, ctx):
         return {"entities": [self.entity(i) for i in self.entities]}
 
     def _job_event(self, entity_id: str, what: str, message: str) -> None:
+        if what == "restarting":
+            for meter in self._meters_of(entity_id):
+                meter.restarted()
         if what in ("restarting", "stalled"):
             self.log.warn("ffmpeg " + what, entity_id=entity_id, reason=message)
             self.events.report(f"converter.{what}", f'converter "{entity_id}": {message}',
@@ -243,12 +270,16 @@ class Converter(ca.Module):
             "flow_id": req.flow_id, "entity_id": entity_id, "role": req.role,
             "media": "video" if req.format.media_type == ca.MediaType.VIDEO else "audio",
             "codec": req.format.codec.lower(), "url": url}
+        if req.format.media_type == ca.MediaType.VIDEO:
+            side = ca.MediaSide.RECEIVED if receiving else ca.MediaSide.SENT
+            self.media.meter(req.flow_id, req.connection_id, side, codec=req.format.codec.lower())
         return {"address": "" if receiving else url, "connection": {
             "id": req.connection_id, "flow_id": req.flow_id,
             "source_entity_id": req.source_entity_id, "target_entity_id": req.target_entity_id,
             "format": req.format, "address": url}}
 
     async def disconnect_entities(self, req, ctx):
+        self.media.forget(req.flow_id, req.connection_id)
         c = self.connections.pop(req.connection_id, None)
         if c and not any(v["entity_id"] == c["entity_id"] for v in self.connections.values()):
             e = self.entities.get(c["entity_id"])
@@ -290,9 +321,14 @@ class Converter(ca.Module):
         for entity_id in self._entities_of(req.flow_id):
             await self._start_conversion(entity_id, q)
         self.flows[req.flow_id] = {"running": True, "quality": quality}
+        self.media.start(req.flow_id)
+        for meter in self.media.meters(req.flow_id):
+            # Counting from now: what the entity served before is another flow's.
+            meter.baseline(*self._totals(meter))
         return {"status": self.flow_status(req.flow_id)}
 
     async def stop_flow(self, req, ctx):
+        self.media.stop(req.flow_id)
         flow = self.flows.get(req.flow_id)
         if flow:
             flow["running"] = False
@@ -310,6 +346,7 @@ class Converter(ca.Module):
             out["quality"] = flow["quality"]
         if not (flow and flow["running"]) or not ids:
             return out
+        out["media"] = self.media.stats(flow_id)
         conv = self.entities[ids[0]]["conversion"]
         figures = conv.figures()
         out["state"], out["message"] = self._judge(figures, conv)
@@ -331,6 +368,50 @@ class Converter(ca.Module):
                 await self._start_conversion(entity_id, q)  # HLS copies: nothing to change
         self.events.status(flows=[self.flow_status(req.flow_id)])
         return {"quality": quality}
+
+    async def reestablish_connection(self, req, ctx):
+        """Restarts the ffmpeg of the connection's converter at once (a stopped one is
+        killed); its input and output URLs stay the same."""
+        if not req.flow_id or not req.connection_id:
+            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
+        c = self.connections.get(req.connection_id)
+        if not c or c["flow_id"] != req.flow_id:
+            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
+                              f'"{req.flow_id}" is not on this module')
+        e = self.entities.get(c["entity_id"])
+        if not self.flows.get(req.flow_id, {}).get("running") or not e or not e["conversion"].job:
+            raise failed(f'flow "{req.flow_id}" is not started on this module: nothing to '
+                         "restart")
+        why = req.reason or "asked by the orchestrator"
+        self.log.warn("re-establishing", entity_id=c["entity_id"], connection_id=req.connection_id,
+                      reason=why)
+        pid = await e["conversion"].job.restart(why)
+        if not pid:
+            return {"message": f'ffmpeg of converter "{c["entity_id"]}" was already restarting'}
+        return {"message": f'ffmpeg (pid {pid}) killed and started again for converter '
+                           f'"{c["entity_id"]}"'}
+
+    # -- media stats ----------------------------------------------------------------------
+
+    def _meters_of(self, entity_id: str) -> list:
+        return [m for f in {c["flow_id"] for c in self.connections.values()
+                            if c["entity_id"] == entity_id}
+                for m in self.media.meters(f)
+                if self.connections.get(m.connection_id, {}).get("entity_id") == entity_id]
+
+    def _totals(self, meter) -> tuple:
+        c = self.connections.get(meter.connection_id)
+        e = self.entities.get(c["entity_id"]) if c else None
+        if not e:
+            return 0, 0
+        side = "received" if meter.side == ca.MediaSide.RECEIVED else "sent"
+        return e["conversion"].totals(side)
+
+    def _count_media(self) -> None:
+        """Copies ffmpeg's and the HTTP server's totals into the meters of started flows."""
+        for flow_id in [f for f, v in self.flows.items() if v["running"]]:
+            for meter in self.media.meters(flow_id):
+                meter.totals(*self._totals(meter))
 
     async def _report_periodically(self):
         """Live figures of running flows and their converters, every 2 s."""

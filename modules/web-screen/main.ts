@@ -15,18 +15,37 @@ import {
   ConnectionRole,
   EntityKind,
   EntityOrigin,
+  type EventReporter,
+  FlowMeters,
   formatName,
   type JsonObject,
+  MediaSide,
   MediaType,
   resolveQuality,
   RpcError,
   serveModule,
   timestampFromDate,
+  timestampFromMs,
 } from "@callassistant/sdk";
 import { httpBase, readMediaAddress } from "./media_host.ts";
+import {
+  ACCEPT_WORDS,
+  accepts,
+  type BrowserCapabilities,
+  browserName,
+  parseAccept,
+  probedInputs,
+} from "./screen_formats.ts";
+import { feedMeter, resetSeen } from "./screen_media.ts";
 import { startScreenServer } from "./screen_server.ts";
 import { flowStatus, screenStatus } from "./screen_status.ts";
-import { type Protocol, PROTOCOLS, type Screen, ScreenTable } from "./screen_table.ts";
+import {
+  type Protocol,
+  PROTOCOLS,
+  type Screen,
+  type ScreenReport,
+  ScreenTable,
+} from "./screen_table.ts";
 
 const ENTITY_TYPE = "web_screen";
 const INPUTS = [
@@ -43,6 +62,12 @@ const CONFIG_SCHEMA: JsonObject = {
       default: false,
       description: "Show a line of figures (protocol, fps, latency, stalls) on the page",
     },
+    accept: {
+      type: "array",
+      items: { type: "string", enum: [...ACCEPT_WORDS] },
+      description: 'The protocols and codec families the page may play (e.g. ["mjpeg"]); ' +
+        "empty or absent for all it can",
+    },
   },
 };
 const REPORT_EVERY_MS = 2000;
@@ -51,6 +76,21 @@ const address = readMediaAddress((name) => Deno.env.get(name));
 const table = new ScreenTable();
 /** Flows started here: id -> running, and the quality last asked for. */
 const flows = new Map<string, { running: boolean; quality: ReturnType<typeof resolveQuality> }>();
+/** The module's reporter, once it is served. */
+const served: { events?: EventReporter } = {};
+/** MediaStats PRESENTED of every connection a page plays, from the page's reports. */
+const media = new FlowMeters(() => served.events);
+
+/** A page reported: its figures go into the meter of the connection it plays. */
+function onPageReport(screenId: string, report: ScreenReport): void {
+  const c = table.connections.get(String(report.connection_id ?? ""));
+  if (!c || c.screenId !== screenId || !c.running || !media.started(c.flowId)) return;
+  // A report of an earlier start of the same connection (the page has not seen the new
+  // one yet) is not this start's.
+  if (report.source_started_at !== c.startedAt) return;
+  feedMeter(media.meter(c.flowId, c.id, MediaSide.PRESENTED), report);
+}
+
 // Pages are served before the gRPC server answers, so every entity knows its page URL.
 const dataDir = Deno.env.get("MODULE_DATA_DIR");
 const server = await startScreenServer(table, {
@@ -58,6 +98,7 @@ const server = await startScreenServer(table, {
   port: address.port,
   fallback: address.fallback,
   remember: dataDir ? `${dataDir}/screen-port` : undefined,
+  hooks: { onReport: onPageReport },
 });
 const base = httpBase(address.host, server.port);
 
@@ -71,18 +112,38 @@ function find(id: string): Screen {
   return screen;
 }
 
-function parseConfig(raw: JsonObject = {}): { show_info: boolean } {
-  const unknown = Object.keys(raw).filter((k) => k !== "show_info");
-  if (unknown.length) invalid(`configuration: unknown field "${unknown[0]}" (allowed: show_info)`);
+function parseConfig(raw: JsonObject = {}): { show_info: boolean; accept: string[] } {
+  const unknown = Object.keys(raw).filter((k) => k !== "show_info" && k !== "accept");
+  if (unknown.length) {
+    invalid(`configuration: unknown field "${unknown[0]}" (allowed: show_info, accept)`);
+  }
   const showInfo = raw.show_info ?? false;
   if (typeof showInfo !== "boolean") {
     invalid(`configuration.show_info: expected true or false, got ${JSON.stringify(showInfo)}`);
   }
-  return { show_info: showInfo };
+  try {
+    return { show_info: showInfo, accept: parseAccept(raw.accept) };
+  } catch (err) {
+    invalid((err as Error).message);
+  }
+}
+
+/** The screen's status with what it really plays (its browser's formats and `accept`). */
+function statusOf(screen: Screen) {
+  const status = screenStatus(table, screen.id, base);
+  const report = table.reports.get(screen.id)?.report;
+  const caps = report?.capabilities as BrowserCapabilities | undefined;
+  return {
+    ...status,
+    formats: {
+      ...probedInputs(screen.accept, caps, browserName(report?.user_agent)),
+      probedAt: timestampFromMs(table.reports.get(screen.id)?.at ?? screen.updatedAt.getTime()),
+    },
+  };
 }
 
 function toEntity(screen: Screen) {
-  const status = screenStatus(table, screen.id, base);
+  const status = statusOf(screen);
   return {
     id: screen.id,
     entityType: ENTITY_TYPE,
@@ -90,7 +151,7 @@ function toEntity(screen: Screen) {
     module: mod.env.moduleName || "web-screen",
     name: screen.name,
     state: status.state,
-    configuration: { show_info: screen.showInfo },
+    configuration: { show_info: screen.showInfo, accept: screen.accept },
     origin: EntityOrigin.CREATED,
     status,
     createdAt: timestampFromDate(screen.createdAt),
@@ -100,7 +161,11 @@ function toEntity(screen: Screen) {
 
 function statusOfFlow(flowId: string) {
   const flow = flows.get(flowId);
-  return { ...flowStatus(table, flowId, flow?.running ?? false), quality: flow?.quality };
+  return {
+    ...flowStatus(table, flowId, flow?.running ?? false),
+    quality: flow?.quality,
+    media: media.stats(flowId),
+  };
 }
 
 /** Sends the status of every screen that has a page or a flow, and of their flows. */
@@ -113,7 +178,7 @@ function report(): void {
     [...table.connections.values()].filter((c) => c.running).map((c) => c.flowId),
   );
   void mod.events.status({
-    entities: screens.map((s) => screenStatus(table, s.id, base)),
+    entities: screens.map(statusOf),
     flows: [...flowIds].map(statusOfFlow),
   });
 }
@@ -146,6 +211,7 @@ const mod = await serveModule({
           id: req.entityId,
           name: req.name,
           showInfo: config.show_info,
+          accept: config.accept,
           createdAt: now,
           updatedAt: now,
         };
@@ -159,11 +225,13 @@ const mod = await serveModule({
     },
     configureEntity: (req) => {
       const screen = find(req.entityId);
-      screen.showInfo = parseConfig(req.configuration).show_info;
+      const config = parseConfig(req.configuration);
+      screen.showInfo = config.show_info;
+      screen.accept = config.accept;
       screen.updatedAt = new Date();
       return { entity: toEntity(screen) };
     },
-    getEntityStatus: (req) => ({ status: screenStatus(table, find(req.entityId).id, base) }),
+    getEntityStatus: (req) => ({ status: statusOf(find(req.entityId)) }),
     destroyEntity: (req) => {
       table.remove(find(req.entityId).id);
       return {};
@@ -182,10 +250,14 @@ const mod = await serveModule({
       }
       const screen = find(req.targetEntityId);
       const format = formatName(req.format);
-      if (!INPUTS.some((f) => formatName(f) === format)) {
+      const playable = INPUTS.filter((f) => accepts(screen.accept, f));
+      if (!playable.some((f) => formatName(f) === format)) {
         throw new RpcError(
           Code.FAILED_PRECONDITION,
-          `screen "${screen.id}" plays ${INPUTS.map(formatName).join(", ")}, not ${format}`,
+          `screen "${screen.id}" plays ${playable.map(formatName).join(", ") || "nothing"}` +
+            `${
+              screen.accept.length ? ` (accept: ${screen.accept.join(", ")})` : ""
+            }, not ${format}`,
         );
       }
       if (req.address && !/^https?:\/\/\S+$/.test(req.address)) {
@@ -200,7 +272,11 @@ const mod = await serveModule({
         url: req.address,
         running: old?.running ?? false,
         startedAt: old?.startedAt ?? 0,
+        reload: old?.reload ?? 0,
       });
+      if (req.format.mediaType === MediaType.VIDEO) {
+        media.meter(req.flowId, req.connectionId, MediaSide.PRESENTED, req.format.codec);
+      }
       // Pulling: no address of our own; the page fetches the sender's.
       return {
         address: "",
@@ -216,6 +292,7 @@ const mod = await serveModule({
     },
     disconnectEntities: (req) => {
       table.connections.delete(req.connectionId);
+      media.forget({ flowId: req.flowId, connectionId: req.connectionId });
       if (![...table.connections.values()].some((c) => c.flowId === req.flowId)) {
         flows.delete(req.flowId);
       }
@@ -245,10 +322,13 @@ const mod = await serveModule({
         c.startedAt = now;
       }
       flows.set(req.flowId, { running: true, quality: resolveQuality(req.quality) });
+      media.start(req.flowId);
+      media.meters(req.flowId).forEach(resetSeen);
       setTimeout(report, 0);
       return { status: statusOfFlow(req.flowId) };
     },
     stopFlow: (req) => {
+      media.stop(req.flowId);
       for (const c of table.connections.values()) if (c.flowId === req.flowId) c.running = false;
       const flow = flows.get(req.flowId);
       if (flow) flow.running = false;
@@ -259,6 +339,34 @@ const mod = await serveModule({
         throw new RpcError(Code.NOT_FOUND, `flow "${req.flowId}" has no connection on this module`);
       }
       return { status: statusOfFlow(req.flowId) };
+    },
+    reestablishConnection: (req) => {
+      if (!req.flowId || !req.connectionId) invalid("flow_id and connection_id are required");
+      const c = table.connections.get(req.connectionId);
+      if (!c || c.flowId !== req.flowId) {
+        throw new RpcError(
+          Code.NOT_FOUND,
+          `connection "${req.connectionId}" of flow "${req.flowId}" is not on this module`,
+        );
+      }
+      if (!c.running) {
+        throw new RpcError(
+          Code.FAILED_PRECONDITION,
+          `flow "${req.flowId}" is not started on this module: nothing to restart`,
+        );
+      }
+      // The page polls its source twice a second and restarts its player on a new count.
+      c.reload++;
+      mod.logger.warn("re-establishing", {
+        entity_id: c.screenId,
+        connection_id: c.id,
+        reason: req.reason || "asked",
+      });
+      const page = table.freshReport(c.screenId) ? "its page" : "no page is open; the next one";
+      return {
+        message:
+          `screen "${c.screenId}": ${page} restarts its ${c.protocol} player (reload ${c.reload})`,
+      };
     },
     adjustQuality: (req) => {
       const flow = flows.get(req.flowId);
@@ -271,9 +379,11 @@ const mod = await serveModule({
   },
   onShutdown: async () => {
     clearInterval(timer);
+    media.close();
     await server.shutdown();
   },
 });
 
+served.events = mod.events;
 mod.logger.info("screens served", { url: `${base}/`, protocols: PROTOCOLS.join(",") });
 const timer = setInterval(report, REPORT_EVERY_MS);

@@ -6,7 +6,7 @@
  *   GET  /screens/<id>          the screen's page (404 page naming the real ones when
  *                               there is no such screen)
  *   GET  /screens/<id>/source   JSON: {id, name, source: {protocol, url, flow_id,
- *                               connection_id} | null}
+ *                               connection_id, started_at} | null, reload, accept}
  *   POST /screens/<id>/report   the page's figures (JSON, at most 64 KiB)
  *   GET  /screens/<id>/report   the last figures, JSON ({} before any)
  *   GET  /assets/<file>         the page's script and style
@@ -47,8 +47,9 @@ function html(body: string, status = 200): Response {
   });
 }
 
-/** Keeps numbers, strings (cut at 500 characters), booleans, null and one level of
- * object (the capabilities); drops the rest. */
+/** Keeps numbers, strings (cut at 500 characters), booleans, null, lists of numbers
+ * (at most 200: the latencies) and one level of object (the capabilities); drops the
+ * rest. */
 export function sanitizeReport(raw: unknown): ScreenReport | undefined {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
   const out: ScreenReport = {};
@@ -57,7 +58,10 @@ export function sanitizeReport(raw: unknown): ScreenReport | undefined {
       out[key] = value;
     } else if (typeof value === "string") {
       out[key] = value.slice(0, 500);
-    } else if (value && typeof value === "object" && !Array.isArray(value)) {
+    } else if (Array.isArray(value)) {
+      const numbers = value.filter((v) => typeof v === "number" && Number.isFinite(v));
+      if (numbers.length === value.length) out[key] = numbers.slice(-200) as number[];
+    } else if (value && typeof value === "object") {
       out[key] = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
     }
   }
@@ -101,7 +105,7 @@ export function screenHandler(
     }
     if (req.method === "GET" && what === "") return html(screenPage(screen));
     if (req.method === "GET" && what === "source") {
-      return json({ id, name: screen.name, source: table.sourceOf(id) });
+      return json(table.answer(screen));
     }
     if (what === "report" && req.method === "GET") {
       return json(table.reports.get(id)?.report ?? {});

@@ -18,12 +18,25 @@ export interface ScreenSource {
   started_at: number;
 }
 
+/** What a page is told to play (`GET /screens/<id>/source`). */
+export interface SourceAnswer {
+  id: string;
+  name: string;
+  source: ScreenSource | null;
+  /** Grows at each ReestablishConnection of the source: the page restarts its player. */
+  reload: number;
+  /** The screen's `accept` list: the page refuses to play anything else. */
+  accept: string[];
+}
+
 /** A screen entity. */
 export interface Screen {
   id: string;
   name: string;
   /** Show the figures line at the bottom of the page. */
   showInfo: boolean;
+  /** The protocols and codec families the page may play; empty for all. */
+  accept: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -38,12 +51,14 @@ export interface ScreenConnection {
   url: string;
   running: boolean;
   startedAt: number;
+  /** Bumped by ReestablishConnection: the page restarts its player when it changes. */
+  reload: number;
 }
 
 /** The figures a page reports (numbers and short strings only; see screen.js). */
 export type ScreenReport = Record<
   string,
-  number | string | boolean | null | Record<string, unknown>
+  number | string | boolean | null | number[] | Record<string, unknown>
 >;
 
 /** A page's last report and when it came. */
@@ -66,13 +81,30 @@ export class ScreenTable {
     return this.screens.get(id);
   }
 
-  /** What the screen's page should play: the latest started running connection. */
-  sourceOf(screenId: string): ScreenSource | null {
+  /** The connection the screen's page should play: the latest started running one. */
+  playing(screenId: string): ScreenConnection | undefined {
     let best: ScreenConnection | undefined;
     for (const c of this.connections.values()) {
       if (c.screenId !== screenId || !c.running || !c.url) continue;
       if (!best || c.startedAt > best.startedAt) best = c;
     }
+    return best;
+  }
+
+  /** What the page is told: its source, reload count and accept list. */
+  answer(screen: Screen): SourceAnswer {
+    return {
+      id: screen.id,
+      name: screen.name,
+      source: this.sourceOf(screen.id),
+      reload: this.playing(screen.id)?.reload ?? 0,
+      accept: screen.accept,
+    };
+  }
+
+  /** What the screen's page should play: the latest started running connection. */
+  sourceOf(screenId: string): ScreenSource | null {
+    const best = this.playing(screenId);
     return best
       ? {
         protocol: best.protocol,

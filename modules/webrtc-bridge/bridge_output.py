@@ -67,6 +67,9 @@ class BridgeOutput:
         self.source = None
         self.sessions: dict = {}
         self.closed_sessions = 0
+        # What ended sessions were sent (video frames, bytes, dropped): the sent totals
+        # keep growing when viewers come and go.
+        self._closed_sent = [0, 0, 0]
 
     def set_input(self, url: str) -> None:
         """Reads from `url` (replacing another input; viewers of the old one are closed)."""
@@ -79,6 +82,29 @@ class BridgeOutput:
         """Starts reading the input."""
         if self.source:
             self.source.start()
+
+    def reopen(self) -> bool:
+        """Opens the input again at once, with the same URL and viewers (a reader stuck on
+        a silent camera is left to end at its next read); False when there is no input."""
+        old = self.source
+        if old is None:
+            return False
+        new = RtspSource(old.url, asyncio.get_running_loop(), self._on_event)
+        new.take_subscribers(old)
+        new.reconnects = old.reconnects + 1
+        old.stop()
+        self.source = new
+        new.start()
+        return True
+
+    def sent_totals(self) -> tuple:
+        """(frames, bytes, dropped) of video sent to every viewer, ended ones included."""
+        frames, nbytes, dropped = self._closed_sent
+        for s in self.sessions.values():
+            frames += s.video.frames
+            nbytes += s.video.bytes
+            dropped += s.video.dropped
+        return frames, nbytes, dropped
 
     def stop_input(self) -> None:
         """Stops reading; viewers stay connected (they see no frames) until closed."""
@@ -146,6 +172,9 @@ class BridgeOutput:
         if not session:
             return False
         self.closed_sessions += 1
+        self._closed_sent[0] += session.video.frames
+        self._closed_sent[1] += session.video.bytes
+        self._closed_sent[2] += session.video.dropped
         if self.source:
             self.source.unsubscribe(session.video)
             if session.audio:
@@ -168,6 +197,7 @@ class BridgeOutput:
                 "width": s.width if s else 0,
                 "height": s.height if s else 0,
                 "frames": s.frames if s else 0,
+                "bytes": s.bytes if s else 0,
                 "fps": s.fps() if s else 0.0,
                 "last_frame_at": s.last_frame_at if s else 0.0,
                 "reconnects": s.reconnects if s else 0,

@@ -63,6 +63,8 @@ class Bridge(ca.Module):
         self.entities = {}  # id -> {"name", "created_at"}
         self.connections = {}  # id -> {"flow_id", "entity_id", "role", "media", "url"}
         self.flows = {}  # id -> {"running", "quality"}
+        # MediaStats of video: RECEIVED from the RTSP input, SENT as RTP to the viewers.
+        self.media = ca.FlowMeters(self, refresh=self._count_media)
 
     async def on_start(self):
         await self.server.start()
@@ -71,6 +73,7 @@ class Bridge(ca.Module):
         asyncio.get_running_loop().create_task(self._report_periodically())
 
     async def on_shutdown(self, reason):
+        self.media.close()
         await self.server.close()
 
     def find(self, entity_id: str) -> dict:
@@ -131,6 +134,9 @@ class Bridge(ca.Module):
                    for c in self.connections.values())
 
     def _input_event(self, entity_id: str, what: str, message: str) -> None:
+        if what == "retrying":
+            for meter in self._meters_of(entity_id, ca.MediaSide.RECEIVED):
+                meter.restarted()
         self.log.warn("bridge " + what, entity_id=entity_id, reason=message)
         self.events.report(f"bridge.{what}", f'bridge "{entity_id}": {message}',
                            entity_id=entity_id, severity="warning")
@@ -175,6 +181,7 @@ class Bridge(ca.Module):
         await self.server.remove(req.entity_id)
         for cid in [c for c, v in self.connections.items() if v["entity_id"] == req.entity_id]:
             del self.connections[cid]
+            self.media.forget(connection_id=cid)
 
     def list_entities(self, req, ctx):
         return {"entities": [self.entity(i) for i in self.entities]}
@@ -211,12 +218,16 @@ class Bridge(ca.Module):
             url = whep
         self.connections[req.connection_id] = {
             "flow_id": req.flow_id, "entity_id": entity_id, "role": req.role, "url": url}
+        if req.format.media_type == ca.MediaType.VIDEO:
+            side = ca.MediaSide.RECEIVED if receiving else ca.MediaSide.SENT
+            self.media.meter(req.flow_id, req.connection_id, side, codec="h264")
         return {"address": "" if receiving else url, "connection": {
             "id": req.connection_id, "flow_id": req.flow_id,
             "source_entity_id": req.source_entity_id, "target_entity_id": req.target_entity_id,
             "format": req.format, "address": url}}
 
     async def disconnect_entities(self, req, ctx):
+        self.media.forget(req.flow_id, req.connection_id)
         c = self.connections.pop(req.connection_id, None)
         if c and not any(v["entity_id"] == c["entity_id"] for v in self.connections.values()):
             self.output(c["entity_id"]).stop_input()
@@ -240,9 +251,13 @@ class Bridge(ca.Module):
                 raise failed(f'bridge "{entity_id}" has no RTSP input: connect its video first')
             output.start()
         self.flows[req.flow_id] = {"running": True, "quality": ca.resolve_quality(req.quality)}
+        self.media.start(req.flow_id)
+        for meter in self.media.meters(req.flow_id):
+            meter.baseline(*self._totals(meter)[:2])  # counting from now
         return {"status": self.flow_status(req.flow_id)}
 
     def stop_flow(self, req, ctx):
+        self.media.stop(req.flow_id)
         flow = self.flows.get(req.flow_id)
         if flow:
             flow["running"] = False
@@ -261,6 +276,7 @@ class Bridge(ca.Module):
         if flow and flow["running"] and ids:
             out["state"], out["message"] = self.judge(ids[0])
             out["metrics"] = self.figures(ids[0])["metrics"]
+            out["media"] = self.media.stats(flow_id)
         return out
 
     def get_flow_status(self, req, ctx):
@@ -274,6 +290,58 @@ class Bridge(ca.Module):
         flow["quality"] = ca.resolve_quality(req.quality)
         self.events.status(flows=[self.flow_status(req.flow_id)])
         return {"quality": flow["quality"]}
+
+    def reestablish_connection(self, req, ctx):
+        """Opens the bridge's RTSP input again at once; viewers stay connected and get the
+        frames of the new input."""
+        if not req.flow_id or not req.connection_id:
+            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
+        c = self.connections.get(req.connection_id)
+        if not c or c["flow_id"] != req.flow_id:
+            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
+                              f'"{req.flow_id}" is not on this module')
+        if not self.flows.get(req.flow_id, {}).get("running") or c["entity_id"] not in self.entities:
+            raise failed(f'flow "{req.flow_id}" is not started on this module: nothing to '
+                         "restart")
+        output = self.output(c["entity_id"])
+        self.log.warn("re-establishing", entity_id=c["entity_id"],
+                      connection_id=req.connection_id, reason=req.reason or "asked")
+        if not output.reopen():
+            raise failed(f'bridge "{c["entity_id"]}" has no RTSP input to reopen')
+        for meter in self._meters_of(c["entity_id"], ca.MediaSide.RECEIVED):
+            meter.restarted()
+        return {"message": f'RTSP input {output.source.url} of bridge "{c["entity_id"]}" '
+                           "reopened; viewers kept"}
+
+    # -- media stats ----------------------------------------------------------------------
+
+    def _meters_of(self, entity_id: str, side: int) -> list:
+        flows = {c["flow_id"] for c in self.connections.values() if c["entity_id"] == entity_id}
+        return [m for f in flows for m in self.media.meters(f) if m.side == side
+                and self.connections.get(m.connection_id, {}).get("entity_id") == entity_id]
+
+    def _totals(self, meter) -> tuple:
+        """(frames, bytes, dropped) of the meter's side of its bridge."""
+        c = self.connections.get(meter.connection_id)
+        if not c or c["entity_id"] not in self.entities:
+            return 0, 0, 0
+        output = self.output(c["entity_id"])
+        if meter.side == ca.MediaSide.SENT:
+            return output.sent_totals()
+        s = output.source
+        return (s.frames, s.bytes, 0) if s else (0, 0, 0)
+
+    def _count_media(self) -> None:
+        """Copies the input's and the viewers' counts into the meters of started flows."""
+        for flow_id in [f for f, v in self.flows.items() if v["running"]]:
+            for meter in self.media.meters(flow_id):
+                frames, nbytes, dropped = self._totals(meter)
+                meter.totals(frames, nbytes)
+                meter.dropped_total(dropped)
+                c = self.connections.get(meter.connection_id)
+                s = self.output(c["entity_id"]).source if c else None
+                if s and s.width:
+                    meter.size(s.width, s.height)
 
     async def _report_periodically(self):
         while True:

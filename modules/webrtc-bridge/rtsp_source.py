@@ -55,6 +55,13 @@ class RtspSource:
         with self._lock:
             self._subscribers.add(subscriber)
 
+    def take_subscribers(self, other: "RtspSource") -> None:
+        """Moves `other`'s subscribers here (a reopened input keeps its viewers)."""
+        with other._lock:
+            moved, other._subscribers = other._subscribers, set()
+        with self._lock:
+            self._subscribers |= moved
+
     def unsubscribe(self, subscriber) -> None:
         """Removes a subscriber."""
         with self._lock:

@@ -124,6 +124,16 @@ export class MediaMeter {
     this.frames(newFrames, newBytes);
   }
 
+  /**
+   * Takes the current totals of a counter kept elsewhere as the starting point of
+   * `totals`: what it counted before (another flow's frames of a shared stream) is not
+   * counted here.
+   */
+  baseline(frames: number, bytes = 0): void {
+    this.#externalFrames = Math.max(0, frames);
+    this.#externalBytes = Math.max(0, bytes);
+  }
+
   /** Counts `count` frames lost at this side. */
   dropped(count = 1): void {
     this.#dropped += Math.max(0, count);

@@ -53,6 +53,8 @@ export {
   type UnaryTransportOptions,
 } from "./events.ts";
 export { type EnvSource, type ModuleEnv, ModuleEnvError, readModuleEnv } from "./env.ts";
+export { type EntityEntry, EntityTable, type EntityTableOptions } from "./entity_table.ts";
+export { FlowMeters, type FlowMetersOptions, MEDIA_REPORT_EVERY_MS } from "./flow_meters.ts";
 export { LatencySource, MediaMeter, type MediaMeterOptions, MediaSide } from "./media_meter.ts";
 export {
   type ConnectionSide,

@@ -16,7 +16,7 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ConnectEntitiesRequest } from "@callassistant/protocol";
-import { type MediaFormat, MediaType } from "@callassistant/protocol";
+import { type MediaFormat, type MediaFormatSchema, MediaType } from "@callassistant/protocol";
 import {
   type Connection,
   ConnectionRole,
@@ -54,17 +54,23 @@ export interface FlowTableOptions {
   /**
    * Checks that the module's entity can play the requested role for the format; throws
    * NOT_FOUND for an unknown entity, FAILED_PRECONDITION for a format or role it cannot
-   * handle.
+   * handle. Without it, the table checks by `receives`, `sends` and `has`.
    */
-  check(request: ConnectEntitiesRequest): void;
+  check?(request: ConnectEntitiesRequest): void;
+  /** The formats this module's entities receive (the default check: as RECEIVER). */
+  receives?: MessageInitShape<typeof MediaFormatSchema>[];
+  /** The formats this module's entities send (the default check: as SENDER). */
+  sends?: MessageInitShape<typeof MediaFormatSchema>[];
+  /** True when the entity exists (the default check: NOT_FOUND otherwise). */
+  has?(entityId: string): boolean;
   /**
    * The URL this module serves the connection's media on, or "" when it does not serve it
    * (see `ConnectEntitiesResponse.address` for the form per protocol). Asked of a RECEIVER
    * (push protocols such as rtp: the receiver listens) and of a SENDER given no address
    * (pull protocols, rtsp, hls, webrtc through WHEP, mjpeg: the sender serves and the
-   * receiver, called again with that URL, fetches it).
+   * receiver, called again with that URL, fetches it). Without it: "".
    */
-  address(request: ConnectEntitiesRequest): string;
+  address?(request: ConnectEntitiesRequest): string;
   /** The latency this module adds, in ms (reported as `latency_ms`). */
   latencyMs?: number;
   /** Told after a flow starts, stops or changes quality (to send ReportStatus). */
@@ -219,6 +225,23 @@ export class FlowTable {
     }, 0);
   }
 
+  /** The default check: the entity exists and takes the format in its role. */
+  #check(req: ConnectEntitiesRequest): void {
+    const receiving = req.role === ConnectionRole.RECEIVER;
+    const entityId = receiving ? req.targetEntityId : req.sourceEntityId;
+    if (this.options.has && !this.options.has(entityId)) {
+      throw new RpcError(Code.NOT_FOUND, `no entity "${entityId}" on this module`);
+    }
+    const formats = (receiving ? this.options.receives : this.options.sends) ?? [];
+    const wanted = formatName(req.format);
+    if (!formats.some((f) => formatName(f) === wanted)) {
+      const what = formats.length
+        ? `${receiving ? "receives" : "sends"} ${formats.map((f) => formatName(f)).join(", ")}`
+        : `does not ${receiving ? "receive" : "send"} media`;
+      throw new RpcError(Code.FAILED_PRECONDITION, `"${entityId}" ${what}, not ${wanted}`);
+    }
+  }
+
   /** The six PipelineService handlers. */
   handlers(): PipelineHandlers {
     return {
@@ -244,10 +267,11 @@ export class FlowTable {
               `${known.sourceEntityId} -> ${known.targetEntityId} in ${formatName(known.format)}`,
           );
         }
-        this.options.check(req);
+        if (this.options.check) this.options.check(req);
+        else this.#check(req);
         // Given an address (a sender, or a receiver told where a pulling link fetches from)
         // the module uses it; otherwise it says where it serves, if it does.
-        const address = req.address || this.options.address(req);
+        const address = req.address || (this.options.address?.(req) ?? "");
         const connection = create(ConnectionSchema, {
           id: req.connectionId,
           flowId: req.flowId,

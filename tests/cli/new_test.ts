@@ -63,6 +63,11 @@ Deno.test("new module --lang ts: three kinds outside the repository on the packe
         { imports: { "@callassistant/sdk": "../../callassistant-sdk/sdk/mod.ts" } },
         "one import-map line, relative to the module",
       );
+      if (kind === "sink") {
+        // As small as the SDK's minimal example: EntityTable and FlowTable do the rest.
+        const lines = (await Deno.readTextFile(`${folder}/main.ts`)).trimEnd().split("\n");
+        assert.ok(lines.length < 60, `the generated sink has ${lines.length} lines`);
+      }
       // The code is clean by the author's own tools.
       for (const args of [["fmt", "--check"], ["lint"], ["check", "main.ts", "main_test.ts"]]) {
         const out = await run(Deno.execPath(), args, folder);

@@ -65,7 +65,7 @@ export class FakeModule {
   servedAddress = (connectionId: string): string => `served://${this.name}/${connectionId}`;
   registration: RegisterModuleResponse;
   /** Where the module serves a connection (FlowTable's `address`): a receiver, by default. */
-  address: FlowTableOptions["address"] = (req) =>
+  address: NonNullable<FlowTableOptions["address"]> = (req) =>
     req.role === ConnectionRole.RECEIVER ? `fake://${this.name}/${req.connectionId}` : "";
 
   constructor(

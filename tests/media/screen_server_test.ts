@@ -13,6 +13,7 @@ function table(): ScreenTable {
     id: "tv",
     name: "Living <room>",
     showInfo: false,
+    accept: [],
     createdAt: now,
     updatedAt: now,
   });
@@ -38,6 +39,8 @@ Deno.test("screen server: pages, sources and reports; bad inputs are clear error
       id: "tv",
       name: "Living <room>",
       source: null,
+      reload: 0,
+      accept: [],
     });
     t.connections.set("c1", {
       id: "c1",
@@ -47,6 +50,7 @@ Deno.test("screen server: pages, sources and reports; bad inputs are clear error
       url: "http://x/index.m3u8",
       running: true,
       startedAt: 5,
+      reload: 0,
     });
     assert.deepEqual((await (await fetch(`${base}/screens/tv/source`)).json()).source, {
       protocol: "hls",
@@ -57,8 +61,13 @@ Deno.test("screen server: pages, sources and reports; bad inputs are clear error
     });
 
     const post = (body: string) => fetch(`${base}/screens/tv/report`, { method: "POST", body });
-    assert.equal((await post(JSON.stringify({ state: "playing", fps: 25, x: [1] }))).status, 204);
-    assert.deepEqual(t.freshReport("tv"), { state: "playing", fps: 25 }, "arrays are dropped");
+    const report = { state: "playing", fps: 25, x: [1, 2], y: [1, "a"], z: [[1]] };
+    assert.equal((await post(JSON.stringify(report))).status, 204);
+    assert.deepEqual(
+      t.freshReport("tv"),
+      { state: "playing", fps: 25, x: [1, 2] },
+      "lists of numbers are kept, other lists dropped",
+    );
     const bad = await post("{not json");
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error, /a report is a JSON object/);

@@ -10,6 +10,7 @@ import { FlowState, PipelineService } from "@callassistant/protocol";
 import { Code, createClient, RpcError } from "@callassistant/rpc";
 import {
   EventReporter,
+  FlowMeters,
   LatencySource,
   MediaMeter,
   MediaSide,
@@ -152,6 +153,52 @@ Deno.test("events.media: one media-only status report; bad entries left out, non
     assert.equal(await reporter.media("", [meter]), false);
     assert.equal(server.received.length, 1, "nothing more was sent");
   } finally {
+    reporter.close();
+    await server.close();
+  }
+});
+
+Deno.test("FlowMeters: reports at 1 Hz while a flow is started, none once stopped", async () => {
+  const server = await EventServer.start();
+  const reporter = new EventReporter({ address: server.address, token: "tok", log: () => {} });
+  let refreshed = 0;
+  const media = new FlowMeters(() => reporter, { refresh: () => refreshed++, everyMs: 200 });
+  try {
+    const inMeter = media.meter("f1", "c-in", MediaSide.RECEIVED, "h264");
+    media.meter("f1", "c-out", MediaSide.SENT, "mjpeg");
+    assert.equal(media.meter("f1", "c-in", MediaSide.RECEIVED), inMeter, "one meter per side");
+    assert.deepEqual(media.stats("f1"), [], "nothing before the flow starts");
+    inMeter.frames(5, 500);
+    media.start("f1");
+    assert.equal(media.stats("f1")[0].frames, 0n, "a start counts from zero");
+    inMeter.frames(3, 300);
+    const mediaReports = () =>
+      server.received.filter((r) => r.status?.flows.some((f) => f.media.length > 0));
+    const deadline = Date.now() + 5000;
+    while (mediaReports().length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const reports = mediaReports();
+    assert.ok(reports.length >= 2, `two reports, got ${reports.length}`);
+    const flow = reports.at(-1)!.status!.flows[0];
+    assert.equal(flow.flowId, "f1");
+    assert.equal(flow.state, FlowState.UNSPECIFIED);
+    assert.deepEqual(
+      flow.media.map((m) => [m.connectionId, MediaSide[m.side], m.frames, m.codec]),
+      [["c-in", "RECEIVED", 3n, "h264"], ["c-out", "SENT", 0n, "mjpeg"]],
+    );
+    assert.ok(refreshed >= 2, "refresh runs before each report");
+    media.stop("f1");
+    await new Promise((r) => setTimeout(r, 250));
+    const count = mediaReports().length;
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(mediaReports().length, count, "no reports once stopped");
+    media.forget({ connectionId: "c-in" });
+    assert.deepEqual(media.meters("f1").map((m) => m.connectionId), ["c-out"]);
+    media.forget({ flowId: "f1" });
+    assert.deepEqual(media.meters("f1"), []);
+  } finally {
+    media.close();
     reporter.close();
     await server.close();
   }

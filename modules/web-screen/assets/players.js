@@ -164,6 +164,7 @@ export class WhepPlayer {
         height: s.frameHeight ?? 0,
         codec: (codec?.mimeType ?? "").replace(/^video\//i, "").toLowerCase(),
         bitrateKbps: Math.round(kbps),
+        bytes,
       };
     }
   }
@@ -202,6 +203,7 @@ export class MjpegPlayer {
     this.hooks = hooks;
     this.protocol = "mjpeg";
     this.decoded = 0;
+    this.bytes = 0;
   }
 
   async start() {
@@ -219,6 +221,7 @@ export class MjpegPlayer {
       while (true) {
         const { value, done } = await reader.read();
         if (done) throw new Error("MJPEG: the stream ended");
+        this.bytes += value.length;
         const joined = new Uint8Array(buffer.length + value.length);
         joined.set(buffer);
         joined.set(value, buffer.length);
@@ -263,6 +266,7 @@ export class MjpegPlayer {
       width: this.canvas?.width ?? 0,
       height: this.canvas?.height ?? 0,
       codec: "mjpeg",
+      bytes: this.bytes,
     };
   }
 

@@ -32,6 +32,8 @@ function capabilities() {
       );
   return {
     hls_native: video.canPlayType("application/vnd.apple.mpegurl") !== "",
+    video_h264: video.canPlayType('video/mp4; codecs="avc1.42E01F"') !== "",
+    video_h265: video.canPlayType('video/mp4; codecs="hvc1.1.6.L93.B0"') !== "",
     mse_h264: mse('video/mp4; codecs="avc1.42E01F"'),
     mse_h265: mse('video/mp4; codecs="hvc1.1.6.L93.B0"'),
     mse_aac: mse('audio/mp4; codecs="mp4a.40.2"'),
@@ -68,6 +70,15 @@ const stats = {
   latency_p95_ms: NaN,
   capabilities: capabilities(),
   user_agent: navigator.userAgent,
+  // The current source alone (the MediaStats of its connection): new frames shown,
+  // bytes received where the browser tells them, frames dropped, player restarts, and
+  // the pixel-clock latencies measured since the last report.
+  source_started_at: 0,
+  frames_source: 0,
+  bytes_source: 0,
+  dropped_source: 0,
+  restarts_source: 0,
+  latency_new: [],
 };
 globalThis.screenStats = stats;
 
@@ -76,6 +87,11 @@ let player = null;
 let attempt = 0;
 let decodedBase = 0; // decoded frames of earlier players
 let droppedBase = 0;
+let bytesBase = 0;
+let sourceDroppedStart = 0; // frames_dropped and bytes when the source was set
+let sourceBytesStart = 0;
+let reloadSeen = -1; // the module's reload count last seen
+let accept = []; // the protocols and codecs this screen may play; empty: all
 let startedAt = 0;
 let sourceSetAt = 0;
 let lastNewFrameAt = 0;
@@ -100,6 +116,7 @@ function onFrame(drawable, width, height, displayedAt) {
       if (!Number.isNaN(latency)) {
         latencies.push(latency);
         if (latencies.length > 100) latencies.shift();
+        if (stats.latency_new.length < 200) stats.latency_new.push(Math.round(latency));
       }
     }
   } else if (stats.pixel_clock) {
@@ -107,6 +124,7 @@ function onFrame(drawable, width, height, displayedAt) {
   }
   if (!isNew) return;
   stats.frames_new++;
+  stats.frames_source++;
   lastNewFrameAt = now;
   if (!stats.first_frame_ms && startedAt) stats.first_frame_ms = Math.round(now - startedAt);
   if (stats.state !== "playing") setState("playing", "");
@@ -132,9 +150,15 @@ function setState(state, message) {
 
 const PLAYERS = { hls: HlsPlayer, webrtc: WhepPlayer, mjpeg: MjpegPlayer };
 
+/** The codec a protocol carries here. */
+const CODECS = { hls: "h264", webrtc: "h264", mjpeg: "mjpeg" };
+
 function makePlayer(src) {
   const Player = PLAYERS[src.protocol];
   if (!Player) return null;
+  if (accept.length && !accept.includes(src.protocol) && !accept.includes(CODECS[src.protocol])) {
+    return null; // this screen is configured not to play it
+  }
   // A player that was replaced may still fire (a video losing its src errors): ignore it.
   const hooks = {
     frame: (...args) => p === player && onFrame(...args),
@@ -149,6 +173,7 @@ function stopPlayer() {
   const c = player.counters();
   decodedBase += c.decoded ?? 0;
   droppedBase += c.dropped ?? 0;
+  bytesBase += c.bytes ?? 0;
   player.close();
   player = null;
 }
@@ -164,7 +189,10 @@ function startPlayer() {
   }
   player = makePlayer(source);
   if (!player) {
-    setState("error", `this page cannot play ${source.protocol}`);
+    const why = PLAYERS[source.protocol]
+      ? `this screen accepts only ${accept.join(", ")}, not ${source.protocol}`
+      : `this page cannot play ${source.protocol}`;
+    setState("error", why);
     return;
   }
   attempt++;
@@ -177,6 +205,7 @@ function startPlayer() {
 function restart(why) {
   if (!source) return;
   stats.reconnects++;
+  stats.restarts_source++;
   stats.message = `reconnecting (${why})`;
   startPlayer();
 }
@@ -190,10 +219,12 @@ async function poll() {
       return;
     }
     const body = await res.json();
+    accept = Array.isArray(body.accept) ? body.accept : [];
     document.title = body.name || screenId;
     banner.querySelector(".name").textContent = body.name || screenId;
     const next = body.source;
     const changed = JSON.stringify(next) !== JSON.stringify(source);
+    const reload = body.reload ?? 0;
     if (changed) {
       source = next;
       Object.assign(stats, {
@@ -202,11 +233,20 @@ async function poll() {
         flow_id: next?.flow_id ?? "",
         connection_id: next?.connection_id ?? "",
         first_frame_ms: 0,
+        source_started_at: next?.started_at ?? 0,
+        frames_source: 0,
+        restarts_source: 0,
+        latency_new: [],
       });
+      sourceDroppedStart = stats.frames_dropped;
+      sourceBytesStart = bytesBase + (player?.counters().bytes ?? 0);
       lastClock = -1;
       sourceSetAt = performance.now();
       startPlayer();
+    } else if (reloadSeen >= 0 && reload !== reloadSeen) {
+      restart("asked by the orchestrator"); // ReestablishConnection
     }
+    reloadSeen = reload;
   } catch {
     // The module is restarting; keep playing what we have.
   }
@@ -232,6 +272,8 @@ async function tick() {
     stats.height = c.height ?? 0;
     stats.codec = c.codec ?? "";
     stats.bitrate_kbps = c.bitrateKbps ?? 0;
+    stats.dropped_source = Math.max(0, stats.frames_dropped - sourceDroppedStart);
+    stats.bytes_source = Math.max(0, bytesBase + (c.bytes ?? 0) - sourceBytesStart);
     const quiet = now - lastNewFrameAt;
     stats.last_frame_age_ms = Math.round(quiet);
     if (stats.state === "playing" && quiet > STALL_MS && !stalled) {
@@ -248,6 +290,7 @@ async function tick() {
   stats.latency_p95_ms = percentile(latencies, 95);
   render();
   const body = JSON.stringify(stats, (_k, v) => (typeof v === "number" && !isFinite(v) ? null : v));
+  stats.latency_new = []; // each latency is reported once
   fetch(`${base}/report`, { method: "POST", body, headers: { "Content-Type": "application/json" } })
     .catch(() => {});
 }

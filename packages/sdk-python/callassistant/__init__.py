@@ -35,6 +35,7 @@ from .proto_types import (
     fmt,
     format_name,
 )
+from .flow_meters import FlowMeters
 from .media_meter import MediaMeter
 from .report_stream import ConnectTransport, UnaryTransport
 from .reporter import EventReporter
@@ -61,7 +62,7 @@ __all__ = [
     "CallContext", "Code", "ConnectTransport", "ConnectionRole", "Connection", "ConfigureEntityResponse",
     "CreateEntityResponse", "DestroyEntityResponse", "ENTITIES_CHANGED_EVENT", "Entity", "EntityCapability",
     "EntityKind", "EntityOrigin", "EntityState", "EntityStatus", "EventReporter", "FlowState", "FlowStatus",
-    "FlowTable", "GetEntityStatusResponse", "HealthState", "LatencySource", "ListEntitiesResponse", "Logger",
+    "FlowMeters", "FlowTable", "GetEntityStatusResponse", "HealthState", "LatencySource", "ListEntitiesResponse", "Logger",
     "MediaFormat", "MediaMeter", "MediaSide", "MediaStats", "MediaType", "ProbedFormats", "Metric", "MetricKind", "Module", "ModuleEnv", "ModuleEnvError", "ModuleState", "PRESETS",
     "QualityPreset", "QualityProfile", "RpcError", "SDK_VERSION", "Severity", "Transform", "TransformCost",
     "UnaryTransport", "build", "capability", "current_trace_id", "current_traceparent", "fmt", "format_name",
