@@ -64,9 +64,6 @@ export function findFlowPaths(
 ) {
   const [source, target] = flowEnds(entities, sourceId, targetId);
   const end = pathEnd(caps, target, "target");
-  if (avoid?.targetFormats.size) {
-    end.formats = end.formats.filter((f) => !avoid.targetFormats.has(formatKey(f)));
-  }
   const protocol = targetProtocol.trim().toLowerCase();
   if (protocol) {
     const all = [...new Set(end.formats.map((f) => f.protocol.toLowerCase()))];
@@ -78,6 +75,10 @@ export function findFlowPaths(
           `not receive over "${protocol}"; it receives over: ${all.join(", ") || "nothing"}`,
       );
     }
+  }
+  // Left out after the protocol check: a target left with nothing is "no path".
+  if (avoid?.targetFormats.size) {
+    end.formats = end.formats.filter((f) => !avoid.targetFormats.has(formatKey(f)));
   }
   let edges = caps.converters(anyState);
   if (avoid?.converters.size) {

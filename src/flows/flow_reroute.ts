@@ -4,7 +4,8 @@
  * (flow_watchdog.ts), and of "a lower-latency path" for a flow over its `max_latency`.
  *
  * A stalled hop says who is at fault: a SENT side its sender, a RECEIVED or PRESENTED
- * side its receiver (the side before it had frames, or was not measured). A converter at
+ * side its receiver (the side before it had frames, or was not measured); a source's
+ * SENT side its receiver (on a pulled link a source stops when nobody pulls). A converter at
  * fault is left out by its type and module (another module offering the same type may
  * serve); a target at fault did not present the format it was given, so that format is
  * left out of its inputs (a codec it cannot decode: the next path transcodes). A source
@@ -31,10 +32,14 @@ function copy(avoid: RouteAvoid | undefined): RouteAvoid {
 export function avoidAfterStall(flow: FlowRecord, hop: HopHealth): NextAvoid {
   const connection = flow.connections.find((c) => c.id === hop.connectionId);
   if (!connection) return { none: `connection ${hop.connectionId} is no longer in the flow` };
-  const atFault = hop.side === MediaSide.SENT
-    ? connection.sourceEntityId
-    : connection.targetEntityId;
-  const pathHop = flow.paths.flatMap((p) => p.hops).find((h) => h.entityId === atFault);
+  // A SENT side is its sender's doing, a RECEIVED or PRESENTED side its receiver's. But a
+  // source cannot be routed around, and on a pulled link it stops sending when its
+  // receiver stops pulling: then the receiver is blamed.
+  const hops = flow.paths.flatMap((p) => p.hops);
+  const kindOf = (id: string) => hops.find((h) => h.entityId === id);
+  let atFault = hop.side === MediaSide.SENT ? connection.sourceEntityId : connection.targetEntityId;
+  if (atFault === flow.sourceEntityId) atFault = connection.targetEntityId;
+  const pathHop = kindOf(atFault);
   const avoid = copy(flow.avoid);
   if (pathHop?.kind === EntityKind.CONVERTER) {
     const key = `${pathHop.module}/${pathHop.entityType}`;

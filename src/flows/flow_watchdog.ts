@@ -346,6 +346,16 @@ export class FlowWatchdog {
       return;
     }
     if (Date.now() < w.deadline) return;
+    // The hop that stalled has frames again: re-establishing it helped. What still stalls
+    // after it is another hop's own matter, a new cycle (the flow stays DEGRADED).
+    const now = health.hops.find((h) =>
+      h.connectionId === hop.connectionId && h.side === hop.side && h.module === hop.module
+    );
+    if (now && (now.state === HopState.FLOWING || now.state === HopState.SLOW)) {
+      w.step = "watching";
+      w.stalled = undefined;
+      return;
+    }
     w.step = "busy";
     const window = (this.stallTimeoutMs(flow, hop.module) / 1000).toFixed(1);
     const reason = `media stalled at ${describeHop(hop)}: ${hop.message}; re-establishing ` +

@@ -32,19 +32,18 @@ function modulesReportMedia(): boolean {
   }
 }
 
-/** A modules directory with `modules/<name>` as `<as>`: its files linked, its manifest renamed. */
-async function linkModule(dir: string, name: string, as = name): Promise<void> {
+/**
+ * `modules/<name>` in a modules directory as `<as>`: its manifest, renamed, running the
+ * module's own files by absolute path (they find their assets beside themselves).
+ */
+async function addModule(dir: string, name: string, as = name): Promise<void> {
   const from = `${ROOT}modules/${name}`;
+  const manifest = (await Deno.readTextFile(`${from}/module.yaml`))
+    .replace(/^name: .*$/m, `name: "${as}"`)
+    .replace(/^dev_command: .*$/m, "")
+    .replace(/^(command: .*)\bmain\.(py|ts)\b/m, `$1${from}/main.$2`);
   await Deno.mkdir(`${dir}/${as}`);
-  for (const entry of Deno.readDirSync(from)) {
-    if (entry.name === "module.yaml") continue;
-    await Deno.symlink(`${from}/${entry.name}`, `${dir}/${as}/${entry.name}`);
-  }
-  const manifest = await Deno.readTextFile(`${from}/module.yaml`);
-  await Deno.writeTextFile(
-    `${dir}/${as}/module.yaml`,
-    manifest.replace(/^name: .*$/m, `name: "${as}"`),
-  );
+  await Deno.writeTextFile(`${dir}/${as}/module.yaml`, manifest);
 }
 
 function urlIn(message: string): string {
@@ -53,11 +52,16 @@ function urlIn(message: string): string {
   return match[0];
 }
 
+/** The pids of a process's children; none once it is gone. */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`).trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`).trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // Gone (or going).
   }
   return out;
 }
@@ -86,8 +90,8 @@ Deno.test({
   sanitizeOps: false,
   fn: async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "ca-watchdog-media-" });
-    for (const name of ["camera", "ffmpeg-converter", "web-screen"]) await linkModule(dir, name);
-    await linkModule(dir, "ffmpeg-converter", "ffmpeg-converter-2");
+    for (const name of ["camera", "ffmpeg-converter", "web-screen"]) await addModule(dir, name);
+    await addModule(dir, "ffmpeg-converter", "ffmpeg-converter-2");
     const orch = await startOrchestrator({
       modules: dir,
       env: {
@@ -102,7 +106,7 @@ Deno.test({
     const watch = collectEvents(base);
     let browser: TestBrowser | undefined;
     const stopped: number[] = [];
-    let keepStopping: ReturnType<typeof setInterval> | undefined;
+    let keepStopping: (() => Promise<void>) | undefined;
     const figures: string[] = [];
     try {
       const modules = await waitReady(
@@ -155,9 +159,18 @@ Deno.test({
           const back = await moreFrames(page, 25, 20_000, "frames back without touching the page");
           const recovered = await waitFor(
             () => eventsOf(watch.events, "f", "flow.media_recovered")[0],
-            15_000,
+            20_000,
             "flow.media_recovered",
-          );
+          ).catch(async (err) => {
+            const { flow } = await ok(base, "GET", "/v1/flows/f");
+            throw new Error(
+              `${err.message}; flow ${flow.state}: ${flow.message}; hops: ${
+                JSON.stringify(flow.health?.hops?.map((h: { message: string }) => h.message))
+              }; events: ${
+                watch.events.filter((e) => e.flowId === "f").map((e) => e.message).join(" | ")
+              }`,
+            );
+          });
           figures.push(
             `stall detected -> frames on every hop ${recovered.data.afterMs} ms; page at ${back.frames_new} new frames`,
           );
@@ -171,19 +184,32 @@ Deno.test({
       await t.step(
         "the first converter kept stalled: re-routed through the second module",
         async () => {
-          const converter = modules["ffmpeg-converter"].pid;
-          // Every ffmpeg the first converter starts is stopped at once.
-          keepStopping = setInterval(() => {
-            for (const p of ffmpegsOf(converter)) {
-              if (stopped.includes(p)) continue;
-              try {
-                Deno.kill(p, "SIGSTOP");
-                stopped.push(p);
-              } catch {
-                // Gone already.
+          // Every ffmpeg the first converter starts is stopped at once (its process, were it
+          // restarted, too).
+          let converter = modules["ffmpeg-converter"].pid;
+          let running = true;
+          const stopping = (async () => {
+            while (running) {
+              for (const p of ffmpegsOf(converter)) {
+                if (stopped.includes(p)) continue;
+                try {
+                  Deno.kill(p, "SIGSTOP");
+                  stopped.push(p);
+                } catch {
+                  // Gone already.
+                }
+              }
+              await new Promise((r) => setTimeout(r, 50));
+              if (childrenOf(converter).length === 0) {
+                const { module } = await ok(base, "GET", "/v1/modules/ffmpeg-converter");
+                if (module.pid) converter = module.pid;
               }
             }
-          }, 50);
+          })();
+          keepStopping = () => {
+            running = false;
+            return stopping;
+          };
           const rerouted = await waitFlow(
             base,
             "f",
@@ -192,7 +218,12 @@ Deno.test({
             60_000,
           );
           assert.match(rerouted.message, /re-routed/);
-          const rerouting = eventsOf(watch.events, "f", "flow.rerouting").at(-1)!;
+          const story = watch.events.filter((e) =>
+            e.flowId === "f" || e.module === "ffmpeg-converter"
+          )
+            .map((e) => `${e.type}: ${e.message}`).join("\n");
+          const rerouting = eventsOf(watch.events, "f", "flow.rerouting").at(-1);
+          assert.ok(rerouting, `no flow.rerouting event:\n${story}`);
           assert.match(rerouting.message, /without converter ffmpeg-converter\/rtsp_to_hls/);
           const t0 = Date.parse(rerouting.time);
           await moreFrames(page, 25, 30_000, "frames through the second converter");
@@ -228,7 +259,7 @@ Deno.test({
       );
     } finally {
       console.log(figures.join("\n"));
-      clearInterval(keepStopping);
+      await keepStopping?.();
       for (const p of stopped) {
         try {
           Deno.kill(p, "SIGKILL");
