@@ -24,14 +24,22 @@ type Env = Record<string, string | number>;
 
 async function withOrchestrator<T>(
   modules: Record<string, Env>,
-  fn: (url: string, pid: number, lines: { at: number; text: string }[]) => Promise<T>,
+  fn: (
+    url: string,
+    pid: number,
+    lines: { at: number; msg: string; module: string }[],
+  ) => Promise<T>,
 ): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "ca-bench-watchdog-" });
   for (const [name, env] of Object.entries(modules)) await addSim(dir, name, env);
   const orch = await startOrchestrator({ modules: dir });
-  const lines: { at: number; text: string }[] = [];
+  const lines: { at: number; msg: string; module: string }[] = [];
   const stop = orch.onLog((l) =>
-    lines.push({ at: performance.timeOrigin + l.at, text: JSON.stringify(l.line) })
+    lines.push({
+      at: performance.timeOrigin + l.at,
+      msg: String(l.line.msg ?? ""),
+      module: String(l.line.module ?? ""),
+    })
   );
   try {
     await waitReady(orch.url, Object.keys(modules));
@@ -75,7 +83,9 @@ function stallRecovery(reps: number) {
         `${reps} recoveries`,
       );
       const detected = eventsOf(watch.events, "f", "flow.stalled").map((e) => Date.parse(e.time));
-      const onsets = lines.filter((l) => l.text.includes("stalled (scripted)")).map((l) => l.at);
+      // The module's own line (its stderr, relayed), not flow messages quoting it.
+      const onsets = lines.filter((l) => l.module === "conv" && l.msg === "stalled (scripted)")
+        .map((l) => l.at);
       const toDetect = detected.slice(0, reps).map((d, i) => d - (onsets[i] ?? NaN));
       const toFrames = eventsOf(watch.events, "f", "flow.media_recovered").slice(0, reps)
         .map((e) => Number(e.data.afterMs));
