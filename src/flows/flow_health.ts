@@ -172,9 +172,10 @@ export function judgeFlow(input: JudgeInput): FlowHealth {
         measured = true;
         const { state, message } = judgeSide(input, stats, report.receivedAt, module);
         add({ connectionId: connection.id, side, module, entityId, state, message, stats });
-      } else if (input.everReported.has(sideKey(module, entityId, side))) {
-        // Measured before, nothing yet since the (re)start: waiting, then stalled once
-        // the first-frame window passed without a word.
+      } else if (!report && input.everReported.has(sideKey(module, entityId, side))) {
+        // Measured before, no report at all since the (re)start: waiting, then stalled
+        // once the first-frame window passed without a word. (A module that reports but
+        // leaves a side out does not measure it now, e.g. a screen with no page open.)
         measured = true;
         const waited = input.now - input.startedAt;
         const late = waited >= input.firstFrameTimeoutMs;

@@ -206,3 +206,19 @@ Deno.test("a flow whose modules never report media is not watched and stays as i
     await pipeline.close();
   }
 });
+
+Deno.test("judgement: a side the module leaves out of a report it sends is not measured now (a screen with no page open)", () => {
+  const now = T0 + 60_000;
+  const health = judgeFlow(input({
+    now,
+    everReported: new Set([sideKey("screen", "tv", MediaSide.PRESENTED)]),
+    reports: new Map([
+      ["screen", { media: [stats("c1", MediaSide.RECEIVED, now, now - 100)], receivedAt: now }],
+    ]),
+  }));
+  assert.deepEqual(
+    health.hops.filter((h) => h.connectionId === "c1").map((h) => MediaSide[h.side]),
+    ["RECEIVED"],
+  );
+  assert.equal(health.hops.find((h) => h.connectionId === "c1")!.state, HopState.FLOWING);
+});
