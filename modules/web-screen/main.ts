@@ -81,7 +81,12 @@ const served: { events?: EventReporter } = {};
 /** MediaStats PRESENTED of every connection a page plays, from the page's reports. */
 const media = new FlowMeters(() => served.events);
 
-/** A page reported: its figures go into the meter of the connection it plays. */
+/**
+ * A page reported: its figures go into the meter of the connection it plays. The meter is
+ * made by the first report of a page that plays the connection: until a page is open the
+ * screen reports no media for it (nobody watches; nothing to re-route), from then on what
+ * the page presents, 0 frames included (a page that cannot decode it).
+ */
 function onPageReport(screenId: string, report: ScreenReport): void {
   const c = table.connections.get(String(report.connection_id ?? ""));
   if (!c || c.screenId !== screenId || !c.running || !media.started(c.flowId)) return;
@@ -274,9 +279,6 @@ const mod = await serveModule({
         startedAt: old?.startedAt ?? 0,
         reload: old?.reload ?? 0,
       });
-      if (req.format.mediaType === MediaType.VIDEO) {
-        media.meter(req.flowId, req.connectionId, MediaSide.PRESENTED, req.format.codec);
-      }
       // Pulling: no address of our own; the page fetches the sender's.
       return {
         address: "",

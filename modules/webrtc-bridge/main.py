@@ -253,7 +253,7 @@ class Bridge(ca.Module):
         self.flows[req.flow_id] = {"running": True, "quality": ca.resolve_quality(req.quality)}
         self.media.start(req.flow_id)
         for meter in self.media.meters(req.flow_id):
-            meter.baseline(*self._totals(meter)[:2])  # counting from now
+            meter.baseline(*self._totals(meter))  # counting from now
         return {"status": self.flow_status(req.flow_id)}
 
     def stop_flow(self, req, ctx):

@@ -126,12 +126,13 @@ export class MediaMeter {
 
   /**
    * Takes the current totals of a counter kept elsewhere as the starting point of
-   * `totals`: what it counted before (another flow's frames of a shared stream) is not
+   * `totals` and `droppedTotal`: what it counted before (another flow's frames of a shared stream) is not
    * counted here.
    */
-  baseline(frames: number, bytes = 0): void {
+  baseline(frames: number, bytes = 0, dropped = 0): void {
     this.#externalFrames = Math.max(0, frames);
     this.#externalBytes = Math.max(0, bytes);
+    this.#externalDropped = Math.max(0, dropped);
   }
 
   /** Counts `count` frames lost at this side. */

@@ -108,13 +108,14 @@ class MediaMeter:
             new_bytes = self._grown("bytes", nbytes) if nbytes is not None else 0
             self._count(self._now(), new_frames, new_bytes)
 
-    def baseline(self, frames: int, nbytes: int = 0) -> None:
+    def baseline(self, frames: int, nbytes: int = 0, dropped: int = 0) -> None:
         """Takes the current totals of a counter kept elsewhere as the starting point of
-        `totals`: what it counted before (another flow's frames of a shared stream) is not
-        counted here."""
+        `totals` and `dropped_total`: what it counted before (another flow's frames of a
+        shared stream) is not counted here."""
         with self._lock:
             self._external["frames"] = max(0, int(frames))
             self._external["bytes"] = max(0, int(nbytes))
+            self._external["dropped"] = max(0, int(dropped))
 
     def dropped(self, count: int = 1) -> None:
         """Counts `count` frames lost at this side."""

@@ -71,6 +71,9 @@ class MediaMeterTest(unittest.TestCase):
         m.dropped_total(7)
         m.dropped(2)
         self.assertEqual(m.stats().frames_dropped, 9)
+        m.baseline(0, 0, 20)  # drops before this flow are not its
+        m.dropped_total(21)
+        self.assertEqual(m.stats().frames_dropped, 10)
         clock.now += 1
         m.reset()
         s = m.stats()
