@@ -331,6 +331,8 @@ export class FlowManager {
     return this.tasks.run(async () => {
       const flow = this.require(id);
       if (flow.wanted && flow.established && flow.state === FlowState.ACTIVE) return flow;
+      // Started by hand: what the media watchdog left out of its paths may serve again.
+      flow.avoid = undefined;
       flow.wanted = true;
       if (flow.established) {
         try {

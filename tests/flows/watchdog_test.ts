@@ -223,6 +223,9 @@ Deno.test("watchdog: re-establishing does not help -> re-route through another c
     assert.equal(flow.health.reroutes, 3);
     const text = await (await fetch(`${url}/metrics`)).text();
     assert.match(text, /callassistant_flow_reroutes_total\{flow="f"\} 3/);
+    // Started by hand, the flow may take every path again.
+    const restarted = await ok(url, "POST", "/v1/flows/f:start");
+    assert.deepEqual(restarted.flow.path.map((h: Json) => h.module), ["cam", "conv-a", "screen"]);
     // Every step was an event, in order.
     const steps = types(watch.events, "f").filter((t) =>
       ["flow.stalled", "flow.reestablishing", "flow.rerouting", "flow.rerouted"].includes(t)
