@@ -173,6 +173,15 @@ export class FlowWatchdog {
     const w = this.watch(flow);
     w.startedAt = Date.now();
     for (const m of modules) w.reports.delete(m);
+    // Rebuilt whole by someone else (a module came back, a start by hand) while waiting
+    // out a second window: that cycle is over, the new path is judged afresh.
+    const all = this.options.flows.modulesOf(flow).every((m) => modules.includes(m));
+    if (all && w.step === "recovering") {
+      w.gen++;
+      w.step = "watching";
+      w.stalled = undefined;
+      w.holding = false;
+    }
     const target = this.options.flows.moduleOfEntity(flow, flow.targetEntityId);
     if (target && modules.includes(target)) w.firstFrameSeen = false;
   }
