@@ -15,6 +15,7 @@ import { EventBus } from "./events/event_bus.ts";
 import { createEventService } from "./event_service/event_service.ts";
 import type { Rate } from "./async/token_bucket.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { registerFlowMediaMetrics } from "./metrics/flow_media_metrics.ts";
 import { setModuleCallObserver } from "./module_calls/module_clients.ts";
 import { bindService, createGateway } from "./gateway/app.ts";
 import type { Logger } from "./log/logger.ts";
@@ -202,6 +203,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       }
       return counts;
     },
+  });
+  registerFlowMediaMetrics(metrics.registry, {
+    flows: () => pipeline.flows.list(),
+    watchdog: pipeline.flows.watchdog,
   });
   setModuleCallObserver({
     onCallEnd: (module, method, code, seconds) =>

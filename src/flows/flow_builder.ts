@@ -32,6 +32,8 @@ export interface FlowBuilderOptions {
   entities: EntityRegistry;
   caller: ModuleCaller;
   logger: Logger;
+  /** Told after StartFlow succeeded on modules of a flow (their media starts over). */
+  onStarted?: (flow: FlowRecord, modules: string[]) => void;
 }
 
 /** What a build made so far, for the undo. */
@@ -51,7 +53,7 @@ export class FlowBuilder {
    * converters of `reuse` the new path does not use are destroyed either way.
    */
   async establish(flow: FlowRecord, paths: MediaPath[], reuse: string[]): Promise<void> {
-    const { flows, entities, caller } = this.options;
+    const { flows, entities } = this.options;
     const made: Made = { converters: [], sides: [], started: [] };
     const reusable = [...reuse];
     const claimed: string[] = [];
@@ -110,54 +112,13 @@ export class FlowBuilder {
             targetEntityId: receiver.entityId,
             format: sender.output,
           });
-          const request = {
-            connectionId: connection.id,
-            flowId: flow.id,
-            sourceEntityId: sender.entityId,
-            targetEntityId: receiver.entityId,
-            format: connection.format,
-          };
-          const receive = (address: string) =>
-            caller.call(
-              receiver.module,
-              "ConnectEntities",
-              (c, o) =>
-                c.pipeline.connectEntities(
-                  { ...request, role: ConnectionRole.RECEIVER, address },
-                  o,
-                ),
-            );
-          const accepted = await receive("");
-          made.sides.push({ module: receiver.module, connectionId: connection.id });
-          connection.address = accepted.address;
-          const sent = await caller.call(
+          const address = await this.connect(
+            connection,
             sender.module,
-            "ConnectEntities",
-            (c, o) =>
-              c.pipeline.connectEntities(
-                { ...request, role: ConnectionRole.SENDER, address: accepted.address },
-                o,
-              ),
+            receiver.module,
+            (module) => made.sides.push({ module, connectionId: connection.id }),
           );
-          if (sender.module !== receiver.module) {
-            made.sides.push({ module: sender.module, connectionId: connection.id });
-          }
-          if (!accepted.address && !sent.address) {
-            // Neither side serves the link: no media could ever arrive, so say so now
-            // rather than leave a flow ACTIVE with nothing on it.
-            throw new RpcError(
-              Code.FAILED_PRECONDITION,
-              `connection ${connection.id}: neither the receiver "${receiver.entityId}" ` +
-                `(${receiver.module}) nor the sender "${sender.entityId}" (${sender.module}) ` +
-                `gave an address for ${formatKey(connection.format!)}`,
-            );
-          }
-          if (!accepted.address) {
-            // A pulling link (rtsp, hls, webrtc, mjpeg): the sender serves, and the receiver
-            // is told where to fetch from.
-            await receive(sent.address);
-            connection.address = sent.address;
-          }
+          connection.address = address;
           connections.push(connection);
         }
       }
@@ -184,8 +145,67 @@ export class FlowBuilder {
     }
   }
 
-  /** StartFlow on every module of the flow, downstream first; `started` collects them. */
-  async startModules(flow: FlowRecord, started: string[]): Promise<void> {
+  /**
+   * Connects one connection: the receiver first, then the sender with the address the
+   * receiver accepts on; when the receiver answered none and the sender answers the
+   * address it serves on, the receiver again with it. `onSide` is told of each module
+   * connected (for an undo). Returns the connection's address.
+   */
+  async connect(
+    connection: Connection,
+    senderModule: string,
+    receiverModule: string,
+    onSide: (module: string) => void = () => {},
+  ): Promise<string> {
+    const { caller } = this.options;
+    const request = {
+      connectionId: connection.id,
+      flowId: connection.flowId,
+      sourceEntityId: connection.sourceEntityId,
+      targetEntityId: connection.targetEntityId,
+      format: connection.format,
+    };
+    const receive = (address: string) =>
+      caller.call(
+        receiverModule,
+        "ConnectEntities",
+        (c, o) =>
+          c.pipeline.connectEntities({ ...request, role: ConnectionRole.RECEIVER, address }, o),
+      );
+    const accepted = await receive("");
+    onSide(receiverModule);
+    const sent = await caller.call(
+      senderModule,
+      "ConnectEntities",
+      (c, o) =>
+        c.pipeline.connectEntities(
+          { ...request, role: ConnectionRole.SENDER, address: accepted.address },
+          o,
+        ),
+    );
+    if (senderModule !== receiverModule) onSide(senderModule);
+    if (!accepted.address && !sent.address) {
+      // Neither side serves the link: no media could ever arrive, so say so now
+      // rather than leave a flow ACTIVE with nothing on it.
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `connection ${connection.id}: neither the receiver "${connection.targetEntityId}" ` +
+          `(${receiverModule}) nor the sender "${connection.sourceEntityId}" (${senderModule}) ` +
+          `gave an address for ${formatKey(connection.format!)}`,
+      );
+    }
+    if (accepted.address) return accepted.address;
+    // A pulling link (rtsp, hls, webrtc, mjpeg): the sender serves, and the receiver is
+    // told where to fetch from.
+    await receive(sent.address);
+    return sent.address;
+  }
+
+  /**
+   * StartFlow on every module of the flow (or those of `only`), downstream first;
+   * `started` collects them.
+   */
+  async startModules(flow: FlowRecord, started: string[], only?: string[]): Promise<void> {
     const { flows, caller } = this.options;
     const connectionsOf = (module: string) =>
       flow.connections.filter((c) =>
@@ -193,6 +213,7 @@ export class FlowBuilder {
         flows.moduleOfEntity(flow, c.targetEntityId) === module
       ).map((c) => c.id);
     for (const module of flows.modulesOf(flow)) {
+      if (only && !only.includes(module)) continue;
       const res = await caller.call(
         module,
         "StartFlow",
@@ -212,6 +233,7 @@ export class FlowBuilder {
         }),
       );
     }
+    this.options.onStarted?.(flow, started);
   }
 
   /** StopFlow on every running module of the flow; the connections stay. Never throws. */

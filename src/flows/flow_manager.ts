@@ -50,6 +50,7 @@ import {
   type StoredFlow,
 } from "./flow_records.ts";
 import { FlowTasks } from "./flow_tasks.ts";
+import { FlowWatchdog } from "./flow_watchdog.ts";
 import { describeQuality, validateQuality } from "./quality.ts";
 import { badRequest } from "../api_conventions/error_details.ts";
 
@@ -71,6 +72,8 @@ export interface FlowManagerOptions {
   store?: Collection<StoredFlow>;
   /** How often ACTIVE flows are checked with GetFlowStatus; 0 turns it off. Default 5 s. */
   monitorIntervalMs?: number;
+  /** How often the media watchdog judges flows; 0 turns its timer off. Default 500 ms. */
+  watchdogIntervalMs?: number;
 }
 
 /** Flows, and the serialised entity mutations that must respect them. */
@@ -81,6 +84,8 @@ export class FlowManager {
   private readonly builder: FlowBuilder;
   private readonly recovery: FlowRecovery;
   private readonly monitorer: FlowMonitor;
+  /** The media watchdog (flow_watchdog.ts). */
+  readonly watchdog: FlowWatchdog;
   private readonly caller: ModuleCaller;
   private readonly caps: CapabilityIndex;
   private readonly bus: EventBus;
@@ -96,7 +101,13 @@ export class FlowManager {
     this.logger = logger;
     this.flows = new FlowRecords({ entities, bus, logger, store: options.store });
     this.tasks = new FlowTasks(logger);
-    this.builder = new FlowBuilder({ flows: this.flows, entities, caller, logger });
+    this.builder = new FlowBuilder({
+      flows: this.flows,
+      entities,
+      caller,
+      logger,
+      onStarted: (flow, modules) => this.watchdog.onStarted(flow, modules),
+    });
     this.recovery = new FlowRecovery({
       flows: this.flows,
       builder: this.builder,
@@ -108,6 +119,19 @@ export class FlowManager {
       bus,
       logger,
     });
+    this.watchdog = new FlowWatchdog({
+      flows: this.flows,
+      recovery: this.recovery,
+      builder: this.builder,
+      tasks: this.tasks,
+      caller,
+      modules: options.modules,
+      caps,
+      entities,
+      bus,
+      logger,
+      intervalMs: options.watchdogIntervalMs,
+    });
     this.monitorer = new FlowMonitor({
       flows: this.flows,
       recovery: this.recovery,
@@ -117,6 +141,7 @@ export class FlowManager {
       bus,
       logger,
       intervalMs: options.monitorIntervalMs,
+      media: this.watchdog,
     });
   }
 
@@ -130,6 +155,7 @@ export class FlowManager {
     this.flows.restore();
     this.stopFollowing = this.recovery.follow();
     this.monitorer.start();
+    this.watchdog.start();
   }
 
   /** Stops reacting to modules and waits (bounded) for the running task. */
@@ -137,6 +163,7 @@ export class FlowManager {
     if (this.tasks.closed) return;
     this.tasks.close();
     this.monitorer.stop();
+    this.watchdog.stop();
     this.stopFollowing?.();
     this.stopFollowing = undefined;
     await this.tasks.drain(timeoutMs);
@@ -203,6 +230,7 @@ export class FlowManager {
       }),
       createdAt: timestampFromDate(flow.createdAt),
       updatedAt: timestampFromDate(flow.updatedAt),
+      health: this.watchdog.health(flow),
     });
   }
 
@@ -306,6 +334,8 @@ export class FlowManager {
     return this.tasks.run(async () => {
       const flow = this.require(id);
       if (flow.wanted && flow.established && flow.state === FlowState.ACTIVE) return flow;
+      // Started by hand: what the media watchdog left out of its paths may serve again.
+      flow.avoid = undefined;
       flow.wanted = true;
       if (flow.established) {
         try {
@@ -397,6 +427,7 @@ export class FlowManager {
     await this.builder.teardown(flow);
     for (const id of flow.converters) await this.builder.destroyQuietly(id);
     this.flows.remove(flow);
+    this.watchdog.forget(flow.id);
     this.bus.publish({
       type: "flow.deleted",
       flowId: flow.id,

@@ -10,6 +10,7 @@ import {
   FlowState,
   type FlowStatus,
   FlowStatusSchema,
+  type MediaStats,
   QualityProfileSchema,
 } from "@callassistant/protocol";
 import type { EventBus } from "../events/event_bus.ts";
@@ -37,6 +38,11 @@ export interface FlowMonitorOptions {
   logger: Logger;
   /** How often ACTIVE flows are checked with GetFlowStatus; 0 turns it off. Default 5 s. */
   intervalMs?: number;
+  /** The media watchdog: told of every media report; its DEGRADED is not lifted here. */
+  media?: {
+    onMedia(flow: FlowRecord, module: string, media: MediaStats[]): void;
+    holds(flow: FlowRecord): boolean;
+  };
 }
 
 /** Checks flows with their modules and reacts to what the modules say. */
@@ -136,6 +142,7 @@ export class FlowMonitor {
         const before = flow.reported.get(module);
         const status = mergeFlowStatus(before, reported, module);
         flow.reported.set(module, status);
+        this.options.media?.onMedia(flow, module, reported.media);
         // Media alone says nothing of the module's state or quality.
         if (isMediaOnly(reported)) continue;
         if (
@@ -167,6 +174,7 @@ export class FlowMonitor {
     const answered = statusWith(res.status, { flowId: flow.id });
     const status = mergeFlowStatus(flow.reported.get(module), answered, module);
     flow.reported.set(module, status);
+    this.options.media?.onMedia(flow, module, answered.media);
     return status;
   }
 
@@ -187,7 +195,10 @@ export class FlowMonitor {
       tasks.background(`check flow ${flow.id}`, () => this.verify(flow, module));
     } else if (status.state === FlowState.DEGRADED && flow.state === FlowState.ACTIVE) {
       flows.setState(flow, FlowState.DEGRADED, `module "${module}" reports: ${status.message}`);
-    } else if (status.state === FlowState.ACTIVE && flow.state === FlowState.DEGRADED) {
+    } else if (
+      status.state === FlowState.ACTIVE && flow.state === FlowState.DEGRADED &&
+      !this.options.media?.holds(flow)
+    ) {
       const others = [...flow.reported.values()].filter((s) => s.module !== module);
       if (others.every((s) => s.state !== FlowState.DEGRADED)) {
         flows.setState(flow, FlowState.ACTIVE, "every module reports the flow active");

@@ -3,10 +3,10 @@
  * type between them (pathfinder.ts), and describing a path for messages.
  */
 import { EntityKind } from "@callassistant/protocol";
-import type { MediaPath } from "@callassistant/protocol";
+import type { MediaFormat, MediaPath } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
 import type { CapabilityIndex } from "../entities/capabilities.ts";
-import { mediaName } from "../entities/formats.ts";
+import { formatKey, isValidFormat, mediaName, normalizeFormat } from "../entities/formats.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
 import type { EntityRecord } from "../entities/entity_record.ts";
 import { findPaths, type PathEnd } from "./pathfinder.ts";
@@ -50,9 +50,21 @@ export function flowEnds(
 }
 
 /**
+ * What a re-route leaves out, because the media watchdog saw it fail on this flow:
+ * converter types by module (`"module/entity_type"`), and formats the target did not
+ * present (`formatKey`).
+ */
+export interface RouteAvoid {
+  converters: Set<string>;
+  targetFormats: Set<string>;
+}
+
+/**
  * The cheapest path per media type between two entities through the converters of the
  * running modules (every known module with `anyState`), reaching the target over
- * `targetProtocol` when given (INVALID_ARGUMENT when the target has no such input).
+ * `targetProtocol` when given (INVALID_ARGUMENT when the target has no such input),
+ * leaving out what `avoid` names. The ends' formats are their probed ones where their
+ * module reported them (`EntityStatus.formats`), else their type's declared ones.
  */
 export function findFlowPaths(
   caps: CapabilityIndex,
@@ -61,6 +73,7 @@ export function findFlowPaths(
   targetId: string,
   anyState = false,
   targetProtocol = "",
+  avoid?: RouteAvoid,
 ) {
   const [source, target] = flowEnds(entities, sourceId, targetId);
   const end = pathEnd(caps, target, "target");
@@ -74,20 +87,45 @@ export function findFlowPaths(
       throw badRequest([{ field: "targetProtocol", description: why }], `target_protocol: ${why}`);
     }
   }
-  return findPaths(pathEnd(caps, source, "source"), end, caps.converters(anyState));
+  // Left out after the protocol check: a target left with nothing is "no path".
+  if (avoid?.targetFormats.size) {
+    end.formats = end.formats.filter((f) => !avoid.targetFormats.has(formatKey(f)));
+  }
+  let edges = caps.converters(anyState);
+  if (avoid?.converters.size) {
+    edges = edges.filter((e) => !avoid.converters.has(`${e.module}/${e.entityType}`));
+  }
+  return findPaths(pathEnd(caps, source, "source"), end, edges);
 }
 
-/** One end of a path, with the formats the entity declares for its side. */
+/**
+ * One end of a path, with the formats the entity really sends (a source) or takes (a
+ * target) when its module probed them, else the ones its type declares.
+ */
 function pathEnd(caps: CapabilityIndex, e: EntityRecord, side: "source" | "target"): PathEnd {
   return {
     entityId: e.id,
     entityType: e.entityType,
     module: e.module,
     kind: e.kind,
-    formats: side === "source"
-      ? caps.outputsOf(e.module, e.entityType)
-      : caps.inputsOf(e.module, e.entityType),
+    formats: probedFormats(e, side) ??
+      (side === "source"
+        ? caps.outputsOf(e.module, e.entityType)
+        : caps.inputsOf(e.module, e.entityType)),
   };
+}
+
+/** The entity's probed formats for its side of a path; undefined when not probed. */
+export function probedFormats(
+  e: EntityRecord,
+  side: "source" | "target",
+): MediaFormat[] | undefined {
+  const probed = e.status?.formats;
+  if (!probed) return undefined;
+  if (side === "source" && !probed.outputsProbed) return undefined;
+  if (side === "target" && !probed.inputsProbed) return undefined;
+  const list = side === "source" ? probed.outputs : probed.inputs;
+  return list.filter(isValidFormat).map(normalizeFormat);
 }
 
 /** "video: cam > conv(media-converter) > tv | audio: ..." for messages and events. */

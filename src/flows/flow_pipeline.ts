@@ -31,6 +31,8 @@ export interface PipelineOptions {
   callTimeoutMs?: number;
   /** How often established flows are checked with GetFlowStatus (default 5 s, 0 off). */
   monitorIntervalMs?: number;
+  /** How often the media watchdog judges flows (default 500 ms, 0 off). */
+  watchdogIntervalMs?: number;
 }
 
 /** The assembled area. */
@@ -69,6 +71,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     logger: options.logger,
     store: options.store?.collection<StoredFlow>("flows"),
     monitorIntervalMs: options.monitorIntervalMs,
+    watchdogIntervalMs: options.watchdogIntervalMs,
   });
   return {
     caps,

@@ -32,6 +32,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Collection } from "../store/store.ts";
 import type { EntityRegistry } from "../entities/entity_registry.ts";
 import { type FlowMediaLimits, restoreMediaLimits, storedMediaLimits } from "./flow_media.ts";
+import type { RouteAvoid } from "./flow_paths.ts";
 
 /** What the orchestrator knows about one flow. */
 export interface FlowRecord {
@@ -64,6 +65,8 @@ export interface FlowRecord {
   reported: Map<string, FlowStatus>;
   /** Modules that accepted an AdjustQuality and have not confirmed it with ReportStatus. */
   unconfirmed: Set<string>;
+  /** What re-routes leave out, after the media watchdog saw it fail (in memory only). */
+  avoid?: RouteAvoid;
 }
 
 /** The persisted form of a flow. */

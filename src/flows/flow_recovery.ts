@@ -165,6 +165,7 @@ export class FlowRecovery {
       flow.targetEntityId,
       anyState,
       flow.targetProtocol,
+      flow.avoid,
     );
   }
 

@@ -35,6 +35,11 @@ export interface Manifest {
   startTimeoutMs: number;
   stopTimeoutMs: number;
   replicas: number;
+  /** The media watchdog's settings for the connections this module measures. */
+  media?: {
+    /** The stall timeout of flows created without one; undefined for the default (5 s). */
+    stallTimeoutMs?: number;
+  };
   /** The user (and group) to run the module's processes as; empty for the orchestrator's. */
   user: string;
   group: string;

@@ -168,6 +168,19 @@ export function parseManifest(text: string, file: string): ParseResult {
       problems.push({ file, line, field, message });
     }
   }
+  const media = (data.media ?? {}) as Record<string, unknown>;
+  let stallTimeoutMs: number | undefined;
+  if (problems.length === 0 && media.stall_timeout !== undefined) {
+    stallTimeoutMs = parseDuration(media.stall_timeout as number | string);
+    if (stallTimeoutMs < 1_000 || stallTimeoutMs > 600_000) {
+      problems.push({
+        file,
+        line: lineOf(doc, counter, ["media"], "stall_timeout"),
+        field: "media.stall_timeout",
+        message: `must be from 1s to 10m (got ${stallTimeoutMs / 1000}s)`,
+      });
+    }
+  }
   if (problems.length > 0) return { ok: false, name, problems, digest };
 
   command = argv(data.command);
@@ -205,6 +218,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     startTimeoutMs: ms(data.start_timeout, DEFAULTS.startTimeoutMs),
     stopTimeoutMs: ms(data.stop_timeout, DEFAULTS.stopTimeoutMs),
     replicas: (data.replicas as number | undefined) ?? DEFAULTS.replicas,
+    media: { stallTimeoutMs },
     user: (data.user as string | undefined) ?? "",
     group: (data.group as string | undefined) ?? "",
     address: (data.address as string | undefined) ?? "",

@@ -26,6 +26,11 @@ export interface ModuleDirectory {
   registration(name: string): RegisterModuleResponse | undefined;
   /** Clients of the running module; undefined when it is not running. */
   clients(name: string): EntityPipelineClients | undefined;
+  /**
+   * The manifest's `media.stall_timeout` in ms; undefined when unset (or for modules
+   * without a manifest). Optional: a directory without it has no per-module default.
+   */
+  stallTimeoutMs?(name: string): number | undefined;
   /** Calls `fn` after every module state change until the returned function is called. */
   watch(fn: (name: string, state: ModuleState) => void): () => void;
 }
@@ -49,6 +54,7 @@ export function supervisorModules(
     reason: (name) => registry.get(name)?.lastError ?? "",
     registration: (name) => registry.get(name)?.registration,
     clients: (name) => supervisor.clientsOf(name),
+    stallTimeoutMs: (name) => registry.get(name)?.manifest?.media?.stallTimeoutMs,
     watch(fn) {
       const unwatch = registry.watch((record) => fn(record.name, record.state));
       // Another instance of a replicated module started or stopped serving: the entities

@@ -1047,7 +1047,8 @@ export type Flow = Message<"callassistant.v1.Flow"> & {
 
   /**
    * The flow's media as the orchestrator judges it from its modules' `MediaStats`, filled
-   * by `GetFlow` and `ListFlows`; unset before any module reported media.
+   * by `GetFlow` and `ListFlows` for every flow: `health.watched` is false
+   * (and every hop UNMEASURED) while no module of the flow reports media.
    *
    * @generated from field: callassistant.v1.FlowHealth health = 16;
    */
