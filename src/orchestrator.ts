@@ -36,6 +36,7 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { pythonSdkDir } from "./supervisor/python_sdk_dir.ts";
 import { ModuleCgroups } from "./supervisor/cgroups.ts";
+import { ResourceSampler, samplerIntervalFromEnv } from "./supervisor/resource_sampler.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 import type { Seed } from "./seed/seed_file.ts";
@@ -106,6 +107,7 @@ function warmUpGrpcClient(address: string): void {
 export async function startOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
   const { logger } = options;
   const startedAt = new Date();
+  const sampleIntervalMs = samplerIntervalFromEnv();
   const dataDir = await Deno.realPath(await ensureDir(options.dataDir));
   const modulesDir = options.modulesDir;
   // Module processes that survived an orchestrator killed with SIGKILL go first.
@@ -302,6 +304,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
+  // CPU and memory of every module's process tree, and the manifests' memory limits.
+  const sampler = new ResourceSampler({
+    registry,
+    bus,
+    logger,
+    intervalMs: sampleIntervalMs,
+    restart: (record, reason) => supervisor.killForRestart(record, reason),
+  });
+  sampler.start();
   const seeder = options.seed &&
     new Seeder({ seed: options.seed, flows: pipeline.flows, dataDir, logger });
   seeder?.start();
@@ -345,6 +356,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       stopping ??= (async () => {
         logger.info("stopping", { reason });
         seeder?.stop();
+        sampler.stop();
         stopWatching();
         await reloading;
         // Modules stopping now must not degrade or re-route flows: they come back with us.

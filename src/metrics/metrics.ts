@@ -24,6 +24,7 @@ import type { EventBus } from "../events/event_bus.ts";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code } from "@callassistant/rpc";
 import type { ModuleMetricsStore } from "./module_metrics.ts";
+import { registerResourceMetrics } from "./resource_metrics.ts";
 
 /** The content type of the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -253,6 +254,7 @@ export class Metrics {
         this.inc((u.user + u.system) / 1e6);
       },
     });
+    registerResourceMetrics(this.registry, registry);
     const startSeconds = Math.round(Date.now() / 1000 - performance.now() / 1000);
     new client.Gauge({
       name: "process_start_time_seconds",
