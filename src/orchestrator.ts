@@ -36,6 +36,7 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { pythonSdkDir } from "./supervisor/python_sdk_dir.ts";
 import { ModuleCgroups } from "./supervisor/cgroups.ts";
+import { previewRoutes } from "./web/preview.ts";
 import { ResourceSampler, samplerIntervalFromEnv } from "./supervisor/resource_sampler.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
@@ -257,7 +258,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     ],
     isReady: () => systemReady(registry),
     metrics: () => metrics.render(),
-    extraRoutes: dashboardRoutes,
+    extraRoutes: (app) => {
+      dashboardRoutes(app);
+      previewRoutes(app, () => pipeline.flows.list().flatMap((f) => f.connections));
+    },
     auth: options.auth && { token: options.auth.token, isPublic: isDashboardAsset },
     hosts,
     onRequest: (method, route, status, seconds) =>

@@ -10,8 +10,10 @@ import { moduleDetailView } from "./module_detail.js";
 import { entitiesView } from "./entities.js";
 import { flowsView } from "./flows.js";
 import { eventsView, startEvents } from "./events.js";
+import { overviewView } from "./overview.js";
 
 const ROUTES = [
+  [/^#\/overview$/, overviewView, "overview"],
   [/^#\/modules\/([^/]+)$/, (m) => moduleDetailView(decodeURIComponent(m[1])), "modules"],
   [/^#\/entities$/, entitiesView, "entities"],
   [/^#\/flows$/, flowsView, "flows"],
