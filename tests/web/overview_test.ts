@@ -217,7 +217,7 @@ Deno.test({
         await framesRise(page, "hls", 30, 45_000);
       });
 
-      await t.step("the page asked nothing of another origin and broke no CSP", async () => {
+      await t.step("the page asked nothing of another origin and broke no CSP", () => {
         assert.deepEqual(foreignRequests(browser.requests, base), []);
         // The converter answers 404 for its playlist until ffmpeg wrote 1.5 s of it (see
         // docs/media.md): the preview tries again. Nothing else may fail.
