@@ -316,7 +316,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     intervalMs: sampleIntervalMs,
     restart: (record, reason) => supervisor.killForRestart(record, reason),
   });
-  sampler.start();
+  if (sampleIntervalMs !== 0) sampler.start();
   const seeder = options.seed &&
     new Seeder({ seed: options.seed, flows: pipeline.flows, dataDir, logger });
   seeder?.start();

@@ -5,7 +5,7 @@
  * Flags:
  *   --quick            short run (under 2 minutes): fewer repetitions, 3 s loads, 15 s soak
  *   --only a,b         run only these benchmarks (gateway, events, cold-start, recovery,
- *                      memory, pathfinding, retry-buffer, media)
+ *                      memory, pathfinding, retry-buffer, media, sampler)
  *   --soak-minutes N   length of the memory soak (default 10; 1/3 in --quick)
  *   --load-seconds N   length of each measured load run (default 5; 3 in --quick)
  *   --rounds N         measured runs of each load, interleaved with its baselines
@@ -31,6 +31,7 @@ import { recoveryBench } from "./recovery.ts";
 import { memoryBench } from "./memory.ts";
 import { pathfindingBench } from "./pathfinding.ts";
 import { mediaBench } from "./media.ts";
+import { samplerBench } from "./sampler.ts";
 import { summarizeProfile } from "./profile.ts";
 
 type Bench = (ctx: BenchContext) => Promise<BenchResult[]>;
@@ -88,6 +89,7 @@ const BENCHES: Record<string, Bench> = {
   pathfinding: pathfindingBench,
   "retry-buffer": retryBufferBench,
   media: mediaBench,
+  sampler: samplerBench,
 };
 
 async function machine(): Promise<Record<string, string | number>> {

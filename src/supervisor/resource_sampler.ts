@@ -19,15 +19,18 @@ import { scanProcesses, treeOf, usageOf } from "./process_tree.ts";
 export const DEFAULT_SAMPLE_INTERVAL_MS = 5_000;
 
 /**
- * The interval from `CA_RESOURCE_INTERVAL_MS` (tests and benches sample faster), else
- * undefined (the default); throws naming the variable when it is not a number from 100.
+ * The interval from `CA_RESOURCE_INTERVAL_MS` (tests and benches sample faster; 0 turns
+ * sampling, and so memory limits, off), else undefined (the default); throws naming the
+ * variable when it is neither 0 nor a whole number from 100.
  */
 export function samplerIntervalFromEnv(): number | undefined {
   const raw = Deno.env.get("CA_RESOURCE_INTERVAL_MS");
   if (raw === undefined || raw === "") return undefined;
   const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 100) {
-    throw new Error(`CA_RESOURCE_INTERVAL_MS must be a whole number of ms from 100, not "${raw}"`);
+  if (!Number.isInteger(ms) || (ms < 100 && ms !== 0)) {
+    throw new Error(
+      `CA_RESOURCE_INTERVAL_MS must be 0 (off) or a whole number of ms from 100, not "${raw}"`,
+    );
   }
   return ms;
 }
