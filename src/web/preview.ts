@@ -10,7 +10,9 @@
  *   connectionId, url}` (url is the relayed one below), or 404 with the reason;
  * - `GET /preview/entities/{id}/mjpeg`: the multipart JPEG stream;
  * - `GET /preview/entities/{id}/hls/{file}`: the playlist (`index.m3u8`) and segments;
- * - `POST /preview/entities/{id}/whep` (an SDP offer) and `DELETE .../whep/{session}`.
+ * - `POST /preview/entities/{id}/whep` with `{"sdp": offer}` (JSON: the gateway's CSRF guard
+ *   takes no other body), answered `201 {"sdp": answer, "location": ...}`, and
+ *   `DELETE .../whep/{session}`: WHEP relayed.
  */
 import type { Context, Hono } from "hono";
 import type { Connection } from "@callassistant/protocol";
@@ -137,21 +139,35 @@ export function previewRoutes(app: Hono, connections: ConnectionsSource): void {
     const s = find(c);
     if (s instanceof Response) return s;
     if (s.protocol !== "webrtc") return problem(409, `entity "${s.entityId}" sends ${s.protocol}`);
+    // The offer comes as JSON ({"sdp": "..."}): the gateway takes only JSON bodies on
+    // state-changing requests (its CSRF guard); the sender gets it as application/sdp.
+    const body = await c.req.json().catch(() => undefined) as { sdp?: unknown } | undefined;
+    if (typeof body?.sdp !== "string" || !body.sdp.startsWith("v=")) {
+      return problem(400, 'the body must be {"sdp": "<a complete SDP offer>"}');
+    }
     const res = await relay(c, s.address, {
       method: "POST",
-      headers: { "content-type": c.req.header("content-type") ?? "" },
-      body: await c.req.text(),
-    }, ["location", "etag"]);
-    // The session's location, relayed too.
-    const location = res.headers.get("location");
-    if (location) {
-      const session = location.split("/").pop()!;
-      res.headers.set(
-        "location",
-        `/preview/entities/${encodeURIComponent(s.entityId)}/whep/${encodeURIComponent(session)}`,
-      );
+      headers: { "content-type": "application/sdp" },
+      body: body.sdp,
+    }, ["location"]);
+    const text = await res.text();
+    if (res.status !== 201) {
+      return problem(res.status, `the sender refused the offer (${res.status}): ${text.trim()}`);
     }
-    return res;
+    // The session, relayed too (for its DELETE).
+    const session = (res.headers.get("location") ?? "").split("/").pop() ?? "";
+    return c.json(
+      {
+        sdp: text,
+        location: session
+          ? `/preview/entities/${encodeURIComponent(s.entityId)}/whep/${
+            encodeURIComponent(session)
+          }`
+          : "",
+      },
+      201,
+      MEDIA_HEADERS,
+    );
   });
   app.delete(`${base}/whep/:session`, (c) => {
     const s = find(c);

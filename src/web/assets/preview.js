@@ -119,16 +119,16 @@ async function playWhep(url, stage, onFrame, signal) {
   });
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/sdp" },
-    body: pc.localDescription.sdp,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp }),
     signal,
   });
-  if (res.status !== 201) throw new Error(`WHEP: HTTP ${res.status}: ${await res.text()}`);
-  const location = res.headers.get("location");
+  const answer = await res.json().catch(() => ({}));
+  if (res.status !== 201) throw new Error(`WHEP: ${answer.message || `HTTP ${res.status}`}`);
   signal.addEventListener("abort", () => {
-    if (location) fetch(location, { method: "DELETE" }).catch(() => {});
+    if (answer.location) fetch(answer.location, { method: "DELETE" }).catch(() => {});
   });
-  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   countVideoFrames(video, onFrame, signal);
   await new Promise((_, reject) => {
     pc.addEventListener("connectionstatechange", () => {
