@@ -67,6 +67,11 @@ Deno.test({
     );
     await addModule(
       dir,
+      "webrtc-bridge",
+      `command: ["/usr/bin/python3", "${ROOT}modules/webrtc-bridge/main.py"]\n`,
+    );
+    await addModule(
+      dir,
       "web-screen",
       `command: ["deno", "run", "--allow-all", "${ROOT}modules/web-screen/main.ts"]\n`,
     );
@@ -88,7 +93,11 @@ Deno.test({
     const base = orch.url;
     const browser = await launchMediaBrowser();
     try {
-      await waitReady(base, ["camera", "ffmpeg-converter", "web-screen", "busy"], 60_000);
+      await waitReady(
+        base,
+        ["camera", "ffmpeg-converter", "webrtc-bridge", "web-screen", "busy"],
+        60_000,
+      );
       const page = browser.page;
       const refused: string[] = [];
       page.on("response", (r) => {
@@ -142,7 +151,9 @@ Deno.test({
         name: "Front door",
         configuration: { resolution: "640x360", fps: 15, bitrate_kbps: 600 },
       });
-      for (const [id, name] of [["tv", "Kitchen TV"], ["tablet", "Hall tablet"]]) {
+      for (
+        const [id, name] of [["tv", "Kitchen TV"], ["tablet", "Hall tablet"], ["phone", "Phone"]]
+      ) {
         await ok(base, "POST", "/v1/entities", { id, entityType: "web_screen", name });
       }
 
@@ -192,6 +203,24 @@ Deno.test({
         );
         const health = await textOf(page, `${card} .flow-health .text`);
         assert.match(health, /^Media health: /);
+        // Each poll adds a point to the hop's charts.
+        await page.waitForFunction(
+          (sel) => {
+            const doc = (globalThis as unknown as BrowserWindow).document as unknown as {
+              querySelectorAll(s: string): { dataset: { points?: string } }[];
+            };
+            return [...doc.querySelectorAll(`${sel} .hops .col-fps svg`)]
+              .some((svg) => Number(svg.dataset.points ?? 0) >= 2);
+          },
+          card,
+          { timeout: 15_000 },
+        ).catch(async (err) => {
+          const rows = await page.locator(`${card} .hops tr`).allTextContents();
+          const points = await page.locator(`${card} .hops .col-fps svg`).evaluateAll((els) =>
+            els.map((e) => (e as unknown as { dataset: { points?: string } }).dataset.points)
+          );
+          throw new Error(`${err.message}; hops ${JSON.stringify(rows)} points ${points}`);
+        });
       });
 
       await t.step("preview of the flow's target over MJPEG: frames rise in the page", async () => {
@@ -215,6 +244,55 @@ Deno.test({
         await waitFor(async () => await button.isEnabled(), 20_000, "HLS preview offered");
         await button.click();
         await framesRise(page, "hls", 30, 45_000);
+      });
+
+      await t.step("preview over WebRTC: WHEP relayed, frames rise", async () => {
+        const { flow } = await ok(base, "POST", "/v1/flows", {
+          id: "door-to-phone",
+          sourceEntityId: "cam",
+          targetEntityId: "phone",
+          targetProtocol: "webrtc",
+        });
+        assert.equal(flow.state, "FLOW_STATE_ACTIVE", flow.message);
+        const button = page.getByRole("button", { name: "Preview flow door-to-phone" });
+        await waitFor(async () => await button.isEnabled(), 20_000, "WebRTC preview offered");
+        await button.click();
+        await framesRise(page, "webrtc", 30, 45_000);
+      });
+
+      await t.step("Flow.health hops (the watchdog's shape) are read per hop", async () => {
+        const hops = await page.evaluate(async () => {
+          const m = await import("/ui/overview.js");
+          return m.hopsOf({
+            connections: [],
+            statuses: [{ module: "ignored", metrics: { fps: 1 } }],
+            health: {
+              watched: true,
+              hops: [{
+                connectionId: "c1",
+                side: "MEDIA_SIDE_PRESENTED",
+                module: "web-screen",
+                entityId: "tv",
+                state: "HOP_STATE_STALLED",
+                message: "no new frame for 5.2 s",
+                stats: { fps: 0, bitrateKbps: 812.5, latencyMs: 230, stalls: 2, frames: "1200" },
+              }],
+            },
+          });
+        });
+        assert.deepEqual(hops, [{
+          key: "c1/MEDIA_SIDE_PRESENTED",
+          side: "presented",
+          module: "web-screen",
+          entityId: "tv",
+          state: "STALLED",
+          message: "no new frame for 5.2 s",
+          fps: 0,
+          bitrateKbps: 812.5,
+          latencyMs: 230,
+          stalls: 2,
+          frames: 1200,
+        }]);
       });
 
       await t.step("the page asked nothing of another origin and broke no CSP", () => {
