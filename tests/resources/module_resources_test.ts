@@ -36,27 +36,6 @@ interface Resources {
   overLimitSince?: string;
 }
 
-/** promtool check metrics's complaints, or undefined when it is not installed. */
-async function promtoolProblems(text: string): Promise<string[] | undefined> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch {
-    return undefined;
-  }
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const all = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return all.split("\n").filter(Boolean);
-}
-
 const res = (m: ModuleJson) => (m.resources ?? {}) as Resources;
 
 Deno.test("resources: CPU of a busy tree and RSS of a growing one rise, in the API and /metrics", async () => {
@@ -120,15 +99,6 @@ Deno.test("resources: CPU of a busy tree and RSS of a growing one rise, in the A
     const rss = /^callassistant_module_resident_memory_bytes\{module="idle",instance="1"\} (\S+)$/m
       .exec(text);
     assert.ok(rss && Number(rss[1]) > 10 * 2 ** 20, "resident bytes of idle's replica");
-    // promtool (Debian's prometheus package), when installed: no complaint about ours.
-    const promtool = await promtoolProblems(text);
-    if (promtool === undefined) console.log("SKIPPED promtool check: promtool not installed");
-    else {
-      const ours = promtool.filter((l) =>
-        /callassistant_module_(cpu|resident|processes|memory)/.test(l)
-      );
-      assert.deepEqual(ours, [], promtool.join("\n"));
-    }
   } finally {
     await orch.stop();
   }
