@@ -262,7 +262,7 @@ Deno.test({
 
       await t.step("Flow.health hops (the watchdog's shape) are read per hop", async () => {
         const hops = await page.evaluate(async () => {
-          const m = await import("/ui/overview.js");
+          const m = await import("/ui/hop_figures.js");
           return m.hopsOf({
             connections: [],
             statuses: [{ module: "ignored", metrics: { fps: 1 } }],

@@ -11,12 +11,10 @@ import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
 import { showLoadError } from "./messages.js";
 import { drawSparkline, History, sparkline } from "./charts.js";
 import { preview } from "./preview.js";
+import { hopsOf, previewableSenders, targetFeed } from "./hop_figures.js";
 
 /** How much the charts show. */
 const CHART_SPAN_MS = 5 * 60_000;
-
-/** Protocols a browser plays (preview.js). */
-const BROWSER_PROTOCOLS = ["webrtc", "hls", "mjpeg"];
 
 const MIB = 1024 * 1024;
 const round1 = (n) => Math.round(Number(n) * 10) / 10;
@@ -25,85 +23,6 @@ const fmtMib = (mib) => `${round1(mib)} MiB`;
 const fmtFps = (v) => `${round1(v)} fps`;
 const fmtKbps = (v) => `${Math.round(v)} kbit/s`;
 const fmtMs = (v) => `${Math.round(v)} ms`;
-
-/** A flow's hops as figures, from `health` (the watchdog's), else what modules report. */
-export function hopsOf(flow) {
-  const health = flow.health?.hops ?? [];
-  if (health.length > 0) {
-    return health.map((hop) => ({
-      key: `${hop.connectionId}/${hop.side}`,
-      side: short(hop.side, "MEDIA_SIDE_").toLowerCase(),
-      module: hop.module ?? "",
-      entityId: hop.entityId ?? "",
-      state: short(hop.state, "HOP_STATE_"),
-      message: hop.message ?? "",
-      ...statsFigures(hop.stats ?? {}),
-    }));
-  }
-  const connections = new Map((flow.connections ?? []).map((c) => [c.id, c]));
-  const media = (flow.statuses ?? []).flatMap((s) =>
-    (s.media ?? []).map((m) => {
-      const side = short(m.side, "MEDIA_SIDE_").toLowerCase();
-      const c = connections.get(m.connectionId);
-      return {
-        key: `${m.connectionId}/${m.side}`,
-        side,
-        module: s.module,
-        entityId: (side === "sent" ? c?.sourceEntityId : c?.targetEntityId) ?? "",
-        state: "",
-        message: s.message ?? "",
-        ...statsFigures(m),
-      };
-    })
-  );
-  if (media.length > 0) return media;
-  // Modules that report only free-form metrics: one line per module.
-  return (flow.statuses ?? []).filter((s) => Object.keys(s.metrics ?? {}).length > 0).map((s) => ({
-    key: s.module,
-    side: "",
-    module: s.module,
-    entityId: "",
-    state: short(s.state, "FLOW_STATE_"),
-    message: s.message ?? "",
-    fps: s.metrics.fps,
-    bitrateKbps: s.metrics.bitrate_kbps,
-    latencyMs: s.metrics.latency_ms,
-    stalls: s.metrics.stalls,
-    frames: s.metrics.frames_decoded ?? s.metrics.frames,
-  }));
-}
-
-function statsFigures(s) {
-  return {
-    fps: s.fps ?? 0,
-    bitrateKbps: s.bitrateKbps ?? 0,
-    latencyMs: s.latencyMs || undefined,
-    stalls: s.stalls ?? 0,
-    frames: Number(s.frames ?? 0),
-  };
-}
-
-/** The entities that send a browser-playable format on a flow (what can be previewed). */
-function previewableSenders(flows) {
-  const senders = new Set();
-  for (const f of flows) {
-    for (const c of f.connections ?? []) {
-      if (BROWSER_PROTOCOLS.includes(c.format?.protocol) && /^https?:/.test(c.address ?? "")) {
-        senders.add(c.sourceEntityId);
-      }
-    }
-  }
-  return senders;
-}
-
-/** The entity whose media a flow's target receives, when a browser can play it. */
-function targetFeed(flow, senders) {
-  const last = (flow.connections ?? []).find((c) =>
-    c.targetEntityId === flow.targetEntityId && senders.has(c.sourceEntityId) &&
-    BROWSER_PROTOCOLS.includes(c.format?.protocol)
-  );
-  return last?.sourceEntityId;
-}
 
 /** The Overview view. */
 export function overviewView() {
