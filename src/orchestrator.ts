@@ -38,6 +38,8 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { PidRecords } from "./supervisor/pid_records.ts";
 import { pythonSdkDir } from "./supervisor/python_sdk_dir.ts";
 import { ModuleCgroups } from "./supervisor/cgroups.ts";
+import { previewRoutes } from "./web/preview.ts";
+import { ResourceSampler, samplerIntervalFromEnv } from "./supervisor/resource_sampler.ts";
 import { isEmptyPlan, watchManifests } from "./supervisor/reload.ts";
 import { VERSION } from "./version.ts";
 import type { Seed } from "./seed/seed_file.ts";
@@ -108,6 +110,7 @@ function warmUpGrpcClient(address: string): void {
 export async function startOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
   const { logger } = options;
   const startedAt = new Date();
+  const sampleIntervalMs = samplerIntervalFromEnv();
   const dataDir = await Deno.realPath(await ensureDir(options.dataDir));
   const modulesDir = options.modulesDir;
   // Module processes that survived an orchestrator killed with SIGKILL go first.
@@ -261,7 +264,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     ],
     isReady: () => systemReady(registry),
     metrics: () => metrics.render(),
-    extraRoutes: dashboardRoutes,
+    extraRoutes: (app) => {
+      dashboardRoutes(app);
+      previewRoutes(app, () => pipeline.flows.list().flatMap((f) => f.connections));
+    },
     auth: options.auth && { token: options.auth.token, isPublic: isDashboardAsset },
     hosts,
     onRequest: (method, route, status, seconds) =>
@@ -308,6 +314,15 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   pipeline.flows.activate();
   supervisor.load(discovered);
   const started = supervisor.startAll();
+  // CPU and memory of every module's process tree, and the manifests' memory limits.
+  const sampler = new ResourceSampler({
+    registry,
+    bus,
+    logger,
+    intervalMs: sampleIntervalMs,
+    restart: (record, reason) => supervisor.killForRestart(record, reason),
+  });
+  if (sampleIntervalMs !== 0) sampler.start();
   const seeder = options.seed &&
     new Seeder({ seed: options.seed, flows: pipeline.flows, dataDir, logger });
   seeder?.start();
@@ -351,6 +366,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       stopping ??= (async () => {
         logger.info("stopping", { reason });
         seeder?.stop();
+        sampler.stop();
         stopWatching();
         await reloading;
         // Modules stopping now must not degrade or re-route flows: they come back with us.

@@ -5,7 +5,8 @@
  * Flags:
  *   --quick            short run (under 2 minutes): fewer repetitions, 3 s loads, 15 s soak
  *   --only a,b         run only these benchmarks (gateway, events, cold-start, recovery,
- *                      memory, pathfinding, retry-buffer, media, watchdog)
+ *                      memory, pathfinding, retry-buffer, media, watchdog,
+ *                      sampler)
  *   --soak-minutes N   length of the memory soak (default 10; 1/3 in --quick)
  *   --load-seconds N   length of each measured load run (default 5; 3 in --quick)
  *   --rounds N         measured runs of each load, interleaved with its baselines
@@ -32,6 +33,7 @@ import { memoryBench } from "./memory.ts";
 import { pathfindingBench } from "./pathfinding.ts";
 import { mediaBench } from "./media.ts";
 import { watchdogBench } from "./watchdog.ts";
+import { samplerBench } from "./sampler.ts";
 import { summarizeProfile } from "./profile.ts";
 
 type Bench = (ctx: BenchContext) => Promise<BenchResult[]>;
@@ -90,6 +92,7 @@ const BENCHES: Record<string, Bench> = {
   "retry-buffer": retryBufferBench,
   media: mediaBench,
   watchdog: watchdogBench,
+  sampler: samplerBench,
 };
 
 async function machine(): Promise<Record<string, string | number>> {

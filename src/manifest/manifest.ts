@@ -40,6 +40,8 @@ export interface Manifest {
     /** The stall timeout of flows created without one; undefined for the default (5 s). */
     stallTimeoutMs?: number;
   };
+  /** The memory limit of the module's process tree (see memory_limit.ts); none when unset. */
+  limits?: { memoryBytes: number; forMs: number };
   /** The user (and group) to run the module's processes as; empty for the orchestrator's. */
   user: string;
   group: string;
@@ -86,4 +88,5 @@ export const DEFAULTS = {
   startTimeoutMs: 30_000,
   stopTimeoutMs: 10_000,
   replicas: 1,
+  limitForMs: 30_000,
 };

@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { splitCommand } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { parseModuleTls } from "./tls.ts";
+import { parseLimits } from "./limits.ts";
 import { DEFAULTS, type Manifest, type ManifestProblem } from "./manifest.ts";
 
 import { validate as generatedValidate } from "../gen/manifest_validate.ts";
@@ -161,6 +162,16 @@ export function parseManifest(text: string, file: string): ParseResult {
     data.address as string | undefined,
     dirname(resolve(file)),
   );
+  const limits = parseLimits(data.limits, data.address !== undefined);
+  for (const [field, message] of limits.problems) {
+    const path = field.split(".");
+    problems.push({
+      file,
+      line: lineOf(doc, counter, path.slice(0, -1), path.at(-1)),
+      field,
+      message,
+    });
+  }
   if (problems.length === 0) {
     for (const [field, message] of tls.problems) {
       const path = field.split(".");
@@ -219,6 +230,7 @@ export function parseManifest(text: string, file: string): ParseResult {
     stopTimeoutMs: ms(data.stop_timeout, DEFAULTS.stopTimeoutMs),
     replicas: (data.replicas as number | undefined) ?? DEFAULTS.replicas,
     media: { stallTimeoutMs },
+    limits: limits.limits,
     user: (data.user as string | undefined) ?? "",
     group: (data.group as string | undefined) ?? "",
     address: (data.address as string | undefined) ?? "",

@@ -27,6 +27,7 @@ import type { EventBus } from "../events/event_bus.ts";
 import type { ModuleRegistry } from "../modules/module_registry.ts";
 import { Code } from "@callassistant/rpc";
 import type { ModuleMetricsStore } from "./module_metrics.ts";
+import { registerResourceMetrics } from "./resource_metrics.ts";
 
 const LATENCY_BUCKETS = [
   0.0005,
@@ -249,6 +250,7 @@ export class Metrics {
       },
     });
     registerBuildInfo(this.registry);
+    registerResourceMetrics(this.registry, registry);
 
     bus.subscribe((event) => {
       const module = event.module;

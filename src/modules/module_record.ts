@@ -8,6 +8,7 @@ import type { RegisterModuleResponse } from "@callassistant/protocol";
 import {
   HealthState,
   type Module,
+  type ModuleResources,
   type ModuleRunSchema,
   ModuleSchema,
   ModuleState,
@@ -68,6 +69,8 @@ export class ModuleRecord {
   replicaIndex = 0;
   /** The module's other instances, when its manifest asks for `replicas` > 1. */
   replicas: ModuleRecord[] = [];
+  /** The last CPU and memory sample of its process tree (resource_sampler.ts). */
+  resources?: ModuleResources;
 
   constructor(
     readonly name: string,
@@ -129,6 +132,7 @@ export class ModuleRecord {
       lastStderr: this.log.tailOf("stderr", 20),
       configSchema: this.registration?.configSchema,
       manifestDigest: this.manifestDigest,
+      resources: this.resources,
       replicas: this.replicas.map((r) => ({
         index: r.replicaIndex,
         state: r.state,
@@ -137,6 +141,7 @@ export class ModuleRecord {
         restarts: r.restarts,
         lastError: r.lastError,
         startedAt: ts(r.startedAt),
+        resources: r.resources,
       })),
     });
   }

@@ -396,7 +396,7 @@ export class ModuleRunner {
   }
 
   /** Kills an unhealthy module; its exit triggers the restart policy with `reason`. */
-  private killForRestart(reason: string): void {
+  killForRestart(reason: string): void {
     this.clock.clearTimeout(this.healthTimer);
     if (this.manifest.address) {
       this.closeClients();

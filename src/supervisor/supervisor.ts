@@ -82,6 +82,11 @@ export class Supervisor {
     );
   }
 
+  /** Kills one instance (e.g. over its memory limit); its restart policy brings it back. */
+  killForRestart(record: ModuleRecord, reason: string): void {
+    this.allRunners(record.name).find((r) => r.record === record)?.killForRestart(reason);
+  }
+
   /** Checks a module's health now rather than at its next interval. */
   refreshHealth(name: string): void {
     this.runners.get(name)?.refreshHealth().catch(() => {});

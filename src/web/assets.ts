@@ -19,7 +19,12 @@ import CONFIG_EDITOR_JS from "./assets/config_editor.js" with { type: "text" };
 import ENTITIES_JS from "./assets/entities.js" with { type: "text" };
 import FLOWS_JS from "./assets/flows.js" with { type: "text" };
 import EVENTS_JS from "./assets/events.js" with { type: "text" };
+import OVERVIEW_JS from "./assets/overview.js" with { type: "text" };
+import PREVIEW_JS from "./assets/preview.js" with { type: "text" };
+import CHARTS_JS from "./assets/charts.js" with { type: "text" };
+import HOP_FIGURES_JS from "./assets/hop_figures.js" with { type: "text" };
 import APP_CSS from "./assets/app.css" with { type: "text" };
+import OVERVIEW_CSS from "./assets/overview.css" with { type: "text" };
 import ICON_SVG from "./assets/icon.svg" with { type: "text" };
 
 /** One file the dashboard serves. */
@@ -58,8 +63,13 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
       ["entities", ENTITIES_JS],
       ["flows", FLOWS_JS],
       ["events", EVENTS_JS],
+      ["overview", OVERVIEW_JS],
+      ["preview", PREVIEW_JS],
+      ["charts", CHARTS_JS],
+      ["hop_figures", HOP_FIGURES_JS],
     ].map(([name, body]) => ({ path: `/ui/${name}.js`, contentType: JS, body })),
     { path: "/ui/app.css", contentType: "text/css; charset=utf-8", body: APP_CSS },
+    { path: "/ui/overview.css", contentType: "text/css; charset=utf-8", body: OVERVIEW_CSS },
     { path: "/ui/icon.svg", contentType: "image/svg+xml; charset=utf-8", body: ICON_SVG },
   ].map((asset) => [asset.path, asset]),
 );

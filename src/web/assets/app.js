@@ -11,6 +11,7 @@ import { moduleDetailView } from "./module_detail.js";
 import { entitiesView } from "./entities.js";
 import { flowsView } from "./flows.js";
 import { eventsView, startEvents } from "./events.js";
+import { overviewView } from "./overview.js";
 
 /** A page: its element, its title, and what to stop when leaving it. */
 /** @typedef {{ el: HTMLElement, title: string, unmount(): void }} View */
@@ -18,6 +19,7 @@ import { eventsView, startEvents } from "./events.js";
 /** Hash routes: the pattern, the view it shows (given the match), the nav link it marks. */
 /** @type {[RegExp, (m: RegExpMatchArray) => View, string][]} */
 const ROUTES = [
+  [/^#\/overview$/, overviewView, "overview"],
   [/^#\/modules\/([^/]+)$/, (m) => moduleDetailView(decodeURIComponent(m[1])), "modules"],
   [/^#\/entities$/, entitiesView, "entities"],
   [/^#\/flows$/, flowsView, "flows"],
