@@ -17,10 +17,10 @@ import datetime
 import sys
 
 import callassistant as ca
+from callassistant.media_address import read_media_address
 import camera_config
 import rtsp_server
 from camera_sources import RtspCameraEntity, TestPatternEntity
-from media_address import read_media_address
 
 DEFAULT_RTSP_PORT = 8554
 REPORT_EVERY_S = 2.0

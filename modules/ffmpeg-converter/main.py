@@ -18,8 +18,8 @@ import sys
 import time
 
 import callassistant as ca
+from callassistant.media_address import read_media_address
 from conversion import Conversion, remove_stale_directories
-from media_address import read_media_address
 from media_server import MediaServer
 
 REPORT_EVERY_S = 2.0

@@ -14,7 +14,7 @@ import sys
 import time
 
 import callassistant as ca
-from media_address import read_media_address
+from callassistant.media_address import read_media_address
 from whep_server import WhepServer
 
 REPORT_EVERY_S = 2.0

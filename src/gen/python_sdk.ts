@@ -3,30 +3,31 @@ import f0 from "../../packages/sdk-python/callassistant/__init__.py" with { type
 import f1 from "../../packages/sdk-python/callassistant/dispatch.py" with { type: "text" };
 import f2 from "../../packages/sdk-python/callassistant/environment.py" with { type: "text" };
 import f3 from "../../packages/sdk-python/callassistant/flow_meters.py" with { type: "text" };
-import f4 from "../../packages/sdk-python/callassistant/media_meter.py" with { type: "text" };
-import f5 from "../../packages/sdk-python/callassistant/proto_types.py" with { type: "text" };
-import f6 from "../../packages/sdk-python/callassistant/report_stream.py" with { type: "text" };
-import f7 from "../../packages/sdk-python/callassistant/reporter.py" with { type: "text" };
-import f8 from "../../packages/sdk-python/callassistant/rpc_error.py" with { type: "text" };
-import f9 from "../../packages/sdk-python/callassistant/runtime.py" with { type: "text" };
-import f10 from "../../packages/sdk-python/callassistant/sdk_log.py" with { type: "text" };
-import f11 from "../../packages/sdk-python/callassistant/sim_flows.py" with { type: "text" };
-import f12 from "../../packages/sdk-python/callassistant/stdio.py" with { type: "text" };
-import f13 from "../../packages/sdk-python/callassistant/structs.py" with { type: "text" };
-import f14 from "../../packages/sdk-python/callassistant/tracing.py" with { type: "text" };
-import f15 from "../../packages/sdk-python/callassistant/v1/__init__.py" with { type: "text" };
-import f16 from "../../packages/sdk-python/callassistant/v1/entity_pb2.py" with { type: "text" };
-import f17 from "../../packages/sdk-python/callassistant/v1/entity_pb2_grpc.py" with { type: "text" };
-import f18 from "../../packages/sdk-python/callassistant/v1/event_pb2.py" with { type: "text" };
-import f19 from "../../packages/sdk-python/callassistant/v1/event_pb2_grpc.py" with { type: "text" };
-import f20 from "../../packages/sdk-python/callassistant/v1/media_pb2.py" with { type: "text" };
-import f21 from "../../packages/sdk-python/callassistant/v1/media_pb2_grpc.py" with { type: "text" };
-import f22 from "../../packages/sdk-python/callassistant/v1/module_pb2.py" with { type: "text" };
-import f23 from "../../packages/sdk-python/callassistant/v1/module_pb2_grpc.py" with { type: "text" };
-import f24 from "../../packages/sdk-python/callassistant/v1/pipeline_pb2.py" with { type: "text" };
-import f25 from "../../packages/sdk-python/callassistant/v1/pipeline_pb2_grpc.py" with { type: "text" };
-import f26 from "../../packages/sdk-python/callassistant/v1/resources_pb2.py" with { type: "text" };
-import f27 from "../../packages/sdk-python/callassistant/v1/resources_pb2_grpc.py" with { type: "text" };
+import f4 from "../../packages/sdk-python/callassistant/media_address.py" with { type: "text" };
+import f5 from "../../packages/sdk-python/callassistant/media_meter.py" with { type: "text" };
+import f6 from "../../packages/sdk-python/callassistant/proto_types.py" with { type: "text" };
+import f7 from "../../packages/sdk-python/callassistant/report_stream.py" with { type: "text" };
+import f8 from "../../packages/sdk-python/callassistant/reporter.py" with { type: "text" };
+import f9 from "../../packages/sdk-python/callassistant/rpc_error.py" with { type: "text" };
+import f10 from "../../packages/sdk-python/callassistant/runtime.py" with { type: "text" };
+import f11 from "../../packages/sdk-python/callassistant/sdk_log.py" with { type: "text" };
+import f12 from "../../packages/sdk-python/callassistant/sim_flows.py" with { type: "text" };
+import f13 from "../../packages/sdk-python/callassistant/stdio.py" with { type: "text" };
+import f14 from "../../packages/sdk-python/callassistant/structs.py" with { type: "text" };
+import f15 from "../../packages/sdk-python/callassistant/tracing.py" with { type: "text" };
+import f16 from "../../packages/sdk-python/callassistant/v1/__init__.py" with { type: "text" };
+import f17 from "../../packages/sdk-python/callassistant/v1/entity_pb2.py" with { type: "text" };
+import f18 from "../../packages/sdk-python/callassistant/v1/entity_pb2_grpc.py" with { type: "text" };
+import f19 from "../../packages/sdk-python/callassistant/v1/event_pb2.py" with { type: "text" };
+import f20 from "../../packages/sdk-python/callassistant/v1/event_pb2_grpc.py" with { type: "text" };
+import f21 from "../../packages/sdk-python/callassistant/v1/media_pb2.py" with { type: "text" };
+import f22 from "../../packages/sdk-python/callassistant/v1/media_pb2_grpc.py" with { type: "text" };
+import f23 from "../../packages/sdk-python/callassistant/v1/module_pb2.py" with { type: "text" };
+import f24 from "../../packages/sdk-python/callassistant/v1/module_pb2_grpc.py" with { type: "text" };
+import f25 from "../../packages/sdk-python/callassistant/v1/pipeline_pb2.py" with { type: "text" };
+import f26 from "../../packages/sdk-python/callassistant/v1/pipeline_pb2_grpc.py" with { type: "text" };
+import f27 from "../../packages/sdk-python/callassistant/v1/resources_pb2.py" with { type: "text" };
+import f28 from "../../packages/sdk-python/callassistant/v1/resources_pb2_grpc.py" with { type: "text" };
 
 /** The Python SDK's files (path below packages/sdk-python, text), for a compiled binary. */
 export const PYTHON_SDK_FILES: ReadonlyArray<readonly [string, string]> = [
@@ -34,28 +35,29 @@ export const PYTHON_SDK_FILES: ReadonlyArray<readonly [string, string]> = [
   ["callassistant/dispatch.py", f1],
   ["callassistant/environment.py", f2],
   ["callassistant/flow_meters.py", f3],
-  ["callassistant/media_meter.py", f4],
-  ["callassistant/proto_types.py", f5],
-  ["callassistant/report_stream.py", f6],
-  ["callassistant/reporter.py", f7],
-  ["callassistant/rpc_error.py", f8],
-  ["callassistant/runtime.py", f9],
-  ["callassistant/sdk_log.py", f10],
-  ["callassistant/sim_flows.py", f11],
-  ["callassistant/stdio.py", f12],
-  ["callassistant/structs.py", f13],
-  ["callassistant/tracing.py", f14],
-  ["callassistant/v1/__init__.py", f15],
-  ["callassistant/v1/entity_pb2.py", f16],
-  ["callassistant/v1/entity_pb2_grpc.py", f17],
-  ["callassistant/v1/event_pb2.py", f18],
-  ["callassistant/v1/event_pb2_grpc.py", f19],
-  ["callassistant/v1/media_pb2.py", f20],
-  ["callassistant/v1/media_pb2_grpc.py", f21],
-  ["callassistant/v1/module_pb2.py", f22],
-  ["callassistant/v1/module_pb2_grpc.py", f23],
-  ["callassistant/v1/pipeline_pb2.py", f24],
-  ["callassistant/v1/pipeline_pb2_grpc.py", f25],
-  ["callassistant/v1/resources_pb2.py", f26],
-  ["callassistant/v1/resources_pb2_grpc.py", f27],
+  ["callassistant/media_address.py", f4],
+  ["callassistant/media_meter.py", f5],
+  ["callassistant/proto_types.py", f6],
+  ["callassistant/report_stream.py", f7],
+  ["callassistant/reporter.py", f8],
+  ["callassistant/rpc_error.py", f9],
+  ["callassistant/runtime.py", f10],
+  ["callassistant/sdk_log.py", f11],
+  ["callassistant/sim_flows.py", f12],
+  ["callassistant/stdio.py", f13],
+  ["callassistant/structs.py", f14],
+  ["callassistant/tracing.py", f15],
+  ["callassistant/v1/__init__.py", f16],
+  ["callassistant/v1/entity_pb2.py", f17],
+  ["callassistant/v1/entity_pb2_grpc.py", f18],
+  ["callassistant/v1/event_pb2.py", f19],
+  ["callassistant/v1/event_pb2_grpc.py", f20],
+  ["callassistant/v1/media_pb2.py", f21],
+  ["callassistant/v1/media_pb2_grpc.py", f22],
+  ["callassistant/v1/module_pb2.py", f23],
+  ["callassistant/v1/module_pb2_grpc.py", f24],
+  ["callassistant/v1/pipeline_pb2.py", f25],
+  ["callassistant/v1/pipeline_pb2_grpc.py", f26],
+  ["callassistant/v1/resources_pb2.py", f27],
+  ["callassistant/v1/resources_pb2_grpc.py", f28],
 ];

@@ -1,6 +1,6 @@
 """Where a media module serves, from the environment every media module reads (README,
-"Media addresses"). The same file is in each Python media module, so each folder stands
-alone.
+"Media addresses"). The camera, ffmpeg-converter and webrtc-bridge modules share it:
+`from callassistant.media_address import read_media_address`.
 
     CA_MEDIA_HOST  the host written in every media URL (default 127.0.0.1). Set it to the
                    machine's LAN address or name so a TV can fetch the media.
