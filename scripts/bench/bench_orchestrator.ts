@@ -1,10 +1,10 @@
 /**
  * The orchestrator under benchmark: started by the tests' harness
- * (`tests/helpers/orchestrator.ts`) in a process group of its own on a free HTTP port, with
+ * (`tests/helpers/test_orchestrator.ts`) in a process group of its own on a free HTTP port, with
  * the arrival time of every log line, and every module it spawns tracked for cleanup.
  */
-import { startOrchestrator as startHarness } from "../../tests/helpers/orchestrator.ts";
-import { freePort } from "../../tests/helpers/ports.ts";
+import { startOrchestrator as startHarness } from "../../tests/helpers/test_orchestrator.ts";
+import { freePort } from "../../tests/helpers/free_ports.ts";
 import { trackGroup } from "../../tests/helpers/processes.ts";
 
 /** One JSON log line of the orchestrator with the time it arrived. */

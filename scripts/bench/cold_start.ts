@@ -8,8 +8,8 @@
  *   start: spawn to HealthCheck answered). The orchestrator's own overhead per module is
  *   (listening to all READY - the modules' own parallel start) / N.
  */
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
-import { freePort } from "../../tests/helpers/ports.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
+import { freePort } from "../../tests/helpers/free_ports.ts";
 import { DENO, spawn } from "../../tests/helpers/processes.ts";
 import { sleep } from "../../tests/helpers/wait.ts";
 import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";

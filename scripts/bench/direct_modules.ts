@@ -3,7 +3,7 @@
  * with a raw HealthCheck (the baselines of the cold-start and recovery benchmarks).
  */
 import { DENO, type Proc, spawn } from "../../tests/helpers/processes.ts";
-import { freePort, freePorts } from "../../tests/helpers/ports.ts";
+import { freePort, freePorts } from "../../tests/helpers/free_ports.ts";
 import { BENCH_MODULE } from "./module_dirs.ts";
 
 /** One HealthCheck to a module on 127.0.0.1:`port` with a raw grpc-js client (fresh channel). */

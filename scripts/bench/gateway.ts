@@ -7,7 +7,7 @@
  * - gateway only: `GET /v1/modules` (no module call) against the raw `Deno.serve`.
  * The orchestrator's RSS is sampled during the hop load.
  */
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { type BenchOrchestrator, startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";
 import { getJson, listModules, postJson } from "./gateway_http.ts";

@@ -17,7 +17,7 @@
  *   --no-write         print the table only
  */
 import { parseArgs } from "node:util";
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { cleanup, run } from "../../tests/helpers/processes.ts";
 import { sleep } from "../../tests/helpers/wait.ts";
 import { BENCH_DIR } from "./module_dirs.ts";
@@ -26,7 +26,7 @@ import { ensureTools, exists } from "./tools.ts";
 import type { BenchContext } from "./context.ts";
 import { type BenchResult, metric, type RunReport, svgChart, table } from "./report.ts";
 import { gatewayBench } from "./gateway.ts";
-import { eventsBench } from "./events.ts";
+import { eventsBench } from "./event_ingest.ts";
 import { coldStartBench } from "./cold_start.ts";
 import { recoveryBench } from "./recovery.ts";
 import { memoryBench } from "./memory.ts";

@@ -13,7 +13,7 @@
 import type { Page } from "playwright-core";
 import type { BenchContext } from "./context.ts";
 import { type BenchResult, metric } from "./report.ts";
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { sleep, waitFor } from "../../tests/helpers/wait.ts";
 import { startOrchestrator } from "./bench_orchestrator.ts";
 import {

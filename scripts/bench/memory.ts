@@ -10,7 +10,7 @@
  *   gateway is polled. Growth = median RSS over the last 10% of the soak against the
  *   median over 25-35% (the first quarter fills the bounded event history of 10,000).
  */
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { sleep, within } from "../../tests/helpers/wait.ts";
 import { startOrchestrator, stateLine, waitAllReady } from "./bench_orchestrator.ts";
 import { getJson, listModules, postJson } from "./gateway_http.ts";

@@ -9,7 +9,7 @@
  * (the default backoff is 250-500 ms on a first crash, then doubles), PM2 has
  * `restart_delay: 0`, supervisord `startsecs=0`.
  */
-import { freePort, portAnswers } from "../../tests/helpers/ports.ts";
+import { freePort, portAnswers } from "../../tests/helpers/free_ports.ts";
 import { DENO, isAlive, type Proc, run, spawn, trackGroup } from "../../tests/helpers/processes.ts";
 import { sleep, waitFor } from "../../tests/helpers/wait.ts";
 import { startOrchestrator, stateLine, waitAllReady } from "./bench_orchestrator.ts";

@@ -18,7 +18,7 @@ import { cpuDuring } from "./resources.ts";
 import { median } from "./stats.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 
 const MODULES = 20;
 

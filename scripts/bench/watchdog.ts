@@ -15,7 +15,7 @@ import { startOrchestrator } from "./bench_orchestrator.ts";
 import { cpuSeconds } from "./resources.ts";
 import { median } from "./stats.ts";
 import { sleep, waitFor } from "../../tests/helpers/wait.ts";
-import { ok, waitFlow, waitReady } from "../../tests/flows/helpers.ts";
+import { ok, waitFlow, waitReady } from "../../tests/flows/flow_helpers.ts";
 import { addSim, collectEvents, eventsOf } from "../../tests/flows/media_sim.ts";
 import { type BenchResult, metric } from "./report.ts";
 import type { BenchContext } from "./context.ts";

@@ -1,6 +1,6 @@
 /**
  * Ports for spawning modules: a free one, and waiting until a module listens on it. The tests
- * and benchmarks take their free ports from here too (`tests/helpers/ports.ts`).
+ * and benchmarks take their free ports from here too (`tests/helpers/free_ports.ts`).
  */
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 Deno.test("a copy without proto/ serves reflection, OpenAPI and an SDK module", async () => {
   const copy = await Deno.makeTempDir({ prefix: "ca-test-copy-" });

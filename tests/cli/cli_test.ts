@@ -3,7 +3,7 @@
  * and a non-zero exit (no stack trace); `version`, `--help` and `validate` work.
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 async function cli(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {

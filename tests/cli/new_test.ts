@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { moduleFiles, sdkWorkspace } from "../../src/cli/new_module.ts";
 import { moduleSpec } from "../../src/cli/templates/spec.ts";
 import { packSdk } from "../../scripts/pack_sdk.ts";
-import { ROOT, startOrchestrator, waitFor, waitForState } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator, waitFor, waitForState } from "../helpers/test_orchestrator.ts";
 
 const decoder = new TextDecoder();
 

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { parseSeed } from "../../src/seed/seed_file.ts";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addExample, ok } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addExample, ok } from "../flows/flow_helpers.ts";
 
 const SEED = `
 entities:

@@ -4,7 +4,7 @@
  * never the rejected one (the fixture logs every configuration it is sent).
  */
 import assert from "node:assert/strict";
-import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/orchestrator.ts";
+import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/test_orchestrator.ts";
 
 const ROUNDS = 15;
 const WRITERS = 3;

@@ -4,7 +4,7 @@
  * other; the module's own rejection; secrets never returned or logged; survives kill -9.
  */
 import assert from "node:assert/strict";
-import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/orchestrator.ts";
+import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/test_orchestrator.ts";
 
 async function put(url: string, body: unknown) {
   const res = await fetch(`${url}/v1/modules/conf/config`, {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DENO } from "../helpers/processes.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const UNIT = `${ROOT}deploy/call-assistant.service`;

@@ -13,7 +13,7 @@ import {
   startOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 async function call(url: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {

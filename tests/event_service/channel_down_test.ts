@@ -4,7 +4,7 @@
  * module is stopping.
  */
 import assert from "node:assert/strict";
-import { addCamera, startOrchestrator, waitForState } from "../helpers/orchestrator.ts";
+import { addCamera, startOrchestrator, waitForState } from "../helpers/test_orchestrator.ts";
 
 type Event = { id: string; type: string; module: string; message: string; severity: string };
 

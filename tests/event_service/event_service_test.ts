@@ -27,7 +27,7 @@ import { Code, RpcError } from "@callassistant/rpc";
 import { createClient } from "@callassistant/rpc";
 import { addService } from "@callassistant/rpc";
 import { ConnectReportTransport } from "../../packages/sdk-ts/connect_transport.ts";
-import { waitFor } from "../helpers/orchestrator.ts";
+import { waitFor } from "../helpers/test_orchestrator.ts";
 
 type Request = MessageInitShape<typeof ConnectRequestSchema>;
 

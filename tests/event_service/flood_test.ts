@@ -4,8 +4,8 @@
  * what it accepted, and its memory stays bounded.
  */
 import assert from "node:assert/strict";
-import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "./helpers.ts";
+import { startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addReporter, drive, moduleInfo } from "./event_helpers.ts";
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -5,8 +5,8 @@
  * exactly once and every report still gets its event id.
  */
 import assert from "node:assert/strict";
-import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "./helpers.ts";
+import { startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addReporter, drive, moduleInfo } from "./event_helpers.ts";
 
 Deno.test("events: after lost acks and a broken stream, unacknowledged reports are resent once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ca-test-modules-" });

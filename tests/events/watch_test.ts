@@ -7,8 +7,14 @@ import assert from "node:assert/strict";
 import { ControlService } from "@callassistant/protocol";
 import { Severity } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
-import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo, openEvents, take } from "../event_service/helpers.ts";
+import { startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import {
+  addReporter,
+  drive,
+  moduleInfo,
+  openEvents,
+  take,
+} from "../event_service/event_helpers.ts";
 
 const READY = "MODULE_STATE_READY";
 

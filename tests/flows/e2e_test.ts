@@ -12,8 +12,16 @@ import {
   startOrchestrator,
   type TestOrchestrator,
   waitFor,
-} from "../helpers/orchestrator.ts";
-import { addExample, addFixture, call, converterIds, ok, waitFlow, waitReady } from "./helpers.ts";
+} from "../helpers/test_orchestrator.ts";
+import {
+  addExample,
+  addFixture,
+  call,
+  converterIds,
+  ok,
+  waitFlow,
+  waitReady,
+} from "./flow_helpers.ts";
 
 const FAST_RESTART = "restart: { backoff: { initial: 50ms, max: 200ms } }\n";
 

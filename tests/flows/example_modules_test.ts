@@ -18,7 +18,7 @@ import {
 } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
-import { EventServer, freePort, ModuleProcess, startModule } from "../sdk/helpers.ts";
+import { EventServer, freePort, ModuleProcess, startModule } from "../sdk/module_harness.ts";
 
 const MODULES = fileURLToPath(new URL("../../modules/", import.meta.url));
 const SIMULATORS = fileURLToPath(new URL("../fixtures/simulators/", import.meta.url));

@@ -3,7 +3,7 @@
  * (`tests/fixtures/media-sim/main.ts`) with a script, and the orchestrator's events read
  * from its NDJSON event stream.
  */
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 /** Writes `<dir>/<name>/module.yaml` running the simulator with `env`. */
 export async function addSim(

@@ -6,9 +6,9 @@
  * left, a screen that cannot decode the first path's codec, probed formats, latency.
  */
 import assert from "node:assert/strict";
-import { startOrchestrator, type TestOrchestrator } from "../helpers/orchestrator.ts";
+import { startOrchestrator, type TestOrchestrator } from "../helpers/test_orchestrator.ts";
 import { sleep } from "../helpers/wait.ts";
-import { converterIds, ok, waitFlow, waitReady } from "./helpers.ts";
+import { converterIds, ok, waitFlow, waitReady } from "./flow_helpers.ts";
 import { addSim, collectEvents, eventsOf, type StreamedEvent } from "./media_sim.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -11,7 +11,7 @@ import { ModuleState } from "@callassistant/protocol";
 import { buildRoutes } from "../../src/gateway/route_table.ts";
 import { createClient } from "@callassistant/rpc";
 import { toRpcError } from "@callassistant/rpc";
-import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { addCamera, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 /** Fields that change between two calls made a moment apart. */
 const VOLATILE = new Set(["checkedAt", "uptime", "time"]);

@@ -14,8 +14,8 @@ import { ControlService } from "@callassistant/protocol";
 import { BadRequestSchema } from "@callassistant/protocol/google/rpc/error_details";
 import { StatusSchema } from "@callassistant/protocol/google/rpc/status";
 import { Code, createClient, RpcError } from "@callassistant/rpc";
-import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { addExample, call, ok, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
+import { addExample, call, ok, waitReady } from "../flows/flow_helpers.ts";
 
 type Json = Record<string, unknown>;
 type Violation = { field: string; description: string };

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { lintOpenApi } from "../../scripts/lint_openapi.ts";
 import { OPEN_PATHS } from "../../src/gateway/middleware/session_auth.ts";
-import { startOrchestrator } from "../helpers/orchestrator.ts";
+import { startOrchestrator } from "../helpers/test_orchestrator.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;

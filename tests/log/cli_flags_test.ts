@@ -1,6 +1,6 @@
 /** The log file flags of `run`: help text, bad values, and `--log-files 0`. */
 import assert from "node:assert/strict";
-import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {

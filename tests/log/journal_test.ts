@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../src/log/logger.ts";
 import { stderrIsJournal } from "../../src/log/journal.ts";
 import { DENO } from "../helpers/processes.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** A writer collecting lines, for the logger. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Severity } from "@callassistant/protocol";
 import { lineLevel } from "../../src/log/line_level.ts";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 const CASES: [string, Severity][] = [
   ["DEBUG connecting", Severity.DEBUG],

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../src/log/logger.ts";
 import { type LogLine, ModuleLog, skippedMarker } from "../../src/log/module_logs.ts";
-import { waitFor } from "../helpers/orchestrator.ts";
+import { waitFor } from "../helpers/test_orchestrator.ts";
 
 function push(log: ModuleLog, line: string, stream: "stdout" | "stderr" = "stdout"): LogLine {
   return log.push({ time: new Date(), module: "m", pid: 42, restart: 1, stream, line });

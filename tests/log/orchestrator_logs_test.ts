@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CUT_MARKER } from "../../src/log/lines.ts";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 const FIXTURE = `${ROOT}tests/fixtures/log-flood/main.ts`;
 

@@ -4,7 +4,7 @@ import { splitCommand } from "../../src/manifest/command.ts";
 import { parseDuration } from "../../src/manifest/duration.ts";
 import { DEFAULTS } from "../../src/manifest/manifest.ts";
 import { discoverModules } from "../../src/manifest/discover.ts";
-import { makeTestPki } from "../helpers/tls.ts";
+import { makeTestPki } from "../helpers/test_pki.ts";
 
 const FILE = "/srv/modules/cam/module.yaml";
 

@@ -10,9 +10,9 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { freePort } from "../helpers/ports.ts";
-import { call, ok, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { freePort } from "../helpers/free_ports.ts";
+import { call, ok, waitReady } from "../flows/flow_helpers.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import {
   launchMediaBrowser,

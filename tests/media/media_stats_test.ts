@@ -14,8 +14,8 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { PipelineService } from "@callassistant/protocol";
 import { Code, createClient, RpcError } from "@callassistant/rpc";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { call, ok, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { call, ok, waitReady } from "../flows/flow_helpers.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import { launchMediaBrowser, screenStats, waitForStats } from "./media_helpers.ts";
 

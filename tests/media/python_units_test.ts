@@ -4,7 +4,7 @@
  * `*_units_test.py` run with Debian's Python and the SDK on PYTHONPATH.
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 import { PYTHON } from "./media_helpers.ts";
 
 for (

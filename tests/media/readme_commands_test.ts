@@ -10,8 +10,8 @@
  * grpcurl, which neither Debian 12 nor npm has (each grpcurl line has a `buf curl` twin).
  */
 import assert from "node:assert/strict";
-import { isAlive, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { waitReady } from "../flows/helpers.ts";
+import { isAlive, ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { waitReady } from "../flows/flow_helpers.ts";
 
 /** The ```sh blocks of a Markdown text. */
 export function shellBlocks(markdown: string): string[] {

@@ -13,8 +13,8 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { ok, waitFlow, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { ok, waitFlow, waitReady } from "../flows/flow_helpers.ts";
 import { collectEvents, eventsOf } from "../flows/media_sim.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import { launchMediaBrowser, screenStats, waitForStats } from "./media_helpers.ts";

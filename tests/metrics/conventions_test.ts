@@ -7,8 +7,8 @@
  * numbers of the restart history, which a start by hand does not reset either.
  */
 import assert from "node:assert/strict";
-import { fixtureCopy, getJson, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter } from "../event_service/helpers.ts";
+import { fixtureCopy, getJson, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addReporter } from "../event_service/event_helpers.ts";
 
 /** The process metrics of the Prometheus client library guidelines. */
 const STANDARD_PROCESS = new Set([

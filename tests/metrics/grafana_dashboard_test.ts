@@ -11,8 +11,8 @@ import {
   lintDashboard,
   metricNames,
 } from "../../scripts/lint_dashboard.ts";
-import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { freePort } from "../helpers/ports.ts";
+import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
+import { freePort } from "../helpers/free_ports.ts";
 import { spawn } from "../helpers/processes.ts";
 import { waitFor } from "../helpers/wait.ts";
 

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
-import { startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "../event_service/helpers.ts";
+import { startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addReporter, drive, moduleInfo } from "../event_service/event_helpers.ts";
 
 type Family = {
   name: string;

@@ -14,7 +14,7 @@ import {
   startOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 const HOG = `${ROOT}tests/fixtures/resource_hog.ts`;
 

@@ -16,7 +16,7 @@ import {
 } from "../../src/supervisor/process_tree.ts";
 import { judgeMemory } from "../../src/supervisor/memory_limit.ts";
 import { previewSourceOf } from "../../src/web/preview.ts";
-import { ROOT, waitFor } from "../helpers/orchestrator.ts";
+import { ROOT, waitFor } from "../helpers/test_orchestrator.ts";
 import { DENO } from "../helpers/processes.ts";
 
 Deno.test("parseStat: fields after a command name with spaces and parentheses", () => {

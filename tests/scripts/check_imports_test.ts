@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { checkImports } from "../../scripts/check_imports.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 /** Writes `files` (path -> text) under a new temporary directory. */
 async function workspace(files: Record<string, string>): Promise<string> {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { compileArgs, DEFAULT_TARGETS, denortVariable } from "../../scripts/compile.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 async function compile(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { packSdk } from "../../scripts/pack_sdk.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 const SPECIFIER = /(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)["']([^"'\n]+)["']/gm;
 

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { wantedPackages } from "../../scripts/setup.ts";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 /** Directories scanned, and the file types read. */
 const SCANNED = ["src", "packages", "scripts", "tests", "modules"];

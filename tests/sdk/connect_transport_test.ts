@@ -17,7 +17,7 @@ import { Code, RpcError } from "@callassistant/rpc";
 import { addService, stopServer } from "@callassistant/rpc";
 import type { PartialServiceImpl } from "@callassistant/rpc";
 import { ConnectReportTransport } from "../../packages/sdk-ts/connect_transport.ts";
-import { EventServer, withTimeout } from "./helpers.ts";
+import { EventServer, withTimeout } from "./module_harness.ts";
 
 type Response = MessageInitShape<typeof ConnectResponseSchema>;
 

@@ -9,7 +9,7 @@ import { EntityState, HealthState, MetricKind, Severity } from "@callassistant/p
 import { Code, RpcError } from "@callassistant/rpc";
 import { createClient } from "@callassistant/rpc";
 import { EventReporter } from "@callassistant/sdk";
-import { EventServer, FIXTURES_DIR, freePort, startModule } from "./helpers.ts";
+import { EventServer, FIXTURES_DIR, freePort, startModule } from "./module_harness.ts";
 
 Deno.test("events: EventReporter sends events, status and metrics with the bearer token", async () => {
   const server = await EventServer.start();

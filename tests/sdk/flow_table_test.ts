@@ -16,7 +16,7 @@ import {
 } from "@callassistant/protocol";
 import { type CallContext, Code, RpcError } from "@callassistant/rpc";
 import { FlowTable, PRESETS, resolveQuality } from "@callassistant/sdk";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 const CTX = {} as CallContext;
 const VIDEO = { mediaType: MediaType.VIDEO, protocol: "rtsp", codec: "h264" };

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ModuleService } from "@callassistant/protocol";
 import { HealthState } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
-import { startModule, withTimeout } from "./helpers.ts";
+import { startModule, withTimeout } from "./module_harness.ts";
 
 const CALLS = 1000;
 

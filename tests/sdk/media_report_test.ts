@@ -16,7 +16,7 @@ import {
   MediaSide,
   serveModule,
 } from "@callassistant/sdk";
-import { EventServer, freePort } from "./helpers.ts";
+import { EventServer, freePort } from "./module_harness.ts";
 
 /** A meter on a clock the test moves. */
 function meterAt(start = 1_000_000) {

@@ -5,8 +5,8 @@
  * lines, and the SDK copy a compiled binary writes out imports with Debian's Python.
  */
 import assert from "node:assert/strict";
-import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { addExample, call, ok, waitFlow, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
+import { addExample, call, ok, waitFlow, waitReady } from "../flows/flow_helpers.ts";
 import { installPythonSdk } from "../../src/supervisor/python_sdk_dir.ts";
 
 const EXAMPLE = `${ROOT}packages/sdk-python/examples/minimal-sink`;

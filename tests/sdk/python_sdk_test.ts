@@ -4,7 +4,7 @@
  * Fails with their output when any fails.
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../helpers/orchestrator.ts";
+import { ROOT } from "../helpers/test_orchestrator.ts";
 
 Deno.test("Python SDK: python3 -m unittest passes", async () => {
   const out = await new Deno.Command("/usr/bin/python3", {

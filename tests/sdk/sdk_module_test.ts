@@ -8,7 +8,7 @@ import { HealthState } from "@callassistant/protocol";
 import { Code, RpcError } from "@callassistant/rpc";
 import { createClient } from "@callassistant/rpc";
 import { SDK_VERSION } from "@callassistant/sdk";
-import { FIXTURES_DIR, startModule } from "./helpers.ts";
+import { FIXTURES_DIR, startModule } from "./module_harness.ts";
 
 function startFixture() {
   return startModule({

@@ -11,7 +11,7 @@ import { EntityState, HealthState } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
 import { Code, RpcError } from "@callassistant/rpc";
 import { type JsonObject, SDK_VERSION } from "@callassistant/sdk";
-import { type ModuleProcess, startModule } from "./helpers.ts";
+import { type ModuleProcess, startModule } from "./module_harness.ts";
 
 /** Runs `fn` against a fresh test-camera process, stopped afterwards whatever happens. */
 async function withCamera(

@@ -5,8 +5,8 @@
  * cannot take refused, stopped and deleted. Also: the example stays under 60 lines.
  */
 import assert from "node:assert/strict";
-import { ROOT, startOrchestrator } from "../helpers/orchestrator.ts";
-import { addExample, call, ok, waitFlow, waitReady } from "../flows/helpers.ts";
+import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
+import { addExample, call, ok, waitFlow, waitReady } from "../flows/flow_helpers.ts";
 
 const EXAMPLE = `${ROOT}packages/sdk-ts/examples/minimal-sink`;
 

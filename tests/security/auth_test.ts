@@ -13,7 +13,7 @@ import { ModuleState } from "@callassistant/protocol";
 import { Health, HealthCheckResponse_ServingStatus } from "@callassistant/protocol/grpc/health/v1";
 import { Code, type RpcError } from "@callassistant/rpc";
 import { createClient } from "@callassistant/rpc";
-import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 async function emptyModules(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "ca-test-modules-" });

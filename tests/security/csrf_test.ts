@@ -15,7 +15,7 @@ import {
   startOrchestrator,
   type TestOrchestrator,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 import { rawRequest } from "../helpers/raw_http.ts";
 
 const CAMERA = JSON.stringify({ entityType: "video_source", name: "Porch" });

@@ -4,7 +4,11 @@
  * (session cookie) and the page loads its data, event stream included.
  */
 import assert from "node:assert/strict";
-import { addCamera, startOrchestrator, type TestOrchestrator } from "../helpers/orchestrator.ts";
+import {
+  addCamera,
+  startOrchestrator,
+  type TestOrchestrator,
+} from "../helpers/test_orchestrator.ts";
 import { launchBrowser, type TestBrowser, waitForText } from "../web/browser.ts";
 
 Deno.test("security: the dashboard asks for the access token on 401 and signs in", async () => {

@@ -15,7 +15,7 @@ import {
   startOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 /** The MODULE_TOKEN of a process, as any process of the same user can read it. */
 function environToken(pid: number): string {

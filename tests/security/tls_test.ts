@@ -10,8 +10,8 @@ import { ControlService } from "@callassistant/protocol";
 import { ModuleState } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
 import { Code, type RpcError } from "@callassistant/rpc";
-import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { makeTestPki } from "../helpers/tls.ts";
+import { addCamera, ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { makeTestPki } from "../helpers/test_pki.ts";
 
 Deno.test("tls: HTTPS and gRPC over TLS for clients that trust the CA; others refused", async () => {
   const pki = await makeTestPki();

@@ -18,7 +18,7 @@ import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@callassistant/rpc";
 import { Code, type RpcError } from "@callassistant/rpc";
-import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 const SERVICES = [
   "callassistant.v1.ConfigService",

@@ -5,7 +5,7 @@
  * event stream carry on undisturbed.
  */
 import assert from "node:assert/strict";
-import { startOrchestrator } from "../helpers/orchestrator.ts";
+import { startOrchestrator } from "../helpers/test_orchestrator.ts";
 
 const SLOW = 20;
 const HALF = 20;

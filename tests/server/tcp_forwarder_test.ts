@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startForwarder, startTlsTerminator } from "@callassistant/rpc";
-import { makeTestPki } from "../helpers/tls.ts";
+import { makeTestPki } from "../helpers/test_pki.ts";
 
 const LIMITS = { headersTimeoutMs: 400, idleTimeoutMs: 600, evictQuietMs: 300, maxConnections: 4 };
 

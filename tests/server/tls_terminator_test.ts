@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startTlsTerminator } from "@callassistant/rpc";
-import { makeTestPki } from "../helpers/tls.ts";
+import { makeTestPki } from "../helpers/test_pki.ts";
 
 /** A plaintext echo server on 127.0.0.1. */
 function startEcho(): { port: number; close(): void } {

@@ -10,7 +10,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { GetModuleRequestSchema, WatchEventsRequestSchema } from "@callassistant/protocol";
 import { ServerReflectionRequestSchema } from "@callassistant/protocol/grpc/reflection/v1";
 import { Code } from "@callassistant/rpc";
-import { addCamera, startOrchestrator } from "../helpers/orchestrator.ts";
+import { addCamera, startOrchestrator } from "../helpers/test_orchestrator.ts";
 
 /** Random buffers that really do not decode as `schema` (some random bytes would). */
 function garbage(schema: Parameters<typeof fromBinary>[0], count: number): Buffer[] {

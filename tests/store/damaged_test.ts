@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { readLines } from "../../src/log/lines.ts";
-import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/orchestrator.ts";
+import { addModule, ROOT, startOrchestrator, waitForState } from "../helpers/test_orchestrator.ts";
 
 const DB = "callassistant.db";
 

@@ -11,7 +11,7 @@ import {
   ROOT,
   startOrchestrator,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 async function run(cmd: string, ...args: string[]): Promise<{ ok: boolean; err: string }> {
   const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();

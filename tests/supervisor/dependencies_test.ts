@@ -8,7 +8,7 @@ import {
   listModules,
   startOrchestrator,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 type StateLog = { module: string; to: string; time: string };
 

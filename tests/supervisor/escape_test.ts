@@ -13,7 +13,7 @@ import {
   type TestOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 async function escapedPid(orch: TestOrchestrator, after = 0): Promise<number> {
   return await waitFor(

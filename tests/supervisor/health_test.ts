@@ -11,7 +11,7 @@ import {
   listModules,
   startOrchestrator,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 const FAST_HEALTH =
   `health: { interval: 200ms, timeout: 300ms, failure_threshold: 2, start_grace: 0 }\n` +

@@ -11,7 +11,7 @@ import {
   isAlive,
   startOrchestrator,
   waitFor,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 type Module = Record<string, unknown> & {
   name: string;

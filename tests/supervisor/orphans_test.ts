@@ -6,7 +6,13 @@
  * whatever example modules exist, so new ones are checked too.
  */
 import assert from "node:assert/strict";
-import { isAlive, listModules, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import {
+  isAlive,
+  listModules,
+  ROOT,
+  startOrchestrator,
+  waitFor,
+} from "../helpers/test_orchestrator.ts";
 import { groupMembers } from "../../src/supervisor/process_group.ts";
 import { cgroupPids } from "../../src/supervisor/cgroups.ts";
 

@@ -5,7 +5,7 @@
  * module is registered and reconnected, never spawned.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../helpers/ports.ts";
+import { freePort } from "../helpers/free_ports.ts";
 import {
   addBehaving,
   addModule,
@@ -15,7 +15,7 @@ import {
   startOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 
 async function validate(modules: string, against: string) {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -5,9 +5,9 @@
  * with the wrong CA or without TLS never get it READY, and say why.
  */
 import assert from "node:assert/strict";
-import { addModule, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { freePort } from "../helpers/ports.ts";
-import { makeTestPki } from "../helpers/tls.ts";
+import { addModule, ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { freePort } from "../helpers/free_ports.ts";
+import { makeTestPki } from "../helpers/test_pki.ts";
 
 type ModuleView = { name: string; state: string; lastError: string };
 

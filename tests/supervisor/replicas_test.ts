@@ -6,8 +6,8 @@
  * instance stops the others.
  */
 import assert from "node:assert/strict";
-import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addExample, converterIds, ok, waitReady } from "../flows/helpers.ts";
+import { addCamera, isAlive, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addExample, converterIds, ok, waitReady } from "../flows/flow_helpers.ts";
 
 type Replica = { index: number; state: string; pid: number; grpcPort: number; restarts: number };
 type ModuleView = { state: string; pid: number; grpcPort: number; replicas: Replica[] };

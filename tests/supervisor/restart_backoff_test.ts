@@ -1,7 +1,7 @@
 /**
  * The restart rules with a fake clock and fake randomness: exponential backoff, jitter,
  * crash-loop parking within the window, remote modules never parked, the reset after a
- * stable uptime and after a start by hand. (The process tests in lifecycle_test.ts check
+ * stable uptime and after a start by hand. (The process tests in supervisor/lifecycle_test.ts check
  * the same rules end to end.)
  */
 import assert from "node:assert/strict";

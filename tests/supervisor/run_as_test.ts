@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { resolveRunAs } from "../../src/supervisor/run_as.ts";
 import { parseManifest } from "../../src/manifest/parse.ts";
-import { addModule, startOrchestrator, waitFor, waitForState } from "../helpers/orchestrator.ts";
+import {
+  addModule,
+  startOrchestrator,
+  waitFor,
+  waitForState,
+} from "../helpers/test_orchestrator.ts";
 
 Deno.test("run as: only as root, for existing users and groups, never for remote modules", () => {
   assert.throws(

@@ -12,7 +12,7 @@ import {
   startOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 import { groupMembers } from "../../src/supervisor/process_group.ts";
 
 async function post(url: string): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -4,7 +4,7 @@
  * all in the trace of the caller's `traceparent`, client and server spans linked.
  */
 import assert from "node:assert/strict";
-import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
+import { addCamera, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 
 type Span = {
   service: string;

@@ -14,8 +14,8 @@ import {
   newTraceId,
   parseTraceparent,
 } from "@callassistant/rpc";
-import { addCamera, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { addReporter, drive, moduleInfo } from "../event_service/helpers.ts";
+import { addCamera, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { addReporter, drive, moduleInfo } from "../event_service/event_helpers.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = `00-${TRACE}-00f067aa0ba902b7-01`;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { EXAMPLE_PROGRAMS } from "../flows/helpers.ts";
+import { EXAMPLE_PROGRAMS } from "../flows/flow_helpers.ts";
 import {
   addCamera,
   addModule,
@@ -19,7 +19,7 @@ import {
   type TestOrchestrator,
   waitFor,
   waitForState,
-} from "../helpers/orchestrator.ts";
+} from "../helpers/test_orchestrator.ts";
 import {
   type BrowserWindow,
   foreignRequests,

@@ -5,7 +5,7 @@
  * module, real orchestrator, Chromium.
  */
 import assert from "node:assert/strict";
-import { ROOT, startOrchestrator, type TestOrchestrator } from "../helpers/orchestrator.ts";
+import { ROOT, startOrchestrator, type TestOrchestrator } from "../helpers/test_orchestrator.ts";
 import { type BrowserWindow, launchBrowser, type TestBrowser } from "./browser.ts";
 
 /** Each line the module writes, its stream, and the class and label the page must show. */

@@ -9,8 +9,8 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { addModule, ROOT, startOrchestrator, waitFor } from "../helpers/orchestrator.ts";
-import { ok, waitReady } from "../flows/helpers.ts";
+import { addModule, ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
+import { ok, waitReady } from "../flows/flow_helpers.ts";
 import { type BrowserWindow, foreignRequests, haveChromium, textOf } from "./browser.ts";
 import { launchMediaBrowser } from "../media/media_helpers.ts";
 

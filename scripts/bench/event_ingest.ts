@@ -11,7 +11,7 @@
  * The orchestrator runs as `main.ts run --event-rate 1000000`: the per-module flood limit
  * (100 events/s by default) raised out of the way.
  */
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { DENO, spawn } from "../../tests/helpers/processes.ts";
 import { sleep, waitFor, within } from "../../tests/helpers/wait.ts";
 import { startOrchestrator, waitAllReady } from "./bench_orchestrator.ts";

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { bindLoopback } from "../helpers/grpc.ts";
-import { freePort } from "../helpers/ports.ts";
+import { freePort } from "../helpers/free_ports.ts";
 import { fileURLToPath } from "node:url";
 import { EventService } from "@callassistant/protocol";
 import type {

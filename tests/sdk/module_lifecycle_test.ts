@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { ModuleService } from "@callassistant/protocol";
 import { HealthState } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
-import { startModule } from "./helpers.ts";
+import { startModule } from "./module_harness.ts";
 
 Deno.test("lifecycle: closing stdin makes the module exit", async () => {
   const proc = await startModule();

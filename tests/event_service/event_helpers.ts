@@ -5,7 +5,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { EntityService } from "@callassistant/protocol";
 import { createClient } from "@callassistant/rpc";
-import { getJson, ROOT } from "../helpers/orchestrator.ts";
+import { getJson, ROOT } from "../helpers/test_orchestrator.ts";
 
 /** Writes a module.yaml running the reporting fixture as `name`, with `env`. */
 export async function addReporter(

@@ -3,7 +3,7 @@
  * example modules (by absolute path) from a temporary modules directory, and a small
  * JSON client of the gateway.
  */
-import { ROOT, waitFor } from "../helpers/orchestrator.ts";
+import { ROOT, waitFor } from "../helpers/test_orchestrator.ts";
 
 /** Where each example runs from: the simulators are test fixtures, the fakes of devices
  * this environment lacks are in `modules/`. */
