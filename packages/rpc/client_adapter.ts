@@ -166,15 +166,22 @@ async function* readStream<T>(
   }
 }
 
+/** How `createClient` connects, and what it adds to every call. */
+export interface ClientOptions extends ClientHooks {
+  /** The channel's credentials (default: plaintext). */
+  credentials?: grpc.ChannelCredentials;
+  /** grpc-js channel options, over `CHANNEL_OPTIONS`. */
+  channel?: grpc.ChannelOptions;
+}
+
 /** Creates a typed client of `service` for `address` (host:port). */
 export function createClient<S extends DescService>(
   service: S,
   address: string,
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-  options: grpc.ChannelOptions = {},
-  hooks: ClientHooks = {},
+  options: ClientOptions = {},
 ): Client<S> {
-  const raw = new grpc.Client(address, credentials, { ...CHANNEL_OPTIONS, ...options });
+  const { credentials = grpc.credentials.createInsecure(), channel = {}, ...hooks } = options;
+  const raw = new grpc.Client(address, credentials, { ...CHANNEL_OPTIONS, ...channel });
   const client: Record<string, unknown> = {
     close: () => raw.close(),
     waitForReady: (timeoutMs: number) =>

@@ -12,6 +12,7 @@ export {
   type Client,
   type ClientHooks,
   type ClientMethod,
+  type ClientOptions,
   createClient,
 } from "./client_adapter.ts";
 export { Code, httpStatusFor, RpcError, toRpcError } from "./errors.ts";

@@ -80,7 +80,7 @@ export {
 // What handlers need, so a module imports from one place.
 export { Code, RpcError } from "@callassistant/rpc";
 // What a module's own tests need to call it over gRPC as the orchestrator does.
-export { type Client, createClient } from "@callassistant/rpc";
+export { type Client, type ClientOptions, createClient } from "@callassistant/rpc";
 export { EntityService, ModuleService, PipelineService } from "@callassistant/protocol";
 export type { CallContext, ServiceImpl } from "@callassistant/rpc";
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";

@@ -137,6 +137,16 @@ export interface ModuleHandle {
   exit(code?: number, reason?: string): Promise<never>;
 }
 
+/** What a module's runtime is made of (`serve` builds them). */
+interface RuntimeParts {
+  env: ModuleEnv;
+  events: EventReporter;
+  logger: ModuleLogger;
+  server: grpc.Server;
+  definition: ModuleDefinition;
+  options: Required<Pick<ServeOptions, "ownProcess" | "stopTimeoutMs" | "log">>;
+}
+
 class Runtime implements ModuleHandle {
   port = 0;
   /** The TLS terminator in front of the server, when serving TLS. */
@@ -148,14 +158,20 @@ class Runtime implements ModuleHandle {
   #stopping: Promise<void> | undefined;
   #removeSignals: (() => void) | undefined;
 
-  constructor(
-    readonly env: ModuleEnv,
-    readonly events: EventReporter,
-    readonly logger: ModuleLogger,
-    readonly server: grpc.Server,
-    readonly definition: ModuleDefinition,
-    readonly options: Required<Pick<ServeOptions, "ownProcess" | "stopTimeoutMs" | "log">>,
-  ) {
+  readonly env: ModuleEnv;
+  readonly events: EventReporter;
+  readonly logger: ModuleLogger;
+  readonly server: grpc.Server;
+  readonly definition: ModuleDefinition;
+  readonly options: RuntimeParts["options"];
+
+  constructor(parts: RuntimeParts) {
+    this.env = parts.env;
+    this.events = parts.events;
+    this.logger = parts.logger;
+    this.server = parts.server;
+    this.definition = parts.definition;
+    this.options = parts.options;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
 
@@ -368,10 +384,13 @@ export async function serveModule(
     transport: connect,
   });
   const server = new grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
-  const rt = new Runtime(env, events, logger, server, definition, {
-    ownProcess,
-    stopTimeoutMs,
-    log,
+  const rt = new Runtime({
+    env,
+    events,
+    logger,
+    server,
+    definition,
+    options: { ownProcess, stopTimeoutMs, log },
   });
 
   const onInternalError = (method: string, err: unknown) =>

@@ -78,7 +78,7 @@ async function run(
   limitMs: number,
   sink = false,
 ): Promise<{ seconds: number; acked: number; complete: boolean }> {
-  const client = createClient(EventService, address, undefined, options);
+  const client = createClient(EventService, address, { channel: options });
   const requests = new AsyncQueue<MessageInitShape<typeof ConnectRequestSchema>>();
   const abort = new AbortController();
   const started = performance.now();

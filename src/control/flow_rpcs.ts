@@ -12,7 +12,7 @@ import { paginate } from "../api_conventions/pagination.ts";
 export function flowControl(flows: FlowManager): PartialServiceImpl<typeof ControlService> {
   return {
     findPath(req) {
-      return flows.findPath(req.sourceEntityId, req.targetEntityId, false, req.targetProtocol);
+      return flows.findPath(req.sourceEntityId, req.targetEntityId, req.targetProtocol);
     },
 
     listFlows(req) {

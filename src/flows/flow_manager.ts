@@ -241,10 +241,11 @@ export class FlowManager {
 
   /**
    * The cheapest path per media type between two entities through the converters of the
-   * running modules (every known module with `anyState`).
+   * running modules, reaching the target over `targetProtocol` when given.
    */
-  findPath(sourceId: string, targetId: string, anyState = false, targetProtocol = "") {
-    return findFlowPaths(this.caps, this.entities, sourceId, targetId, anyState, targetProtocol);
+  findPath(sourceId: string, targetId: string, targetProtocol = "") {
+    const { caps, entities } = this;
+    return findFlowPaths({ caps, entities, sourceId, targetId, targetProtocol });
   }
 
   // ------------------------------------------------------------ flow commands
@@ -284,7 +285,7 @@ export class FlowManager {
         }
       }
       const targetProtocol = input.targetProtocol?.trim().toLowerCase() ?? "";
-      const { paths } = this.findPath(source.id, target.id, false, targetProtocol);
+      const { paths } = this.findPath(source.id, target.id, targetProtocol);
       const now = new Date();
       const flow: FlowRecord = {
         id,

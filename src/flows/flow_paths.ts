@@ -59,6 +59,19 @@ export interface RouteAvoid {
   targetFormats: Set<string>;
 }
 
+/** What `findFlowPaths` searches: the catalog, the flow's two ends, and what to leave out. */
+export interface FlowPathQuery {
+  caps: CapabilityIndex;
+  entities: EntityRegistry;
+  sourceId: string;
+  targetId: string;
+  /** Count the converters of every known module, not only running ones (default false). */
+  anyState?: boolean;
+  /** The protocol the target must be reached over; any when empty (the default). */
+  targetProtocol?: string;
+  avoid?: RouteAvoid;
+}
+
 /**
  * The cheapest path per media type between two entities through the converters of the
  * running modules (every known module with `anyState`), reaching the target over
@@ -66,15 +79,9 @@ export interface RouteAvoid {
  * leaving out what `avoid` names. The ends' formats are their probed ones where their
  * module reported them (`EntityStatus.formats`), else their type's declared ones.
  */
-export function findFlowPaths(
-  caps: CapabilityIndex,
-  entities: EntityRegistry,
-  sourceId: string,
-  targetId: string,
-  anyState = false,
-  targetProtocol = "",
-  avoid?: RouteAvoid,
-) {
+export function findFlowPaths(query: FlowPathQuery) {
+  const { caps, entities, sourceId, targetId, anyState = false, targetProtocol = "", avoid } =
+    query;
   const [source, target] = flowEnds(entities, sourceId, targetId);
   const end = pathEnd(caps, target, "target");
   const protocol = targetProtocol.trim().toLowerCase();

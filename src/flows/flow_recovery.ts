@@ -158,15 +158,15 @@ export class FlowRecovery {
 
   private findPaths(flow: FlowRecord, anyState = false) {
     const { caps, entities } = this.options;
-    return findFlowPaths(
+    return findFlowPaths({
       caps,
       entities,
-      flow.sourceEntityId,
-      flow.targetEntityId,
+      sourceId: flow.sourceEntityId,
+      targetId: flow.targetEntityId,
       anyState,
-      flow.targetProtocol,
-      flow.avoid,
-    );
+      targetProtocol: flow.targetProtocol,
+      avoid: flow.avoid,
+    });
   }
 
   /** Called on every module state change: notes ups and downs, queues their handling. */

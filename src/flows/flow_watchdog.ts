@@ -580,15 +580,14 @@ export class FlowWatchdog {
 
   private findPaths(flow: FlowRecord, avoid: RouteAvoid) {
     const { caps, entities } = this.options;
-    return findFlowPaths(
+    return findFlowPaths({
       caps,
       entities,
-      flow.sourceEntityId,
-      flow.targetEntityId,
-      false,
-      flow.targetProtocol,
+      sourceId: flow.sourceEntityId,
+      targetId: flow.targetEntityId,
+      targetProtocol: flow.targetProtocol,
       avoid,
-    );
+    });
   }
 
   /** True while the flow still runs as the watchdog left it (not stopped or deleted since). */

@@ -6,7 +6,7 @@
  * reads are retried; ModuleService calls (registration, health, configuration, shutdown)
  * do not, since the supervisor itself decides what their failures mean.
  */
-import { type Client, type ClientHooks, createClient } from "@callassistant/rpc";
+import { type Client, type ClientOptions, createClient } from "@callassistant/rpc";
 import type { Code } from "@callassistant/rpc";
 import { ModuleService } from "@callassistant/protocol";
 import { EntityService } from "@callassistant/protocol";
@@ -69,22 +69,24 @@ export function createModuleClients(
     // Deno's TLS refuses an IP address as the name to verify: always name it.
     options["grpc.ssl_target_name_override"] = tls.serverName;
   }
-  const hooks: ClientHooks = {
+  const clientOptions: ClientOptions = {
+    credentials,
+    channel: options,
     defaultTimeoutMs: MODULE_CALL_TIMEOUT_MS,
     startTraces: true,
     onCallEnd(method, code, seconds) {
       observer?.onCallEnd(module, method, code, seconds);
     },
   };
-  const module_ = createClient(ModuleService, address, credentials, options, hooks);
+  const module_ = createClient(ModuleService, address, clientOptions);
   const breaker = new CircuitBreaker(module, { onChange: onCircuit });
   const entity = guarded(
-    createClient(EntityService, address, credentials, options, hooks),
+    createClient(EntityService, address, clientOptions),
     breaker,
     READS,
   );
   const pipeline = guarded(
-    createClient(PipelineService, address, credentials, options, hooks),
+    createClient(PipelineService, address, clientOptions),
     breaker,
     READS,
   );

@@ -101,7 +101,7 @@ export class Seeder {
       if (!flows.entities.get(f.sourceEntityId) || !flows.entities.get(f.targetEntityId)) continue;
       try {
         // Only once a path exists: a failed creation leaves a FAILED flow behind.
-        flows.findPath(f.sourceEntityId, f.targetEntityId, false, f.targetProtocol ?? "");
+        flows.findPath(f.sourceEntityId, f.targetEntityId, f.targetProtocol ?? "");
         await flows.create({ ...f });
         this.options.logger.info("seed: flow created", { flow: f.id });
         missing.pop();

@@ -35,18 +35,25 @@ export class Alarm {
   }
 }
 
+/** How `waitForPort` waits. */
+export interface WaitForPortOptions {
+  /** Aborts the wait (start timeout, process exit). */
+  signal: AbortSignal;
+  /** Woken to try again at once (the runner wakes it on each line the module writes). */
+  alarm?: Alarm;
+  /** The delay between tries, in milliseconds (default 25). */
+  intervalMs?: number;
+}
+
 /**
  * Resolves once something accepts TCP connections on `hostname:port`, retrying every
- * `intervalMs` or as soon as `alarm` is woken (the runner wakes it on each line the
- * module writes, e.g. the SDK's "listening on ..."); rejects when `signal` aborts (start
- * timeout, process exit).
+ * `intervalMs` or as soon as `alarm` is woken (e.g. by the SDK's "listening on ..."
+ * line); rejects with the signal's reason when `signal` aborts.
  */
 export async function waitForPort(
   hostname: string,
   port: number,
-  signal: AbortSignal,
-  alarm = new Alarm(),
-  intervalMs = 25,
+  { signal, alarm = new Alarm(), intervalMs = 25 }: WaitForPortOptions,
 ): Promise<void> {
   while (!signal.aborted) {
     try {

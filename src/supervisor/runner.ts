@@ -140,7 +140,7 @@ export class ModuleRunner {
     );
     this.process?.status.then((s) => abort.abort(new Error(`${describeExit(s)} while starting`)));
     try {
-      await waitForPort(host, record.port, abort.signal, this.outputAlarm);
+      await waitForPort(host, record.port, { signal: abort.signal, alarm: this.outputAlarm });
       if (generation !== this.generation) return;
       // TLS files are read at each start, so renewed certificates take effect on restart.
       const tls = m.tls ? readModuleTls(m.tls) : undefined;

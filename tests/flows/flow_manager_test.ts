@@ -400,7 +400,7 @@ Deno.test("flows: target_protocol picks the path reaching the target over that p
       "rtsp_to_webrtc",
       "web_screen",
     ]);
-    assert.deepEqual(types(flows.findPath("front-door", "tablet", false, "HLS").paths), [
+    assert.deepEqual(types(flows.findPath("front-door", "tablet", "HLS").paths), [
       "video_source",
       "rtsp_to_hls",
       "web_screen",

@@ -6,7 +6,6 @@
  * an `--allowed-host` name. Same-origin requests (the dashboard) and curl keep working.
  */
 import assert from "node:assert/strict";
-import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "@callassistant/protocol";
 import { Code, createClient, type RpcError } from "@callassistant/rpc";
 import {
@@ -147,14 +146,9 @@ Deno.test("security: cross-site requests and foreign hosts are refused on both l
     });
 
     await t.step("gRPC: a foreign :authority is refused, loopback is served", async () => {
-      const evil = createClient(
-        ControlService,
-        orch.grpcAddress,
-        grpc.credentials.createInsecure(),
-        {
-          "grpc.default_authority": `evil.example:${port}`,
-        },
-      );
+      const evil = createClient(ControlService, orch.grpcAddress, {
+        channel: { "grpc.default_authority": `evil.example:${port}` },
+      });
       const ok = createClient(ControlService, orch.grpcAddress);
       try {
         await assert.rejects(evil.listModules({}), (err: RpcError) => {
@@ -225,14 +219,9 @@ Deno.test("security: --allowed-host and --allowed-origin admit a name and a page
       });
       assert.equal(other.status, 403);
       assert.equal(other.headers.get("access-control-allow-origin"), null);
-      const client = createClient(
-        ControlService,
-        orch.grpcAddress,
-        grpc.credentials.createInsecure(),
-        {
-          "grpc.default_authority": "ca.home.arpa:50051",
-        },
-      );
+      const client = createClient(ControlService, orch.grpcAddress, {
+        channel: { "grpc.default_authority": "ca.home.arpa:50051" },
+      });
       try {
         assert.ok((await client.listModules({})).modules.length > 0);
       } finally {

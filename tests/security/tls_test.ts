@@ -51,11 +51,9 @@ Deno.test("tls: HTTPS and gRPC over TLS for clients that trust the CA; others re
     await assert.rejects(fetch(`${orch.url}/healthz`));
 
     // gRPC over TLS with the CA: the control API answers.
-    const control = createClient(
-      ControlService,
-      `localhost:${grpcPort}`,
-      grpc.credentials.createSsl(ca),
-    );
+    const control = createClient(ControlService, `localhost:${grpcPort}`, {
+      credentials: grpc.credentials.createSsl(ca),
+    });
     try {
       const { modules } = await control.listModules({});
       assert.deepEqual(modules.map((m) => [m.name, m.state]), [["test-camera", ModuleState.READY]]);
@@ -70,7 +68,7 @@ Deno.test("tls: HTTPS and gRPC over TLS for clients that trust the CA; others re
         grpc.credentials.createSsl(Buffer.from(await Deno.readFile(pki.otherCa))),
       ]
     ) {
-      const refused = createClient(ControlService, `localhost:${grpcPort}`, credentials);
+      const refused = createClient(ControlService, `localhost:${grpcPort}`, { credentials });
       try {
         await assert.rejects(
           refused.listModules({}, { timeoutMs: 3_000 }),
@@ -80,11 +78,9 @@ Deno.test("tls: HTTPS and gRPC over TLS for clients that trust the CA; others re
         refused.close();
       }
     }
-    const again = createClient(
-      ControlService,
-      `localhost:${grpcPort}`,
-      grpc.credentials.createSsl(ca),
-    );
+    const again = createClient(ControlService, `localhost:${grpcPort}`, {
+      credentials: grpc.credentials.createSsl(ca),
+    });
     try {
       assert.equal((await again.getSystemStatus({})).moduleCount, 1);
     } finally {
