@@ -105,17 +105,22 @@ function deserializer(schema: DescMessage) {
 class CallTracker {
   readonly metadata = new grpc.Metadata();
   readonly callOptions: grpc.CallOptions;
-  private readonly span: ActiveSpan | undefined;
-  private readonly started: number;
-  private ended = false;
+  readonly #span: ActiveSpan | undefined;
+  readonly #started: number;
+  #ended = false;
+
+  readonly #method: string;
+  readonly #hooks: ClientHooks;
 
   /** `name` is the method's full name, `service/Method` without the leading slash. */
   constructor(
     name: string,
-    private readonly method: string,
+    method: string,
     options: CallOptions | undefined,
-    private readonly hooks: ClientHooks,
+    hooks: ClientHooks,
   ) {
+    this.#method = method;
+    this.#hooks = hooks;
     let hasTraceparent = false;
     if (options?.headers) {
       for (const [k, v] of Object.entries(options.headers)) {
@@ -126,25 +131,25 @@ class CallTracker {
     if (!hasTraceparent) {
       const parent = currentTrace();
       if (parent || hooks.startTraces) {
-        this.span = startSpan(name, "client", parent, { "rpc.system": "grpc" });
-        this.metadata.set("traceparent", formatTraceparent(this.span.trace));
+        this.#span = startSpan(name, "client", parent, { "rpc.system": "grpc" });
+        this.metadata.set("traceparent", formatTraceparent(this.#span.trace));
       }
     }
     const timeoutMs = options?.timeoutMs ?? hooks.defaultTimeoutMs;
     this.callOptions = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
-    this.started = performance.now();
+    this.#started = performance.now();
   }
 
   /** Ends the span and reports the call, once; `err` is its failure. */
   end(err?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.#ended) return;
+    this.#ended = true;
     const rpc = err === undefined ? undefined : toRpcError(err);
-    this.span?.end(rpc && { code: rpc.code, message: rpc.message });
-    this.hooks.onCallEnd?.(
-      this.method,
+    this.#span?.end(rpc && { code: rpc.code, message: rpc.message });
+    this.#hooks.onCallEnd?.(
+      this.#method,
       rpc?.code ?? Code.OK,
-      (performance.now() - this.started) / 1000,
+      (performance.now() - this.#started) / 1000,
     );
   }
 }

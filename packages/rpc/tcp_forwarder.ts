@@ -89,10 +89,10 @@ class Connection {
    */
   http2 = false;
   /** The first bytes, until the protocol is known. */
-  private start = "";
+  #start = "";
   /** How many bytes of HEADERS_END the data so far ends with. */
-  private matched = 0;
-  private closed = false;
+  #matched = 0;
+  #closed = false;
 
   constructor(readonly client: Deno.Conn, readonly remote: Deno.NetAddr) {}
 
@@ -104,14 +104,14 @@ class Connection {
   fromClient(chunk: Uint8Array): void {
     this.lastClientByte = Date.now();
     if (this.headersDone) return;
-    if (this.start.length < HTTP2_PREFACE.length) {
-      this.start += String.fromCharCode(...chunk.subarray(0, HTTP2_PREFACE.length));
-      this.http2 = this.start.startsWith(HTTP2_PREFACE);
+    if (this.#start.length < HTTP2_PREFACE.length) {
+      this.#start += String.fromCharCode(...chunk.subarray(0, HTTP2_PREFACE.length));
+      this.http2 = this.#start.startsWith(HTTP2_PREFACE);
     }
     // The HTTP/2 preface ends with the same blank line as an HTTP/1 header block.
     for (const byte of chunk) {
-      this.matched = byte === HEADERS_END[this.matched] ? this.matched + 1 : byte === 13 ? 1 : 0;
-      if (this.matched === HEADERS_END.length) {
+      this.#matched = byte === HEADERS_END[this.#matched] ? this.#matched + 1 : byte === 13 ? 1 : 0;
+      if (this.#matched === HEADERS_END.length) {
         this.headersDone = true;
         return;
       }
@@ -123,8 +123,8 @@ class Connection {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     for (const conn of [this.client, this.upstream]) {
       try {
         conn?.close();

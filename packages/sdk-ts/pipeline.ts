@@ -169,7 +169,11 @@ export class FlowTable {
   readonly connections = new Map<string, ConnectionSide>();
   readonly flows = new Map<string, SimulatedFlow>();
 
-  constructor(private readonly options: FlowTableOptions) {}
+  readonly #options: FlowTableOptions;
+
+  constructor(options: FlowTableOptions) {
+    this.#options = options;
+  }
 
   /** Connections of a flow on this module. */
   connectionsOf(flowId: string): ConnectionSide[] {
@@ -208,17 +212,17 @@ export class FlowTable {
       flowId,
       state: running ? FlowState.ACTIVE : FlowState.STOPPED,
       message: flow?.message ?? "connected, not started",
-      metrics: running ? simulatedMetrics(quality, this.options.latencyMs ?? 0, media) : {},
+      metrics: running ? simulatedMetrics(quality, this.#options.latencyMs ?? 0, media) : {},
       quality,
     });
   }
 
-  private changed(flowId: string): void {
-    if (!this.options.onChange) return;
+  #changed(flowId: string): void {
+    if (!this.#options.onChange) return;
     // After the answer has gone out.
     setTimeout(() => {
       try {
-        this.options.onChange?.(this.status(flowId));
+        this.#options.onChange?.(this.status(flowId));
       } catch {
         // The flow is gone meanwhile.
       }
@@ -229,10 +233,10 @@ export class FlowTable {
   #check(req: ConnectEntitiesRequest): void {
     const receiving = req.role === ConnectionRole.RECEIVER;
     const entityId = receiving ? req.targetEntityId : req.sourceEntityId;
-    if (this.options.has && !this.options.has(entityId)) {
+    if (this.#options.has && !this.#options.has(entityId)) {
       throw new RpcError(Code.NOT_FOUND, `no entity "${entityId}" on this module`);
     }
-    const formats = (receiving ? this.options.receives : this.options.sends) ?? [];
+    const formats = (receiving ? this.#options.receives : this.#options.sends) ?? [];
     const wanted = formatName(req.format);
     if (!formats.some((f) => formatName(f) === wanted)) {
       const what = formats.length
@@ -267,11 +271,11 @@ export class FlowTable {
               `${known.sourceEntityId} -> ${known.targetEntityId} in ${formatName(known.format)}`,
           );
         }
-        if (this.options.check) this.options.check(req);
+        if (this.#options.check) this.#options.check(req);
         else this.#check(req);
         // Given an address (a sender, or a receiver told where a pulling link fetches from)
         // the module uses it; otherwise it says where it serves, if it does.
-        const address = req.address || (this.options.address?.(req) ?? "");
+        const address = req.address || (this.#options.address?.(req) ?? "");
         const connection = create(ConnectionSchema, {
           id: req.connectionId,
           flowId: req.flowId,
@@ -315,7 +319,7 @@ export class FlowTable {
           message: `carrying ${sides.length} connection(s)`,
         };
         this.flows.set(req.flowId, flow);
-        this.changed(req.flowId);
+        this.#changed(req.flowId);
         return { status: this.status(req.flowId) };
       },
 
@@ -324,7 +328,7 @@ export class FlowTable {
         if (flow) {
           flow.running = false;
           flow.message = "stopped";
-          this.changed(req.flowId);
+          this.#changed(req.flowId);
         }
         return {};
       },
@@ -335,7 +339,7 @@ export class FlowTable {
         const flow = this.flows.get(req.flowId);
         if (!flow) throw new RpcError(Code.NOT_FOUND, `flow "${req.flowId}" is not started here`);
         flow.quality = resolveQuality(req.quality);
-        this.changed(req.flowId);
+        this.#changed(req.flowId);
         return { quality: flow.quality };
       },
     };

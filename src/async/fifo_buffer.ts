@@ -4,45 +4,45 @@
  * of the orchestrator: AsyncQueue and the log sinks keep their items in it.
  */
 export class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
+  #items: (T | undefined)[] = [];
+  #head = 0;
 
   /** Items in the queue. */
   get size(): number {
-    return this.items.length - this.head;
+    return this.#items.length - this.#head;
   }
 
   /** Adds an item at the end. */
   push(item: T): void {
-    this.items.push(item);
+    this.#items.push(item);
   }
 
   /** The first item, left in the queue. */
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.#items[this.#head];
   }
 
   /** Takes the first item; undefined when empty. */
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) this.clear();
-    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) this.clear();
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
     }
     return item;
   }
 
   /** Empties the queue. */
   clear(): void {
-    this.items = [];
-    this.head = 0;
+    this.#items = [];
+    this.#head = 0;
   }
 
   /** The items, first to last, without taking them. */
   *[Symbol.iterator](): Iterator<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
   }
 }

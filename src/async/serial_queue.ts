@@ -4,27 +4,27 @@
  * at the same time; reads do not wait for it.
  */
 export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  private pending = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
 
   /** Runs `task` after every task added before it; resolves or rejects with its result. */
   run<T>(task: () => Promise<T> | T): Promise<T> {
-    this.pending++;
-    const result = this.tail.then(task);
-    const settled = result.then(() => {}, () => {}).finally(() => this.pending--);
-    this.tail = settled;
+    this.#pending++;
+    const result = this.#tail.then(task);
+    const settled = result.then(() => {}, () => {}).finally(() => this.#pending--);
+    this.#tail = settled;
     return result;
   }
 
   /** True when no task is waiting or running. */
   get idle(): boolean {
-    return this.pending === 0;
+    return this.#pending === 0;
   }
 
   /** Resolves once every task added so far has settled, or after `timeoutMs`. */
   async drain(timeoutMs = Infinity): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = this.tail.then(() => true);
+    const done = this.#tail.then(() => true);
     if (!Number.isFinite(timeoutMs)) return await done;
     try {
       return await Promise.race([

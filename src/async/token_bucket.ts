@@ -12,25 +12,28 @@ export interface Rate {
 
 /** Takes one token per action; refuses when the bucket is empty. */
 export class TokenBucket {
-  private tokens: number;
-  private at: number;
+  #tokens: number;
+  #at: number;
+
+  readonly #now: () => number;
 
   /** `now` is the clock in milliseconds (tests pass their own). */
-  constructor(readonly rate: Rate, private readonly now: () => number = () => performance.now()) {
-    this.tokens = rate.burst;
-    this.at = now();
+  constructor(readonly rate: Rate, now: () => number = () => performance.now()) {
+    this.#now = now;
+    this.#tokens = rate.burst;
+    this.#at = now();
   }
 
   /** Takes a token: true when there was one, false when over the rate. */
   take(): boolean {
-    const now = this.now();
-    this.tokens = Math.min(
+    const now = this.#now();
+    this.#tokens = Math.min(
       this.rate.burst,
-      this.tokens + (now - this.at) / 1000 * this.rate.perSecond,
+      this.#tokens + (now - this.#at) / 1000 * this.rate.perSecond,
     );
-    this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
     return true;
   }
 }

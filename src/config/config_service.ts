@@ -47,36 +47,39 @@ export interface ConfigDeps {
  * module always runs the stored current revision.
  */
 export class ModuleConfigs {
-  private readonly log: RevisionLog<JsonObject>;
+  readonly #log: RevisionLog<JsonObject>;
   /** The last write queued per module (see {@link serialized}). */
-  private readonly writes = new Map<string, Promise<unknown>>();
+  readonly #writes = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly deps: ConfigDeps) {
-    this.log = deps.store.revisions<JsonObject>("module-config");
+  readonly #deps: ConfigDeps;
+
+  constructor(deps: ConfigDeps) {
+    this.#deps = deps;
+    this.#log = deps.store.revisions<JsonObject>("module-config");
   }
 
-  private record(name: string): ModuleRecord {
-    const r = this.deps.registry.get(name);
+  #record(name: string): ModuleRecord {
+    const r = this.#deps.registry.get(name);
     if (!r) throw new RpcError(Code.NOT_FOUND, `module "${name}" not found`);
     return r;
   }
 
-  private secrets(record: ModuleRecord): string[] {
+  #secrets(record: ModuleRecord): string[] {
     return secretPaths(record.registration?.configSchema);
   }
 
   /** Runs `fn` once every earlier write of module `name` has finished. */
-  private serialized<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.writes.get(name) ?? Promise.resolve()).then(fn);
+  #serialized<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#writes.get(name) ?? Promise.resolve()).then(fn);
     const done = run.catch(() => {});
-    this.writes.set(name, done);
+    this.#writes.set(name, done);
     done.then(() => {
-      if (this.writes.get(name) === done) this.writes.delete(name);
+      if (this.#writes.get(name) === done) this.#writes.delete(name);
     });
     return run;
   }
 
-  private toProto(rev: Revision<JsonObject>, secrets: string[]) {
+  #toProto(rev: Revision<JsonObject>, secrets: string[]) {
     return {
       module: rev.key,
       revision: BigInt(rev.revision),
@@ -91,11 +94,11 @@ export class ModuleConfigs {
    * rejects it keeps running (it reports WAITING_FOR_CONFIG); the rejection is an event.
    */
   apply(record: ModuleRecord, clients: ModuleClients): Promise<void> {
-    return this.serialized(record.name, () => this.applyNow(record, clients));
+    return this.#serialized(record.name, () => this.#applyNow(record, clients));
   }
 
-  private async applyNow(record: ModuleRecord, clients: ModuleClients): Promise<void> {
-    const current = this.log.current(record.name);
+  async #applyNow(record: ModuleRecord, clients: ModuleClients): Promise<void> {
+    const current = this.#log.current(record.name);
     if (!current) return;
     try {
       await clients.module.configure(
@@ -104,12 +107,12 @@ export class ModuleConfigs {
       );
     } catch (err) {
       const message = toRpcError(err).message;
-      this.deps.logger.warn("module rejected its stored configuration", {
+      this.#deps.logger.warn("module rejected its stored configuration", {
         module: record.name,
         revision: current.revision,
         error: message,
       });
-      this.deps.bus.publish({
+      this.#deps.bus.publish({
         type: "config.rejected",
         severity: Severity.WARNING,
         module: record.name,
@@ -123,40 +126,40 @@ export class ModuleConfigs {
   handlers(): PartialServiceImpl<typeof ConfigService> {
     return {
       getModuleConfig: (req) => {
-        const record = this.record(req.name);
-        const current = this.log.current(req.name);
+        const record = this.#record(req.name);
+        const current = this.#log.current(req.name);
         return {
           // Revision 0 before the first write: the same shape as after it.
           current: current
-            ? this.toProto(current, this.secrets(record))
+            ? this.#toProto(current, this.#secrets(record))
             : { module: req.name, revision: 0n, config: {} },
           schema: record.registration?.configSchema,
         };
       },
 
       listConfigRevisions: (req) => {
-        const secrets = this.secrets(this.record(req.name));
-        const page = paginate(this.log.history(req.name), req, {
+        const secrets = this.#secrets(this.#record(req.name));
+        const page = paginate(this.#log.history(req.name), req, {
           list: `revisions of ${req.name}`,
           filters: [req.name],
           key: (r) => r.revision,
           descending: true,
         });
         return {
-          revisions: page.items.map((r) => this.toProto(r, secrets)),
+          revisions: page.items.map((r) => this.#toProto(r, secrets)),
           nextPageToken: page.nextPageToken,
         };
       },
 
-      setModuleConfig: (req) => this.serialized(req.name, () => this.set(req)),
+      setModuleConfig: (req) => this.#serialized(req.name, () => this.#set(req)),
     };
   }
 
   /** One configuration write: revision check, validation, Configure, then the store. */
-  private async set(
+  async #set(
     req: SetModuleConfigRequest,
   ): Promise<MessageInitShape<typeof SetModuleConfigResponseSchema>> {
-    const record = this.record(req.name);
+    const record = this.#record(req.name);
     const schema = record.registration?.configSchema;
     if (!schema || Object.keys(schema).length === 0) {
       throw new RpcError(
@@ -166,7 +169,7 @@ export class ModuleConfigs {
           : `module "${req.name}" has not registered yet, so its configuration schema is unknown`,
       );
     }
-    const current = this.log.current(req.name);
+    const current = this.#log.current(req.name);
     const currentRevision = current?.revision ?? 0;
     if (Number(req.expectedRevision) !== currentRevision) {
       throw new RpcError(
@@ -184,7 +187,7 @@ export class ModuleConfigs {
         `invalid configuration for "${req.name}": ${describeViolations(problems)}`,
       );
     }
-    const clients = this.deps.clientsOf(req.name);
+    const clients = this.#deps.clientsOf(req.name);
     if (clients) {
       try {
         await clients.module.configure(
@@ -201,24 +204,24 @@ export class ModuleConfigs {
     }
     let rev: Revision<JsonObject>;
     try {
-      rev = this.log.append(req.name, config, {
+      rev = this.#log.append(req.name, config, {
         expectedRevision: currentRevision,
         author: req.updatedBy || "api",
       });
     } catch (err) {
       // Not stored (e.g. the disk is full): the module goes back to the stored revision.
-      if (clients && current) await this.applyNow(record, clients);
+      if (clients && current) await this.#applyNow(record, clients);
       if (err instanceof RevisionConflictError) throw new RpcError(Code.ABORTED, err.message);
       throw err;
     }
-    this.log.prune(req.name, HISTORY_LIMIT);
-    this.deps.bus.publish({
+    this.#log.prune(req.name, HISTORY_LIMIT);
+    this.#deps.bus.publish({
       type: "config.changed",
       module: req.name,
       message: `${req.name}: configuration revision ${rev.revision} by ${rev.author}`,
       data: { revision: rev.revision, updatedBy: rev.author },
     });
-    if (clients) this.deps.refreshHealth(req.name);
-    return { current: this.toProto(rev, secrets) };
+    if (clients) this.#deps.refreshHealth(req.name);
+    return { current: this.#toProto(rev, secrets) };
   }
 }

@@ -30,22 +30,26 @@ export interface KnownType {
 
 /** Entity capabilities of every module, by module and by type. */
 export class CapabilityIndex {
-  private readonly remembered = new Map<string, EntityCapability[]>();
+  readonly #remembered = new Map<string, EntityCapability[]>();
   /** Converter edges by registration (its capability list), computed once each. */
-  private readonly edgeCache = new WeakMap<EntityCapability[], ConverterEdge[]>();
+  readonly #edgeCache = new WeakMap<EntityCapability[], ConverterEdge[]>();
 
-  constructor(private readonly modules: ModuleDirectory) {}
+  readonly #modules: ModuleDirectory;
+
+  constructor(modules: ModuleDirectory) {
+    this.#modules = modules;
+  }
 
   /** Remembers the module's current registration (call on every state change). */
   remember(module: string): void {
-    const registration = this.modules.registration(module);
-    if (registration) this.remembered.set(module, registration.capabilities);
+    const registration = this.#modules.registration(module);
+    if (registration) this.#remembered.set(module, registration.capabilities);
   }
 
   /** The capabilities the module declared (in its current or last registration). */
   of(module: string): EntityCapability[] {
     this.remember(module);
-    return this.remembered.get(module) ?? [];
+    return this.#remembered.get(module) ?? [];
   }
 
   /** The capability of `entityType` in `module`, if declared. */
@@ -55,13 +59,13 @@ export class CapabilityIndex {
 
   /** Modules (known now) that declare `entityType`, sorted. */
   providers(entityType: string): string[] {
-    return this.modules.names().filter((m) => this.find(m, entityType) !== undefined).sort();
+    return this.#modules.names().filter((m) => this.find(m, entityType) !== undefined).sort();
   }
 
   /** Every entity type some known module declares, sorted by type. */
   knownTypes(): KnownType[] {
     const byType = new Map<string, string[]>();
-    for (const module of this.modules.names()) {
+    for (const module of this.#modules.names()) {
       for (const c of this.of(module)) {
         const list = byType.get(c.entityType) ?? [];
         if (!list.includes(module)) list.push(module);
@@ -92,16 +96,16 @@ export class CapabilityIndex {
    */
   converters(anyState = false): ConverterEdge[] {
     const edges: ConverterEdge[] = [];
-    for (const module of this.modules.names()) {
-      const state = this.modules.state(module);
+    for (const module of this.#modules.names()) {
+      const state = this.#modules.state(module);
       if (state === undefined || (!anyState && !SERVING_STATES.has(state))) continue;
       const capabilities = this.of(module);
       // The edges of one registration are computed once: path-finding asks for them on
       // every search, and normalizing thousands of formats each time dominated it.
-      let own = this.edgeCache.get(capabilities);
+      let own = this.#edgeCache.get(capabilities);
       if (!own) {
         own = moduleEdges(module, capabilities);
-        this.edgeCache.set(capabilities, own);
+        this.#edgeCache.set(capabilities, own);
       }
       for (const e of own) edges.push(e);
     }

@@ -57,10 +57,19 @@ const STATUS_TIMEOUT_MS = 5_000;
 
 /** Every entity, with the calls that create, change and destroy them in their modules. */
 export class EntityRegistry {
-  private readonly records = new Map<string, EntityRecord>();
+  readonly #records = new Map<string, EntityRecord>();
+
+  readonly #deps: {
+    caps: CapabilityIndex;
+    caller: ModuleCaller;
+    bus: EventBus;
+    logger: Logger;
+    /** Where desired entities are persisted; in memory only when unset. */
+    store?: Collection<StoredEntity>;
+  };
 
   constructor(
-    private readonly deps: {
+    deps: {
       caps: CapabilityIndex;
       caller: ModuleCaller;
       bus: EventBus;
@@ -68,31 +77,33 @@ export class EntityRegistry {
       /** Where desired entities are persisted; in memory only when unset. */
       store?: Collection<StoredEntity>;
     },
-  ) {}
+  ) {
+    this.#deps = deps;
+  }
 
   /** Loads the persisted desired entities, OFFLINE until their module runs. */
   load(): number {
-    for (const { value } of this.deps.store?.list() ?? []) {
-      this.records.set(value.id, loadedEntity(value));
+    for (const { value } of this.#deps.store?.list() ?? []) {
+      this.#records.set(value.id, loadedEntity(value));
     }
-    return this.records.size;
+    return this.#records.size;
   }
 
   /** The entity `id`, if known. */
   get(id: string): EntityRecord | undefined {
-    return this.records.get(id);
+    return this.#records.get(id);
   }
 
   /** The entity `id`; NOT_FOUND when unknown. */
   require(id: string): EntityRecord {
-    const r = this.records.get(id);
+    const r = this.#records.get(id);
     if (!r) throw new RpcError(Code.NOT_FOUND, `entity "${id}" not found`);
     return r;
   }
 
   /** Entities matching `filter`, sorted by id. */
   list(filter: EntityFilter = {}): EntityRecord[] {
-    return [...this.records.values()]
+    return [...this.#records.values()]
       .filter((r) =>
         (!filter.entityType || r.entityType === filter.entityType) &&
         (!filter.kind || r.kind === filter.kind) &&
@@ -104,18 +115,18 @@ export class EntityRegistry {
 
   /** How many entities there are. */
   count(): number {
-    return this.records.size;
+    return this.#records.size;
   }
 
   /** Dotted paths of the secret fields of an entity type's configuration schema. */
-  private secretsOf(r: { module: string; entityType: string }): string[] {
-    const schema = this.deps.caps.find(r.module, r.entityType)?.configSchema;
+  #secretsOf(r: { module: string; entityType: string }): string[] {
+    const schema = this.#deps.caps.find(r.module, r.entityType)?.configSchema;
     return schema ? secretPaths(schema as JsonObject) : [];
   }
 
   /** The entity as clients see it: secret configuration fields read "********". */
   toProto(r: EntityRecord, status = r.status): Entity {
-    return entityToProto(r, this.secretsOf(r), status);
+    return entityToProto(r, this.#secretsOf(r), status);
   }
 
   /**
@@ -126,16 +137,16 @@ export class EntityRegistry {
     entityType: string,
     module?: string,
   ): { module: string; capability: EntityCapability } {
-    return chooseEntityModule(this.deps.caps, this.deps.caller, entityType, module);
+    return chooseEntityModule(this.#deps.caps, this.#deps.caller, entityType, module);
   }
 
   /** An unused id derived from `base`. */
   uniqueId(base: string): string {
     const root = slug(base) || "entity";
-    if (!this.records.has(root)) return root;
+    if (!this.#records.has(root)) return root;
     for (let i = 2;; i++) {
       const id = `${root}-${i}`;
-      if (!this.records.has(id)) return id;
+      if (!this.#records.has(id)) return id;
     }
   }
 
@@ -152,14 +163,14 @@ export class EntityRegistry {
           `most 128, starting with a letter or digit)`;
         throw badRequest([{ field: "id", description: why }], why);
       }
-      if (this.records.has(id)) {
+      if (this.#records.has(id)) {
         throw new RpcError(Code.ALREADY_EXISTS, `entity "${id}" already exists`);
       }
     } else id = this.uniqueId(input.name || input.entityType);
     const configuration = input.configuration ?? {};
-    await this.validate(capability, module, configuration);
+    await this.#validate(capability, module, configuration);
     const name = input.name ?? "";
-    const created = await this.callCreate(module, id, input.entityType, name, configuration);
+    const created = await this.#callCreate(module, id, input.entityType, name, configuration);
     const now = new Date();
     const record: EntityRecord = {
       id,
@@ -176,19 +187,19 @@ export class EntityRegistry {
       status: created?.status,
     };
     try {
-      this.persist(record);
+      this.#persist(record);
     } catch (err) {
       // Not stored (e.g. the disk is full): the module must not keep what the caller
       // was told failed.
-      await this.deps.caller.call(
+      await this.#deps.caller.call(
         module,
         "DestroyEntity",
         (c, o) => c.entity.destroyEntity({ entityId: id }, o),
       ).catch(() => {});
       throw err;
     }
-    this.records.set(id, record);
-    this.deps.bus.publish({
+    this.#records.set(id, record);
+    this.#deps.bus.publish({
       type: "entity.created",
       module,
       entityId: id,
@@ -198,7 +209,7 @@ export class EntityRegistry {
     return record;
   }
 
-  private async callCreate(
+  async #callCreate(
     module: string,
     id: string,
     entityType: string,
@@ -206,14 +217,14 @@ export class EntityRegistry {
     configuration: JsonObject,
   ): Promise<Entity | undefined> {
     try {
-      const res = await this.deps.caller.call(
+      const res = await this.#deps.caller.call(
         module,
         "CreateEntity",
         (c, o) => c.entity.createEntity({ entityId: id, entityType, name, configuration }, o),
       );
       return res.entity;
     } catch (err) {
-      throw this.rejected(err, module, "configuration");
+      throw this.#rejected(err, module, "configuration");
     }
   }
 
@@ -221,7 +232,7 @@ export class EntityRegistry {
    * Checks a configuration against the entity type's JSON Schema, as module
    * configurations are checked: INVALID_ARGUMENT naming every bad field.
    */
-  private async validate(
+  async #validate(
     capability: EntityCapability | undefined,
     module: string,
     configuration: JsonObject,
@@ -242,7 +253,7 @@ export class EntityRegistry {
   }
 
   /** A module's INVALID_ARGUMENT as a 400 carrying the module's own message. */
-  private rejected(err: unknown, module: string, what: string): unknown {
+  #rejected(err: unknown, module: string, what: string): unknown {
     if (err instanceof ModuleCallError && err.code === Code.INVALID_ARGUMENT) {
       return new RpcError(
         Code.INVALID_ARGUMENT,
@@ -261,14 +272,14 @@ export class EntityRegistry {
     const r = this.require(id);
     if (configuration) {
       // A secret sent back as "********" (as clients read it) keeps its stored value.
-      configuration = keepMaskedSecrets(configuration, r.configuration, this.secretsOf(r));
-      await this.validate(this.deps.caps.find(r.module, r.entityType), r.module, configuration);
+      configuration = keepMaskedSecrets(configuration, r.configuration, this.#secretsOf(r));
+      await this.#validate(this.#deps.caps.find(r.module, r.entityType), r.module, configuration);
     }
     const newName = name || r.name;
-    if (configuration || this.deps.caller.isRunning(r.module)) {
+    if (configuration || this.#deps.caller.isRunning(r.module)) {
       let res;
       try {
-        res = await this.deps.caller.call(
+        res = await this.#deps.caller.call(
           r.module,
           "ConfigureEntity",
           (c, o) =>
@@ -281,7 +292,7 @@ export class EntityRegistry {
       } catch (err) {
         // A module without ConfigureEntity can still be renamed here.
         const unimplemented = err instanceof ModuleCallError && err.code === Code.UNIMPLEMENTED;
-        if (configuration || !unimplemented) throw this.rejected(err, r.module, "configuration");
+        if (configuration || !unimplemented) throw this.#rejected(err, r.module, "configuration");
       }
       if (configuration) r.configuration = res?.entity?.configuration ?? configuration;
       if (res?.entity?.state) this.setState(r, res.entity.state, "");
@@ -289,8 +300,8 @@ export class EntityRegistry {
     }
     r.name = newName;
     r.updatedAt = new Date();
-    this.persist(r);
-    this.deps.bus.publish({
+    this.#persist(r);
+    this.#deps.bus.publish({
       type: "entity.updated",
       module: r.module,
       entityId: id,
@@ -305,9 +316,9 @@ export class EntityRegistry {
    */
   async destroy(id: string, force = false): Promise<void> {
     const r = this.require(id);
-    if (this.deps.caller.isRunning(r.module)) {
+    if (this.#deps.caller.isRunning(r.module)) {
       try {
-        await this.deps.caller.call(
+        await this.#deps.caller.call(
           r.module,
           "DestroyEntity",
           (c, o) => c.entity.destroyEntity({ entityId: id }, o),
@@ -316,7 +327,7 @@ export class EntityRegistry {
         const gone = err instanceof ModuleCallError && err.code === Code.NOT_FOUND;
         if (!gone && !force) throw err;
         if (!gone) {
-          this.deps.logger.warn("entity destroyed despite a module error", {
+          this.#deps.logger.warn("entity destroyed despite a module error", {
             entity: id,
             module: r.module,
             error: (err as Error).message,
@@ -329,11 +340,11 @@ export class EntityRegistry {
 
   /** Forgets an entity without calling its module (e.g. its module is down). */
   forget(r: EntityRecord, message: string): void {
-    if (!this.records.has(r.id)) return;
+    if (!this.#records.has(r.id)) return;
     // Stored first: when the store fails, the entity stays as it was in both places.
-    if (isDesired(r)) this.deps.store?.delete(r.id);
-    this.records.delete(r.id);
-    this.deps.bus.publish({
+    if (isDesired(r)) this.#deps.store?.delete(r.id);
+    this.#records.delete(r.id);
+    this.#deps.bus.publish({
       type: r.origin === EntityOrigin.DISCOVERED ? "entity.lost" : "entity.destroyed",
       module: r.module,
       entityId: r.id,
@@ -346,18 +357,18 @@ export class EntityRegistry {
    * Returns the ids it could not recreate, with the module's error.
    */
   reconcile(module: string): Promise<Map<string, string>> {
-    const { caller, logger, caps, bus } = this.deps;
+    const { caller, logger, caps, bus } = this.#deps;
     return reconcileEntities({
       caller,
       logger,
       caps,
       bus,
       list: (filter) => this.list(filter),
-      get: (id) => this.records.get(id),
-      add: (r) => this.records.set(r.id, r),
+      get: (id) => this.#records.get(id),
+      add: (r) => this.#records.set(r.id, r),
       setState: (r, state, message) => this.setState(r, state, message),
       forget: (r, message) => this.forget(r, message),
-      recreate: (r) => this.callCreate(r.module, r.id, r.entityType, r.name, r.configuration),
+      recreate: (r) => this.#callCreate(r.module, r.id, r.entityType, r.name, r.configuration),
     }, module);
   }
 
@@ -369,7 +380,7 @@ export class EntityRegistry {
   /** The entity's live status from its module (OFFLINE when the module is not running). */
   async liveStatus(id: string): Promise<EntityStatus> {
     const r = this.require(id);
-    const { caller } = this.deps;
+    const { caller } = this.#deps;
     if (!caller.isRunning(r.module)) {
       return create(EntityStatusSchema, {
         entityId: id,
@@ -405,7 +416,7 @@ export class EntityRegistry {
 
   /** Takes an entity status a module reported (ReportStatus); ignores other modules' ids. */
   applyStatus(module: string, status: EntityStatus): void {
-    const r = this.records.get(status.entityId);
+    const r = this.#records.get(status.entityId);
     if (!r || r.module !== module) return;
     r.status = keepFormats(r.status, status);
     if (status.state) this.setState(r, status.state, status.message);
@@ -419,7 +430,7 @@ export class EntityRegistry {
     r.state = state;
     r.updatedAt = new Date();
     const bad = state === EntityState.FAILED || state === EntityState.OFFLINE;
-    this.deps.bus.publish({
+    this.#deps.bus.publish({
       type: "entity.state_changed",
       severity: bad ? Severity.WARNING : Severity.INFO,
       module: r.module,
@@ -432,7 +443,7 @@ export class EntityRegistry {
   }
 
   /** Stores a desired entity (discovered ones are announced again by their module). */
-  private persist(r: EntityRecord): void {
-    if (isDesired(r)) this.deps.store?.put(r.id, storedEntity(r));
+  #persist(r: EntityRecord): void {
+    if (isDesired(r)) this.#deps.store?.put(r.id, storedEntity(r));
   }
 }

@@ -36,7 +36,11 @@ export interface ConnectStreamsOptions {
 
 /** Serves the Connect streams of the modules. */
 export class ConnectStreams {
-  constructor(private readonly options: ConnectStreamsOptions) {}
+  readonly #options: ConnectStreamsOptions;
+
+  constructor(options: ConnectStreamsOptions) {
+    this.#options = options;
+  }
 
   /** Serves one module process's stream on its channel until either side ends it. */
   async *serve(
@@ -45,7 +49,7 @@ export class ConnectStreams {
     requests: AsyncIterable<ConnectRequest>,
     ctx: CallContext,
   ): AsyncGenerator<ConnectResponseInit | ConnectResponse> {
-    const { bus, heartbeatTimeoutMs } = this.options;
+    const { bus, heartbeatTimeoutMs } = this.#options;
     const pid = record.pid;
     const out = new AsyncQueue<ConnectResponseInit>();
     let endError: RpcError | undefined;
@@ -86,7 +90,7 @@ export class ConnectStreams {
         for await (const req of requests) {
           lastSeen = performance.now();
           if (out.isClosed) break;
-          out.push(this.handleMessage(record, ch, req));
+          out.push(this.#handleMessage(record, ch, req));
           await out.waitForRoom(OUT_LIMIT);
         }
         stream.end();
@@ -105,25 +109,25 @@ export class ConnectStreams {
       if (ch.stream === stream) {
         ch.stream = undefined;
         if (endError?.code === Code.DEADLINE_EXCEEDED) {
-          this.markDown(ch, `missed heartbeat: ${endError.message}`, Severity.WARNING);
+          this.#markDown(ch, `missed heartbeat: ${endError.message}`, Severity.WARNING);
         } else if (ctx.signal.aborted || endError) {
           void whyDown(record, pid, endError).then(([reason, severity]) =>
-            this.markDown(ch, reason, severity)
+            this.#markDown(ch, reason, severity)
           );
         } else {
-          this.markDown(ch, "the module closed the stream", Severity.INFO);
+          this.#markDown(ch, "the module closed the stream", Severity.INFO);
         }
       }
     }
   }
 
   /** Handles one stream message; returns its ack. */
-  private handleMessage(
+  #handleMessage(
     record: ModuleRecord,
     ch: Channel,
     req: ConnectRequest,
   ): ConnectResponseInit {
-    const { reports, commands } = this.options;
+    const { reports, commands } = this.#options;
     const seq = req.sequence;
     if (seq !== 0n && seq <= ch.lastSequence) {
       return { payload: { case: "ack", value: { sequence: seq, eventId: ch.recent.get(seq) } } };
@@ -168,8 +172,8 @@ export class ConnectStreams {
   }
 
   /** Announces a channel down and fails the commands waiting on it. */
-  private markDown(ch: Channel, reason: string, severity: Severity): void {
-    this.options.bus.publish({
+  #markDown(ch: Channel, reason: string, severity: Severity): void {
+    this.#options.bus.publish({
       type: "module.event_channel_down",
       severity,
       module: ch.module,
@@ -177,7 +181,7 @@ export class ConnectStreams {
       data: { reason },
       traceId: "",
     });
-    this.options.commands.rejectAll(ch, reason);
+    this.#options.commands.rejectAll(ch, reason);
   }
 }
 

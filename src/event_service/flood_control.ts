@@ -61,16 +61,23 @@ export interface ModuleLimits {
 /** The flood-control rules, shared by every module's {@link ModuleLimits}. */
 export class FloodControl {
   /** When events are limited at least as tightly as log lines, every event is logged. */
-  private readonly limitLogs: boolean;
+  readonly #limitLogs: boolean;
+
+  readonly #bus: EventBus;
+  readonly #logger: Logger | undefined;
+  readonly #onThrottled?: (module: string, kind: ReportKind) => void;
 
   constructor(
     readonly rates: FloodRates,
-    private readonly bus: EventBus,
-    private readonly logger: Logger | undefined,
-    private readonly onThrottled?: (module: string, kind: ReportKind) => void,
+    bus: EventBus,
+    logger: Logger | undefined,
+    onThrottled?: (module: string, kind: ReportKind) => void,
   ) {
+    this.#bus = bus;
+    this.#logger = logger;
+    this.#onThrottled = onThrottled;
     const { eventRate, logRate } = rates;
-    this.limitLogs = eventRate.perSecond > logRate.perSecond || eventRate.burst > logRate.burst;
+    this.#limitLogs = eventRate.perSecond > logRate.perSecond || eventRate.burst > logRate.burst;
   }
 
   /** Fresh limits for a new module process. */
@@ -89,20 +96,20 @@ export class FloodControl {
   /** Takes a token for one report of `kind`; throws RESOURCE_EXHAUSTED when over the rate. */
   admit(limits: ModuleLimits, kind: ReportKind): void {
     const bucket = kind === "event" ? limits.events : limits.reports;
-    if (!bucket.take()) throw this.throttled(limits, kind);
+    if (!bucket.take()) throw this.#throttled(limits, kind);
   }
 
   /** Counts a refused report, announces it (at most every 10 s), and returns its error. */
-  private throttled(limits: ModuleLimits, kind: ReportKind): RpcError {
+  #throttled(limits: ModuleLimits, kind: ReportKind): RpcError {
     limits.dropped++;
-    this.onThrottled?.(limits.module, kind);
+    this.#onThrottled?.(limits.module, kind);
     const r = kind === "event" ? this.rates.eventRate : this.rates.reportRate;
     const now = performance.now();
     if (now - limits.lastNotice >= THROTTLE_NOTICE_MS) {
       const first = limits.lastNotice === -Infinity;
       const module = limits.module;
       runWithTrace(undefined, () =>
-        this.bus.publish({
+        this.#bus.publish({
           type: "module.events_throttled",
           severity: Severity.WARNING,
           module,
@@ -111,7 +118,7 @@ export class FloodControl {
           data: { dropped: limits.dropped, perSecond: r.perSecond, burst: r.burst, kind },
           traceId: "",
         }));
-      this.logger?.warn("module throttled", { module, dropped: limits.dropped, kind });
+      this.#logger?.warn("module throttled", { module, dropped: limits.dropped, kind });
       limits.lastNotice = now;
       limits.dropped = 0;
     }
@@ -123,9 +130,9 @@ export class FloodControl {
 
   /** Logs an accepted event (one line), within the module's log rate. */
   logEvent(limits: ModuleLimits, event: Event): void {
-    const logger = this.logger;
+    const logger = this.#logger;
     if (!logger) return;
-    if (this.limitLogs && !limits.logLines.take()) {
+    if (this.#limitLogs && !limits.logLines.take()) {
       limits.unlogged++;
       return;
     }

@@ -43,41 +43,45 @@ export interface Channel {
 /** The channels of every module instance. */
 export class ChannelTable {
   // One channel per instance: the instances of a replicated module each have a stream.
-  private readonly channels = new Map<string, Channel>();
+  readonly #channels = new Map<string, Channel>();
 
-  constructor(private readonly flood: FloodControl) {}
+  readonly #flood: FloodControl;
+
+  constructor(flood: FloodControl) {
+    this.#flood = flood;
+  }
 
   /** The channel of the calling module's current process (reset on a new token). */
   of(record: ModuleRecord): Channel {
-    let ch = this.channels.get(record.instanceName);
+    let ch = this.#channels.get(record.instanceName);
     if (!ch || ch.token !== record.token) {
       ch?.stream?.end(new RpcError(Code.UNAVAILABLE, "the module was restarted"));
       ch = {
         module: record.name,
         token: record.token,
-        limits: this.flood.limitsFor(record.name),
+        limits: this.#flood.limitsFor(record.name),
         lastSequence: 0n,
         recent: new Map(),
         commands: new Map(),
       };
-      this.channels.set(record.instanceName, ch);
+      this.#channels.set(record.instanceName, ch);
     }
     return ch;
   }
 
   /** The channel of an instance if its current process has an open stream. */
   open(record: ModuleRecord): Channel | undefined {
-    const ch = this.channels.get(record.instanceName);
+    const ch = this.#channels.get(record.instanceName);
     return ch?.stream && ch.token === record.token ? ch : undefined;
   }
 
   /** Names of the modules with an open Connect stream. */
   connectedModules(): string[] {
-    return [...new Set([...this.channels.values()].filter((c) => c.stream).map((c) => c.module))];
+    return [...new Set([...this.#channels.values()].filter((c) => c.stream).map((c) => c.module))];
   }
 
   /** Ends every stream with `err`. */
   endAll(err: RpcError): void {
-    for (const ch of this.channels.values()) ch.stream?.end(err);
+    for (const ch of this.#channels.values()) ch.stream?.end(err);
   }
 }

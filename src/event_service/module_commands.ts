@@ -16,28 +16,34 @@ export type CommandInit = Omit<MessageInitShape<typeof CommandSchema>, "commandI
 
 /** Sends commands on the modules' streams and matches their results. */
 export class CommandSender {
-  private nextCommand = 1;
+  #nextCommand = 1;
+
+  readonly #registry: ModuleRegistry;
+  readonly #channels: ChannelTable;
 
   constructor(
-    private readonly registry: ModuleRegistry,
-    private readonly channels: ChannelTable,
-  ) {}
+    registry: ModuleRegistry,
+    channels: ChannelTable,
+  ) {
+    this.#registry = registry;
+    this.#channels = channels;
+  }
 
   /**
    * Sends a command to every open instance of `module` and waits for the results.
    * UNAVAILABLE without a stream, DEADLINE_EXCEEDED without an answer in time.
    */
   async send(module: string, command: CommandInit, timeoutMs: number): Promise<CommandResult> {
-    const record = this.registry.get(module);
+    const record = this.#registry.get(module);
     const instances = record ? [record, ...record.replicas] : [];
-    const open = instances.flatMap((r) => this.channels.open(r) ?? []);
+    const open = instances.flatMap((r) => this.#channels.open(r) ?? []);
     if (open.length === 0) {
       throw new RpcError(
         Code.UNAVAILABLE,
         `module "${module}" has no open event stream (EventService.Connect) to send commands on`,
       );
     }
-    const results = await Promise.all(open.map((ch) => this.sendOn(ch, command, timeoutMs)));
+    const results = await Promise.all(open.map((ch) => this.#sendOn(ch, command, timeoutMs)));
     return results.find((r) => !r.ok) ?? results[0];
   }
 
@@ -59,8 +65,8 @@ export class CommandSender {
   }
 
   /** Sends `command` on one channel's stream; resolves with the module's result. */
-  private sendOn(ch: Channel, command: CommandInit, timeoutMs: number): Promise<CommandResult> {
-    const commandId = `cmd-${this.nextCommand++}`;
+  #sendOn(ch: Channel, command: CommandInit, timeoutMs: number): Promise<CommandResult> {
+    const commandId = `cmd-${this.#nextCommand++}`;
     const full: Command = { ...command, commandId } as Command;
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -48,7 +48,11 @@ export interface ModuleReportsOptions {
 
 /** Accepts module reports; each throws an RpcError when the report is refused. */
 export class ModuleReports {
-  constructor(private readonly options: ModuleReportsOptions) {}
+  readonly #options: ModuleReportsOptions;
+
+  constructor(options: ModuleReportsOptions) {
+    this.#options = options;
+  }
 
   /** Accepts one event; returns its id. The event runs in its own trace, or `callTrace`. */
   event(
@@ -72,7 +76,7 @@ export class ModuleReports {
         `event data is larger than ${MAX_DATA_BYTES} bytes as JSON`,
       );
     }
-    const { flood, bus, onEvent } = this.options;
+    const { flood, bus, onEvent } = this.#options;
     flood.admit(limits, "event");
     const trace = parseTraceparent(req.traceparent) ?? callTrace;
     return runWithTrace(trace, () => {
@@ -95,7 +99,7 @@ export class ModuleReports {
 
   /** Accepts a status: records the module's health, then hands it to `onStatus`. */
   status(record: ModuleRecord, limits: ModuleLimits, req: ReportStatusRequest): void {
-    const { flood, registry, onStatus, logger } = this.options;
+    const { flood, registry, onStatus, logger } = this.#options;
     flood.admit(limits, "status");
     if (!Object.values(HealthState).includes(req.state)) {
       throw new RpcError(Code.INVALID_ARGUMENT, `unknown health state ${req.state}`);
@@ -116,7 +120,7 @@ export class ModuleReports {
 
   /** Accepts a metrics report. */
   metrics(record: ModuleRecord, limits: ModuleLimits, req: ReportMetricsRequest): void {
-    this.options.flood.admit(limits, "metrics");
-    this.options.moduleMetrics.report(record.name, record.token, req.metrics);
+    this.#options.flood.admit(limits, "metrics");
+    this.#options.moduleMetrics.report(record.name, record.token, req.metrics);
   }
 }

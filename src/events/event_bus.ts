@@ -63,16 +63,16 @@ const BATCH = 256;
 
 /** The bounded event history with subscribers and watchers. */
 export class EventBus {
-  private readonly ring: (Event | undefined)[];
-  private start = 0;
-  private count = 0;
-  private nextId = 1n;
-  private subscribers = new Set<(event: Event) => void>();
-  private wakers = new Set<() => void>();
-  private watching = 0;
+  readonly #ring: (Event | undefined)[];
+  #start = 0;
+  #count = 0;
+  #nextId = 1n;
+  #subscribers = new Set<(event: Event) => void>();
+  #wakers = new Set<() => void>();
+  #watching = 0;
 
   constructor(readonly capacity = 10_000) {
-    this.ring = new Array(capacity);
+    this.#ring = new Array(capacity);
   }
 
   /** Records an event, gives it the next id and tells every subscriber and watcher. */
@@ -81,7 +81,7 @@ export class EventBus {
       ? input.message.slice(0, MAX_MESSAGE_CHARS) + "…"
       : input.message;
     const event = create(EventSchema, {
-      id: this.nextId++,
+      id: this.#nextId++,
       time: timestampFromDate(new Date()),
       type: input.type,
       severity: input.severity || Severity.INFO,
@@ -93,60 +93,60 @@ export class EventBus {
       traceId: input.traceId ?? currentTraceId() ?? "",
       source: input.source ?? "orchestrator",
     });
-    if (this.count < this.capacity) {
-      this.ring[(this.start + this.count) % this.capacity] = event;
-      this.count++;
+    if (this.#count < this.capacity) {
+      this.#ring[(this.#start + this.#count) % this.capacity] = event;
+      this.#count++;
     } else {
-      this.ring[this.start] = event;
-      this.start = (this.start + 1) % this.capacity;
+      this.#ring[this.#start] = event;
+      this.#start = (this.#start + 1) % this.capacity;
     }
-    for (const s of this.subscribers) {
+    for (const s of this.#subscribers) {
       try {
         s(event);
       } catch {
         // A subscriber's failure is its own.
       }
     }
-    const wakers = [...this.wakers];
-    this.wakers.clear();
+    const wakers = [...this.#wakers];
+    this.#wakers.clear();
     for (const w of wakers) w();
     return event;
   }
 
   /** How many events the history holds. */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /** How many watchers are reading. */
   get watchers(): number {
-    return this.watching;
+    return this.#watching;
   }
 
   /** The id of the oldest event still held, or the next id when empty. */
   oldestId(): bigint {
-    return this.count > 0 ? this.ring[this.start]!.id : this.nextId;
+    return this.#count > 0 ? this.#ring[this.#start]!.id : this.#nextId;
   }
 
   /** The id of the newest event, 0n before the first. */
   lastId(): bigint {
-    return this.nextId - 1n;
+    return this.#nextId - 1n;
   }
 
   /** Held events with an id greater than `afterId`, oldest first, at most `limit`. */
   since(afterId: bigint, limit = Infinity): Event[] {
     const oldest = this.oldestId();
     const skip = afterId < oldest ? 0 : Number(afterId - oldest + 1n);
-    const n = Math.min(this.count - skip, limit);
+    const n = Math.min(this.#count - skip, limit);
     const out: Event[] = [];
-    for (let i = 0; i < n; i++) out.push(this.ring[(this.start + skip + i) % this.capacity]!);
+    for (let i = 0; i < n; i++) out.push(this.#ring[(this.#start + skip + i) % this.capacity]!);
     return out;
   }
 
   /** Calls `fn` with every new event until the returned function is called. */
   subscribe(fn: (event: Event) => void): () => void {
-    this.subscribers.add(fn);
-    return () => this.subscribers.delete(fn);
+    this.#subscribers.add(fn);
+    return () => this.#subscribers.delete(fn);
   }
 
   /**
@@ -175,7 +175,7 @@ export class EventBus {
     let wake: (() => void) | undefined;
     const onAbort = () => wake?.();
     signal?.addEventListener("abort", onAbort);
-    this.watching++;
+    this.#watching++;
     try {
       while (!signal?.aborted) {
         const oldest = this.oldestId();
@@ -197,9 +197,9 @@ export class EventBus {
         if (batch.length === 0) {
           await new Promise<void>((resolve) => {
             wake = resolve;
-            this.wakers.add(resolve);
+            this.#wakers.add(resolve);
           });
-          this.wakers.delete(wake!);
+          this.#wakers.delete(wake!);
           wake = undefined;
           continue;
         }
@@ -210,8 +210,8 @@ export class EventBus {
         }
       }
     } finally {
-      this.watching--;
-      if (wake) this.wakers.delete(wake);
+      this.#watching--;
+      if (wake) this.#wakers.delete(wake);
       signal?.removeEventListener("abort", onAbort);
     }
   }

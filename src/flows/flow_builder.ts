@@ -45,7 +45,11 @@ interface Made {
 
 /** Makes and unmakes the converters, connections and module flows of a flow. */
 export class FlowBuilder {
-  constructor(private readonly options: FlowBuilderOptions) {}
+  readonly #options: FlowBuilderOptions;
+
+  constructor(options: FlowBuilderOptions) {
+    this.#options = options;
+  }
 
   /**
    * Creates (or reuses, from `reuse`) converters, connects every hop and starts the flow
@@ -53,7 +57,7 @@ export class FlowBuilder {
    * converters of `reuse` the new path does not use are destroyed either way.
    */
   async establish(flow: FlowRecord, paths: MediaPath[], reuse: string[]): Promise<void> {
-    const { flows, entities } = this.options;
+    const { flows, entities } = this.#options;
     const made: Made = { converters: [], sides: [], started: [] };
     const reusable = [...reuse];
     const claimed: string[] = [];
@@ -77,7 +81,7 @@ export class FlowBuilder {
             });
             if (i >= 0) {
               id = reusable.splice(i, 1)[0];
-              await this.ensureEntity(entities.get(id)!);
+              await this.#ensureEntity(entities.get(id)!);
               claimed.push(id);
             } else {
               const input: CreateEntityInput = {
@@ -129,7 +133,7 @@ export class FlowBuilder {
       await this.startModules(flow, made.started);
       flow.established = true;
     } catch (err) {
-      await this.undo(flow, made);
+      await this.#undo(flow, made);
       flow.connections = [];
       const gone = new Set(made.converters);
       for (const p of paths) for (const h of p.hops) if (gone.has(h.entityId)) h.entityId = "";
@@ -157,7 +161,7 @@ export class FlowBuilder {
     receiverModule: string,
     onSide: (module: string) => void = () => {},
   ): Promise<string> {
-    const { caller } = this.options;
+    const { caller } = this.#options;
     const request = {
       connectionId: connection.id,
       flowId: connection.flowId,
@@ -206,7 +210,7 @@ export class FlowBuilder {
    * `started` collects them.
    */
   async startModules(flow: FlowRecord, started: string[], only?: string[]): Promise<void> {
-    const { flows, caller } = this.options;
+    const { flows, caller } = this.#options;
     const connectionsOf = (module: string) =>
       flow.connections.filter((c) =>
         flows.moduleOfEntity(flow, c.sourceEntityId) === module ||
@@ -233,14 +237,18 @@ export class FlowBuilder {
         }),
       );
     }
-    this.options.onStarted?.(flow, started);
+    this.#options.onStarted?.(flow, started);
   }
 
   /** StopFlow on every running module of the flow; the connections stay. Never throws. */
   async stopModules(flow: FlowRecord): Promise<void> {
-    for (const module of this.options.flows.modulesOf(flow)) {
-      if (!this.options.caller.isRunning(module)) continue;
-      await this.quietly(module, "StopFlow", (c, o) => c.pipeline.stopFlow({ flowId: flow.id }, o));
+    for (const module of this.#options.flows.modulesOf(flow)) {
+      if (!this.#options.caller.isRunning(module)) continue;
+      await this.#quietly(
+        module,
+        "StopFlow",
+        (c, o) => c.pipeline.stopFlow({ flowId: flow.id }, o),
+      );
     }
   }
 
@@ -251,12 +259,12 @@ export class FlowBuilder {
     for (const connection of [...flow.connections].reverse()) {
       const modules = new Set(
         [connection.targetEntityId, connection.sourceEntityId].map((id) =>
-          this.options.flows.moduleOfEntity(flow, id)
+          this.#options.flows.moduleOfEntity(flow, id)
         ),
       );
       for (const module of modules) {
-        if (!module || !this.options.caller.isRunning(module)) continue;
-        await this.quietly(
+        if (!module || !this.#options.caller.isRunning(module)) continue;
+        await this.#quietly(
           module,
           "DisconnectEntities",
           (c, o) =>
@@ -270,7 +278,7 @@ export class FlowBuilder {
 
   /** Destroys a converter entity if it still exists; errors are logged. */
   async destroyQuietly(id: string): Promise<void> {
-    const { entities, logger } = this.options;
+    const { entities, logger } = this.#options;
     if (!entities.get(id)) return;
     try {
       await entities.destroy(id, true);
@@ -280,8 +288,8 @@ export class FlowBuilder {
   }
 
   /** Asks the module to (re)create a converter it should have; CreateEntity is idempotent. */
-  private async ensureEntity(e: EntityRecord): Promise<void> {
-    const res = await this.options.caller.call(
+  async #ensureEntity(e: EntityRecord): Promise<void> {
+    const res = await this.#options.caller.call(
       e.module,
       "CreateEntity",
       (c, o) =>
@@ -292,16 +300,20 @@ export class FlowBuilder {
           configuration: e.configuration,
         }, o),
     );
-    if (res.entity?.state) this.options.entities.setState(e, res.entity.state, "");
+    if (res.entity?.state) this.#options.entities.setState(e, res.entity.state, "");
   }
 
   /** Undoes a partial build, in reverse; errors are logged, not thrown. */
-  private async undo(flow: FlowRecord, made: Made): Promise<void> {
+  async #undo(flow: FlowRecord, made: Made): Promise<void> {
     for (const module of [...made.started].reverse()) {
-      await this.quietly(module, "StopFlow", (c, o) => c.pipeline.stopFlow({ flowId: flow.id }, o));
+      await this.#quietly(
+        module,
+        "StopFlow",
+        (c, o) => c.pipeline.stopFlow({ flowId: flow.id }, o),
+      );
     }
     for (const side of [...made.sides].reverse()) {
-      await this.quietly(
+      await this.#quietly(
         side.module,
         "DisconnectEntities",
         (c, o) =>
@@ -312,15 +324,15 @@ export class FlowBuilder {
   }
 
   /** Calls a module for cleanup; a failure is logged, not thrown. */
-  private async quietly(
+  async #quietly(
     module: string,
     method: string,
     fn: Parameters<ModuleCaller["call"]>[2],
   ): Promise<void> {
     try {
-      await this.options.caller.call(module, method, fn);
+      await this.#options.caller.call(module, method, fn);
     } catch (err) {
-      this.options.logger.warn("cleanup call failed", {
+      this.#options.logger.warn("cleanup call failed", {
         module,
         method,
         error: (err as Error).message,

@@ -79,39 +79,39 @@ export interface FlowManagerOptions {
 /** Flows, and the serialised entity mutations that must respect them. */
 export class FlowManager {
   readonly entities: EntityRegistry;
-  private readonly flows: FlowRecords;
-  private readonly tasks: FlowTasks;
-  private readonly builder: FlowBuilder;
-  private readonly recovery: FlowRecovery;
-  private readonly monitorer: FlowMonitor;
+  readonly #flows: FlowRecords;
+  readonly #tasks: FlowTasks;
+  readonly #builder: FlowBuilder;
+  readonly #recovery: FlowRecovery;
+  readonly #monitorer: FlowMonitor;
   /** The media watchdog (flow_watchdog.ts). */
   readonly watchdog: FlowWatchdog;
-  private readonly caller: ModuleCaller;
-  private readonly caps: CapabilityIndex;
-  private readonly bus: EventBus;
-  private readonly logger: Logger;
-  private stopFollowing?: () => void;
+  readonly #caller: ModuleCaller;
+  readonly #caps: CapabilityIndex;
+  readonly #bus: EventBus;
+  readonly #logger: Logger;
+  #stopFollowing?: () => void;
 
   constructor(options: FlowManagerOptions) {
     const { entities, caller, caps, bus, logger } = options;
     this.entities = entities;
-    this.caller = caller;
-    this.caps = caps;
-    this.bus = bus;
-    this.logger = logger;
-    this.flows = new FlowRecords({ entities, bus, logger, store: options.store });
-    this.tasks = new FlowTasks(logger);
-    this.builder = new FlowBuilder({
-      flows: this.flows,
+    this.#caller = caller;
+    this.#caps = caps;
+    this.#bus = bus;
+    this.#logger = logger;
+    this.#flows = new FlowRecords({ entities, bus, logger, store: options.store });
+    this.#tasks = new FlowTasks(logger);
+    this.#builder = new FlowBuilder({
+      flows: this.#flows,
       entities,
       caller,
       logger,
       onStarted: (flow, modules) => this.watchdog.onStarted(flow, modules),
     });
-    this.recovery = new FlowRecovery({
-      flows: this.flows,
-      builder: this.builder,
-      tasks: this.tasks,
+    this.#recovery = new FlowRecovery({
+      flows: this.#flows,
+      builder: this.#builder,
+      tasks: this.#tasks,
       modules: options.modules,
       caps,
       caller,
@@ -120,10 +120,10 @@ export class FlowManager {
       logger,
     });
     this.watchdog = new FlowWatchdog({
-      flows: this.flows,
-      recovery: this.recovery,
-      builder: this.builder,
-      tasks: this.tasks,
+      flows: this.#flows,
+      recovery: this.#recovery,
+      builder: this.#builder,
+      tasks: this.#tasks,
       caller,
       modules: options.modules,
       caps,
@@ -132,10 +132,10 @@ export class FlowManager {
       logger,
       intervalMs: options.watchdogIntervalMs,
     });
-    this.monitorer = new FlowMonitor({
-      flows: this.flows,
-      recovery: this.recovery,
-      tasks: this.tasks,
+    this.#monitorer = new FlowMonitor({
+      flows: this.#flows,
+      recovery: this.#recovery,
+      tasks: this.#tasks,
       caller,
       entities,
       bus,
@@ -152,63 +152,63 @@ export class FlowManager {
    * enabled) the flow monitor. Flows that should run wait (DEGRADED) for their modules.
    */
   activate(): void {
-    this.flows.restore();
-    this.stopFollowing = this.recovery.follow();
-    this.monitorer.start();
+    this.#flows.restore();
+    this.#stopFollowing = this.#recovery.follow();
+    this.#monitorer.start();
     this.watchdog.start();
   }
 
   /** Stops reacting to modules and waits (bounded) for the running task. */
   async close(timeoutMs = 5_000): Promise<void> {
-    if (this.tasks.closed) return;
-    this.tasks.close();
-    this.monitorer.stop();
+    if (this.#tasks.closed) return;
+    this.#tasks.close();
+    this.#monitorer.stop();
     this.watchdog.stop();
-    this.stopFollowing?.();
-    this.stopFollowing = undefined;
-    await this.tasks.drain(timeoutMs);
+    this.#stopFollowing?.();
+    this.#stopFollowing = undefined;
+    await this.#tasks.drain(timeoutMs);
   }
 
   /** Resolves once every queued mutation has run (tests, shutdown). */
   settled(timeoutMs?: number): Promise<boolean> {
-    return this.tasks.drain(timeoutMs);
+    return this.#tasks.drain(timeoutMs);
   }
 
   // ------------------------------------------------------------------ reading
 
   /** The flow `id`; NOT_FOUND when unknown. */
   require(id: string): FlowRecord {
-    const flow = this.flows.get(id);
+    const flow = this.#flows.get(id);
     if (!flow) throw new RpcError(Code.NOT_FOUND, `flow "${id}" not found`);
     return flow;
   }
 
   /** The flow `id`, if known. */
   get(id: string): FlowRecord | undefined {
-    return this.flows.get(id);
+    return this.#flows.get(id);
   }
 
   /** Flows matching the filter, sorted by id. */
   list(filter: FlowFilter = {}): FlowRecord[] {
-    return this.flows.sorted().filter((f) =>
+    return this.#flows.sorted().filter((f) =>
       (!filter.state || f.state === filter.state) &&
-      (!filter.entityId || this.flows.entityIds(f).has(filter.entityId))
+      (!filter.entityId || this.#flows.entityIds(f).has(filter.entityId))
     );
   }
 
   /** How many flows there are. */
   count(): number {
-    return this.flows.size;
+    return this.#flows.size;
   }
 
   /** Every entity a flow uses. */
   entityIds(flow: FlowRecord): Set<string> {
-    return this.flows.entityIds(flow);
+    return this.#flows.entityIds(flow);
   }
 
   /** Every module a flow uses, downstream first (the order StartFlow is called in). */
   modulesOf(flow: FlowRecord): string[] {
-    return this.flows.modulesOf(flow);
+    return this.#flows.modulesOf(flow);
   }
 
   /** The flow as clients see it; `statuses` defaults to the last reported ones. */
@@ -224,7 +224,7 @@ export class FlowManager {
       quality: flow.quality,
       targetProtocol: flow.targetProtocol,
       ...flow.mediaLimits,
-      statuses: statuses ?? this.flows.modulesOf(flow).flatMap((m) => {
+      statuses: statuses ?? this.#flows.modulesOf(flow).flatMap((m) => {
         const s = flow.reported.get(m);
         return s ? [s] : [];
       }),
@@ -236,7 +236,7 @@ export class FlowManager {
 
   /** The flow's live status on every module involved (GetFlowStatus, in parallel). */
   liveStatuses(flow: FlowRecord): Promise<FlowStatus[]> {
-    return this.monitorer.liveStatuses(flow);
+    return this.#monitorer.liveStatuses(flow);
   }
 
   /**
@@ -244,8 +244,8 @@ export class FlowManager {
    * running modules, reaching the target over `targetProtocol` when given.
    */
   findPath(sourceId: string, targetId: string, targetProtocol = "") {
-    const { caps, entities } = this;
-    return findFlowPaths({ caps, entities, sourceId, targetId, targetProtocol });
+    const { entities } = this;
+    return findFlowPaths({ caps: this.#caps, entities, sourceId, targetId, targetProtocol });
   }
 
   // ------------------------------------------------------------ flow commands
@@ -259,7 +259,7 @@ export class FlowManager {
     targetProtocol?: string;
     mediaLimits?: FlowMediaLimits;
   }): Promise<FlowRecord> {
-    return this.tasks.run(async () => {
+    return this.#tasks.run(async () => {
       const quality = validateQuality(input.quality);
       const mediaLimits = validateMediaLimits(input.mediaLimits ?? {});
       const [source, target] = flowEnds(this.entities, input.sourceEntityId, input.targetEntityId);
@@ -270,16 +270,16 @@ export class FlowManager {
             `id "${id}" is not valid: use letters, digits, '.', '_' and '-' (at most 128)`;
           throw badRequest([{ field: "id", description: why }], why);
         }
-        if (this.flows.has(id)) {
+        if (this.#flows.has(id)) {
           throw new RpcError(Code.ALREADY_EXISTS, `flow "${id}" already exists`);
         }
-      } else id = this.flows.uniqueId(`${source.id}-to-${target.id}`);
+      } else id = this.#flows.uniqueId(`${source.id}-to-${target.id}`);
       for (const e of [source, target]) {
-        if (!this.caller.isRunning(e.module)) {
+        if (!this.#caller.isRunning(e.module)) {
           throw new RpcError(
             Code.UNAVAILABLE,
             `entity "${e.id}" is OFFLINE: module "${e.module}" is not running (${
-              this.caller.describe(e.module)
+              this.#caller.describe(e.module)
             })`,
           );
         }
@@ -308,31 +308,31 @@ export class FlowManager {
         reported: new Map(),
         unconfirmed: new Set(),
       };
-      this.flows.add(flow);
-      this.bus.publish({
+      this.#flows.add(flow);
+      this.#bus.publish({
         type: "flow.created",
         flowId: id,
         message: `flow "${id}" from "${source.id}" to "${target.id}": ${describeRoute(paths)}`,
         data: { sourceEntityId: source.id, targetEntityId: target.id },
       });
-      this.flows.setState(flow, FlowState.CREATING, `path found: ${describeRoute(paths)}`);
+      this.#flows.setState(flow, FlowState.CREATING, `path found: ${describeRoute(paths)}`);
       try {
-        await this.builder.establish(flow, paths, []);
+        await this.#builder.establish(flow, paths, []);
       } catch (err) {
         flow.wanted = false;
         const message = `${(err as Error).message}; everything made for the flow was undone`;
-        this.flows.setState(flow, FlowState.FAILED, message);
+        this.#flows.setState(flow, FlowState.FAILED, message);
         const code = err instanceof RpcError ? err.code : Code.INTERNAL;
         throw new RpcError(code, `flow "${id}" failed: ${message}`);
       }
-      this.flows.setState(flow, FlowState.ACTIVE, "media flowing");
+      this.#flows.setState(flow, FlowState.ACTIVE, "media flowing");
       return flow;
     });
   }
 
   /** Starts a STOPPED (or FAILED) flow again; rebuilds it when its connections are gone. */
   start(id: string): Promise<FlowRecord> {
-    return this.tasks.run(async () => {
+    return this.#tasks.run(async () => {
       const flow = this.require(id);
       if (flow.wanted && flow.established && flow.state === FlowState.ACTIVE) return flow;
       // Started by hand: what the media watchdog left out of its paths may serve again.
@@ -340,19 +340,19 @@ export class FlowManager {
       flow.wanted = true;
       if (flow.established) {
         try {
-          await this.builder.startModules(flow, []);
-          this.flows.setState(flow, FlowState.ACTIVE, "started");
+          await this.#builder.startModules(flow, []);
+          this.#flows.setState(flow, FlowState.ACTIVE, "started");
           return flow;
         } catch (err) {
-          this.logger.warn("restarting a flow failed; rebuilding it", {
+          this.#logger.warn("restarting a flow failed; rebuilding it", {
             flow: id,
             error: (err as Error).message,
           });
           flow.established = false;
         }
       }
-      this.flows.setState(flow, FlowState.STARTING, "start requested: re-establishing");
-      await this.recovery.recover(flow);
+      this.#flows.setState(flow, FlowState.STARTING, "start requested: re-establishing");
+      await this.#recovery.recover(flow);
       if (flow.state === FlowState.FAILED) {
         throw new RpcError(Code.FAILED_PRECONDITION, `flow "${id}" cannot start: ${flow.message}`);
       }
@@ -362,11 +362,11 @@ export class FlowManager {
 
   /** Stops media on every module; the connections stay. */
   stop(id: string): Promise<FlowRecord> {
-    return this.tasks.run(async () => {
+    return this.#tasks.run(async () => {
       const flow = this.require(id);
       flow.wanted = false;
-      if (flow.established) await this.builder.stopModules(flow);
-      this.flows.setState(flow, FlowState.STOPPED, "stopped on request");
+      if (flow.established) await this.#builder.stopModules(flow);
+      this.#flows.setState(flow, FlowState.STOPPED, "stopped on request");
       return flow;
     });
   }
@@ -376,17 +376,17 @@ export class FlowManager {
    * (each confirms later with ReportStatus); otherwise when the flow next starts.
    */
   adjustQuality(id: string, requested: QualityProfile | undefined): Promise<FlowRecord> {
-    return this.tasks.run(async () => {
+    return this.#tasks.run(async () => {
       const flow = this.require(id);
       const quality = validateQuality(requested);
       flow.quality = quality;
       flow.updatedAt = new Date();
-      this.flows.persist(flow);
+      this.#flows.persist(flow);
       const failures: string[] = [];
       if (flow.established && flow.wanted) {
-        for (const module of this.flows.modulesOf(flow)) {
+        for (const module of this.#flows.modulesOf(flow)) {
           try {
-            const res = await this.caller.call(
+            const res = await this.#caller.call(
               module,
               "AdjustQuality",
               (c, o) => c.pipeline.adjustQuality({ flowId: id, quality }, o),
@@ -402,7 +402,7 @@ export class FlowManager {
           }
         }
       }
-      this.bus.publish({
+      this.#bus.publish({
         type: "flow.quality_changed",
         flowId: id,
         message: `flow "${id}" quality set to ${describeQuality(quality)}`,
@@ -420,16 +420,16 @@ export class FlowManager {
 
   /** Stops and disconnects a flow, destroys its converters and forgets it. */
   delete(id: string): Promise<void> {
-    return this.tasks.run(() => this.deleteUnlocked(this.require(id)));
+    return this.#tasks.run(() => this.#deleteUnlocked(this.require(id)));
   }
 
-  private async deleteUnlocked(flow: FlowRecord): Promise<void> {
+  async #deleteUnlocked(flow: FlowRecord): Promise<void> {
     flow.wanted = false;
-    await this.builder.teardown(flow);
-    for (const id of flow.converters) await this.builder.destroyQuietly(id);
-    this.flows.remove(flow);
+    await this.#builder.teardown(flow);
+    for (const id of flow.converters) await this.#builder.destroyQuietly(id);
+    this.#flows.remove(flow);
     this.watchdog.forget(flow.id);
-    this.bus.publish({
+    this.#bus.publish({
       type: "flow.deleted",
       flowId: flow.id,
       message: `flow "${flow.id}" deleted`,
@@ -440,7 +440,7 @@ export class FlowManager {
 
   /** Creates an entity (see EntityRegistry.create). */
   createEntity(input: CreateEntityInput): Promise<EntityRecord> {
-    return this.tasks.run(() => this.entities.create(input));
+    return this.#tasks.run(() => this.entities.create(input));
   }
 
   /** Changes an entity's configuration and/or name. */
@@ -449,7 +449,7 @@ export class FlowManager {
     configuration?: Parameters<EntityRegistry["configure"]>[1],
     name?: string,
   ): Promise<EntityRecord> {
-    return this.tasks.run(() => this.entities.configure(id, configuration, name));
+    return this.#tasks.run(() => this.entities.configure(id, configuration, name));
   }
 
   /**
@@ -457,9 +457,9 @@ export class FlowManager {
    * (then those flows are deleted first).
    */
   destroyEntity(id: string, force = false): Promise<void> {
-    return this.tasks.run(async () => {
+    return this.#tasks.run(async () => {
       const entity = this.entities.require(id);
-      const users = this.flows.sorted().filter((f) => this.flows.entityIds(f).has(id));
+      const users = this.#flows.sorted().filter((f) => this.#flows.entityIds(f).has(id));
       if (users.length > 0 && !force) {
         const list = users.map((f) => `"${f.id}" (${flowStateName(f.state)})`).join(", ");
         throw new RpcError(
@@ -469,7 +469,7 @@ export class FlowManager {
           } first, or destroy with force=true to delete ${users.length > 1 ? "them" : "it"} too`,
         );
       }
-      for (const flow of users) await this.deleteUnlocked(flow);
+      for (const flow of users) await this.#deleteUnlocked(flow);
       if (this.entities.get(id)) await this.entities.destroy(entity.id, force);
     });
   }
@@ -482,7 +482,7 @@ export class FlowManager {
    * with the module the token belongs to. Never throws.
    */
   onModuleStatus(module: string, report: ReportStatusRequest): void {
-    this.monitorer.onModuleStatus(module, report);
+    this.#monitorer.onModuleStatus(module, report);
   }
 
   /** True when no module still has to confirm the flow's last AdjustQuality. */
@@ -492,6 +492,6 @@ export class FlowManager {
 
   /** Asks every module of every established flow for its status; lost flows are rebuilt. */
   monitor(): Promise<void> {
-    return this.monitorer.check();
+    return this.#monitorer.check();
   }
 }

@@ -47,19 +47,23 @@ export interface FlowMonitorOptions {
 
 /** Checks flows with their modules and reacts to what the modules say. */
 export class FlowMonitor {
-  private timer?: ReturnType<typeof setTimeout>;
+  #timer?: ReturnType<typeof setTimeout>;
 
-  constructor(private readonly options: FlowMonitorOptions) {}
+  readonly #options: FlowMonitorOptions;
+
+  constructor(options: FlowMonitorOptions) {
+    this.#options = options;
+  }
 
   /** Schedules the periodic check (unless turned off or shut down). */
   start(): void {
-    const interval = this.options.intervalMs ?? 5_000;
-    if (interval <= 0 || this.options.tasks.closed) return;
-    this.timer = setTimeout(async () => {
+    const interval = this.#options.intervalMs ?? 5_000;
+    if (interval <= 0 || this.#options.tasks.closed) return;
+    this.#timer = setTimeout(async () => {
       try {
         await this.check();
       } catch (err) {
-        this.options.logger.warn("flow monitor failed", { error: String(err) });
+        this.#options.logger.warn("flow monitor failed", { error: String(err) });
       }
       this.start();
     }, interval);
@@ -67,12 +71,12 @@ export class FlowMonitor {
 
   /** Cancels the next periodic check. */
   stop(): void {
-    clearTimeout(this.timer);
+    clearTimeout(this.#timer);
   }
 
   /** Asks every module of every established flow for its status; lost flows are rebuilt. */
   async check(): Promise<void> {
-    const { flows, tasks, caller } = this.options;
+    const { flows, tasks, caller } = this.#options;
     for (const flow of flows.sorted()) {
       // Builds in progress are not judged half-done.
       if (!tasks.idle) return;
@@ -81,10 +85,10 @@ export class FlowMonitor {
       for (const module of flows.modulesOf(flow)) {
         if (!caller.isRunning(module)) continue;
         try {
-          this.judge(flow, module, await this.fetchStatus(flow, module));
+          this.#judge(flow, module, await this.#fetchStatus(flow, module));
         } catch (err) {
           if (err instanceof ModuleCallError && err.code === Code.NOT_FOUND) {
-            this.judge(
+            this.#judge(
               flow,
               module,
               create(FlowStatusSchema, {
@@ -102,7 +106,7 @@ export class FlowMonitor {
 
   /** The flow's live status on every module involved (GetFlowStatus, in parallel). */
   async liveStatuses(flow: FlowRecord): Promise<FlowStatus[]> {
-    const { flows, caller } = this.options;
+    const { flows, caller } = this.#options;
     return await Promise.all(
       flows.modulesOf(flow).map(async (module) => {
         if (!caller.isRunning(module)) {
@@ -114,7 +118,7 @@ export class FlowMonitor {
           });
         }
         try {
-          return await this.fetchStatus(flow, module);
+          return await this.#fetchStatus(flow, module);
         } catch (err) {
           return create(FlowStatusSchema, {
             flowId: flow.id,
@@ -133,7 +137,7 @@ export class FlowMonitor {
    * module reports confirms an AdjustQuality). Never throws.
    */
   onModuleStatus(module: string, report: ReportStatusRequest): void {
-    const { flows, entities, bus, logger } = this.options;
+    const { flows, entities, bus, logger } = this.#options;
     try {
       for (const status of report.entities) entities.applyStatus(module, status);
       for (const reported of report.flows) {
@@ -142,7 +146,7 @@ export class FlowMonitor {
         const before = flow.reported.get(module);
         const status = mergeFlowStatus(before, reported, module);
         flow.reported.set(module, status);
-        this.options.media?.onMedia(flow, module, reported.media);
+        this.#options.media?.onMedia(flow, module, reported.media);
         // Media alone says nothing of the module's state or quality.
         if (isMediaOnly(reported)) continue;
         if (
@@ -161,7 +165,7 @@ export class FlowMonitor {
             data: toJson(QualityProfileSchema, status.quality) as { [k: string]: JsonValue },
           });
         }
-        this.judge(flow, module, status);
+        this.#judge(flow, module, status);
       }
     } catch (err) {
       logger.warn("bad status report", { module, error: String(err) });
@@ -169,17 +173,17 @@ export class FlowMonitor {
   }
 
   /** GetFlowStatus on one module; the answer becomes the module's last reported status. */
-  private async fetchStatus(flow: FlowRecord, module: string): Promise<FlowStatus> {
-    const res = await this.getFlowStatus(flow, module);
+  async #fetchStatus(flow: FlowRecord, module: string): Promise<FlowStatus> {
+    const res = await this.#getFlowStatus(flow, module);
     const answered = statusWith(res.status, { flowId: flow.id });
     const status = mergeFlowStatus(flow.reported.get(module), answered, module);
     flow.reported.set(module, status);
-    this.options.media?.onMedia(flow, module, answered.media);
+    this.#options.media?.onMedia(flow, module, answered.media);
     return status;
   }
 
-  private getFlowStatus(flow: FlowRecord, module: string) {
-    return this.options.caller.call(
+  #getFlowStatus(flow: FlowRecord, module: string) {
+    return this.#options.caller.call(
       module,
       "GetFlowStatus",
       (c, o) => c.pipeline.getFlowStatus({ flowId: flow.id }, o),
@@ -188,16 +192,16 @@ export class FlowMonitor {
   }
 
   /** Reacts to a module's account of a flow: a lost or failed flow is checked and rebuilt. */
-  private judge(flow: FlowRecord, module: string, status: FlowStatus): void {
-    const { flows, tasks } = this.options;
+  #judge(flow: FlowRecord, module: string, status: FlowStatus): void {
+    const { flows, tasks } = this.#options;
     if (!flow.wanted || !flow.established) return;
     if (status.state === FlowState.FAILED || status.state === FlowState.STOPPED) {
-      tasks.background(`check flow ${flow.id}`, () => this.verify(flow, module));
+      tasks.background(`check flow ${flow.id}`, () => this.#verify(flow, module));
     } else if (status.state === FlowState.DEGRADED && flow.state === FlowState.ACTIVE) {
       flows.setState(flow, FlowState.DEGRADED, `module "${module}" reports: ${status.message}`);
     } else if (
       status.state === FlowState.ACTIVE && flow.state === FlowState.DEGRADED &&
-      !this.options.media?.holds(flow)
+      !this.#options.media?.holds(flow)
     ) {
       const others = [...flow.reported.values()].filter((s) => s.module !== module);
       if (others.every((s) => s.state !== FlowState.DEGRADED)) {
@@ -210,11 +214,11 @@ export class FlowMonitor {
    * Asks the module again (on the queue, so no build is in progress) and rebuilds the
    * flow when the module lost it or reports it failed or stopped.
    */
-  private async verify(flow: FlowRecord, module: string): Promise<void> {
-    if (!flow.wanted || !flow.established || !this.options.flows.has(flow.id)) return;
+  async #verify(flow: FlowRecord, module: string): Promise<void> {
+    if (!flow.wanted || !flow.established || !this.#options.flows.has(flow.id)) return;
     let reason = "";
     try {
-      const res = await this.getFlowStatus(flow, module);
+      const res = await this.#getFlowStatus(flow, module);
       const state = res.status?.state ?? FlowState.UNSPECIFIED;
       if (state === FlowState.FAILED || state === FlowState.STOPPED) {
         reason = `module "${module}" reports the flow ${flowStateName(state)}${
@@ -228,7 +232,7 @@ export class FlowMonitor {
     }
     if (!reason) return;
     flow.established = false;
-    this.options.flows.setState(flow, FlowState.DEGRADED, reason);
-    await this.options.recovery.recover(flow);
+    this.#options.flows.setState(flow, FlowState.DEGRADED, reason);
+    await this.#options.recovery.recover(flow);
   }
 }

@@ -109,16 +109,20 @@ export interface FlowRecordsOptions {
 
 /** Every known flow by id, with the state changes and persistence of each. */
 export class FlowRecords {
-  private readonly flows = new Map<string, FlowRecord>();
+  readonly #flows = new Map<string, FlowRecord>();
 
-  constructor(private readonly options: FlowRecordsOptions) {}
+  readonly #options: FlowRecordsOptions;
+
+  constructor(options: FlowRecordsOptions) {
+    this.#options = options;
+  }
 
   /**
    * Loads the persisted flows. Flows that should run become DEGRADED (waiting for their
    * modules); the others STOPPED, unless they FAILED.
    */
   restore(): void {
-    for (const { value: s } of this.options.store?.list() ?? []) {
+    for (const { value: s } of this.#options.store?.list() ?? []) {
       const flow: FlowRecord = {
         id: s.id,
         sourceEntityId: s.sourceEntityId,
@@ -141,7 +145,7 @@ export class FlowRecords {
         reported: new Map(),
         unconfirmed: new Set(),
       };
-      this.flows.set(flow.id, flow);
+      this.#flows.set(flow.id, flow);
       if (flow.wanted) {
         this.setState(flow, FlowState.DEGRADED, "orchestrator restarted: waiting for the modules");
       } else if (flow.state !== FlowState.FAILED) {
@@ -152,42 +156,42 @@ export class FlowRecords {
 
   /** The flow `id`, if known. */
   get(id: string): FlowRecord | undefined {
-    return this.flows.get(id);
+    return this.#flows.get(id);
   }
 
   /** True when the flow `id` is known. */
   has(id: string): boolean {
-    return this.flows.has(id);
+    return this.#flows.has(id);
   }
 
   /** How many flows there are. */
   get size(): number {
-    return this.flows.size;
+    return this.#flows.size;
   }
 
   /** Adds a new flow (persisted at its first state change). */
   add(flow: FlowRecord): void {
-    this.flows.set(flow.id, flow);
+    this.#flows.set(flow.id, flow);
   }
 
   /** Forgets a flow and its persisted form, and frees the entities it kept ACTIVE. */
   remove(flow: FlowRecord): void {
-    this.flows.delete(flow.id);
-    this.options.store?.delete(flow.id);
-    this.updateEntityStates(flow);
+    this.#flows.delete(flow.id);
+    this.#options.store?.delete(flow.id);
+    this.#updateEntityStates(flow);
   }
 
   /** Every flow, sorted by id. */
   sorted(): FlowRecord[] {
-    return [...this.flows.values()].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    return [...this.#flows.values()].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   }
 
   /** A free flow id made from `base` ("cam-to-tv", then "cam-to-tv-2", ...). */
   uniqueId(base: string): string {
     const root = base.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "")
       .slice(0, 100) || "flow";
-    if (!this.flows.has(root)) return root;
-    for (let i = 2;; i++) if (!this.flows.has(`${root}-${i}`)) return `${root}-${i}`;
+    if (!this.#flows.has(root)) return root;
+    for (let i = 2;; i++) if (!this.#flows.has(`${root}-${i}`)) return `${root}-${i}`;
   }
 
   /** Every entity a flow uses. */
@@ -201,9 +205,9 @@ export class FlowRecords {
   modulesOf(flow: FlowRecord): string[] {
     const order: string[] = [];
     const add = (m: string | undefined) => m && !order.includes(m) && order.push(m);
-    add(this.options.entities.get(flow.targetEntityId)?.module);
+    add(this.#options.entities.get(flow.targetEntityId)?.module);
     for (const p of flow.paths) for (const h of [...p.hops].reverse()) add(h.module);
-    add(this.options.entities.get(flow.sourceEntityId)?.module);
+    add(this.#options.entities.get(flow.sourceEntityId)?.module);
     return order;
   }
 
@@ -217,7 +221,7 @@ export class FlowRecords {
     for (const p of flow.paths) {
       for (const h of p.hops) if (h.entityId === entityId) return h.module;
     }
-    return this.options.entities.get(entityId)?.module;
+    return this.#options.entities.get(entityId)?.module;
   }
 
   /** Moves the flow to `state` (an event and a log line when it changes) and persists it. */
@@ -227,13 +231,13 @@ export class FlowRecords {
     flow.updatedAt = new Date();
     if (from !== state) {
       flow.state = state;
-      this.options.logger.log(state === FlowState.FAILED ? "warn" : "info", "flow state changed", {
+      this.#options.logger.log(state === FlowState.FAILED ? "warn" : "info", "flow state changed", {
         flow: flow.id,
         from: flowStateName(from),
         to: flowStateName(state),
         reason: message,
       });
-      this.options.bus.publish({
+      this.#options.bus.publish({
         type: "flow.state_changed",
         severity: state === FlowState.FAILED
           ? Severity.ERROR
@@ -246,15 +250,15 @@ export class FlowRecords {
         }`,
         data: { from: flowStateName(from), to: flowStateName(state), reason: message },
       });
-      this.updateEntityStates(flow);
+      this.#updateEntityStates(flow);
     }
     this.persist(flow);
   }
 
   /** Writes the flow to the store (when it is still known). */
   persist(flow: FlowRecord): void {
-    if (!this.flows.has(flow.id)) return;
-    this.options.store?.put(flow.id, {
+    if (!this.#flows.has(flow.id)) return;
+    this.#options.store?.put(flow.id, {
       id: flow.id,
       sourceEntityId: flow.sourceEntityId,
       targetEntityId: flow.targetEntityId,
@@ -276,12 +280,12 @@ export class FlowRecords {
    * An entity carries media (ACTIVE) while an ACTIVE flow uses it, and is READY again
    * when none does; other entity states (OFFLINE, FAILED, ...) are the modules' word.
    */
-  private updateEntityStates(flow: FlowRecord): void {
-    const { entities } = this.options;
+  #updateEntityStates(flow: FlowRecord): void {
+    const { entities } = this.#options;
     for (const id of this.entityIds(flow)) {
       const e = entities.get(id);
       if (!e || (e.state !== EntityState.READY && e.state !== EntityState.ACTIVE)) continue;
-      const active = [...this.flows.values()].some((f) =>
+      const active = [...this.#flows.values()].some((f) =>
         f.state === FlowState.ACTIVE && f.established && this.entityIds(f).has(id)
       );
       const state = active ? EntityState.ACTIVE : EntityState.READY;

@@ -48,24 +48,28 @@ interface ModuleUps {
 /** Reacts to module state changes and re-establishes or re-routes the flows they hit. */
 export class FlowRecovery {
   /** What the modules did, as observed. */
-  private readonly seen = new Map<string, ModuleUps>();
+  readonly #seen = new Map<string, ModuleUps>();
   /** What of it was handled on the queue. */
-  private readonly handled = new Map<string, ModuleUps>();
-  private readonly reconciling = new Set<string>();
+  readonly #handled = new Map<string, ModuleUps>();
+  readonly #reconciling = new Set<string>();
 
-  constructor(private readonly options: FlowRecoveryOptions) {}
+  readonly #options: FlowRecoveryOptions;
+
+  constructor(options: FlowRecoveryOptions) {
+    this.#options = options;
+  }
 
   /**
    * Starts following module states and the modules' entity changes; returns the
    * function that stops it.
    */
   follow(): () => void {
-    const { modules, bus } = this.options;
-    for (const name of modules.names()) this.observe(name, modules.state(name)!);
-    const stopWatching = modules.watch((name, state) => this.observe(name, state));
+    const { modules, bus } = this.#options;
+    for (const name of modules.names()) this.#observe(name, modules.state(name)!);
+    const stopWatching = modules.watch((name, state) => this.#observe(name, state));
     const unsubscribe = bus.subscribe((event) => {
       if (event.source === "module" && event.type === ENTITIES_CHANGED_EVENT && event.module) {
-        this.scheduleReconcile(event.module);
+        this.#scheduleReconcile(event.module);
       }
     });
     return () => {
@@ -80,8 +84,8 @@ export class FlowRecovery {
    * converters where it did not. Runs on the queue.
    */
   async recover(flow: FlowRecord): Promise<void> {
-    const { flows, builder, caller, entities } = this.options;
-    if (!flow.wanted || this.options.tasks.closed || !flows.has(flow.id)) return;
+    const { flows, builder, caller, entities } = this.#options;
+    if (!flow.wanted || this.#options.tasks.closed || !flows.has(flow.id)) return;
     const source = entities.get(flow.sourceEntityId);
     const target = entities.get(flow.targetEntityId);
     if (!source || !target) {
@@ -89,8 +93,8 @@ export class FlowRecovery {
       await builder.teardown(flow);
       const missing = !source ? flow.sourceEntityId : flow.targetEntityId;
       const module = flows.moduleOfEntity(flow, missing);
-      if (module && (!this.handled.get(module)?.running || flow.discovered.includes(missing))) {
-        this.wait(flow, [module], `entity "${missing}" of `);
+      if (module && (!this.#handled.get(module)?.running || flow.discovered.includes(missing))) {
+        this.#wait(flow, [module], `entity "${missing}" of `);
       } else {
         flows.setState(
           flow,
@@ -105,26 +109,26 @@ export class FlowRecovery {
     const down = [source.module, target.module].filter((m) => !caller.isRunning(m));
     if (down.length > 0) {
       await builder.teardown(flow);
-      this.wait(flow, [...new Set(down)]);
+      this.#wait(flow, [...new Set(down)]);
       return;
     }
     let paths: MediaPath[];
     try {
-      paths = this.findPaths(flow).paths;
+      paths = this.#findPaths(flow).paths;
     } catch (err) {
       await builder.teardown(flow);
       if (!(err instanceof NoPathError)) throw err;
       // Would the converters of modules that are down serve?
       let waitingOn: string[] = [];
       try {
-        const all = this.findPaths(flow, true).paths;
+        const all = this.#findPaths(flow, true).paths;
         waitingOn = [
           ...new Set(all.flatMap((p) => p.hops.map((h) => h.module))),
         ].filter((m) => !caller.isRunning(m));
       } catch {
         // No path even with every module.
       }
-      if (waitingOn.length > 0) this.wait(flow, waitingOn);
+      if (waitingOn.length > 0) this.#wait(flow, waitingOn);
       else flows.setState(flow, FlowState.FAILED, err.message);
       return;
     }
@@ -136,7 +140,7 @@ export class FlowRecovery {
     } catch (err) {
       const module = err instanceof ModuleCallError ? err.module : "";
       if (module && !caller.isRunning(module)) {
-        this.wait(flow, [module]);
+        this.#wait(flow, [module]);
       } else {
         flows.setState(flow, FlowState.FAILED, `cannot re-establish: ${(err as Error).message}`);
       }
@@ -145,7 +149,7 @@ export class FlowRecovery {
     const after = describeRoute(flow.paths);
     const rerouted = before !== "" && before !== after;
     if (rerouted) {
-      this.options.bus.publish({
+      this.#options.bus.publish({
         type: "flow.rerouted",
         severity: Severity.WARNING,
         flowId: flow.id,
@@ -156,8 +160,8 @@ export class FlowRecovery {
     flows.setState(flow, FlowState.ACTIVE, rerouted ? `re-routed: ${after}` : "re-established");
   }
 
-  private findPaths(flow: FlowRecord, anyState = false) {
-    const { caps, entities } = this.options;
+  #findPaths(flow: FlowRecord, anyState = false) {
+    const { caps, entities } = this.#options;
     return findFlowPaths({
       caps,
       entities,
@@ -170,12 +174,12 @@ export class FlowRecovery {
   }
 
   /** Called on every module state change: notes ups and downs, queues their handling. */
-  private observe(name: string, state: ModuleState): void {
-    const { caps, caller, entities, tasks } = this.options;
+  #observe(name: string, state: ModuleState): void {
+    const { caps, caller, entities, tasks } = this.#options;
     caps.remember(name);
     const running = SERVING_STATES.has(state);
-    const seen = this.seen.get(name) ?? { running: false, ups: 0 };
-    this.seen.set(name, seen);
+    const seen = this.#seen.get(name) ?? { running: false, ups: 0 };
+    this.#seen.set(name, seen);
     if (running && !seen.running) seen.ups++;
     const changed = running !== seen.running;
     seen.running = running;
@@ -184,43 +188,43 @@ export class FlowRecovery {
     }
     // A module that is down and changes state again (BACKOFF -> FAILED) may change
     // what its waiting flows say, so those changes are handled too.
-    if (changed || !running) tasks.background(`module ${name} sync`, () => this.syncModule(name));
+    if (changed || !running) tasks.background(`module ${name} sync`, () => this.#syncModule(name));
   }
 
   /** Handles, on the queue, what was observed of a module since the last time. */
-  private async syncModule(name: string): Promise<void> {
-    const seen = this.seen.get(name)!;
-    const handled = this.handled.get(name) ?? { running: false, ups: 0 };
-    this.handled.set(name, handled);
+  async #syncModule(name: string): Promise<void> {
+    const seen = this.#seen.get(name)!;
+    const handled = this.#handled.get(name) ?? { running: false, ups: 0 };
+    this.#handled.set(name, handled);
     if (handled.running && (!seen.running || handled.ups !== seen.ups)) {
       handled.running = false;
-      await this.onModuleDown(name);
+      await this.#onModuleDown(name);
     } else if (!seen.running) {
-      await this.refreshWaiting(name);
+      await this.#refreshWaiting(name);
     }
     if (seen.running && !handled.running) {
       handled.running = true;
       handled.ups = seen.ups;
-      await this.reconcile(name);
+      await this.#reconcile(name);
     }
   }
 
   /** Marks the flows through a module that went down DEGRADED and recovers them. */
-  private async onModuleDown(name: string): Promise<void> {
-    const reason = `module "${name}" is ${this.options.caller.describe(name)}`;
-    for (const flow of this.options.flows.sorted()) {
-      if (!this.options.flows.involves(flow, name)) continue;
+  async #onModuleDown(name: string): Promise<void> {
+    const reason = `module "${name}" is ${this.#options.caller.describe(name)}`;
+    for (const flow of this.#options.flows.sorted()) {
+      if (!this.#options.flows.involves(flow, name)) continue;
       flow.established = false;
       if (!flow.wanted) continue;
-      this.options.flows.setState(flow, FlowState.DEGRADED, reason);
+      this.#options.flows.setState(flow, FlowState.DEGRADED, reason);
       await this.recover(flow);
     }
   }
 
   /** Updates the flows waiting on a module that is still down (e.g. now FAILED). */
-  private async refreshWaiting(name: string): Promise<void> {
-    for (const flow of this.options.flows.sorted()) {
-      if (flow.wanted && !flow.established && this.options.flows.involves(flow, name)) {
+  async #refreshWaiting(name: string): Promise<void> {
+    for (const flow of this.#options.flows.sorted()) {
+      if (flow.wanted && !flow.established && this.#options.flows.involves(flow, name)) {
         await this.recover(flow);
       }
     }
@@ -231,24 +235,24 @@ export class FlowRecovery {
    * rebuilds every flow that should run and is not established (the module may be on
    * its path, or offer a converter or an entity it was waiting for).
    */
-  private async reconcile(module: string): Promise<void> {
-    const failed = await this.options.entities.reconcile(module);
+  async #reconcile(module: string): Promise<void> {
+    const failed = await this.#options.entities.reconcile(module);
     for (const [id, error] of failed) {
-      this.options.logger.warn("cannot recreate an entity", { module, entity: id, error });
+      this.#options.logger.warn("cannot recreate an entity", { module, entity: id, error });
     }
-    for (const flow of this.options.flows.sorted()) {
+    for (const flow of this.#options.flows.sorted()) {
       if (flow.wanted && !flow.established) await this.recover(flow);
     }
   }
 
   /** Queues one reconcile of a running module whose entities changed. */
-  private scheduleReconcile(module: string): void {
-    if (this.reconciling.has(module)) return;
-    this.reconciling.add(module);
-    this.options.tasks.background(`reconcile ${module}`, async () => {
-      this.reconciling.delete(module);
-      if (this.options.caller.isRunning(module) && this.handled.get(module)?.running) {
-        await this.reconcile(module);
+  #scheduleReconcile(module: string): void {
+    if (this.#reconciling.has(module)) return;
+    this.#reconciling.add(module);
+    this.#options.tasks.background(`reconcile ${module}`, async () => {
+      this.#reconciling.delete(module);
+      if (this.#options.caller.isRunning(module) && this.#handled.get(module)?.running) {
+        await this.#reconcile(module);
       }
     });
   }
@@ -257,14 +261,14 @@ export class FlowRecovery {
    * DEGRADED while the modules may still come back (or run and were not reconciled
    * yet), FAILED when none of them will on its own.
    */
-  private wait(flow: FlowRecord, modules: string[], what = ""): void {
-    const { caller } = this.options;
+  #wait(flow: FlowRecord, modules: string[], what = ""): void {
+    const { caller } = this.#options;
     const coming = modules.some((m) => {
-      const state = this.options.modules.state(m);
+      const state = this.#options.modules.state(m);
       return state !== undefined && (COMING_STATES.has(state) || SERVING_STATES.has(state));
     });
     const list = modules.map((m) => `"${m}" (${caller.describe(m)})`).join(", ");
-    this.options.flows.setState(
+    this.#options.flows.setState(
       flow,
       coming ? FlowState.DEGRADED : FlowState.FAILED,
       `${coming ? "waiting for" : "cannot recover without"} ${what}module${

@@ -114,39 +114,43 @@ interface Watch {
 
 /** Judges flows by their media and heals the ones that stall. */
 export class FlowWatchdog {
-  private readonly watches = new Map<string, Watch>();
-  private timer?: ReturnType<typeof setInterval>;
-  private readonly observers: MediaObserver[] = [];
+  readonly #watches = new Map<string, Watch>();
+  #timer?: ReturnType<typeof setInterval>;
+  readonly #observers: MediaObserver[] = [];
 
-  constructor(private readonly options: FlowWatchdogOptions) {}
+  readonly #options: FlowWatchdogOptions;
+
+  constructor(options: FlowWatchdogOptions) {
+    this.#options = options;
+  }
 
   /** Starts judging on a timer. */
   start(): void {
-    const interval = this.options.intervalMs ?? 500;
-    if (interval <= 0 || this.timer !== undefined) return;
-    this.timer = setInterval(() => {
+    const interval = this.#options.intervalMs ?? 500;
+    if (interval <= 0 || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => {
       try {
         this.tick();
       } catch (err) {
-        this.options.logger.warn("media watchdog failed", { error: String(err) });
+        this.#options.logger.warn("media watchdog failed", { error: String(err) });
       }
     }, interval);
   }
 
   /** Stops the timer. */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Adds an observer of latencies and first frames (the metrics). */
   observe(observer: MediaObserver): void {
-    this.observers.push(observer);
+    this.#observers.push(observer);
   }
 
   /** The counters of a flow: stalls, re-establishments, re-routes (for `/metrics`). */
   counters(flowId: string): { stalls: number; reestablishments: number; reroutes: number } {
-    const w = this.watches.get(flowId);
+    const w = this.#watches.get(flowId);
     return {
       stalls: w?.stalls ?? 0,
       reestablishments: w?.reestablishments ?? 0,
@@ -156,12 +160,12 @@ export class FlowWatchdog {
 
   /** Forgets a deleted flow. */
   forget(flowId: string): void {
-    this.watches.delete(flowId);
+    this.#watches.delete(flowId);
   }
 
   /** True while the watchdog holds the flow DEGRADED (module reports do not lift it). */
   holds(flow: FlowRecord): boolean {
-    const w = this.watches.get(flow.id);
+    const w = this.#watches.get(flow.id);
     return w !== undefined && (w.holding || w.step !== "watching");
   }
 
@@ -170,26 +174,26 @@ export class FlowWatchdog {
    * void; the others' stand (their counters go on).
    */
   onStarted(flow: FlowRecord, modules: string[]): void {
-    const w = this.watch(flow);
+    const w = this.#watch(flow);
     w.startedAt = Date.now();
     for (const m of modules) w.reports.delete(m);
     // Rebuilt whole by someone else (a module came back, a start by hand) while waiting
     // out a second window: that cycle is over, the new path is judged afresh.
-    const all = this.options.flows.modulesOf(flow).every((m) => modules.includes(m));
+    const all = this.#options.flows.modulesOf(flow).every((m) => modules.includes(m));
     if (all && w.step === "recovering") {
       w.gen++;
       w.step = "watching";
       w.stalled = undefined;
       w.holding = false;
     }
-    const target = this.options.flows.moduleOfEntity(flow, flow.targetEntityId);
+    const target = this.#options.flows.moduleOfEntity(flow, flow.targetEntityId);
     if (target && modules.includes(target)) w.firstFrameSeen = false;
   }
 
   /** A module reported media for a flow (ReportStatus or a GetFlowStatus answer). */
   onMedia(flow: FlowRecord, module: string, media: MediaStats[]): void {
     if (media.length === 0) return;
-    const w = this.watch(flow);
+    const w = this.#watch(flow);
     w.reports.set(module, { media, receivedAt: Date.now() });
     for (const m of media) {
       const connection = flow.connections.find((c) => c.id === m.connectionId);
@@ -199,7 +203,7 @@ export class FlowWatchdog {
         : connection.targetEntityId;
       w.everReported.add(sideKey(module, entity, m.side));
       if (m.latencyMs > 0) {
-        for (const o of this.observers) {
+        for (const o of this.#observers) {
           o.latency?.(flow.id, { connectionId: m.connectionId, side: m.side }, m.latencyMs);
         }
       }
@@ -208,8 +212,8 @@ export class FlowWatchdog {
 
   /** The flow's health now, with the watchdog's counters. */
   health(flow: FlowRecord): FlowHealth {
-    const w = this.watch(flow);
-    const { flows } = this.options;
+    const w = this.#watch(flow);
+    const { flows } = this.#options;
     const limits = flow.mediaLimits;
     const health = judgeFlow({
       connections: flow.connections,
@@ -235,15 +239,15 @@ export class FlowWatchdog {
   /** The stall timeout of the hops `module` measures on `flow`. */
   stallTimeoutMs(flow: FlowRecord, module: string): number {
     if (flow.mediaLimits.stallTimeout) return durationMs(flow.mediaLimits.stallTimeout);
-    return this.options.modules.stallTimeoutMs?.(module) ?? DEFAULT_STALL_TIMEOUT_MS;
+    return this.#options.modules.stallTimeoutMs?.(module) ?? DEFAULT_STALL_TIMEOUT_MS;
   }
 
   /** Judges every running flow once and takes the next step where one is due. */
   tick(): void {
-    const { flows, tasks } = this.options;
+    const { flows, tasks } = this.#options;
     if (tasks.closed) return;
     for (const flow of flows.sorted()) {
-      const w = this.watch(flow);
+      const w = this.#watch(flow);
       if (!flow.wanted) {
         w.step = "watching";
         w.holding = false;
@@ -257,15 +261,15 @@ export class FlowWatchdog {
       if (health.timeToFirstFrame && !w.firstFrameSeen) {
         w.firstFrameSeen = true;
         const ms = durationMs(health.timeToFirstFrame);
-        for (const o of this.observers) o.firstFrame?.(flow.id, ms);
+        for (const o of this.#observers) o.firstFrame?.(flow.id, ms);
       }
-      if (w.step === "recovering") this.whileRecovering(flow, w, health);
-      else this.whileWatching(flow, w, health);
+      if (w.step === "recovering") this.#whileRecovering(flow, w, health);
+      else this.#whileWatching(flow, w, health);
     }
   }
 
-  private whileWatching(flow: FlowRecord, w: Watch, health: FlowHealth): void {
-    const { flows, bus, tasks } = this.options;
+  #whileWatching(flow: FlowRecord, w: Watch, health: FlowHealth): void {
+    const { flows, bus, tasks } = this.#options;
     const stalled = culprit(health);
     if (stalled) {
       w.stalls++;
@@ -285,7 +289,7 @@ export class FlowWatchdog {
         data: { ...hopData(stalled), stallTimeoutMs: this.stallTimeoutMs(flow, stalled.module) },
       });
       flows.setState(flow, FlowState.DEGRADED, what);
-      tasks.background(`re-establish ${flow.id}`, () => this.reestablish(flow, w, stalled, gen));
+      tasks.background(`re-establish ${flow.id}`, () => this.#reestablish(flow, w, stalled, gen));
       return;
     }
     // Latency: over the limit for a stall window.
@@ -318,7 +322,7 @@ export class FlowWatchdog {
         flows.setState(flow, FlowState.DEGRADED, what);
         w.step = "busy";
         const gen = ++w.gen;
-        tasks.background(`lower latency ${flow.id}`, () => this.lowerLatency(flow, w, what, gen));
+        tasks.background(`lower latency ${flow.id}`, () => this.#lowerLatency(flow, w, what, gen));
       }
       return;
     }
@@ -332,8 +336,8 @@ export class FlowWatchdog {
     }
   }
 
-  private whileRecovering(flow: FlowRecord, w: Watch, health: FlowHealth): void {
-    const { flows, bus, tasks } = this.options;
+  #whileRecovering(flow: FlowRecord, w: Watch, health: FlowHealth): void {
+    const { flows, bus, tasks } = this.#options;
     const hop = w.stalled!;
     if (allFlowing(health)) {
       const afterMs = Date.now() - w.detectedAt;
@@ -371,19 +375,19 @@ export class FlowWatchdog {
       `did not bring frames back within ${window} s`;
     const still = culprit(health) ?? hop;
     const gen = w.gen;
-    tasks.background(`re-route ${flow.id}`, () => this.rerouteAround(flow, w, still, reason, gen));
+    tasks.background(`re-route ${flow.id}`, () => this.#rerouteAround(flow, w, still, reason, gen));
   }
 
   /** Step 2: ask the hop's module to re-establish the connection (or rebuild it). */
-  private async reestablish(
+  async #reestablish(
     flow: FlowRecord,
     w: Watch,
     hop: HopHealth,
     gen: number,
   ): Promise<void> {
-    const { bus, caller, logger } = this.options;
+    const { bus, caller, logger } = this.#options;
     try {
-      if (!this.stillOurs(flow, w)) return;
+      if (!this.#stillOurs(flow, w)) return;
       const reason = hop.message;
       bus.publish({
         type: "flow.reestablishing",
@@ -412,7 +416,7 @@ export class FlowWatchdog {
       } catch (err) {
         if (!(err instanceof ModuleCallError && err.code === Code.UNIMPLEMENTED)) throw err;
         method = "DisconnectEntities, ConnectEntities, StartFlow";
-        answer = await this.rebuildConnection(flow, hop.connectionId);
+        answer = await this.#rebuildConnection(flow, hop.connectionId);
       }
       bus.publish({
         type: "flow.reestablished",
@@ -445,15 +449,15 @@ export class FlowWatchdog {
     if (w.gen !== gen) return;
     w.deadline = Date.now() + this.stallTimeoutMs(flow, hop.module);
     w.step = "recovering";
-    this.options.logger.debug("media watchdog: second window", {
+    this.#options.logger.debug("media watchdog: second window", {
       flow: flow.id,
       until: w.deadline,
     });
   }
 
   /** The fallback of a module without ReestablishConnection: the connection made again. */
-  private async rebuildConnection(flow: FlowRecord, connectionId: string): Promise<string> {
-    const { flows, builder, caller } = this.options;
+  async #rebuildConnection(flow: FlowRecord, connectionId: string): Promise<string> {
+    const { flows, builder, caller } = this.#options;
     const connection = flow.connections.find((c) => c.id === connectionId);
     if (!connection) throw new Error(`connection ${connectionId} is no longer in the flow`);
     const sender = flows.moduleOfEntity(flow, connection.sourceEntityId) ?? "";
@@ -471,7 +475,7 @@ export class FlowWatchdog {
   }
 
   /** Step 3: re-route around what failed, or FAILED when nothing else can carry the flow. */
-  private async rerouteAround(
+  async #rerouteAround(
     flow: FlowRecord,
     w: Watch,
     hop: HopHealth,
@@ -479,55 +483,55 @@ export class FlowWatchdog {
     gen: number,
   ): Promise<void> {
     try {
-      if (!this.stillOurs(flow, w)) return;
+      if (!this.#stillOurs(flow, w)) return;
       const next = avoidAfterStall(flow, hop);
       if ("none" in next) {
-        await this.fail(flow, w, `${reason}; ${next.none}`);
+        await this.#fail(flow, w, `${reason}; ${next.none}`);
         return;
       }
-      await this.reroute(flow, w, next.avoid, reason, next.left);
+      await this.#reroute(flow, w, next.avoid, reason, next.left);
     } finally {
       if (w.gen === gen && w.step === "busy") w.step = "watching";
     }
   }
 
   /** Latency over the limit: a path with a lower declared latency, when there is one. */
-  private async lowerLatency(
+  async #lowerLatency(
     flow: FlowRecord,
     w: Watch,
     reason: string,
     gen: number,
   ): Promise<void> {
     try {
-      if (!this.stillOurs(flow, w)) return;
-      const { caps } = this.options;
+      if (!this.#stillOurs(flow, w)) return;
+      const { caps } = this.#options;
       const next = avoidCurrentTargetFormats(flow);
       let candidate;
       try {
-        candidate = this.findPaths(flow, next.avoid);
+        candidate = this.#findPaths(flow, next.avoid);
       } catch (err) {
         if (!noPath(err)) throw err;
-        this.noLowerLatency(flow, reason, "no other path");
+        this.#noLowerLatency(flow, reason, "no other path");
         return;
       }
       const now = declaredLatencyMs(caps, flow.paths);
       const then = declaredLatencyMs(caps, candidate.paths);
       if (then >= now) {
-        this.noLowerLatency(
+        this.#noLowerLatency(
           flow,
           reason,
           `the other path declares ${then} ms, not less than ${now} ms`,
         );
         return;
       }
-      await this.reroute(flow, w, next.avoid, reason, next.left);
+      await this.#reroute(flow, w, next.avoid, reason, next.left);
     } finally {
       if (w.gen === gen && w.step === "busy") w.step = "watching";
     }
   }
 
-  private noLowerLatency(flow: FlowRecord, reason: string, why: string): void {
-    this.options.flows.setState(
+  #noLowerLatency(flow: FlowRecord, reason: string, why: string): void {
+    this.#options.flows.setState(
       flow,
       FlowState.DEGRADED,
       `${reason}; no lower-latency path: ${why}`,
@@ -535,20 +539,20 @@ export class FlowWatchdog {
   }
 
   /** Re-routes the flow leaving out `avoid`; FAILED when no path is left. */
-  private async reroute(
+  async #reroute(
     flow: FlowRecord,
     w: Watch,
     avoid: RouteAvoid,
     reason: string,
     left: string,
   ): Promise<void> {
-    const { flows, bus, recovery } = this.options;
+    const { flows, bus, recovery } = this.#options;
     try {
-      this.findPaths(flow, avoid);
+      this.#findPaths(flow, avoid);
     } catch (err) {
       if (!noPath(err)) throw err;
       flow.avoid = avoid;
-      await this.fail(flow, w, `${reason}; no other path without ${left}: ${err.message}`);
+      await this.#fail(flow, w, `${reason}; no other path without ${left}: ${err.message}`);
       return;
     }
     flow.avoid = avoid;
@@ -571,15 +575,15 @@ export class FlowWatchdog {
     w.slowHandled = false;
   }
 
-  private async fail(flow: FlowRecord, w: Watch, reason: string): Promise<void> {
-    await this.options.builder.teardown(flow);
-    this.options.flows.setState(flow, FlowState.FAILED, reason);
+  async #fail(flow: FlowRecord, w: Watch, reason: string): Promise<void> {
+    await this.#options.builder.teardown(flow);
+    this.#options.flows.setState(flow, FlowState.FAILED, reason);
     w.holding = false;
     w.stalled = undefined;
   }
 
-  private findPaths(flow: FlowRecord, avoid: RouteAvoid) {
-    const { caps, entities } = this.options;
+  #findPaths(flow: FlowRecord, avoid: RouteAvoid) {
+    const { caps, entities } = this.#options;
     return findFlowPaths({
       caps,
       entities,
@@ -591,8 +595,8 @@ export class FlowWatchdog {
   }
 
   /** True while the flow still runs as the watchdog left it (not stopped or deleted since). */
-  private stillOurs(flow: FlowRecord, w: Watch): boolean {
-    const ours = this.options.flows.has(flow.id) && flow.wanted && flow.established;
+  #stillOurs(flow: FlowRecord, w: Watch): boolean {
+    const ours = this.#options.flows.has(flow.id) && flow.wanted && flow.established;
     if (!ours) {
       w.step = "watching";
       w.holding = false;
@@ -600,8 +604,8 @@ export class FlowWatchdog {
     return ours;
   }
 
-  private watch(flow: FlowRecord): Watch {
-    let w = this.watches.get(flow.id);
+  #watch(flow: FlowRecord): Watch {
+    let w = this.#watches.get(flow.id);
     if (!w) {
       w = {
         startedAt: Date.now(),
@@ -618,7 +622,7 @@ export class FlowWatchdog {
         reestablishments: 0,
         reroutes: 0,
       };
-      this.watches.set(flow.id, w);
+      this.#watches.set(flow.id, w);
     }
     return w;
   }

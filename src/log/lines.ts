@@ -32,17 +32,21 @@ function charBoundary(bytes: Uint8Array, end: number): number {
  * `readLines`, and directly where a stream is not at hand.
  */
 export class LineSplitter {
-  private readonly decoder = new TextDecoder("utf-8", { fatal: false });
+  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
   /** Bytes of the current partial line (at most `maxLineBytes`). */
-  private parts: Uint8Array[] = [];
-  private partBytes = 0;
+  #parts: Uint8Array[] = [];
+  #partBytes = 0;
   /** True while dropping the rest of a line that was cut. */
-  private cutting = false;
+  #cutting = false;
+
+  readonly #onLine: (line: string) => void;
 
   constructor(
-    private readonly onLine: (line: string) => void,
+    onLine: (line: string) => void,
     readonly maxLineBytes = MAX_LINE_BYTES,
-  ) {}
+  ) {
+    this.#onLine = onLine;
+  }
 
   /** Feeds one chunk. */
   push(chunk: Uint8Array): void {
@@ -50,61 +54,61 @@ export class LineSplitter {
     while (start < chunk.length) {
       const nl = chunk.indexOf(NL, start);
       const end = nl < 0 ? chunk.length : nl;
-      if (!this.cutting) this.append(chunk.subarray(start, end));
+      if (!this.#cutting) this.#append(chunk.subarray(start, end));
       if (nl < 0) break;
-      if (this.cutting) this.cutting = false;
-      else this.emit();
+      if (this.#cutting) this.#cutting = false;
+      else this.#emit();
       start = nl + 1;
     }
   }
 
   /** Flushes a last line without a newline. */
   end(): void {
-    if (!this.cutting && this.partBytes > 0) this.emit();
-    this.parts = [];
-    this.partBytes = 0;
-    this.cutting = false;
+    if (!this.#cutting && this.#partBytes > 0) this.#emit();
+    this.#parts = [];
+    this.#partBytes = 0;
+    this.#cutting = false;
   }
 
-  private append(bytes: Uint8Array): void {
+  #append(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    const room = this.maxLineBytes - this.partBytes;
+    const room = this.maxLineBytes - this.#partBytes;
     if (bytes.length <= room) {
       // Copy: the chunk's buffer may be reused by the reader.
-      this.parts.push(bytes.slice());
-      this.partBytes += bytes.length;
+      this.#parts.push(bytes.slice());
+      this.#partBytes += bytes.length;
       return;
     }
     // Over-long: keep what fits (on a character boundary), emit with the marker, and drop
     // the rest of the line up to its newline.
     if (room > 0) {
-      this.parts.push(bytes.slice(0, room));
-      this.partBytes += room;
+      this.#parts.push(bytes.slice(0, room));
+      this.#partBytes += room;
     }
-    const all = this.join();
-    this.parts = [];
-    this.partBytes = 0;
-    this.cutting = true;
-    this.onLine(this.decoder.decode(all.subarray(0, charBoundary(all, all.length))) + CUT_MARKER);
+    const all = this.#join();
+    this.#parts = [];
+    this.#partBytes = 0;
+    this.#cutting = true;
+    this.#onLine(this.#decoder.decode(all.subarray(0, charBoundary(all, all.length))) + CUT_MARKER);
   }
 
-  private join(): Uint8Array {
-    if (this.parts.length === 1) return this.parts[0];
-    const all = new Uint8Array(this.partBytes);
+  #join(): Uint8Array {
+    if (this.#parts.length === 1) return this.#parts[0];
+    const all = new Uint8Array(this.#partBytes);
     let at = 0;
-    for (const p of this.parts) {
+    for (const p of this.#parts) {
       all.set(p, at);
       at += p.length;
     }
     return all;
   }
 
-  private emit(): void {
-    let all = this.join();
-    this.parts = [];
-    this.partBytes = 0;
+  #emit(): void {
+    let all = this.#join();
+    this.#parts = [];
+    this.#partBytes = 0;
     if (all.length > 0 && all[all.length - 1] === CR) all = all.subarray(0, all.length - 1);
-    this.onLine(this.decoder.decode(all));
+    this.#onLine(this.#decoder.decode(all));
   }
 }
 

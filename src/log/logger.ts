@@ -47,19 +47,25 @@ function textValue(v: unknown): string {
 
 /** A logger with fixed fields; `child` adds more. */
 export class Logger {
+  readonly #options: { level: Level; format: LogFormat; sinks: LogSink[] };
+  readonly #fields: Fields;
+
   constructor(
-    private readonly options: { level: Level; format: LogFormat; sinks: LogSink[] },
-    private readonly fields: Fields = {},
-  ) {}
+    options: { level: Level; format: LogFormat; sinks: LogSink[] },
+    fields: Fields = {},
+  ) {
+    this.#options = options;
+    this.#fields = fields;
+  }
 
   /** A logger that adds `fields` to every record. */
   child(fields: Fields): Logger {
-    return new Logger(this.options, { ...this.fields, ...fields });
+    return new Logger(this.#options, { ...this.#fields, ...fields });
   }
 
   /** Changes the minimum level of this logger and all its children. */
   setLevel(level: Level): void {
-    this.options.level = level;
+    this.#options.level = level;
   }
 
   /** Formats one record as a line in the configured format (or `as`). */
@@ -68,9 +74,9 @@ export class Logger {
     msg: string,
     fields: Fields = {},
     time = new Date(),
-    as: LogFormat = this.options.format,
+    as: LogFormat = this.#options.format,
   ): string {
-    const all = { ...this.fields, ...fields };
+    const all = { ...this.#fields, ...fields };
     if (as === "json") {
       return JSON.stringify({ time: time.toISOString(), level, msg, ...all });
     }
@@ -88,27 +94,27 @@ export class Logger {
    * call (see `@callassistant/rpc`, `trace_context.ts`) the record gets a `trace_id` field.
    */
   log(level: Level, msg: string, fields?: Fields): void {
-    if (RANK[level] < RANK[this.options.level]) return;
+    if (RANK[level] < RANK[this.#options.level]) return;
     const traceId = currentTraceId();
-    if (traceId && fields?.trace_id === undefined && this.fields.trace_id === undefined) {
+    if (traceId && fields?.trace_id === undefined && this.#fields.trace_id === undefined) {
       fields = { ...fields, trace_id: traceId };
     }
     const time = new Date();
     const lines: Partial<Record<LogFormat, string>> = {};
-    for (const sink of this.options.sinks) {
-      const as = sink.format ?? this.options.format;
+    for (const sink of this.#options.sinks) {
+      const as = sink.format ?? this.#options.format;
       sink(lines[as] ??= this.format(level, msg, fields, time, as), level);
     }
   }
 
   /** Resolves when every line logged so far has been written. */
   async flush(): Promise<void> {
-    await Promise.all(this.options.sinks.map((s) => s.flush?.()));
+    await Promise.all(this.#options.sinks.map((s) => s.flush?.()));
   }
 
   /** Flushes and closes the sinks (the log file); call once, at exit. */
   async close(): Promise<void> {
-    await Promise.all(this.options.sinks.map((s) => s.close?.()));
+    await Promise.all(this.#options.sinks.map((s) => s.close?.()));
   }
 
   debug(msg: string, fields?: Fields): void {

@@ -55,23 +55,23 @@ export function skippedMarker(n: number): string {
 
 /** A FIFO of lines bounded by count and bytes; the oldest go first. */
 class LineRing {
-  private items: (LogLine | undefined)[];
-  private head = 0;
+  #items: (LogLine | undefined)[];
+  #head = 0;
   length = 0;
   bytes = 0;
 
   constructor(readonly capacity: number, readonly maxBytes: number) {
-    this.items = new Array(Math.max(1, capacity));
+    this.#items = new Array(Math.max(1, capacity));
   }
 
   /** Appends, evicting the oldest past the bounds (each passed to `evicted`). */
   push(l: LogLine, evicted?: (l: LogLine) => void): void {
-    const cap = this.items.length;
+    const cap = this.#items.length;
     if (this.length === cap) {
       const old = this.shift()!;
       if (evicted) evicted(old);
     }
-    this.items[(this.head + this.length) % cap] = l;
+    this.#items[(this.#head + this.length) % cap] = l;
     this.length++;
     this.bytes += costOf(l);
     while (this.bytes > this.maxBytes && this.length > 1) {
@@ -82,9 +82,9 @@ class LineRing {
 
   shift(): LogLine | undefined {
     if (this.length === 0) return undefined;
-    const l = this.items[this.head]!;
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.items.length;
+    const l = this.#items[this.#head]!;
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#items.length;
     this.length--;
     this.bytes -= costOf(l);
     return l;
@@ -94,8 +94,8 @@ class LineRing {
   last(n: number): LogLine[] {
     const k = Math.max(0, Math.min(n, this.length));
     const out: LogLine[] = new Array(k);
-    const cap = this.items.length;
-    for (let i = 0; i < k; i++) out[i] = this.items[(this.head + this.length - k + i) % cap]!;
+    const cap = this.#items.length;
+    for (let i = 0; i < k; i++) out[i] = this.#items[(this.#head + this.length - k + i) % cap]!;
     return out;
   }
 
@@ -121,21 +121,21 @@ export interface ModuleLogOptions {
 export class ModuleLog {
   readonly capacity: number;
   readonly maxBytes: number;
-  private readonly ring: LineRing;
-  private sequence = 0;
-  private followers = new Set<(line: LogLine) => void>();
+  readonly #ring: LineRing;
+  #sequence = 0;
+  #followers = new Set<(line: LogLine) => void>();
   // Echo rate limit: a token bucket, and lines suppressed since the last summary.
-  private readonly echoBucket: TokenBucket;
-  private suppressed = 0;
-  private summaryTimer?: ReturnType<typeof setTimeout>;
-  private echoLogger?: Logger;
+  readonly #echoBucket: TokenBucket;
+  #suppressed = 0;
+  #summaryTimer?: ReturnType<typeof setTimeout>;
+  #echoLogger?: Logger;
 
   constructor(options: ModuleLogOptions | number = {}) {
     const o = typeof options === "number" ? { capacity: options } : options;
     this.capacity = Math.max(1, o.capacity ?? 1000);
     this.maxBytes = o.maxBytes ?? 1024 * 1024;
-    this.ring = new LineRing(this.capacity, this.maxBytes);
-    this.echoBucket = new TokenBucket({
+    this.#ring = new LineRing(this.capacity, this.maxBytes);
+    this.#echoBucket = new TokenBucket({
       perSecond: o.echoPerSecond ?? 200,
       burst: o.echoBurst ?? 1000,
     });
@@ -143,12 +143,12 @@ export class ModuleLog {
 
   /** Lines and approximate bytes held in the tail. */
   get size(): { lines: number; bytes: number } {
-    return { lines: this.ring.length, bytes: this.ring.bytes };
+    return { lines: this.#ring.length, bytes: this.#ring.bytes };
   }
 
   /** The sequence number of the latest line (0 before any). */
   get lastSequence(): number {
-    return this.sequence;
+    return this.#sequence;
   }
 
   /**
@@ -156,9 +156,13 @@ export class ModuleLog {
    * past the bounds, and tells followers.
    */
   push(line: Omit<LogLine, "sequence" | "level"> & { level?: Severity }): LogLine {
-    const entry = { ...line, level: line.level ?? lineLevel(line.line), sequence: ++this.sequence };
-    this.ring.push(entry);
-    for (const f of this.followers) f(entry);
+    const entry = {
+      ...line,
+      level: line.level ?? lineLevel(line.line),
+      sequence: ++this.#sequence,
+    };
+    this.#ring.push(entry);
+    for (const f of this.#followers) f(entry);
     return entry;
   }
 
@@ -168,7 +172,7 @@ export class ModuleLog {
    * second ("module X: N lines suppressed"). The tail is not affected.
    */
   echo(logger: Logger, entry: LogLine): void {
-    if (this.echoBucket.take()) {
+    if (this.#echoBucket.take()) {
       logger.log(echoLevel(entry.level), entry.line, {
         module: entry.module,
         pid: entry.pid,
@@ -177,37 +181,37 @@ export class ModuleLog {
       });
       return;
     }
-    this.suppressed++;
-    this.echoLogger = logger;
-    if (this.summaryTimer === undefined) {
-      const timer = setTimeout(() => this.summarize(entry.module), 1000);
+    this.#suppressed++;
+    this.#echoLogger = logger;
+    if (this.#summaryTimer === undefined) {
+      const timer = setTimeout(() => this.#summarize(entry.module), 1000);
       Deno.unrefTimer(timer);
-      this.summaryTimer = timer;
+      this.#summaryTimer = timer;
     }
   }
 
   /** Logs how many lines were not echoed since the last summary. */
-  private summarize(module: string): void {
-    this.summaryTimer = undefined;
-    const n = this.suppressed;
-    if (n === 0 || !this.echoLogger) return;
-    this.suppressed = 0;
-    this.echoLogger.warn(`module ${module}: ${n} lines suppressed`, {
+  #summarize(module: string): void {
+    this.#summaryTimer = undefined;
+    const n = this.#suppressed;
+    if (n === 0 || !this.#echoLogger) return;
+    this.#suppressed = 0;
+    this.#echoLogger.warn(`module ${module}: ${n} lines suppressed`, {
       module,
       suppressed: n,
       reason:
-        `over ${this.echoBucket.rate.perSecond} lines/s; all lines stay in the module's log tail`,
+        `over ${this.#echoBucket.rate.perSecond} lines/s; all lines stay in the module's log tail`,
     });
   }
 
   /** The last `n` lines, oldest first. */
   tail(n: number): LogLine[] {
-    return this.ring.last(n);
+    return this.#ring.last(n);
   }
 
   /** The last `n` lines of one stream. */
   tailOf(stream: "stdout" | "stderr", n: number): string[] {
-    return this.ring.all().filter((l) => l.stream === stream).slice(-n).map((l) => l.line);
+    return this.#ring.all().filter((l) => l.stream === stream).slice(-n).map((l) => l.line);
   }
 
   /**
@@ -228,7 +232,7 @@ export class ModuleLog {
       queue.push(l, onSkip);
       wake?.();
     };
-    if (follow) this.followers.add(onLine);
+    if (follow) this.#followers.add(onLine);
     const onAbort = () => wake?.();
     signal.addEventListener("abort", onAbort);
     try {
@@ -255,7 +259,7 @@ export class ModuleLog {
         }
       }
     } finally {
-      this.followers.delete(onLine);
+      this.#followers.delete(onLine);
       signal.removeEventListener("abort", onAbort);
     }
   }

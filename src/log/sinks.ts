@@ -43,85 +43,85 @@ export interface QueueOptions {
  */
 export abstract class QueuedSink {
   readonly format?: LogFormat;
-  private readonly queue = new Fifo<string>();
-  private queuedBytes = 0;
-  private readonly maxQueueBytes: number;
-  private readonly notice: (dropped: number) => string;
+  readonly #queue = new Fifo<string>();
+  #queuedBytes = 0;
+  readonly #maxQueueBytes: number;
+  readonly #notice: (dropped: number) => string;
   /** Lines dropped since the last notice. */
-  private droppedSinceNotice = 0;
+  #droppedSinceNotice = 0;
   /** Lines dropped in total. */
   dropped = 0;
   /** Lines written in total. */
   written = 0;
-  private draining?: Promise<void>;
-  private closed = false;
+  #draining?: Promise<void>;
+  #closed = false;
 
   constructor(options: QueueOptions = {}) {
-    this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
-    this.notice = options.notice ?? ((n) => `${n} log lines dropped`);
+    this.#maxQueueBytes = options.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
+    this.#notice = options.notice ?? ((n) => `${n} log lines dropped`);
     this.format = options.format;
   }
 
   /** Bytes (about) waiting to be written. */
   get pendingBytes(): number {
-    return this.queuedBytes;
+    return this.#queuedBytes;
   }
 
   /** Queues one line (without newline); drops it when the queue is full. */
   write(line: string): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     const cost = line.length + 1;
-    if (this.queuedBytes + cost > this.maxQueueBytes && this.queuedBytes > 0) {
+    if (this.#queuedBytes + cost > this.#maxQueueBytes && this.#queuedBytes > 0) {
       this.dropped++;
-      this.droppedSinceNotice++;
+      this.#droppedSinceNotice++;
       return;
     }
-    this.queue.push(line);
-    this.queuedBytes += cost;
-    this.draining ??= this.drain();
+    this.#queue.push(line);
+    this.#queuedBytes += cost;
+    this.#draining ??= this.#drain();
   }
 
   /** Resolves once everything queued so far has been written (or failed). */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.#draining) await this.#draining;
   }
 
   /** Flushes, then releases the destination; later lines are ignored. */
   async close(): Promise<void> {
     await this.flush();
-    this.closed = true;
+    this.#closed = true;
     await this.release();
   }
 
   /** Takes lines off the queue, at most about `maxBytes` of them (at least one). */
-  private take(maxBytes: number): string[] {
+  #take(maxBytes: number): string[] {
     const out: string[] = [];
     let bytes = 0;
-    for (let line = this.queue.peek(); line !== undefined; line = this.queue.peek()) {
+    for (let line = this.#queue.peek(); line !== undefined; line = this.#queue.peek()) {
       if (out.length > 0 && bytes + line.length + 1 > maxBytes) break;
       out.push(line);
       bytes += line.length + 1;
-      this.queue.shift();
+      this.#queue.shift();
     }
-    this.queuedBytes -= bytes;
+    this.#queuedBytes -= bytes;
     return out;
   }
 
-  private async drain(): Promise<void> {
+  async #drain(): Promise<void> {
     let failed = false;
     try {
       for (;;) {
-        if (this.queue.size === 0) {
+        if (this.#queue.size === 0) {
           // After a failed write the notice waits for the next successful one.
-          if (this.droppedSinceNotice === 0 || failed) break;
+          if (this.#droppedSinceNotice === 0 || failed) break;
           // Caught up after drops: say so, once.
-          const n = this.droppedSinceNotice;
-          this.droppedSinceNotice = 0;
-          const notice = this.notice(n);
-          this.queue.push(notice);
-          this.queuedBytes += notice.length + 1;
+          const n = this.#droppedSinceNotice;
+          this.#droppedSinceNotice = 0;
+          const notice = this.#notice(n);
+          this.#queue.push(notice);
+          this.#queuedBytes += notice.length + 1;
         }
-        const lines = this.take(BATCH_BYTES);
+        const lines = this.#take(BATCH_BYTES);
         try {
           await this.writeLines(lines);
           this.written += lines.length;
@@ -129,12 +129,12 @@ export abstract class QueuedSink {
         } catch {
           // The destination failed: these lines are lost; count them.
           this.dropped += lines.length;
-          this.droppedSinceNotice += lines.length;
+          this.#droppedSinceNotice += lines.length;
           failed = true;
         }
       }
     } finally {
-      this.draining = undefined;
+      this.#draining = undefined;
     }
   }
 
@@ -149,15 +149,18 @@ export abstract class QueuedSink {
 
 /** A sink writing to any async writer (stderr by default). */
 export class WriterSink extends QueuedSink {
+  readonly #writer: { write(p: Uint8Array): Promise<number> };
+
   constructor(
-    private readonly writer: { write(p: Uint8Array): Promise<number> } = Deno.stderr,
+    writer: { write(p: Uint8Array): Promise<number> } = Deno.stderr,
     options: QueueOptions = {},
   ) {
     super(options);
+    this.#writer = writer;
   }
 
   protected async writeLines(lines: string[]): Promise<void> {
-    await writeAll(this.writer, encoder.encode(lines.join("\n") + "\n"));
+    await writeAll(this.#writer, encoder.encode(lines.join("\n") + "\n"));
   }
 }
 
@@ -180,50 +183,50 @@ export class RotatingFileSink extends QueuedSink {
   readonly path: string;
   readonly maxBytes: number;
   readonly files: number;
-  private readonly dir: string;
-  private file?: Deno.FsFile;
-  private size = 0;
+  readonly #dir: string;
+  #file?: Deno.FsFile;
+  #size = 0;
 
   constructor(options: RotatingFileOptions) {
     super(options);
     this.path = options.path;
     this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_FILE_BYTES);
     this.files = Math.max(1, options.files ?? DEFAULT_FILE_COUNT);
-    this.dir = this.path.slice(0, Math.max(0, this.path.lastIndexOf("/")));
+    this.#dir = this.path.slice(0, Math.max(0, this.path.lastIndexOf("/")));
     // Once, at startup: fail early and clearly when the directory cannot be made.
-    if (this.dir) Deno.mkdirSync(this.dir, { recursive: true });
+    if (this.#dir) Deno.mkdirSync(this.#dir, { recursive: true });
   }
 
-  private async open(): Promise<Deno.FsFile> {
-    if (!this.file) {
+  async #open(): Promise<Deno.FsFile> {
+    if (!this.#file) {
       const options = { append: true, create: true, mode: 0o640 };
       try {
-        this.file = await Deno.open(this.path, options);
+        this.#file = await Deno.open(this.path, options);
       } catch (err) {
         // The directory was removed while running: make it again, once.
-        if (!(err instanceof Deno.errors.NotFound) || !this.dir) throw err;
-        await Deno.mkdir(this.dir, { recursive: true });
-        this.file = await Deno.open(this.path, options);
+        if (!(err instanceof Deno.errors.NotFound) || !this.#dir) throw err;
+        await Deno.mkdir(this.#dir, { recursive: true });
+        this.#file = await Deno.open(this.path, options);
       }
-      this.size = (await this.file.stat()).size;
+      this.#size = (await this.#file.stat()).size;
     }
-    return this.file;
+    return this.#file;
   }
 
   /** Shifts `path.i` to `path.i+1` (dropping the last) and `path` to `path.1`. */
-  private async rotate(): Promise<void> {
+  async #rotate(): Promise<void> {
     await this.release();
     await Deno.remove(`${this.path}.${this.files}`).catch(() => {});
     for (let i = this.files - 1; i >= 1; i--) {
       await Deno.rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch(() => {});
     }
     await Deno.rename(this.path, `${this.path}.1`).catch(() => {});
-    this.size = 0;
+    this.#size = 0;
   }
 
   protected async writeLines(lines: string[]): Promise<void> {
     try {
-      await this.append(lines);
+      await this.#append(lines);
     } catch (err) {
       // Reopen next time (the file may have been removed, or the disk was full).
       this.release();
@@ -231,8 +234,8 @@ export class RotatingFileSink extends QueuedSink {
     }
   }
 
-  private async append(lines: string[]): Promise<void> {
-    let file = await this.open();
+  async #append(lines: string[]): Promise<void> {
+    let file = await this.#open();
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     const flush = async () => {
@@ -244,16 +247,16 @@ export class RotatingFileSink extends QueuedSink {
         at += b.length;
       }
       await writeAll(file, all);
-      this.size += batchBytes;
+      this.#size += batchBytes;
       batch = [];
       batchBytes = 0;
     };
     for (const line of lines) {
       const bytes = encoder.encode(line + "\n");
-      if (this.size + batchBytes + bytes.length > this.maxBytes && this.size + batchBytes > 0) {
+      if (this.#size + batchBytes + bytes.length > this.maxBytes && this.#size + batchBytes > 0) {
         await flush();
-        await this.rotate();
-        file = await this.open();
+        await this.#rotate();
+        file = await this.#open();
       }
       batch.push(bytes);
       batchBytes += bytes.length;
@@ -263,11 +266,11 @@ export class RotatingFileSink extends QueuedSink {
 
   protected override release(): Promise<void> {
     try {
-      this.file?.close();
+      this.#file?.close();
     } catch {
       // Already closed.
     }
-    this.file = undefined;
+    this.#file = undefined;
     return Promise.resolve();
   }
 }

@@ -73,8 +73,8 @@ export interface MetricsSources {
 /** The orchestrator's metrics registry. */
 export class Metrics {
   readonly registry = new client.Registry();
-  private flowStates?: () => Map<string, number>;
-  private readonly eventSeries = new Set<string>();
+  #flowStates?: () => Map<string, number>;
+  readonly #eventSeries = new Set<string>();
 
   /** Orchestrator-to-module call latency. */
   readonly moduleRpc = new client.Histogram({
@@ -121,8 +121,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(private readonly sources: MetricsSources) {
-    this.flowStates = sources.flowStates;
+  readonly #sources: MetricsSources;
+
+  constructor(sources: MetricsSources) {
+    this.#sources = sources;
+    this.#flowStates = sources.flowStates;
     const { registry, bus } = sources;
     const reg = [this.registry];
     new client.Gauge({
@@ -192,7 +195,7 @@ export class Metrics {
         }
       },
     });
-    const flowStates = () => this.flowStates?.() ?? new Map<string, number>();
+    const flowStates = () => this.#flowStates?.() ?? new Map<string, number>();
     new client.Gauge({
       name: "callassistant_flows",
       help: "Flows by state; every state has a sample (0 when no flow is in it).",
@@ -256,9 +259,9 @@ export class Metrics {
       const module = event.module;
       let type = event.type;
       const key = `${event.source}\u0000${module}\u0000${type}`;
-      if (!this.eventSeries.has(key)) {
-        if (this.eventSeries.size >= MAX_EVENT_SERIES) type = "_other";
-        else this.eventSeries.add(key);
+      if (!this.#eventSeries.has(key)) {
+        if (this.#eventSeries.size >= MAX_EVENT_SERIES) type = "_other";
+        else this.#eventSeries.add(key);
       }
       this.events.inc({ source: event.source || "orchestrator", module, type });
     });
@@ -266,7 +269,7 @@ export class Metrics {
 
   /** Sets the flows-per-state callback (the flows area calls it once). */
   setFlowStates(fn: () => Map<string, number>): void {
-    this.flowStates = fn;
+    this.#flowStates = fn;
   }
 
   /** Records an orchestrator-to-module call. */
@@ -293,8 +296,8 @@ export class Metrics {
   async render(): Promise<string> {
     const own = await this.registry.metrics();
     const modules =
-      this.sources.moduleMetrics?.render((module, token) =>
-        this.sources.registry.get(module)?.token === token
+      this.#sources.moduleMetrics?.render((module, token) =>
+        this.#sources.registry.get(module)?.token === token
       ) ?? "";
     return own.endsWith("\n") || own === "" ? own + modules : `${own}\n${modules}`;
   }

@@ -49,13 +49,13 @@ function formatValue(v: number): string {
 
 /** Module-reported metric samples. */
 export class ModuleMetricsStore {
-  private readonly modules = new Map<string, ModuleSeries>();
+  readonly #modules = new Map<string, ModuleSeries>();
 
   constructor(readonly maxSeriesPerModule = 1000) {}
 
   /** How many series a module holds. */
   seriesCount(module: string): number {
-    return this.modules.get(module)?.series.size ?? 0;
+    return this.#modules.get(module)?.series.size ?? 0;
   }
 
   /**
@@ -63,7 +63,7 @@ export class ModuleMetricsStore {
    * INVALID_ARGUMENT names the first bad sample, RESOURCE_EXHAUSTED the series limit.
    */
   report(module: string, token: string, metrics: readonly Metric[]): void {
-    let held = this.modules.get(module);
+    let held = this.#modules.get(module);
     if (!held || held.token !== token) held = { token, series: new Map() };
     const incoming: [string, Series][] = [];
     const bad = (i: number, why: string): never => {
@@ -82,7 +82,7 @@ export class ModuleMetricsStore {
         if (k === "module") bad(i, `label "module" is reserved (the orchestrator sets it)`);
         if (v.length > MAX_LABEL_VALUE) bad(i, `label "${k}" is longer than ${MAX_LABEL_VALUE}`);
       }
-      const family = this.familyKind(m.name, module);
+      const family = this.#familyKind(m.name, module);
       if (family !== undefined && family !== kind) {
         bad(i, `"${m.name}" is already a ${MetricKind[family].toLowerCase()}`);
       }
@@ -112,11 +112,11 @@ export class ModuleMetricsStore {
       );
     }
     for (const [key, s] of incoming) held.series.set(key, s);
-    this.modules.set(module, held);
+    this.#modules.set(module, held);
   }
 
-  private familyKind(name: string, except: string): MetricKind | undefined {
-    for (const [module, held] of this.modules) {
+  #familyKind(name: string, except: string): MetricKind | undefined {
+    for (const [module, held] of this.#modules) {
       if (module === except) continue;
       for (const s of held.series.values()) if (s.name === name) return s.kind;
     }
@@ -125,7 +125,7 @@ export class ModuleMetricsStore {
 
   /** Forgets a module's samples. */
   forget(module: string): void {
-    this.modules.delete(module);
+    this.#modules.delete(module);
   }
 
   /**
@@ -134,9 +134,9 @@ export class ModuleMetricsStore {
    */
   render(isCurrent: (module: string, token: string) => boolean): string {
     const families = new Map<string, { kind: MetricKind; help: string; lines: string[] }>();
-    for (const [module, held] of [...this.modules].sort(([a], [b]) => a < b ? -1 : 1)) {
+    for (const [module, held] of [...this.#modules].sort(([a], [b]) => a < b ? -1 : 1)) {
       if (!isCurrent(module, held.token)) {
-        this.modules.delete(module);
+        this.#modules.delete(module);
         continue;
       }
       for (const s of held.series.values()) {

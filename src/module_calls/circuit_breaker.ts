@@ -44,66 +44,69 @@ export class CircuitOpenError extends RpcError {
 /** A circuit breaker for the calls to one module. */
 export class CircuitBreaker {
   state: CircuitState = "closed";
-  private failures = 0;
-  private successes = 0;
-  private openedAt = 0;
-  private lastError = "";
-  private readonly failureThreshold: number;
-  private readonly successThreshold: number;
-  private readonly cooldownMs: number;
-  private readonly now: () => number;
+  #failures = 0;
+  #successes = 0;
+  #openedAt = 0;
+  #lastError = "";
+  readonly #failureThreshold: number;
+  readonly #successThreshold: number;
+  readonly #cooldownMs: number;
+  readonly #now: () => number;
 
-  constructor(readonly name: string, private readonly options: CircuitOptions = {}) {
-    this.failureThreshold = options.failureThreshold ?? 5;
-    this.successThreshold = options.successThreshold ?? 2;
-    this.cooldownMs = options.cooldownMs ?? 5_000;
-    this.now = options.now ?? Date.now;
+  readonly #options: CircuitOptions;
+
+  constructor(readonly name: string, options: CircuitOptions = {}) {
+    this.#options = options;
+    this.#failureThreshold = options.failureThreshold ?? 5;
+    this.#successThreshold = options.successThreshold ?? 2;
+    this.#cooldownMs = options.cooldownMs ?? 5_000;
+    this.#now = options.now ?? Date.now;
   }
 
-  private change(state: CircuitState, reason: string): void {
+  #change(state: CircuitState, reason: string): void {
     if (state === this.state) return;
     this.state = state;
-    this.options.onChange?.(state, reason);
+    this.#options.onChange?.(state, reason);
   }
 
   /** Runs `call` through the breaker. */
   async run<T>(call: () => Promise<T>): Promise<T> {
     if (this.state === "open") {
-      const left = this.openedAt + this.cooldownMs - this.now();
+      const left = this.#openedAt + this.#cooldownMs - this.#now();
       if (left > 0) {
         throw new CircuitOpenError(
-          `circuit open for module "${this.name}": ${this.failureThreshold} calls in a row ` +
-            `failed (last: ${this.lastError}); calls fail fast for another ${Math.ceil(left)} ms`,
+          `circuit open for module "${this.name}": ${this.#failureThreshold} calls in a row ` +
+            `failed (last: ${this.#lastError}); calls fail fast for another ${Math.ceil(left)} ms`,
         );
       }
-      this.successes = 0;
-      this.change("half-open", "cooldown over; trying again");
+      this.#successes = 0;
+      this.#change("half-open", "cooldown over; trying again");
     }
     try {
       const result = await call();
-      this.succeeded();
+      this.#succeeded();
       return result;
     } catch (err) {
       const e = toRpcError(err);
-      if (FAILURES.has(e.code)) this.failed(e);
-      else this.succeeded();
+      if (FAILURES.has(e.code)) this.#failed(e);
+      else this.#succeeded();
       throw err;
     }
   }
 
-  private succeeded(): void {
-    this.failures = 0;
-    if (this.state === "half-open" && ++this.successes >= this.successThreshold) {
-      this.change("closed", `${this.successes} calls in a row succeeded`);
+  #succeeded(): void {
+    this.#failures = 0;
+    if (this.state === "half-open" && ++this.#successes >= this.#successThreshold) {
+      this.#change("closed", `${this.#successes} calls in a row succeeded`);
     }
   }
 
-  private failed(e: RpcError): void {
-    this.lastError = `${Code[e.code]}: ${e.message}`;
-    this.failures++;
-    if (this.state === "half-open" || this.failures >= this.failureThreshold) {
-      this.openedAt = this.now();
-      this.change("open", this.lastError);
+  #failed(e: RpcError): void {
+    this.#lastError = `${Code[e.code]}: ${e.message}`;
+    this.#failures++;
+    if (this.state === "half-open" || this.#failures >= this.#failureThreshold) {
+      this.#openedAt = this.#now();
+      this.#change("open", this.#lastError);
     }
   }
 }

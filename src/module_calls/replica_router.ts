@@ -45,100 +45,105 @@ class Placements<V> extends Map<string, V> {
 
 /** Routes the calls of one replicated module over its instances. */
 export class ReplicaRouter {
-  private turn = 0;
-  private readonly entities = new Placements<number>();
+  #turn = 0;
+  readonly #entities = new Placements<number>();
   /** A connection id -> the instances holding a side of it (both may be on one module). */
-  private readonly connections = new Placements<Set<number>>();
-  private readonly flows = new Placements<Set<number>>();
+  readonly #connections = new Placements<Set<number>>();
+  readonly #flows = new Placements<Set<number>>();
   /** The clients callers use; they route every call. */
   readonly clients: ModuleClients;
 
-  constructor(private readonly module: string, private readonly instances: () => Instance[]) {
+  readonly #module: string;
+  readonly #instances: () => Instance[];
+
+  constructor(module: string, instances: () => Instance[]) {
+    this.#module = module;
+    this.#instances = instances;
     this.clients = {
-      module: this.moduleClient(),
-      entity: this.entityClient(),
-      pipeline: this.pipelineClient(),
+      module: this.#moduleClient(),
+      entity: this.#entityClient(),
+      pipeline: this.#pipelineClient(),
       close() {}, // The instances' runners own their clients.
     };
   }
 
   /** The instances serving now, in index order; UNAVAILABLE when there is none. */
-  private serving(): Serving[] {
-    const serving = this.instances().flatMap((i) => {
+  #serving(): Serving[] {
+    const serving = this.#instances().flatMap((i) => {
       const clients = i.serving();
       return clients ? [{ index: i.index, clients }] : [];
     });
     if (serving.length === 0) {
-      throw new RpcError(Code.UNAVAILABLE, `no instance of module "${this.module}" is serving`);
+      throw new RpcError(Code.UNAVAILABLE, `no instance of module "${this.#module}" is serving`);
     }
     return serving;
   }
 
   /** The serving instance with `index`, if any. */
-  private instance(index: number | undefined): Serving | undefined {
-    return index === undefined ? undefined : this.serving().find((s) => s.index === index);
+  #instance(index: number | undefined): Serving | undefined {
+    return index === undefined ? undefined : this.#serving().find((s) => s.index === index);
   }
 
   /** The next serving instance in turn. */
-  private nextInTurn(): Serving {
-    const serving = this.serving();
-    return serving[this.turn++ % serving.length];
+  #nextInTurn(): Serving {
+    const serving = this.#serving();
+    return serving[this.#turn++ % serving.length];
   }
 
   /** The serving instances recorded under `key` in `placements`. */
-  private holders(placements: Placements<Set<number>>, key: string): Serving[] {
-    return [...(placements.get(key) ?? [])].flatMap((i) => this.instance(i) ?? []);
+  #holders(placements: Placements<Set<number>>, key: string): Serving[] {
+    return [...(placements.get(key) ?? [])].flatMap((i) => this.#instance(i) ?? []);
   }
 
   /** The serving instances holding part of `flowId`; one in turn when none is known. */
-  private flowInstances(flowId: string): Serving[] {
-    const known = this.holders(this.flows, flowId);
-    return known.length > 0 ? known : [this.nextInTurn()];
+  #flowInstances(flowId: string): Serving[] {
+    const known = this.#holders(this.#flows, flowId);
+    return known.length > 0 ? known : [this.#nextInTurn()];
   }
 
-  private addTo(placements: Placements<Set<number>>, key: string, index: number): void {
+  #addTo(placements: Placements<Set<number>>, key: string, index: number): void {
     const set = placements.get(key) ?? new Set<number>();
     set.add(index);
     placements.set(key, set);
   }
 
   /** close() and waitForReady() of the routed clients: the instances own the channels. */
-  private readonly lifecycle = {
+  readonly #lifecycle = {
     close() {},
     waitForReady: (_timeoutMs: number): Promise<void> => {
-      this.serving(); // Throws UNAVAILABLE when no instance serves.
+      this.#serving(); // Throws UNAVAILABLE when no instance serves.
       return Promise.resolve();
     },
   };
 
-  private moduleClient(): ModuleClients["module"] {
-    const first = () => this.instance(0) ?? this.nextInTurn();
+  #moduleClient(): ModuleClients["module"] {
+    const first = () => this.#instance(0) ?? this.#nextInTurn();
     return {
-      ...this.lifecycle,
+      ...this.#lifecycle,
       registerModule: (req, o) => first().clients.module.registerModule(req, o),
       healthCheck: (req, o) => first().clients.module.healthCheck(req, o),
       shutdown: (req, o) => first().clients.module.shutdown(req, o),
       // Every instance runs with the module's configuration.
       configure: async (req, o) =>
-        (await Promise.all(this.serving().map((s) => s.clients.module.configure(req, o))))[0],
+        (await Promise.all(this.#serving().map((s) => s.clients.module.configure(req, o))))[0],
     };
   }
 
-  private entityClient(): Entity {
+  #entityClient(): Entity {
     /** Calls the holder of `entityId` (or the next in turn), then records where it is. */
     const onHolder = async <R>(
       entityId: string,
       call: (c: Entity) => Promise<R>,
       after: "place" | "forget" = "place",
     ): Promise<R> => {
-      const target = this.instance(this.entities.get(entityId)) ?? this.nextInTurn();
+      const target = this.#instance(this.#entities.get(entityId)) ?? this.#nextInTurn();
       const reply = await call(target.clients.entity);
-      if (after === "forget") this.entities.delete(entityId);
-      else this.entities.set(entityId, target.index);
+      if (after === "forget") this.#entities.delete(entityId);
+      else this.#entities.set(entityId, target.index);
       return reply;
     };
     return {
-      ...this.lifecycle,
+      ...this.#lifecycle,
       createEntity: (req, o) => onHolder(req.entityId ?? "", (c) => c.createEntity(req, o)),
       configureEntity: (req, o) => onHolder(req.entityId ?? "", (c) => c.configureEntity(req, o)),
       getEntityStatus: (req, o) => onHolder(req.entityId ?? "", (c) => c.getEntityStatus(req, o)),
@@ -146,7 +151,7 @@ export class ReplicaRouter {
         onHolder(req.entityId ?? "", (c) => c.destroyEntity(req, o), "forget"),
       listEntities: async (req, o) => {
         const replies = await Promise.all(
-          this.serving().map(async (s) => ({
+          this.#serving().map(async (s) => ({
             index: s.index,
             reply: await s.clients.entity.listEntities(req, o),
           })),
@@ -158,7 +163,7 @@ export class ReplicaRouter {
             if (seen.has(e.id)) continue;
             seen.add(e.id);
             entities.push(e);
-            this.entities.set(e.id, index);
+            this.#entities.set(e.id, index);
           }
         }
         return { ...replies[0].reply, entities };
@@ -166,57 +171,57 @@ export class ReplicaRouter {
     };
   }
 
-  private pipelineClient(): Pipeline {
+  #pipelineClient(): Pipeline {
     return {
-      ...this.lifecycle,
+      ...this.#lifecycle,
       connectEntities: async (req, o) => {
         // The side this call makes is the receiver's target or the sender's source entity.
         const side = req.role === ConnectionRole.SENDER ? req.sourceEntityId : req.targetEntityId;
-        const target = this.instance(this.entities.get(side ?? "")) ?? this.nextInTurn();
+        const target = this.#instance(this.#entities.get(side ?? "")) ?? this.#nextInTurn();
         const reply = await target.clients.pipeline.connectEntities(req, o);
-        this.addTo(this.connections, req.connectionId ?? "", target.index);
-        this.addTo(this.flows, req.flowId ?? "", target.index);
+        this.#addTo(this.#connections, req.connectionId ?? "", target.index);
+        this.#addTo(this.#flows, req.flowId ?? "", target.index);
         return reply;
       },
       disconnectEntities: async (req, o) => {
         const id = req.connectionId ?? "";
-        const holders = this.holders(this.connections, id);
-        const targets = holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "");
+        const holders = this.#holders(this.#connections, id);
+        const targets = holders.length > 0 ? holders : this.#flowInstances(req.flowId ?? "");
         const replies = await Promise.all(
           targets.map((s) => s.clients.pipeline.disconnectEntities(req, o)),
         );
-        this.connections.delete(id);
+        this.#connections.delete(id);
         return replies[0];
       },
       startFlow: async (req, o) => {
         // Each instance starts the flow with the connections it holds.
         const byInstance = new Map<Serving, string[]>();
         for (const id of req.connectionIds ?? []) {
-          const holders = this.holders(this.connections, id);
-          for (const s of holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "")) {
+          const holders = this.#holders(this.#connections, id);
+          for (const s of holders.length > 0 ? holders : this.#flowInstances(req.flowId ?? "")) {
             byInstance.set(s, [...(byInstance.get(s) ?? []), id]);
           }
         }
         if (byInstance.size === 0) {
-          for (const s of this.flowInstances(req.flowId ?? "")) byInstance.set(s, []);
+          for (const s of this.#flowInstances(req.flowId ?? "")) byInstance.set(s, []);
         }
         const replies = await Promise.all(
           [...byInstance].map(([s, connectionIds]) => {
-            this.addTo(this.flows, req.flowId ?? "", s.index);
+            this.#addTo(this.#flows, req.flowId ?? "", s.index);
             const own: MessageInitShape<typeof StartFlowRequestSchema> = { ...req, connectionIds };
             return s.clients.pipeline.startFlow(own, o);
           }),
         );
         return replies[0];
       },
-      stopFlow: (req, o) => this.onFlow(req.flowId ?? "", (p) => p.stopFlow(req, o)),
-      adjustQuality: (req, o) => this.onFlow(req.flowId ?? "", (p) => p.adjustQuality(req, o)),
+      stopFlow: (req, o) => this.#onFlow(req.flowId ?? "", (p) => p.stopFlow(req, o)),
+      adjustQuality: (req, o) => this.#onFlow(req.flowId ?? "", (p) => p.adjustQuality(req, o)),
       getFlowStatus: (req, o) =>
-        this.flowInstances(req.flowId ?? "")[0].clients.pipeline.getFlowStatus(req, o),
+        this.#flowInstances(req.flowId ?? "")[0].clients.pipeline.getFlowStatus(req, o),
       reestablishConnection: async (req, o) => {
         // The instances holding a side of the connection restart it.
-        const holders = this.holders(this.connections, req.connectionId ?? "");
-        const targets = holders.length > 0 ? holders : this.flowInstances(req.flowId ?? "");
+        const holders = this.#holders(this.#connections, req.connectionId ?? "");
+        const targets = holders.length > 0 ? holders : this.#flowInstances(req.flowId ?? "");
         const replies = await Promise.all(
           targets.map((s) => s.clients.pipeline.reestablishConnection(req, o)),
         );
@@ -226,9 +231,9 @@ export class ReplicaRouter {
   }
 
   /** Calls every instance holding part of `flowId`; answers with the first reply. */
-  private async onFlow<R>(flowId: string, call: (p: Pipeline) => Promise<R>): Promise<R> {
+  async #onFlow<R>(flowId: string, call: (p: Pipeline) => Promise<R>): Promise<R> {
     const replies = await Promise.all(
-      this.flowInstances(flowId).map((s) => call(s.clients.pipeline)),
+      this.#flowInstances(flowId).map((s) => call(s.clients.pipeline)),
     );
     return replies[0];
   }

@@ -26,31 +26,37 @@ export const SERVING_STATES: ReadonlySet<ModuleState> = new Set([
 
 /** All modules, with state transitions published on the event bus. */
 export class ModuleRegistry {
-  private readonly records = new Map<string, ModuleRecord>();
-  private readonly watchers = new Set<(record: ModuleRecord) => void>();
-  private readonly replicaWatchers = new Set<(module: string) => void>();
+  readonly #records = new Map<string, ModuleRecord>();
+  readonly #watchers = new Set<(record: ModuleRecord) => void>();
+  readonly #replicaWatchers = new Set<(module: string) => void>();
 
-  constructor(private readonly bus: EventBus, private readonly logger: Logger) {}
+  readonly #bus: EventBus;
+  readonly #logger: Logger;
+
+  constructor(bus: EventBus, logger: Logger) {
+    this.#bus = bus;
+    this.#logger = logger;
+  }
 
   /** Adds a record (replacing one of the same name). */
   add(record: ModuleRecord): ModuleRecord {
-    this.records.set(record.name, record);
+    this.#records.set(record.name, record);
     return record;
   }
 
   /** Removes a record. */
   remove(name: string): void {
-    this.records.delete(name);
+    this.#records.delete(name);
   }
 
   /** The record of `name`, if any. */
   get(name: string): ModuleRecord | undefined {
-    return this.records.get(name);
+    return this.#records.get(name);
   }
 
   /** Every record, sorted by name. */
   list(): ModuleRecord[] {
-    return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#records.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**
@@ -59,7 +65,7 @@ export class ModuleRegistry {
    */
   byToken(token: string): ModuleRecord | undefined {
     if (!token) return undefined;
-    for (const r of this.records.values()) {
+    for (const r of this.#records.values()) {
       for (const instance of [r, ...r.replicas]) {
         if (instance.token === token || instance.legacyToken === token) return instance;
       }
@@ -72,7 +78,7 @@ export class ModuleRegistry {
    * transition with its reason.
    */
   setState(record: ModuleRecord, state: ModuleState, reason: string): void {
-    if (record.replicaIndex > 0) return this.setReplicaState(record, state, reason);
+    if (record.replicaIndex > 0) return this.#setReplicaState(record, state, reason);
     const from = record.state;
     record.state = state;
     record.stateChangedAt = new Date();
@@ -86,8 +92,8 @@ export class ModuleRegistry {
         reason,
       };
       const level = state === ModuleState.FAILED ? "error" : "info";
-      this.logger.log(level, "module state changed", fields);
-      this.bus.publish({
+      this.#logger.log(level, "module state changed", fields);
+      this.#bus.publish({
         type: "module.state_changed",
         severity: SEVERITY[state] ?? Severity.INFO,
         module: record.name,
@@ -95,7 +101,7 @@ export class ModuleRegistry {
         data: { from: moduleStateName(from), to: moduleStateName(state), reason },
       });
     }
-    for (const w of this.watchers) w(record);
+    for (const w of this.#watchers) w(record);
   }
 
   /** Forgets a module's health (at each start: the new process has not been checked yet). */
@@ -150,7 +156,7 @@ export class ModuleRegistry {
     record.health.message = message;
     record.health.checkedAt = new Date();
     if (before === state) return;
-    this.bus.publish({
+    this.#bus.publish({
       type: "module.health_changed",
       severity: state === HealthState.UNHEALTHY || state === HealthState.DEGRADED
         ? Severity.WARNING
@@ -164,8 +170,8 @@ export class ModuleRegistry {
 
   /** Calls `fn` after every state change until the returned function is called. */
   watch(fn: (record: ModuleRecord) => void): () => void {
-    this.watchers.add(fn);
-    return () => this.watchers.delete(fn);
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
   }
 
   /**
@@ -173,11 +179,11 @@ export class ModuleRegistry {
    * serving, until the returned function is called.
    */
   watchReplicas(fn: (module: string) => void): () => void {
-    this.replicaWatchers.add(fn);
-    return () => this.replicaWatchers.delete(fn);
+    this.#replicaWatchers.add(fn);
+    return () => this.#replicaWatchers.delete(fn);
   }
 
-  private setReplicaState(record: ModuleRecord, state: ModuleState, reason: string): void {
+  #setReplicaState(record: ModuleRecord, state: ModuleState, reason: string): void {
     const from = record.state;
     record.state = state;
     record.stateChangedAt = new Date();
@@ -191,12 +197,12 @@ export class ModuleRegistry {
       to: moduleStateName(state),
       reason,
     };
-    this.logger.log(
+    this.#logger.log(
       state === ModuleState.FAILED ? "error" : "info",
       "replica state changed",
       fields,
     );
-    this.bus.publish({
+    this.#bus.publish({
       type: "module.replica_state_changed",
       severity: SEVERITY[state] ?? Severity.INFO,
       module: record.name,
@@ -211,7 +217,7 @@ export class ModuleRegistry {
       },
     });
     if (SERVING_STATES.has(from) !== SERVING_STATES.has(state)) {
-      for (const w of this.replicaWatchers) w(record.name);
+      for (const w of this.#replicaWatchers) w(record.name);
     }
   }
 }

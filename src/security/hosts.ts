@@ -72,30 +72,30 @@ export function parseAllowedHost(value: string): string {
 
 /** The hosts and origins one orchestrator accepts. */
 export class HostPolicy {
-  private readonly hosts: Set<string>;
-  private readonly listenHosts = new Set<string>();
-  private anyAddress = false;
+  readonly #hosts: Set<string>;
+  readonly #listenHosts = new Set<string>();
+  #anyAddress = false;
   /** The allowed origins, normalized. */
   readonly allowedOrigins: readonly string[];
 
   constructor(options: HostPolicyOptions = {}) {
-    this.hosts = new Set((options.allowedHosts ?? []).map(parseAllowedHost));
+    this.#hosts = new Set((options.allowedHosts ?? []).map(parseAllowedHost));
     this.allowedOrigins = (options.allowedOrigins ?? []).map(parseOrigin);
   }
 
   /** Adds the host of an address the orchestrator listens on (a wildcard admits any IP). */
   addListenHost(host: string): void {
     const name = hostnameOf(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
-    if (name === "0.0.0.0" || name === "::") this.anyAddress = true;
-    else this.listenHosts.add(name);
+    if (name === "0.0.0.0" || name === "::") this.#anyAddress = true;
+    else this.#listenHosts.add(name);
   }
 
   /** Why a request with this Host / `:authority` is refused; undefined when it is allowed. */
   hostProblem(host: string | undefined): string | undefined {
     const name = hostnameOf(host ?? "");
     if (
-      isLoopbackName(name) || this.listenHosts.has(name) || this.hosts.has(name) ||
-      (this.anyAddress && isIP(name) !== 0)
+      isLoopbackName(name) || this.#listenHosts.has(name) || this.#hosts.has(name) ||
+      (this.#anyAddress && isIP(name) !== 0)
     ) {
       return undefined;
     }

@@ -126,10 +126,14 @@ const CACHE_LIMIT = 4096;
 
 /** Checks that connections come from a given module's processes (see the module comment). */
 export class PeerProcessCheck {
-  private readonly checked = new Map<string, Checked>();
-  private warned = false;
+  readonly #checked = new Map<string, Checked>();
+  #warned = false;
 
-  constructor(private readonly logger?: Logger) {}
+  readonly #logger?: Logger;
+
+  constructor(logger?: Logger) {
+    this.#logger = logger;
+  }
 
   /**
    * Throws PERMISSION_DENIED unless the connection from `peer` is held by one of `pids`
@@ -137,7 +141,7 @@ export class PeerProcessCheck {
    * tell, the token alone decides (one warning in the log).
    */
   verify(peer: string, owner: string, pids: () => readonly number[], module: string): void {
-    const known = this.checked.get(peer);
+    const known = this.#checked.get(peer);
     if (known && known.owner === owner) {
       try {
         if (Deno.readLinkSync(`/proc/${known.pid}/fd/${known.fd}`) === `socket:[${known.inode}]`) {
@@ -147,13 +151,13 @@ export class PeerProcessCheck {
         // The socket is gone: check again below.
       }
     }
-    this.checked.delete(peer);
+    this.#checked.delete(peer);
     const address = parsePeer(peer);
     const inodes = address && socketInodes(address);
     if (!address || inodes === undefined) {
-      if (!this.warned) {
-        this.warned = true;
-        this.logger?.warn(
+      if (!this.#warned) {
+        this.#warned = true;
+        this.#logger?.warn(
           "cannot tell which process a module connection comes from (no /proc/net/tcp): " +
             "module tokens are checked alone",
           { peer },
@@ -165,10 +169,10 @@ export class PeerProcessCheck {
     for (const inode of inodes) {
       const holder = socketHolder(inode, members);
       if (!holder) continue;
-      if (this.checked.size >= CACHE_LIMIT) {
-        this.checked.delete(this.checked.keys().next().value!);
+      if (this.#checked.size >= CACHE_LIMIT) {
+        this.#checked.delete(this.#checked.keys().next().value!);
       }
-      this.checked.set(peer, { owner, inode, ...holder });
+      this.#checked.set(peer, { owner, inode, ...holder });
       return;
     }
     throw new RpcError(

@@ -27,16 +27,20 @@ export function seedMarker(dataDir: string): string {
 
 /** Creates the seed's entities and flows, once. */
 export class Seeder {
-  private timer?: ReturnType<typeof setInterval>;
-  private busy = false;
-  private readonly errors = new Map<string, string>();
-  private startedAt = 0;
+  #timer?: ReturnType<typeof setInterval>;
+  #busy = false;
+  readonly #errors = new Map<string, string>();
+  #startedAt = 0;
 
-  constructor(private readonly options: SeederOptions) {}
+  readonly #options: SeederOptions;
+
+  constructor(options: SeederOptions) {
+    this.#options = options;
+  }
 
   /** Starts applying, unless the data directory was seeded before. */
   start(): void {
-    const { seed, dataDir, logger } = this.options;
+    const { seed, dataDir, logger } = this.#options;
     try {
       Deno.statSync(seedMarker(dataDir));
       logger.debug("seed already applied", { seed: seed.path });
@@ -44,39 +48,39 @@ export class Seeder {
     } catch {
       // Not seeded yet.
     }
-    this.startedAt = Date.now();
-    this.timer = setInterval(() => void this.tick(), 1000);
+    this.#startedAt = Date.now();
+    this.#timer = setInterval(() => void this.tick(), 1000);
     void this.tick();
   }
 
   /** Stops trying. */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** One attempt at whatever is missing; public for tests. */
   async tick(): Promise<void> {
-    if (this.busy || this.timer === undefined) return;
-    this.busy = true;
+    if (this.#busy || this.#timer === undefined) return;
+    this.#busy = true;
     try {
-      const missing = await this.applyMissing();
-      if (missing.length === 0) this.done();
-      else if (Date.now() - this.startedAt > (this.options.patienceMs ?? 180_000)) {
+      const missing = await this.#applyMissing();
+      if (missing.length === 0) this.#done();
+      else if (Date.now() - this.#startedAt > (this.#options.patienceMs ?? 180_000)) {
         this.stop();
-        this.options.logger.error("seed not fully applied: giving up", {
-          seed: this.options.seed.path,
-          missing: missing.map((id) => `${id} (${this.errors.get(id) ?? "waiting"})`).join("; "),
+        this.#options.logger.error("seed not fully applied: giving up", {
+          seed: this.#options.seed.path,
+          missing: missing.map((id) => `${id} (${this.#errors.get(id) ?? "waiting"})`).join("; "),
         });
       }
     } finally {
-      this.busy = false;
+      this.#busy = false;
     }
   }
 
   /** Creates what does not exist yet; returns the ids still missing. */
-  private async applyMissing(): Promise<string[]> {
-    const { seed, flows } = this.options;
+  async #applyMissing(): Promise<string[]> {
+    const { seed, flows } = this.#options;
     const missing: string[] = [];
     for (const e of seed.entities) {
       if (flows.entities.get(e.id)) continue;
@@ -89,9 +93,9 @@ export class Seeder {
           configuration: e.configuration,
           origin: EntityOrigin.CREATED,
         });
-        this.options.logger.info("seed: entity created", { entity: e.id });
+        this.#options.logger.info("seed: entity created", { entity: e.id });
       } catch (err) {
-        this.note(e.id, err);
+        this.#note(e.id, err);
         missing.push(e.id);
       }
     }
@@ -103,25 +107,25 @@ export class Seeder {
         // Only once a path exists: a failed creation leaves a FAILED flow behind.
         flows.findPath(f.sourceEntityId, f.targetEntityId, f.targetProtocol ?? "");
         await flows.create({ ...f });
-        this.options.logger.info("seed: flow created", { flow: f.id });
+        this.#options.logger.info("seed: flow created", { flow: f.id });
         missing.pop();
       } catch (err) {
-        this.note(f.id, err);
+        this.#note(f.id, err);
         if (flows.get(f.id)) await flows.delete(f.id).catch(() => {});
       }
     }
     return missing;
   }
 
-  private note(id: string, err: unknown): void {
+  #note(id: string, err: unknown): void {
     const message = (err as Error).message;
-    if (this.errors.get(id) === message) return;
-    this.errors.set(id, message);
-    this.options.logger.debug("seed: not yet", { item: id, reason: message });
+    if (this.#errors.get(id) === message) return;
+    this.#errors.set(id, message);
+    this.#options.logger.debug("seed: not yet", { item: id, reason: message });
   }
 
-  private done(): void {
-    const { seed, dataDir, logger } = this.options;
+  #done(): void {
+    const { seed, dataDir, logger } = this.#options;
     this.stop();
     Deno.writeTextFileSync(
       seedMarker(dataDir),

@@ -199,18 +199,22 @@ function createDatabase(path: string): void {
 
 /** The database. Synchronous: every call returns once the data is on disk. */
 export class Store {
-  private depth = 0;
+  #depth = 0;
   /** When the first write since the last backup happened; 0 when there was none. */
-  private dirtySince = 0;
-  private lastWrite = 0;
-  private backupTimer?: ReturnType<typeof setTimeout>;
-  private backingUp?: Promise<string>;
+  #dirtySince = 0;
+  #lastWrite = 0;
+  #backupTimer?: ReturnType<typeof setTimeout>;
+  #backingUp?: Promise<string>;
+
+  readonly #options: StoreOptions;
 
   private constructor(
     readonly db: DatabaseSync,
     readonly path: string,
-    private readonly options: StoreOptions,
-  ) {}
+    options: StoreOptions,
+  ) {
+    this.#options = options;
+  }
 
   /**
    * Opens the database in `dataDir`, creating it (mode 0600) when it does not exist and
@@ -283,10 +287,10 @@ export class Store {
    * older backups are kept) or the copy fails.
    */
   backup(): Promise<string> {
-    this.backingUp ??= (async () => {
-      clearTimeout(this.backupTimer);
-      this.backupTimer = undefined;
-      const since = this.dirtySince;
+    this.#backingUp ??= (async () => {
+      clearTimeout(this.#backupTimer);
+      this.#backupTimer = undefined;
+      const since = this.#dirtySince;
       try {
         const problems = integrityProblems(this.db);
         if (problems) {
@@ -296,13 +300,13 @@ export class Store {
         }
         const path = await backupDatabase(this.db, this.path);
         // Writes during the copy keep it dirty.
-        if (this.dirtySince === since) this.dirtySince = 0;
+        if (this.#dirtySince === since) this.#dirtySince = 0;
         return path;
       } finally {
-        this.backingUp = undefined;
+        this.#backingUp = undefined;
       }
     })();
-    return this.backingUp;
+    return this.#backingUp;
   }
 
   /**
@@ -319,30 +323,30 @@ export class Store {
         return 0;
       }
     };
-    const changed = this.dirtySince > 0 || !newest ||
+    const changed = this.#dirtySince > 0 || !newest ||
       Math.max(modified(this.path), modified(`${this.path}-wal`)) > newest.modified.getTime();
     return changed ? await this.backup() : undefined;
   }
 
   /** Notes a write: a backup follows at the next quiet moment. */
-  private wrote(): void {
-    const quiet = this.options.backupQuietMs ?? 60_000;
+  #wrote(): void {
+    const quiet = this.#options.backupQuietMs ?? 60_000;
     const now = Date.now();
-    this.lastWrite = now;
-    if (this.dirtySince === 0) this.dirtySince = now;
-    if (quiet <= 0 || this.backupTimer) return;
+    this.#lastWrite = now;
+    if (this.#dirtySince === 0) this.#dirtySince = now;
+    if (quiet <= 0 || this.#backupTimer) return;
     const check = () => {
       const t = Date.now();
-      if (t - this.lastWrite < quiet && t - this.dirtySince < 10 * quiet) {
-        this.backupTimer = setTimeout(check, quiet - (t - this.lastWrite));
-        Deno.unrefTimer(this.backupTimer);
+      if (t - this.#lastWrite < quiet && t - this.#dirtySince < 10 * quiet) {
+        this.#backupTimer = setTimeout(check, quiet - (t - this.#lastWrite));
+        Deno.unrefTimer(this.#backupTimer);
         return;
       }
-      this.backupTimer = undefined;
-      this.backup().catch((err) => this.options.onBackupError?.(err as Error));
+      this.#backupTimer = undefined;
+      this.backup().catch((err) => this.#options.onBackupError?.(err as Error));
     };
-    this.backupTimer = setTimeout(check, quiet);
-    Deno.unrefTimer(this.backupTimer);
+    this.#backupTimer = setTimeout(check, quiet);
+    Deno.unrefTimer(this.#backupTimer);
   }
 
   /**
@@ -376,20 +380,20 @@ export class Store {
 
   /** Runs `fn` in a transaction (a savepoint when nested); rolls back when it throws. */
   transaction<T>(fn: () => T): T {
-    const outer = this.depth === 0;
-    const name = `sp${this.depth}`;
+    const outer = this.#depth === 0;
+    const name = `sp${this.#depth}`;
     this.guard(() => this.db.exec(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${name}`));
-    this.depth++;
+    this.#depth++;
     try {
       const result = fn();
       this.guard(() => this.db.exec(outer ? "COMMIT" : `RELEASE ${name}`));
-      if (outer) this.wrote();
+      if (outer) this.#wrote();
       return result;
     } catch (err) {
-      this.rollback(outer, name);
+      this.#rollback(outer, name);
       throw err;
     } finally {
-      this.depth--;
+      this.#depth--;
     }
   }
 
@@ -397,7 +401,7 @@ export class Store {
    * Undoes a failed transaction or savepoint. SQLite may have rolled the transaction
    * back itself (it does on a full disk), so only what is still open is undone.
    */
-  private rollback(outer: boolean, name: string): void {
+  #rollback(outer: boolean, name: string): void {
     if (!this.db.isTransaction) return;
     try {
       this.db.exec(outer ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
@@ -451,11 +455,11 @@ export class Store {
       },
       put: (id, value) => {
         this.guard(() => put.run(name, id, JSON.stringify(value), Date.now()));
-        this.wrote();
+        this.#wrote();
       },
       delete: (id) => {
         const deleted = Number(this.guard(() => del.run(name, id)).changes) > 0;
-        if (deleted) this.wrote();
+        if (deleted) this.#wrote();
         return deleted;
       },
       count: () => Number((this.guard(() => count.get(name)) as { n: number }).n),
@@ -525,7 +529,7 @@ export class Store {
         const pruned = Number(
           this.guard(() => prune.run(name, key, now - Math.max(0, keep))).changes,
         );
-        if (pruned > 0) this.wrote();
+        if (pruned > 0) this.#wrote();
         return pruned;
       },
     };
@@ -534,8 +538,8 @@ export class Store {
 
   /** Closes the database (checkpointing the WAL). Later calls throw. */
   close(): void {
-    clearTimeout(this.backupTimer);
-    this.backupTimer = undefined;
+    clearTimeout(this.#backupTimer);
+    this.#backupTimer = undefined;
     if (this.db.isOpen) this.db.close();
   }
 }

@@ -36,27 +36,31 @@ const OUR_CGROUP = /\/call-assistant-\d+\/m-[^/]+$/;
 
 /** The recorded module processes of the running orchestrator. */
 export class PidRecords {
-  private records: PidRecord[] = [];
+  #records: PidRecord[] = [];
 
-  constructor(private readonly file: string) {}
+  readonly #file: string;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
 
   /** Records a spawned process (and its cgroup). */
   add(module: string, pid: number, cgroup?: string): void {
-    this.records.push({ module, pid, startTicks: processStartTicks(pid) ?? 0, cgroup });
-    this.save();
+    this.#records.push({ module, pid, startTicks: processStartTicks(pid) ?? 0, cgroup });
+    this.#save();
   }
 
   /** Forgets an exited process. */
   remove(pid: number): void {
-    this.records = this.records.filter((r) => r.pid !== pid);
-    this.save();
+    this.#records = this.#records.filter((r) => r.pid !== pid);
+    this.#save();
   }
 
-  private save(): void {
-    const tmp = `${this.file}.tmp`;
+  #save(): void {
+    const tmp = `${this.#file}.tmp`;
     try {
-      Deno.writeTextFileSync(tmp, JSON.stringify(this.records));
-      Deno.renameSync(tmp, this.file);
+      Deno.writeTextFileSync(tmp, JSON.stringify(this.#records));
+      Deno.renameSync(tmp, this.#file);
     } catch {
       // The data directory vanished; the next start then finds nothing to reap.
     }
@@ -71,7 +75,7 @@ export class PidRecords {
   async reapPrevious(logger: Logger, timeoutMs = 3_000): Promise<PidRecord[]> {
     let previous: PidRecord[] = [];
     try {
-      const data = JSON.parse(await Deno.readTextFile(this.file));
+      const data = JSON.parse(await Deno.readTextFile(this.#file));
       if (Array.isArray(data)) previous = data;
     } catch {
       // No record, or an unreadable one: nothing to reap.
@@ -114,8 +118,8 @@ export class PidRecords {
       roots.add(cgroup.slice(0, cgroup.lastIndexOf("/")));
     }
     for (const root of roots) removeCgroup(root);
-    this.records = [];
-    this.save();
+    this.#records = [];
+    this.#save();
     return left;
   }
 }

@@ -13,7 +13,7 @@ export function freePort(): number {
 
 /** A sleep that `wake()` ends early. */
 export class Alarm {
-  private ring?: () => void;
+  #ring?: () => void;
 
   /** Resolves after `ms`, or at the next `wake()`, whichever comes first. */
   sleep(ms: number): Promise<void> {
@@ -23,14 +23,14 @@ export class Alarm {
         clearTimeout(timer);
         resolve();
       }
-      this.ring = done;
+      this.#ring = done;
     });
   }
 
   /** Ends the current sleep now. */
   wake(): void {
-    const ring = this.ring;
-    this.ring = undefined;
+    const ring = this.#ring;
+    this.#ring = undefined;
     ring?.();
   }
 }

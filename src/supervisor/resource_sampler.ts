@@ -55,31 +55,35 @@ interface Previous {
 
 /** Samples module resources on a timer. */
 export class ResourceSampler {
-  private timer?: ReturnType<typeof setInterval>;
-  private readonly previous = new WeakMap<ModuleRecord, Previous>();
+  #timer?: ReturnType<typeof setInterval>;
+  readonly #previous = new WeakMap<ModuleRecord, Previous>();
   /** Wall time spent sampling, in ms, and how many samples: for the bench and logs. */
   readonly cost = { ms: 0, samples: 0 };
 
-  constructor(private readonly options: SamplerOptions) {}
+  readonly #options: SamplerOptions;
+
+  constructor(options: SamplerOptions) {
+    this.#options = options;
+  }
 
   /** Starts sampling (a first sample right away). */
   start(): void {
     this.sample();
-    this.timer = setInterval(
+    this.#timer = setInterval(
       () => this.sample(),
-      this.options.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      this.#options.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
     );
   }
 
   /** Stops sampling. */
   stop(): void {
-    clearInterval(this.timer);
+    clearInterval(this.#timer);
   }
 
   /** Takes one sample of every running instance now. */
   sample(): void {
     const started = performance.now();
-    const instances = this.options.registry.list().flatMap((r) => [r, ...r.replicas]);
+    const instances = this.#options.registry.list().flatMap((r) => [r, ...r.replicas]);
     const running = instances.filter((r) => r.pid > 0);
     for (const r of instances) if (r.pid <= 0) r.resources = undefined;
     if (running.length > 0) {
@@ -87,9 +91,9 @@ export class ResourceSampler {
       const now = new Date();
       for (const record of running) {
         try {
-          this.sampleOne(record, treeOf(snapshot, record.pid), now);
+          this.#sampleOne(record, treeOf(snapshot, record.pid), now);
         } catch (err) {
-          this.options.logger.warn("resource sample failed", {
+          this.#options.logger.warn("resource sample failed", {
             module: record.instanceName,
             error: (err as Error).message,
           });
@@ -100,17 +104,17 @@ export class ResourceSampler {
     this.cost.samples++;
   }
 
-  private sampleOne(record: ModuleRecord, tree: ReturnType<typeof treeOf>, now: Date): void {
+  #sampleOne(record: ModuleRecord, tree: ReturnType<typeof treeOf>, now: Date): void {
     if (tree.length === 0) return; // Exited between the listing and the scan.
     const usage = usageOf(tree);
-    const prev = this.previous.get(record);
+    const prev = this.#previous.get(record);
     const samePid = prev?.pid === record.pid;
     // A child reaped by someone outside the tree takes its time with it: the counter
     // never goes down while the process is the same.
     const cpuSeconds = samePid ? Math.max(prev.cpuSeconds, usage.cpuSeconds) : usage.cpuSeconds;
     const elapsed = samePid ? (now.getTime() - prev.at) / 1000 : 0;
     const cpuCores = elapsed > 0 ? (cpuSeconds - prev!.cpuSeconds) / elapsed : 0;
-    this.previous.set(record, { pid: record.pid, cpuSeconds, at: now.getTime() });
+    this.#previous.set(record, { pid: record.pid, cpuSeconds, at: now.getTime() });
     const limit = record.manifest?.limits;
     const wasOver = record.resources?.overLimitSince;
     const judged = judgeMemory(
@@ -130,10 +134,10 @@ export class ResourceSampler {
       memoryLimitBytes: BigInt(limit?.memoryBytes ?? 0),
       overLimitSince: judged.overSince && timestampFromDate(judged.overSince),
     });
-    if (judged.restart && limit) this.restartOverLimit(record, usage.rssBytes, limit, judged);
+    if (judged.restart && limit) this.#restartOverLimit(record, usage.rssBytes, limit, judged);
   }
 
-  private restartOverLimit(
+  #restartOverLimit(
     record: ModuleRecord,
     rssBytes: number,
     limit: { memoryBytes: number; forMs: number },
@@ -143,12 +147,12 @@ export class ResourceSampler {
     const reason = `resident memory ${formatBytes(rssBytes)} over the limit of ${
       formatBytes(limit.memoryBytes)
     } for ${(overMs / 1000).toFixed(1)} s (limits.for ${limit.forMs / 1000} s)`;
-    this.options.logger.warn("module over its memory limit, restarting", {
+    this.#options.logger.warn("module over its memory limit, restarting", {
       module: record.instanceName,
       rss_bytes: rssBytes,
       limit_bytes: limit.memoryBytes,
     });
-    this.options.bus.publish({
+    this.#options.bus.publish({
       type: "module.memory_limit",
       severity: Severity.WARNING,
       module: record.name,
@@ -164,7 +168,7 @@ export class ResourceSampler {
     });
     // Forget the window: the next process starts under the limit.
     if (record.resources) record.resources.overLimitSince = undefined;
-    this.previous.delete(record);
-    this.options.restart(record, `over its memory limit: ${reason}`);
+    this.#previous.delete(record);
+    this.#options.restart(record, `over its memory limit: ${reason}`);
   }
 }

@@ -37,15 +37,19 @@ export type RestartRules = Omit<Manifest["restart"], "policy">;
 
 /** Counts restarts and failures in a row, and decides the next restart. */
 export class RestartBackoff {
-  private restartTimes: number[] = [];
-  private consecutiveFailures = 0;
+  #restartTimes: number[] = [];
+  #consecutiveFailures = 0;
 
-  constructor(private readonly clock: Pick<RunnerClock, "now" | "random"> = SYSTEM_CLOCK) {}
+  readonly #clock: Pick<RunnerClock, "now" | "random">;
+
+  constructor(clock: Pick<RunnerClock, "now" | "random"> = SYSTEM_CLOCK) {
+    this.#clock = clock;
+  }
 
   /** Forgets past restarts (a start by hand). */
   reset(): void {
-    this.restartTimes = [];
-    this.consecutiveFailures = 0;
+    this.#restartTimes = [];
+    this.#consecutiveFailures = 0;
   }
 
   /**
@@ -56,19 +60,19 @@ export class RestartBackoff {
    * `windowMs`, parking.
    */
   next(rules: RestartRules, readyAt: number, parkable: boolean): RestartDecision {
-    const now = this.clock.now();
-    if (readyAt > 0 && now - readyAt >= rules.stableAfterMs) this.consecutiveFailures = 0;
-    this.restartTimes = this.restartTimes.filter((t) => now - t < rules.windowMs);
-    if (this.restartTimes.length >= rules.limit && parkable) {
-      return { kind: "park", restarts: this.restartTimes.length, windowMs: rules.windowMs };
+    const now = this.#clock.now();
+    if (readyAt > 0 && now - readyAt >= rules.stableAfterMs) this.#consecutiveFailures = 0;
+    this.#restartTimes = this.#restartTimes.filter((t) => now - t < rules.windowMs);
+    if (this.#restartTimes.length >= rules.limit && parkable) {
+      return { kind: "park", restarts: this.#restartTimes.length, windowMs: rules.windowMs };
     }
     const base = Math.min(
       rules.backoffMaxMs,
-      rules.backoffInitialMs * 2 ** this.consecutiveFailures,
+      rules.backoffInitialMs * 2 ** this.#consecutiveFailures,
     );
-    const delayMs = Math.round(base / 2 + this.clock.random() * base / 2);
-    this.consecutiveFailures++;
-    this.restartTimes.push(now);
+    const delayMs = Math.round(base / 2 + this.#clock.random() * base / 2);
+    this.#consecutiveFailures++;
+    this.#restartTimes.push(now);
     return { kind: "restart", delayMs };
   }
 }

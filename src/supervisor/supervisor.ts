@@ -21,17 +21,21 @@ import { ReplicaRouter } from "../module_calls/replica_router.ts";
 
 /** All module runners of one orchestrator. */
 export class Supervisor {
-  private readonly runners = new Map<string, ModuleRunner>();
+  readonly #runners = new Map<string, ModuleRunner>();
   /** The other instances of modules with `replicas` > 1, and their call routers. */
-  private readonly replicaRunners = new Map<string, ModuleRunner[]>();
-  private readonly routers = new Map<string, ReplicaRouter>();
-  private stopping = false;
+  readonly #replicaRunners = new Map<string, ModuleRunner[]>();
+  readonly #routers = new Map<string, ReplicaRouter>();
+  #stopping = false;
 
-  constructor(private readonly ctx: RunnerContext) {}
+  readonly #ctx: RunnerContext;
+
+  constructor(ctx: RunnerContext) {
+    this.#ctx = ctx;
+  }
 
   /** The runner of `name`; NOT_FOUND when unknown. */
   runner(name: string): ModuleRunner {
-    const r = this.runners.get(name);
+    const r = this.#runners.get(name);
     if (!r) throw new RpcError(Code.NOT_FOUND, `module "${name}" not found`);
     return r;
   }
@@ -41,41 +45,41 @@ export class Supervisor {
    * module with several instances, clients that route each call (see ReplicaRouter).
    */
   clientsOf(name: string): ModuleClients | undefined {
-    const router = this.routers.get(name);
-    if (router) return this.instancesServing(name) > 0 ? router.clients : undefined;
-    return this.runners.get(name)?.clients;
+    const router = this.#routers.get(name);
+    if (router) return this.#instancesServing(name) > 0 ? router.clients : undefined;
+    return this.#runners.get(name)?.clients;
   }
 
   /** How many instances of `name` serve calls now. */
-  private instancesServing(name: string): number {
-    const all = [this.runners.get(name), ...(this.replicaRunners.get(name) ?? [])];
+  #instancesServing(name: string): number {
+    const all = [this.#runners.get(name), ...(this.#replicaRunners.get(name) ?? [])];
     return all.filter((r) => r?.clients && SERVING_STATES.has(r.record.state)).length;
   }
 
   /** The module's runner and those of its other instances. */
-  private allRunners(name: string): ModuleRunner[] {
-    const primary = this.runners.get(name);
-    return [...(primary ? [primary] : []), ...(this.replicaRunners.get(name) ?? [])];
+  #allRunners(name: string): ModuleRunner[] {
+    const primary = this.#runners.get(name);
+    return [...(primary ? [primary] : []), ...(this.#replicaRunners.get(name) ?? [])];
   }
 
   /** Creates (or drops) the other instances of `record` as its manifest asks. */
-  private setReplicas(record: ModuleRecord): void {
+  #setReplicas(record: ModuleRecord): void {
     const count = record.manifest?.replicas ?? 1;
     if (count <= 1) {
       record.replicas = [];
-      this.replicaRunners.delete(record.name);
-      this.routers.delete(record.name);
+      this.#replicaRunners.delete(record.name);
+      this.#routers.delete(record.name);
       return;
     }
     record.replicas = Array.from({ length: count - 1 }, (_, i) => record.newReplica(i + 1));
-    this.replicaRunners.set(
+    this.#replicaRunners.set(
       record.name,
-      record.replicas.map((r) => new ModuleRunner(r, this.ctx)),
+      record.replicas.map((r) => new ModuleRunner(r, this.#ctx)),
     );
-    this.routers.set(
+    this.#routers.set(
       record.name,
       new ReplicaRouter(record.name, () =>
-        this.allRunners(record.name).map((runner) => ({
+        this.#allRunners(record.name).map((runner) => ({
           index: runner.record.replicaIndex,
           serving: () => SERVING_STATES.has(runner.record.state) ? runner.clients : undefined,
         }))),
@@ -84,53 +88,55 @@ export class Supervisor {
 
   /** Kills one instance (e.g. over its memory limit); its restart policy brings it back. */
   killForRestart(record: ModuleRecord, reason: string): void {
-    this.allRunners(record.name).find((r) => r.record === record)?.killForRestart(reason);
+    this.#allRunners(record.name).find((r) => r.record === record)?.killForRestart(reason);
   }
 
   /** Checks a module's health now rather than at its next interval. */
   refreshHealth(name: string): void {
-    this.runners.get(name)?.refreshHealth().catch(() => {});
+    this.#runners.get(name)?.refreshHealth().catch(() => {});
   }
 
   /** Registers discovered modules; bad manifests and graph problems make them FAILED. */
   load(discovered: Discovered[]): void {
-    for (const d of discovered) this.add(d);
-    this.markGraphProblems(discovered.map(discoveredName));
+    for (const d of discovered) this.#add(d);
+    this.#markGraphProblems(discovered.map(discoveredName));
   }
 
   /** Creates the record and runner of a discovered module, PENDING or FAILED. */
-  private add(d: Discovered): ModuleRecord {
+  #add(d: Discovered): ModuleRecord {
     const record = d.ok
       ? new ModuleRecord(d.manifest.name, d.manifest, d.manifest.path, d.manifest.digest)
       : new ModuleRecord(d.name, undefined, d.path, d.digest);
-    this.ctx.registry.add(record);
-    this.runners.set(record.name, new ModuleRunner(record, this.ctx));
-    this.setReplicas(record);
-    if (d.ok) this.ctx.registry.setState(record, ModuleState.PENDING, "discovered");
-    else this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
+    this.#ctx.registry.add(record);
+    this.#runners.set(record.name, new ModuleRunner(record, this.#ctx));
+    this.#setReplicas(record);
+    if (d.ok) this.#ctx.registry.setState(record, ModuleState.PENDING, "discovered");
+    else this.#ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
     return record;
   }
 
   /** The manifests of every module that has a valid one. */
-  private manifests() {
-    return [...this.runners.values()].flatMap((r) => r.record.manifest ? [r.record.manifest] : []);
+  #manifests() {
+    return [...this.#runners.values()].flatMap((r) => r.record.manifest ? [r.record.manifest] : []);
   }
 
   /** Marks the named modules FAILED when the dependency graph has a problem with them. */
-  private markGraphProblems(names: string[]): void {
-    const problems = graphProblems(this.manifests(), new Set(this.runners.keys()));
+  #markGraphProblems(names: string[]): void {
+    const problems = graphProblems(this.#manifests(), new Set(this.#runners.keys()));
     for (const name of names) {
-      const record = this.runners.get(name)?.record;
+      const record = this.#runners.get(name)?.record;
       const problem = problems.get(name);
       if (record?.manifest && problem) {
-        this.ctx.registry.setState(record, ModuleState.FAILED, problem);
+        this.#ctx.registry.setState(record, ModuleState.FAILED, problem);
       }
     }
   }
 
   /** Name -> manifest digest of every module, for reload plans. */
   digests(): Map<string, string> {
-    return new Map([...this.runners.values()].map((r) => [r.record.name, r.record.manifestDigest]));
+    return new Map(
+      [...this.#runners.values()].map((r) => [r.record.name, r.record.manifestDigest]),
+    );
   }
 
   /**
@@ -142,12 +148,12 @@ export class Supervisor {
     const plan = planReload(this.digests(), discovered);
     const byName = new Map(discovered.map((d) => [discoveredName(d), d]));
     await Promise.all(plan.removed.map(async (name) => {
-      await Promise.all(this.allRunners(name).map((r) => r.stop("manifest removed")));
-      this.runners.delete(name);
-      this.replicaRunners.delete(name);
-      this.routers.delete(name);
-      this.ctx.registry.remove(name);
-      this.ctx.bus.publish({
+      await Promise.all(this.#allRunners(name).map((r) => r.stop("manifest removed")));
+      this.#runners.delete(name);
+      this.#replicaRunners.delete(name);
+      this.#routers.delete(name);
+      this.#ctx.registry.remove(name);
+      this.#ctx.bus.publish({
         type: "module.removed",
         module: name,
         message: `${name}: manifest removed`,
@@ -156,47 +162,47 @@ export class Supervisor {
     const toStart: ModuleRunner[] = [];
     for (const name of plan.changed) {
       const d = byName.get(name)!;
-      const runner = this.runners.get(name)!;
+      const runner = this.#runners.get(name)!;
       const record = runner.record;
       if (!d.ok && runner.isWanted && record.manifest) {
         record.manifestDigest = d.digest;
         record.lastError = `manifest invalid, still running the previous version: ${
           describeProblems(d.problems)
         }`;
-        this.ctx.logger.warn("manifest invalid; module keeps running", {
+        this.#ctx.logger.warn("manifest invalid; module keeps running", {
           module: name,
           problem: record.lastError,
         });
-        this.ctx.bus.publish({
+        this.#ctx.bus.publish({
           type: "module.manifest_invalid",
           module: name,
           message: `${name}: ${record.lastError}`,
         });
         continue;
       }
-      await Promise.all(this.allRunners(name).map((r) => r.stop("manifest changed")));
+      await Promise.all(this.#allRunners(name).map((r) => r.stop("manifest changed")));
       record.manifestDigest = discoveredDigest(d);
       if (d.ok) {
         record.manifest = d.manifest;
         record.manifestPath = d.manifest.path;
         record.lastError = "";
-        this.setReplicas(record);
-        this.ctx.registry.setState(record, ModuleState.PENDING, "manifest changed");
+        this.#setReplicas(record);
+        this.#ctx.registry.setState(record, ModuleState.PENDING, "manifest changed");
         toStart.push(runner);
       } else {
         record.manifest = undefined;
-        this.setReplicas(record);
-        this.ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
+        this.#setReplicas(record);
+        this.#ctx.registry.setState(record, ModuleState.FAILED, describeProblems(d.problems));
       }
     }
     for (const name of plan.added) {
-      const record = this.add(byName.get(name)!);
-      if (record.manifest) toStart.push(this.runners.get(name)!);
+      const record = this.#add(byName.get(name)!);
+      if (record.manifest) toStart.push(this.#runners.get(name)!);
     }
-    this.markGraphProblems([...plan.added, ...plan.changed]);
+    this.#markGraphProblems([...plan.added, ...plan.changed]);
     for (const runner of toStart) {
       if (runner.record.state === ModuleState.PENDING) {
-        this.startWhenReady(runner, "reload").catch(() => {});
+        this.#startWhenReady(runner, "reload").catch(() => {});
       }
     }
     return plan;
@@ -204,22 +210,22 @@ export class Supervisor {
 
   /** Starts every loadable module; resolves when each has reached READY or given up. */
   async startAll(): Promise<void> {
-    const startable = [...this.runners.values()]
+    const startable = [...this.#runners.values()]
       .filter((r) => r.record.manifest && r.record.state === ModuleState.PENDING);
-    await Promise.all(startable.map((r) => this.startWhenReady(r, "orchestrator started")));
+    await Promise.all(startable.map((r) => this.#startWhenReady(r, "orchestrator started")));
   }
 
   /** Waits in PENDING until every dependency is READY (or DEGRADED), then starts. */
-  private async startWhenReady(runner: ModuleRunner, reason: string): Promise<void> {
+  async #startWhenReady(runner: ModuleRunner, reason: string): Promise<void> {
     const deps = runner.record.manifest?.dependencies ?? [];
     const blocking = () =>
       deps.filter((d) =>
-        !SERVING_STATES.has(this.ctx.registry.get(d)?.state ?? ModuleState.FAILED)
+        !SERVING_STATES.has(this.#ctx.registry.get(d)?.state ?? ModuleState.FAILED)
       );
     if (blocking().length > 0) {
       const waitFor = () =>
         `waiting for ${
-          blocking().map((d) => `${d} (${moduleStateName(this.ctx.registry.get(d)!.state)})`).join(
+          blocking().map((d) => `${d} (${moduleStateName(this.#ctx.registry.get(d)!.state)})`).join(
             ", ",
           )
         }`;
@@ -227,13 +233,13 @@ export class Supervisor {
         const reason = waitFor();
         if (reason === runner.record.lastError) return;
         runner.record.lastError = reason;
-        this.ctx.logger.info("module waiting", { module: runner.record.name, reason });
+        this.#ctx.logger.info("module waiting", { module: runner.record.name, reason });
       };
-      this.ctx.registry.setState(runner.record, ModuleState.PENDING, waitFor());
+      this.#ctx.registry.setState(runner.record, ModuleState.PENDING, waitFor());
       showWaiting();
       await new Promise<void>((resolve) => {
-        const unwatch = this.ctx.registry.watch((changed) => {
-          if (this.stopping || runner.record.state !== ModuleState.PENDING) {
+        const unwatch = this.#ctx.registry.watch((changed) => {
+          if (this.#stopping || runner.record.state !== ModuleState.PENDING) {
             unwatch();
             resolve();
           } else if (deps.includes(changed.name)) {
@@ -244,9 +250,9 @@ export class Supervisor {
           }
         });
       });
-      if (this.stopping || runner.record.state !== ModuleState.PENDING) return;
+      if (this.#stopping || runner.record.state !== ModuleState.PENDING) return;
     }
-    const replicas = this.replicaRunners.get(runner.record.name) ?? [];
+    const replicas = this.#replicaRunners.get(runner.record.name) ?? [];
     await Promise.all([runner.start(reason), ...replicas.map((r) => r.start(reason))]);
   }
 
@@ -259,37 +265,37 @@ export class Supervisor {
         `module "${name}" cannot start: ${runner.record.lastError}`,
       );
     }
-    const problem = graphProblems(this.manifests(), new Set(this.runners.keys())).get(name);
+    const problem = graphProblems(this.#manifests(), new Set(this.#runners.keys())).get(name);
     if (problem) {
       throw new RpcError(Code.FAILED_PRECONDITION, `module "${name}" cannot start: ${problem}`);
     }
     if (runner.isWanted && runner.record.pid > 0) return;
-    this.ctx.registry.setState(runner.record, ModuleState.PENDING, "start requested");
-    await this.startWhenReady(runner, "start requested");
+    this.#ctx.registry.setState(runner.record, ModuleState.PENDING, "start requested");
+    await this.#startWhenReady(runner, "start requested");
   }
 
   /** Stops a module by hand; it stays STOPPED until started again. */
   async stop(name: string, timeoutMs?: number): Promise<void> {
     this.runner(name);
-    await Promise.all(this.allRunners(name).map((r) => r.stop("stop requested", timeoutMs)));
+    await Promise.all(this.#allRunners(name).map((r) => r.stop("stop requested", timeoutMs)));
   }
 
   /** Stops and starts a module (also a FAILED one). */
   async restart(name: string): Promise<void> {
     this.runner(name);
-    await Promise.all(this.allRunners(name).map((r) => r.stop("restart requested")));
+    await Promise.all(this.#allRunners(name).map((r) => r.stop("restart requested")));
     await this.start(name);
   }
 
   /** Stops every module, dependents before their dependencies. */
   async stopAll(reason: string): Promise<void> {
-    this.stopping = true;
-    const ordered = levels(this.manifests()).reverse();
+    this.#stopping = true;
+    const ordered = levels(this.#manifests()).reverse();
     const inLevels = new Set(ordered.flat());
-    const rest = [...this.runners.keys()].filter((n) => !inLevels.has(n));
+    const rest = [...this.#runners.keys()].filter((n) => !inLevels.has(n));
     for (const level of [rest, ...ordered]) {
       await Promise.all(
-        level.flatMap((name) => this.allRunners(name)).map((r) => r.stop(reason)),
+        level.flatMap((name) => this.#allRunners(name)).map((r) => r.stop(reason)),
       );
     }
   }
