@@ -68,11 +68,14 @@ export class FakeModule {
   address: NonNullable<FlowTableOptions["address"]> = (req) =>
     req.role === ConnectionRole.RECEIVER ? `fake://${this.name}/${req.connectionId}` : "";
 
+  readonly #log: string[];
+
   constructor(
     readonly name: string,
     readonly capabilities: EntityCapabilityInit[],
-    private readonly log: string[],
+    log: string[],
   ) {
+    this.#log = log;
     this.registration = create(RegisterModuleResponseSchema, { capabilities });
     this.table = new FlowTable({
       check: (req) => {
@@ -95,7 +98,7 @@ export class FakeModule {
     });
   }
 
-  private entityHandlers() {
+  #entityHandlers() {
     return {
       createEntity: (
         req: { entityId: string; entityType: string; name: string; configuration?: JsonObject },
@@ -155,7 +158,7 @@ export class FakeModule {
   }
 
   /** The FlowTable's handlers, with the pull behaviour when `pulls` is set. */
-  private pipelineHandlers() {
+  #pipelineHandlers() {
     const handlers = this.table.handlers();
     const connect = handlers.connectEntities!;
     return {
@@ -179,7 +182,7 @@ export class FakeModule {
           const req = create(method.input, request) as unknown as Record<string, unknown>;
           const detail = req.role ? ` ${ConnectionRole[req.role as number]}` : "";
           const what = req.connectionId ?? req.entityId ?? req.flowId ?? "";
-          this.log.push(`${this.name} ${method.name}${detail} ${what}`.trim());
+          this.#log.push(`${this.name} ${method.name}${detail} ${what}`.trim());
           const error = this.failWhen?.(method.name, req);
           if (error) throw error;
           const handler = handlers[method.localName] as
@@ -192,8 +195,8 @@ export class FakeModule {
       return client;
     };
     return {
-      entity: wrap(EntityService, this.entityHandlers()),
-      pipeline: wrap(PipelineService, this.pipelineHandlers() as Record<string, unknown>),
+      entity: wrap(EntityService, this.#entityHandlers()),
+      pipeline: wrap(PipelineService, this.#pipelineHandlers() as Record<string, unknown>),
     } as unknown as EntityPipelineClients;
   }
 }
@@ -203,7 +206,7 @@ export class FakeModules implements ModuleDirectory {
   readonly modules = new Map<string, FakeModule>();
   /** Every call to every module, in order. */
   readonly log: string[] = [];
-  private readonly watchers = new Set<(name: string, state: ModuleState) => void>();
+  readonly #watchers = new Set<(name: string, state: ModuleState) => void>();
 
   add(name: string, capabilities: EntityCapabilityInit[]): FakeModule {
     const m = new FakeModule(name, capabilities, this.log);
@@ -225,7 +228,7 @@ export class FakeModules implements ModuleDirectory {
       m.table.connections.clear();
       m.table.flows.clear();
     }
-    for (const w of this.watchers) w(name, state);
+    for (const w of this.#watchers) w(name, state);
   }
 
   names(): string[] {
@@ -247,8 +250,8 @@ export class FakeModules implements ModuleDirectory {
       : undefined;
   }
   watch(fn: (name: string, state: ModuleState) => void): () => void {
-    this.watchers.add(fn);
-    return () => this.watchers.delete(fn);
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
   }
 }
 
