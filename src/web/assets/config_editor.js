@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // A module's configuration: the form rendered from its JSON Schema, and past revisions.
 
 import { h, renderIfChanged } from "./dom.js";

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The entities list with filters, the create form (type picker and configuration), and
 // delete.
 

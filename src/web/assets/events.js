@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Events: one stream for the whole page, so the list fills while other views are open,
 // and the view that filters and shows it, newest first.
 

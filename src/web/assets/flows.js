@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The flows list with path preview, create, stop, quality and delete.
 
 import {

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // One module: facts, actions, declared entity types, run history, stderr, live log,
 // configuration form and its history.
 

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The overview (`#/overview`): the page to keep open. Every module with its CPU and
 // memory (and a chart of the last minutes), every flow with its health per hop (fps,
 // bitrate, latency, stalls, with charts), the converters a flow made folded under it,

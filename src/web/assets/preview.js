@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The live preview of an entity's media on the overview page: MJPEG read with fetch and
 // drawn on a canvas, HLS with the browser's own <video> player, WebRTC through WHEP. Every
 // request goes to this origin (`/preview/entities/<id>/...`, relayed by the orchestrator),

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Form fields rendered from a JSON Schema (module configuration, entity configuration).
 
 import { h } from "./dom.js";
