@@ -8,13 +8,13 @@
 /** MediaFormat. @typedef {{ mediaType: string, protocol: string, codec: string }} MediaFormat */
 
 /**
- * A JSON Schema as a module declares it (module or entity configuration). It comes from a
- * module, so every part may be missing or of another type than the standard says.
+ * A JSON Schema as a module declares it (module or entity configuration): the parts the
+ * forms read. It comes from a module, so schema_form.js still checks each part's type.
  * @typedef {{
- *   type?: unknown,
- *   enum?: unknown,
- *   properties?: unknown,
- *   required?: unknown,
+ *   type?: string | string[],
+ *   enum?: unknown[],
+ *   properties?: Record<string, JsonSchema>,
+ *   required?: string[],
  *   title?: string,
  *   description?: string,
  *   minimum?: number,

@@ -11,6 +11,10 @@ import { logViewer } from "./log_viewer.js";
 import { configEditor, configHistory } from "./config_editor.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
+/** @typedef {import("./api_types.js").Module} Module */
+/** @typedef {import("./api_types.js").EntityCapability} EntityCapability */
+
+/** @param {EntityCapability[]} capabilities */
 function capabilityList(capabilities) {
   if (!capabilities?.length) return h("p", { class: "empty" }, "No entity types declared.");
   return h(
@@ -66,6 +70,7 @@ function capabilityList(capabilities) {
   );
 }
 
+/** @param {Module["history"]} history */
 function historyTable(history) {
   if (!history?.length) return h("p", { class: "empty" }, "Not started yet.");
   const rows = [...history].reverse().map((r) =>
@@ -91,6 +96,7 @@ function historyTable(history) {
   );
 }
 
+/** @param {Module} m */
 function moduleFacts(m) {
   const facts = [
     ["Version", m.version],
@@ -124,6 +130,7 @@ function moduleFacts(m) {
 }
 
 /** "#1 READY (pid 4242), #2 BACKOFF: why" for the other instances of a module. */
+/** @param {Module["replicas"]} replicas */
 function replicasText(replicas) {
   return replicas.map((r) => {
     const state = words(short(r.state, ENUM_PREFIX.module));
@@ -133,6 +140,7 @@ function replicasText(replicas) {
 }
 
 /** The view of one module (`#/modules/<name>`). */
+/** @param {string} name */
 export function moduleDetailView(name) {
   const notice = noticeBox();
   const loadError = h("p", { class: "load-error", role: "alert", hidden: true });
@@ -152,7 +160,11 @@ export function moduleDetailView(name) {
   });
   const revisionsDetails = h(
     "details",
-    { hidden: true, ontoggle: (e) => e.target.open && revisions.load() },
+    {
+      hidden: true,
+      ontoggle: (/** @type {Event} */ e) =>
+        /** @type {HTMLDetailsElement} */ (e.target).open && revisions.load(),
+    },
     h("summary", {}, "Configuration history"),
     revisions.el,
   );
@@ -212,6 +224,7 @@ export function moduleDetailView(name) {
   );
 
   const p = poll(async () => {
+    /** @type {Module} */
     let m;
     try {
       ({ module: m } = await api("GET", urls.module(name)));
