@@ -6,23 +6,36 @@ import { badge, formatTime, short } from "./format.js";
 import { RETRY_MS, streamErrorMessage } from "./api.js";
 import { ENUM_PREFIX, SEVERITIES, urls } from "./protocol.js";
 
+/** @typedef {import("./api_types.js").Event} Event */
+/** @typedef {import("./api_types.js").EventGap} EventGap */
+/** One item of the list: an event, or a gap marker. */
+/** @typedef {{ event: Event, gap?: undefined } | { event?: undefined, gap: EventGap }} EventItem */
+
 const MAX_EVENTS = 300;
 
+/** The page's event stream: what it sent (newest first), its state, who is told of changes. */
 const events = {
+  /** @type {EventItem[]} */
   items: [],
   status: "connecting…",
   available: true,
+  /** @type {Set<() => void>} */
   listeners: new Set(),
+  /** @type {EventSource | undefined} */
   source: undefined,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   retry: undefined,
+  /** The id of the last event seen. @type {string | undefined} */
   lastId: undefined,
   changed() {
     for (const fn of this.listeners) fn();
   },
+  /** @param {EventItem} item */
   add(item) {
     this.items.unshift(item);
     if (this.items.length > MAX_EVENTS) this.items.length = MAX_EVENTS;
   },
+  /** @param {string} status */
   setStatus(status, available = true) {
     this.status = status;
     this.available = available;
@@ -53,6 +66,7 @@ export function startEvents() {
     events.setStatus("live");
   });
   es.addEventListener("message", (e) => {
+    /** @type {{ event?: Event, gap?: EventGap }} an item of WatchEvents */
     let data;
     try {
       data = JSON.parse(e.data);
@@ -100,7 +114,8 @@ export function startEvents() {
       }
       abort.abort();
     } catch (err) {
-      if (err?.name !== "AbortError") why = `cannot reach the orchestrator (${err.message})`;
+      const e = /** @type {Error} */ (err);
+      if (e?.name !== "AbortError") why = `cannot reach the orchestrator (${e.message})`;
     }
     events.setStatus(`Events unavailable: ${why}. Retrying every few seconds.`, false);
     events.retry = setTimeout(startEvents, RETRY_MS);
@@ -133,7 +148,7 @@ export function eventsView() {
     {
       class: "inline-form panel",
       "aria-label": "Filter events",
-      onsubmit: (e) => e.preventDefault(),
+      onsubmit: (/** @type {SubmitEvent} */ e) => e.preventDefault(),
     },
     severity.el,
     h("div", { class: "field" }, h("label", { for: "events-search" }, "Search"), search),
