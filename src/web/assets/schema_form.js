@@ -66,11 +66,12 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
       el: container,
       read() {
         try {
+          /** @type {unknown} what was typed */
           const parsed = JSON.parse(area.value || "{}");
           if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
             return { value: {}, errors: ["configuration: must be a JSON object"] };
           }
-          return { value: parsed, errors: [] };
+          return { value: /** @type {Record<string, unknown>} */ (parsed), errors: [] };
         } catch (err) {
           return {
             value: {},
