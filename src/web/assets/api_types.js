@@ -2,8 +2,8 @@
 // JSON (camelCase names, enums as their value names, 64-bit integers, Timestamps and
 // Durations as strings). The gateway writes every scalar, list and map even at its default
 // (`alwaysEmitImplicit`), so only message fields and proto3 `optional` fields may be
-// missing. Types only: the other files name them with `import("./api_types.js")`, which
-// the browser never loads, so src/web/assets.ts does not serve this file.
+// missing. Types only: the other files name them in JSDoc `@import` comments, which the
+// browser never loads, so src/web/assets.ts does not serve this file.
 
 /** MediaFormat. @typedef {{ mediaType: string, protocol: string, codec: string }} MediaFormat */
 

@@ -7,9 +7,8 @@ import { showFormMessage } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").JsonSchema} JsonSchema */
-/** @typedef {import("./api_types.js").ConfigRevision} ConfigRevision */
-/** @typedef {import("./api.js").ApiError} ApiError */
+/** @import { JsonSchema, ConfigRevision } from "./api_types.js" */
+/** @import { ApiError } from "./api.js" */
 
 /** The configuration form of a module, rendered from its JSON Schema. */
 /** @param {string} name @param {() => void} notifyChange called after a save */

@@ -19,10 +19,8 @@ import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./mess
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { ENTITY_KINDS, ENTITY_STATES, ENUM_PREFIX, urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").Module} Module */
-/** @typedef {import("./api_types.js").Entity} Entity */
-/** @typedef {import("./api_types.js").EntityCapability} EntityCapability */
-/** @typedef {import("./api.js").ApiError} ApiError */
+/** @import { Module, Entity, EntityCapability } from "./api_types.js" */
+/** @import { ApiError } from "./api.js" */
 /** An entity type a module offers. @typedef {{ module: string, capability: EntityCapability }} Offer */
 /** A row of the entities table. @typedef {HTMLTableRowElement & { del: HTMLButtonElement, entity: Entity }} EntityRow */
 

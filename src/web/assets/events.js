@@ -6,10 +6,9 @@ import { badge, formatTime, short } from "./format.js";
 import { RETRY_MS, streamErrorMessage } from "./api.js";
 import { ENUM_PREFIX, SEVERITIES, urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").Event} Event */
-/** @typedef {import("./api_types.js").EventGap} EventGap */
+/** @import { Event as OrchestratorEvent, EventGap } from "./api_types.js" */
 /** One item of the list: an event, or a gap marker. */
-/** @typedef {{ event: Event, gap?: undefined } | { event?: undefined, gap: EventGap }} EventItem */
+/** @typedef {{ event: OrchestratorEvent, gap?: undefined } | { event?: undefined, gap: EventGap }} EventItem */
 
 const MAX_EVENTS = 300;
 
@@ -66,7 +65,7 @@ export function startEvents() {
     events.setStatus("live");
   });
   es.addEventListener("message", (e) => {
-    /** @type {{ event?: Event, gap?: EventGap }} an item of WatchEvents */
+    /** @type {{ event?: OrchestratorEvent, gap?: EventGap }} an item of WatchEvents */
     let data;
     try {
       data = JSON.parse(e.data);

@@ -17,10 +17,7 @@ import { api, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, QUALITY_PRESETS, urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").Flow} Flow */
-/** @typedef {import("./api_types.js").FlowStatus} FlowStatus */
-/** @typedef {import("./api_types.js").PathHop} PathHop */
-/** @typedef {import("./api_types.js").Entity} Entity */
+/** @import { Flow, FlowStatus, PathHop, Entity } from "./api_types.js" */
 /** @typedef {"start" | "stop" | "delete"} FlowVerb */
 /**
  * A row of the flows table: the flow it shows and its controls.

@@ -5,8 +5,7 @@
 
 import { short } from "./format.js";
 
-/** @typedef {import("./api_types.js").Flow} Flow */
-/** @typedef {import("./api_types.js").MediaStats} MediaStats */
+/** @import { Flow, MediaStats } from "./api_types.js" */
 
 /**
  * One hop's figures as the overview shows them; a figure is undefined when not reported.

@@ -11,8 +11,7 @@ import { logViewer } from "./log_viewer.js";
 import { configEditor, configHistory } from "./config_editor.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").Module} Module */
-/** @typedef {import("./api_types.js").EntityCapability} EntityCapability */
+/** @import { Module, EntityCapability } from "./api_types.js" */
 
 /** @param {EntityCapability[]} capabilities */
 function capabilityList(capabilities) {

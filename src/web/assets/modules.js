@@ -6,7 +6,7 @@ import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
-/** @typedef {import("./api_types.js").Module} Module */
+/** @import { Module } from "./api_types.js" */
 /** @typedef {ReturnType<typeof moduleActions>} ModuleActions */
 /** A row of the modules table. @typedef {HTMLTableRowElement & { actions: ModuleActions }} ModuleRow */
 

@@ -13,11 +13,8 @@ import { drawSparkline, History, sparkline } from "./charts.js";
 import { preview } from "./preview.js";
 import { hopsOf, previewableSenders, targetFeed } from "./hop_figures.js";
 
-/** @typedef {import("./api_types.js").Module} Module */
-/** @typedef {import("./api_types.js").ModuleResources} ModuleResources */
-/** @typedef {import("./api_types.js").Entity} Entity */
-/** @typedef {import("./api_types.js").Flow} Flow */
-/** @typedef {import("./hop_figures.js").HopFigures} HopFigures */
+/** @import { Module, ModuleResources, Entity, Flow } from "./api_types.js" */
+/** @import { HopFigures } from "./hop_figures.js" */
 /**
  * A line of the modules table: a module, or another instance of it (`replica`).
  * @typedef {{

@@ -2,7 +2,7 @@
 
 import { h } from "./dom.js";
 
-/** @typedef {import("./api_types.js").JsonSchema} JsonSchema */
+/** @import { JsonSchema } from "./api_types.js" */
 /** What a field read: its value (undefined: not set) or why it is wrong. */
 /** @typedef {{ value?: unknown, error?: string }} FieldValue */
 
