@@ -243,6 +243,9 @@
  * }} Event
  */
 
-/** EventGap: events the stream cannot send. @typedef {{ fromId: string, toId: string, reason: string }} EventGap */
+/**
+ * EventGap: events the stream cannot send.
+ * @typedef {{ fromId: string, toId: string, reason: string }} EventGap
+ */
 
 export {};

@@ -21,8 +21,10 @@ import { ENTITY_KINDS, ENTITY_STATES, ENUM_PREFIX, urls } from "./protocol.js";
 
 /** @import { Module, Entity, EntityCapability } from "./api_types.js" */
 /** @import { ApiError } from "./api.js" */
-/** An entity type a module offers. @typedef {{ module: string, capability: EntityCapability }} Offer */
-/** A row of the entities table. @typedef {HTMLTableRowElement & { del: HTMLButtonElement, entity: Entity }} EntityRow */
+/** An entity type a module offers. */
+/** @typedef {{ module: string, capability: EntityCapability }} Offer */
+/** A row of the entities table: its Delete button and the entity it shows. */
+/** @typedef {HTMLTableRowElement & { del: HTMLButtonElement, entity: Entity }} EntityRow */
 
 /** Every capability of every module: [{module, capability}], sorted by entity type. */
 /** @param {Module[]} modules @returns {Offer[]} */
@@ -207,7 +209,16 @@ export function entitiesView() {
       showFormMessage(createNotice, "error", `Not created: ${read.errors.join("; ")}`);
       return;
     }
-    /** @type {{ entityType: string, name: string, module: string, configuration: Record<string, unknown>, id?: string }} */
+    /**
+     * CreateEntity's body.
+     * @type {{
+     *   entityType: string,
+     *   name: string,
+     *   module: string,
+     *   configuration: Record<string, unknown>,
+     *   id?: string,
+     * }}
+     */
     const body = {
       entityType: chosen.capability.entityType,
       name: cName.value.trim(),

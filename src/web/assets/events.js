@@ -8,7 +8,10 @@ import { ENUM_PREFIX, SEVERITIES, urls } from "./protocol.js";
 
 /** @import { Event as OrchestratorEvent, EventGap } from "./api_types.js" */
 /** One item of the list: an event, or a gap marker. */
-/** @typedef {{ event: OrchestratorEvent, gap?: undefined } | { event?: undefined, gap: EventGap }} EventItem */
+/**
+ * @typedef {{ event: OrchestratorEvent, gap?: undefined }
+ *   | { event?: undefined, gap: EventGap }} EventItem
+ */
 
 const MAX_EVENTS = 300;
 

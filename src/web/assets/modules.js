@@ -8,7 +8,8 @@ import { ENUM_PREFIX, urls } from "./protocol.js";
 
 /** @import { Module } from "./api_types.js" */
 /** @typedef {ReturnType<typeof moduleActions>} ModuleActions */
-/** A row of the modules table. @typedef {HTMLTableRowElement & { actions: ModuleActions }} ModuleRow */
+/** A row of the modules table. */
+/** @typedef {HTMLTableRowElement & { actions: ModuleActions }} ModuleRow */
 
 /** Start/Stop/Restart buttons for a module; `update(module)` enables the right ones. */
 /**

@@ -26,7 +26,10 @@ import { hopsOf, previewableSenders, targetFeed } from "./hop_figures.js";
  *   resources?: ModuleResources,
  * }} ModuleLine
  */
-/** @typedef {HTMLTableRowElement & { cpuChart: SVGSVGElement, rssChart: SVGSVGElement }} ModuleRow */
+/**
+ * A row of the modules table, with its charts.
+ * @typedef {HTMLTableRowElement & { cpuChart: SVGSVGElement, rssChart: SVGSVGElement }} ModuleRow
+ */
 /**
  * A flow's card: the flow it shows, its hops' table body, its chart and preview button.
  * @typedef {HTMLElement & {

@@ -7,10 +7,16 @@
 import { h, setText } from "./dom.js";
 import { enc } from "./api.js";
 
-/** Called for each frame shown, with its size. @typedef {(width: number, height: number) => void} OnFrame */
+/** Called for each frame shown, with its size. */
+/** @typedef {(width: number, height: number) => void} OnFrame */
 /**
  * Plays `url` into `stage` until `signal` aborts; rejects when it cannot (or stops).
- * @typedef {(url: string, stage: HTMLElement, onFrame: OnFrame, signal: AbortSignal) => Promise<void>} Player
+ * @typedef {(
+ *   url: string,
+ *   stage: HTMLElement,
+ *   onFrame: OnFrame,
+ *   signal: AbortSignal,
+ * ) => Promise<void>} Player
  */
 
 const CRLF2 = [13, 10, 13, 10];
