@@ -1,18 +1,24 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Small time charts for the overview: a history of numbers per key kept in the page
 // (the last minutes, sampled at each poll) and inline SVG sparklines drawn from it. No
 // chart library: a polyline scaled to the largest value is all a glance needs.
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** One sample: [time in ms, value]. @typedef {[number, number]} Point */
+
 /** Values over time per key ("flow/hop/fps"), the last `maxAgeMs` of them. */
 export class History {
   constructor(maxAgeMs = 5 * 60_000) {
     this.maxAgeMs = maxAgeMs;
+    /** @type {Map<string, Point[]>} */
     this.series = new Map();
   }
 
-  /** Records `value` for `key` at `time` (ms); non-numbers are skipped. */
+  /**
+   * Records `value` for `key` at `time` (ms); non-numbers are skipped.
+   * @param {string} key
+   * @param {unknown} value
+   */
   add(key, value, time = Date.now()) {
     if (typeof value !== "number" || !Number.isFinite(value)) return;
     let list = this.series.get(key);
@@ -21,12 +27,13 @@ export class History {
     while (list.length > 0 && time - list[0][0] > this.maxAgeMs) list.shift();
   }
 
-  /** The [time, value] points of `key`, oldest first. */
+  /** The [time, value] points of `key`, oldest first. @param {string} key @returns {Point[]} */
   points(key) {
     return this.series.get(key) ?? [];
   }
 
   /** Forgets the keys that do not start with one of `prefixes` (gone flows, modules). */
+  /** @param {string[]} prefixes */
   keep(prefixes) {
     for (const key of this.series.keys()) {
       if (!prefixes.some((p) => key.startsWith(p))) this.series.delete(key);
@@ -35,6 +42,7 @@ export class History {
 }
 
 /** An empty sparkline: an SVG with a baseline and a polyline, described by `label`. */
+/** @param {string} label */
 export function sparkline(label, width = 120, height = 28) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "spark");
@@ -63,8 +71,16 @@ export function sparkline(label, width = 120, height = 28) {
  * Draws `points` ([time, value], oldest first) into a sparkline over the last `spanMs`,
  * scaled from 0 to the largest value; the title says the latest value and the peak.
  */
+/**
+ * @param {SVGSVGElement} svg made by sparkline()
+ * @param {Point[]} points
+ * @param {number} spanMs
+ * @param {(value: number) => string} [format]
+ */
 export function drawSparkline(svg, points, spanMs, format = (v) => String(v)) {
-  const [, , width, height] = svg.getAttribute("viewBox").split(" ").map(Number);
+  const [, , width, height] = /** @type {string} */ (svg.getAttribute("viewBox")).split(" ").map(
+    Number,
+  );
   const now = points.length ? points[points.length - 1][0] : Date.now();
   const peak = Math.max(0, ...points.map(([, v]) => v));
   const scale = peak > 0 ? (height - 2) / peak : 0;
@@ -73,12 +89,15 @@ export function drawSparkline(svg, points, spanMs, format = (v) => String(v)) {
     const y = height - 1 - v * scale;
     return `${Math.max(0, x).toFixed(1)},${y.toFixed(1)}`;
   });
-  svg.querySelector(".spark-line").setAttribute("points", coords.join(" "));
+  /** @type {SVGPolylineElement} */ (svg.querySelector(".spark-line")).setAttribute(
+    "points",
+    coords.join(" "),
+  );
   svg.dataset.points = String(points.length);
   const latest = points.length ? format(points[points.length - 1][1]) : "no data";
   const text = `${svg.dataset.label}: ${latest} now, peak ${format(peak)} (last ${
     Math.round(spanMs / 60_000)
   } min)`;
-  const title = svg.querySelector("title");
+  const title = /** @type {Element} */ (svg.querySelector("title"));
   if (title.textContent !== text) title.textContent = text;
 }

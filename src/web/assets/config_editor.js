@@ -1,17 +1,21 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // A module's configuration: the form rendered from its JSON Schema, and past revisions.
 
-import { h, renderIfChanged } from "./dom.js";
+import { h, part, renderIfChanged } from "./dom.js";
 import { formatTime } from "./format.js";
 import { api, listAll } from "./api.js";
 import { showFormMessage } from "./messages.js";
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { urls } from "./protocol.js";
 
+/** @import { JsonSchema, ConfigRevision } from "./api_types.js" */
+/** @import { ApiError } from "./api.js" */
+
 /** The configuration form of a module, rendered from its JSON Schema. */
+/** @param {string} name @param {() => void} notifyChange called after a save */
 export function configEditor(name, notifyChange) {
   const el = h("div", { id: "config" }, h("p", { class: "muted" }, "Loading…"));
   // The module's schema at the last refresh: a change (e.g. it registered) reloads the form.
+  /** @type {string | undefined} */
   let seenJson;
   let dirty = false;
   let loaded = false;
@@ -20,6 +24,7 @@ export function configEditor(name, notifyChange) {
   async function load() {
     dirty = false;
     loading = true;
+    /** @type {{ schema?: JsonSchema, current?: ConfigRevision }} */
     let res;
     try {
       res = await api("GET", urls.moduleConfig(name));
@@ -28,7 +33,7 @@ export function configEditor(name, notifyChange) {
         h(
           "p",
           { class: "load-error", role: "alert" },
-          `Could not load the configuration: ${err.message}`,
+          `Could not load the configuration: ${/** @type {Error} */ (err).message}`,
         ),
       );
       return;
@@ -39,6 +44,7 @@ export function configEditor(name, notifyChange) {
     render(res.schema, res.current);
   }
 
+  /** @param {JsonSchema | undefined} schema @param {ConfigRevision | undefined} answered */
   function render(schema, answered) {
     // Revision 0 is the shape the API gives before anything is stored.
     const current = answered && String(answered.revision) !== "0" ? answered : undefined;
@@ -88,6 +94,7 @@ export function configEditor(name, notifyChange) {
       save.disabled = true;
       showFormMessage(message, "", "Saving…");
       try {
+        /** @type {{ current?: ConfigRevision }} */
         const res = await api("PUT", urls.moduleConfig(name), {
           config: value,
           expectedRevision: revision,
@@ -96,18 +103,19 @@ export function configEditor(name, notifyChange) {
         dirty = false;
         render(schema, res.current);
         showFormMessage(
-          el.querySelector("#config-message"),
+          part(el, "#config-message"),
           "ok",
           `Saved revision ${res.current?.revision}.`,
         );
         notifyChange();
       } catch (err) {
         save.disabled = false;
+        const e = /** @type {ApiError} */ (err);
         showFormMessage(
           message,
           "error",
-          err.message,
-          err.status === 409
+          e.message,
+          e.status === 409
             ? "Reload to see the latest revision, then apply your change again."
             : "",
         );
@@ -120,6 +128,7 @@ export function configEditor(name, notifyChange) {
     el,
     load,
     /** Reloads the form when the module's schema changed and nothing is being edited. */
+    /** @param {JsonSchema | undefined} schema */
     schemaSeen(schema) {
       const json = JSON.stringify(schema ?? {});
       const changed = seenJson !== undefined && json !== seenJson && !dirty;
@@ -130,10 +139,12 @@ export function configEditor(name, notifyChange) {
 }
 
 /** The past configuration revisions of a module; `load()` fetches them. */
+/** @param {string} name */
 export function configHistory(name) {
   const el = h("div", {});
   async function load() {
     try {
+      /** @type {ConfigRevision[]} */
       const revisions = await listAll(urls.moduleConfigRevisions(name), "revisions");
       renderIfChanged(el, revisions, () =>
         revisions.length
@@ -152,7 +163,8 @@ export function configHistory(name) {
           )
           : h("p", { class: "empty" }, "No configuration stored yet."));
     } catch (err) {
-      if (err.status !== 0) el.replaceChildren(h("p", { class: "load-error" }, err.message));
+      const e = /** @type {ApiError} */ (err);
+      if (e.status !== 0) el.replaceChildren(h("p", { class: "load-error" }, e.message));
     }
   }
   return { el, load };

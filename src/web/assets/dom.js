@@ -79,22 +79,25 @@ export function renderIfChanged(el, data, render) {
 /**
  * Updates `tbody` to one row per item, in order, reusing rows by key so buttons keep
  * their focus and state: `create(item)` builds a row, `update(row, item)` refreshes it.
+ * A row is any element (the overview's flow cards are articles in a div); what `create`
+ * adds to it (its buttons, charts) is typed by `R`.
  */
 /**
  * @template T
- * @param {HTMLTableSectionElement} tbody
+ * @template {HTMLElement} [R=HTMLTableRowElement]
+ * @param {HTMLElement} tbody the rows' parent
  * @param {T[]} items
  * @param {(item: T) => string} key
- * @param {(item: T) => HTMLTableRowElement} create
- * @param {(row: HTMLTableRowElement, item: T) => void} update
+ * @param {(item: T) => R} create
+ * @param {(row: R, item: T) => void} update
  */
 export function keyedRows(tbody, items, key, create, update) {
   const rows = new Map(
-    [.../** @type {HTMLCollectionOf<HTMLTableRowElement>} */ (tbody.children)].map((
+    [.../** @type {HTMLCollectionOf<R>} */ (/** @type {unknown} */ (tbody.children))].map((
       tr,
     ) => [tr.dataset.key, tr]),
   );
-  /** @type {HTMLTableRowElement | null} */
+  /** @type {R | null} */
   let previous = null;
   for (const item of items) {
     const k = key(item);
@@ -123,6 +126,12 @@ export function td(label, cls, ...children) {
 /** @param {HTMLElement} tr @param {string} col @returns {HTMLElement} */
 export function cell(tr, col) {
   return /** @type {HTMLElement} */ (tr.querySelector(`.${col} > .cell`));
+}
+
+/** The element under `root` that `selector` names: a part its maker put there. */
+/** @param {ParentNode} root @param {string} selector @returns {HTMLElement} */
+export function part(root, selector) {
+  return /** @type {HTMLElement} */ (root.querySelector(selector));
 }
 
 /** A scrollable data table around `tbody`, with a caption for screen readers. */

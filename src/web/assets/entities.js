@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The entities list with filters, the create form (type picker and configuration), and
 // delete.
 
@@ -6,6 +5,7 @@ import {
   cell,
   h,
   keyedRows,
+  part,
   selectField,
   setOptions,
   setText,
@@ -19,7 +19,15 @@ import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./mess
 import { isEmptySchema, schemaFields } from "./schema_form.js";
 import { ENTITY_KINDS, ENTITY_STATES, ENUM_PREFIX, urls } from "./protocol.js";
 
+/** @import { Module, Entity, EntityCapability } from "./api_types.js" */
+/** @import { ApiError } from "./api.js" */
+/** An entity type a module offers. */
+/** @typedef {{ module: string, capability: EntityCapability }} Offer */
+/** A row of the entities table: its Delete button and the entity it shows. */
+/** @typedef {HTMLTableRowElement & { del: HTMLButtonElement, entity: Entity }} EntityRow */
+
 /** Every capability of every module: [{module, capability}], sorted by entity type. */
+/** @param {Module[]} modules @returns {Offer[]} */
 function allCapabilities(modules) {
   return modules.flatMap((m) =>
     (m.capabilities ?? []).map((c) => ({ module: m.name, capability: c }))
@@ -42,6 +50,7 @@ export function entitiesView() {
     "entities",
   );
   const empty = h("p", { class: "empty", hidden: true }, "No entities match.");
+  /** @type {Module[]} */
   let modules = [];
 
   // Filters.
@@ -68,7 +77,7 @@ export function entitiesView() {
     {
       class: "inline-form panel",
       "aria-label": "Filter entities",
-      onsubmit: (e) => e.preventDefault(),
+      onsubmit: (/** @type {SubmitEvent} */ e) => e.preventDefault(),
     },
     fType.el,
     fKind.el,
@@ -93,6 +102,7 @@ export function entitiesView() {
   });
   const cId = h("input", { type: "text", id: "create-id", name: "id", spellcheck: "false" });
   const configBox = h("div", { id: "create-config" });
+  /** @type {ReturnType<typeof schemaFields> | undefined} */
   let configFields;
   let configFor = "";
   const createForm = h(
@@ -143,7 +153,9 @@ export function entitiesView() {
     setOptions(
       cType.select,
       types.map((t) => {
-        const c = caps.find((x) => x.capability.entityType === t).capability;
+        // Found: the types are those of `caps`.
+        const c = /** @type {Offer} */ (caps.find((x) => x.capability.entityType === t))
+          .capability;
         return [t, `${t} (${short(c.kind, ENUM_PREFIX.entityKind).toLowerCase()})`];
       }),
       types.length ? "Choose a type…" : "No module offers entity types",
@@ -197,6 +209,16 @@ export function entitiesView() {
       showFormMessage(createNotice, "error", `Not created: ${read.errors.join("; ")}`);
       return;
     }
+    /**
+     * CreateEntity's body.
+     * @type {{
+     *   entityType: string,
+     *   name: string,
+     *   module: string,
+     *   configuration: Record<string, unknown>,
+     *   id?: string,
+     * }}
+     */
     const body = {
       entityType: chosen.capability.entityType,
       name: cName.value.trim(),
@@ -206,6 +228,7 @@ export function entitiesView() {
     if (cId.value.trim()) body.id = cId.value.trim();
     showFormMessage(createNotice, "", "Creating…");
     try {
+      /** @type {{ entity: Entity }} */
       const { entity } = await api("POST", urls.entities(), body);
       showFormMessage(
         createNotice,
@@ -218,10 +241,11 @@ export function entitiesView() {
       updateCreateForm();
       p.now();
     } catch (err) {
-      showFormMessage(createNotice, "error", err.message);
+      showFormMessage(createNotice, "error", /** @type {Error} */ (err).message);
     }
   });
 
+  /** @param {Entity} entity */
   async function destroy(entity) {
     const answer = await confirmDialog({
       title: `Delete ${entity.name || entity.id}?`,
@@ -234,40 +258,44 @@ export function entitiesView() {
       await api("DELETE", urls.entity(entity.id, answer.checked));
       notice.show(`Deleted entity ${entity.id}.`, "ok");
     } catch (err) {
-      notice.show(`Could not delete ${entity.id}: ${err.message}`, "error");
+      notice.show(`Could not delete ${entity.id}: ${/** @type {Error} */ (err).message}`, "error");
     }
     p.now();
   }
 
+  /** @param {Entity} entity @returns {EntityRow} */
   function create(entity) {
     const del = h("button", {
       type: "button",
       class: "btn danger",
       onclick: () => destroy(tr.entity),
     }, "Delete");
-    const tr = h(
-      "tr",
-      {},
-      td("Name", "col-name", h("strong", {}), h("div", { class: "sub mono small muted" })),
-      td("Type", "col-type mono small"),
-      td("Kind", "col-kind small"),
-      td("Module", "col-module"),
-      td("State", "col-state", badge("entity", entity.state)),
-      td("Origin", "col-origin small"),
-      td("Status", "col-status small"),
-      td("Actions", "col-actions", h("div", { class: "actions" }, del)),
+    const tr = Object.assign(
+      h(
+        "tr",
+        {},
+        td("Name", "col-name", h("strong", {}), h("div", { class: "sub mono small muted" })),
+        td("Type", "col-type mono small"),
+        td("Kind", "col-kind small"),
+        td("Module", "col-module"),
+        td("State", "col-state", badge("entity", entity.state)),
+        td("Origin", "col-origin small"),
+        td("Status", "col-status small"),
+        td("Actions", "col-actions", h("div", { class: "actions" }, del)),
+      ),
+      { del, entity },
     );
-    tr.del = del;
     return tr;
   }
+  /** @param {EntityRow} tr @param {Entity} e */
   function update(tr, e) {
     tr.entity = e;
-    setText(tr.querySelector(".col-name strong"), e.name || e.id);
-    setText(tr.querySelector(".col-name .sub"), e.id);
+    setText(part(tr, ".col-name strong"), e.name || e.id);
+    setText(part(tr, ".col-name .sub"), e.id);
     setText(cell(tr, "col-type"), e.entityType);
     setText(cell(tr, "col-kind"), short(e.kind, ENUM_PREFIX.entityKind));
     setText(cell(tr, "col-module"), e.module);
-    updateBadge(tr.querySelector(".col-state .badge"), "entity", e.state);
+    updateBadge(part(tr, ".col-state .badge"), "entity", e.state);
     setText(cell(tr, "col-origin"), short(e.origin, "ENTITY_ORIGIN_").toLowerCase());
     const metrics = Object.entries(e.status?.metrics ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
     setTextWithLinks(
@@ -284,6 +312,7 @@ export function entitiesView() {
     if (fModule.select.value) query.set("module", fModule.select.value);
     if (fState.select.value) query.set("state", fState.select.value);
     try {
+      /** @type {[Module[], Entity[]]} */
       const [modulesRes, entities] = await Promise.all([
         listAll(urls.modules(), "modules"),
         listAll(urls.entities(query), "entities"),

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Events: one stream for the whole page, so the list fills while other views are open,
 // and the view that filters and shows it, newest first.
 
@@ -7,23 +6,38 @@ import { badge, formatTime, short } from "./format.js";
 import { RETRY_MS, streamErrorMessage } from "./api.js";
 import { ENUM_PREFIX, SEVERITIES, urls } from "./protocol.js";
 
+/** @import { Event as OrchestratorEvent, EventGap } from "./api_types.js" */
+/** One item of the list: an event, or a gap marker. */
+/**
+ * @typedef {{ event: OrchestratorEvent, gap?: undefined }
+ *   | { event?: undefined, gap: EventGap }} EventItem
+ */
+
 const MAX_EVENTS = 300;
 
+/** The page's event stream: what it sent (newest first), its state, who is told of changes. */
 const events = {
+  /** @type {EventItem[]} */
   items: [],
   status: "connecting…",
   available: true,
+  /** @type {Set<() => void>} */
   listeners: new Set(),
+  /** @type {EventSource | undefined} */
   source: undefined,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   retry: undefined,
+  /** The id of the last event seen. @type {string | undefined} */
   lastId: undefined,
   changed() {
     for (const fn of this.listeners) fn();
   },
+  /** @param {EventItem} item */
   add(item) {
     this.items.unshift(item);
     if (this.items.length > MAX_EVENTS) this.items.length = MAX_EVENTS;
   },
+  /** @param {string} status */
   setStatus(status, available = true) {
     this.status = status;
     this.available = available;
@@ -54,6 +68,7 @@ export function startEvents() {
     events.setStatus("live");
   });
   es.addEventListener("message", (e) => {
+    /** @type {{ event?: OrchestratorEvent, gap?: EventGap }} an item of WatchEvents */
     let data;
     try {
       data = JSON.parse(e.data);
@@ -101,7 +116,8 @@ export function startEvents() {
       }
       abort.abort();
     } catch (err) {
-      if (err?.name !== "AbortError") why = `cannot reach the orchestrator (${err.message})`;
+      const e = /** @type {Error} */ (err);
+      if (e?.name !== "AbortError") why = `cannot reach the orchestrator (${e.message})`;
     }
     events.setStatus(`Events unavailable: ${why}. Retrying every few seconds.`, false);
     events.retry = setTimeout(startEvents, RETRY_MS);
@@ -134,7 +150,7 @@ export function eventsView() {
     {
       class: "inline-form panel",
       "aria-label": "Filter events",
-      onsubmit: (e) => e.preventDefault(),
+      onsubmit: (/** @type {SubmitEvent} */ e) => e.preventDefault(),
     },
     severity.el,
     h("div", { class: "field" }, h("label", { for: "events-search" }, "Search"), search),

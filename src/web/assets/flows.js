@@ -1,10 +1,10 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The flows list with path preview, create, stop, quality and delete.
 
 import {
   cell,
   h,
   keyedRows,
+  part,
   renderIfChanged,
   selectField,
   setOptions,
@@ -17,12 +17,26 @@ import { api, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showFormMessage, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, QUALITY_PRESETS, urls } from "./protocol.js";
 
+/** @import { Flow, FlowStatus, PathHop, Entity } from "./api_types.js" */
+/** @typedef {"start" | "stop" | "delete"} FlowVerb */
+/**
+ * A row of the flows table: the flow it shows and its controls.
+ * @typedef {HTMLTableRowElement & {
+ *   flow: Flow,
+ *   start: HTMLButtonElement,
+ *   stop: HTMLButtonElement,
+ *   del: HTMLButtonElement,
+ *   q: HTMLSelectElement,
+ * }} FlowRow
+ */
+
 /**
  * The live figures modules report for a flow, one part per module: fps, bitrate, frames
  * and, from a screen, frames decoded and latency ("web-screen: 25 fps, decoded 812, ...").
  */
+/** @param {FlowStatus[]} statuses */
 function mediaFigures(statuses) {
-  const round = (n) => Math.round(Number(n));
+  const round = (/** @type {number} */ n) => Math.round(Number(n));
   return (statuses ?? []).map((s) => {
     const m = s.metrics ?? {};
     const parts = [];
@@ -36,13 +50,15 @@ function mediaFigures(statuses) {
 }
 
 /** The hops of a path, one line per media type. */
+/** @param {PathHop[]} hops @returns {HTMLElement | HTMLElement[]} */
 function pathView(hops) {
   if (!hops?.length) return h("span", { class: "muted" }, "—");
+  /** @type {Map<string, PathHop[]>} */
   const byMedia = new Map();
   for (const hop of hops) {
     const media = short(hop.mediaType, "MEDIA_TYPE_").toLowerCase() || "media";
     if (!byMedia.has(media)) byMedia.set(media, []);
-    byMedia.get(media).push(hop);
+    byMedia.get(media)?.push(hop);
   }
   return [...byMedia].map(([media, list]) =>
     h(
@@ -77,6 +93,7 @@ function pathView(hops) {
   );
 }
 
+/** @param {Entity} e */
 function entityLabel(e) {
   return `${e.name || e.id} (${e.id}, ${e.entityType})`;
 }
@@ -127,14 +144,18 @@ export function flowsView() {
     showFormMessage(message, "", "Finding the cheapest path…");
     preview.replaceChildren();
     try {
+      /** @type {{ paths?: { hops?: PathHop[] }[], totalCost?: number }} */
       const res = await api("POST", urls.findPaths(), {
         sourceEntityId: source.select.value,
         targetEntityId: target.select.value,
       });
       showFormMessage(message, "ok", `Path found, total cost ${res.totalCost ?? 0}.`);
-      preview.replaceChildren(...pathView((res.paths ?? []).flatMap((path) => path.hops ?? [])));
+      // pathView gives one element when there are no hops: spread it as a list.
+      preview.replaceChildren(
+        ...[pathView((res.paths ?? []).flatMap((path) => path.hops ?? []))].flat(),
+      );
     } catch (err) {
-      showFormMessage(message, "error", err.message);
+      showFormMessage(message, "error", /** @type {Error} */ (err).message);
     }
   });
   form.addEventListener("submit", async (e) => {
@@ -143,6 +164,7 @@ export function flowsView() {
       showFormMessage(message, "error", "Choose a source and a target.");
       return;
     }
+    /** @type {{ sourceEntityId: string, targetEntityId: string, quality?: { preset: string } }} */
     const body = { sourceEntityId: source.select.value, targetEntityId: target.select.value };
     if (quality.select.value !== "QUALITY_PRESET_UNSPECIFIED") {
       body.quality = { preset: quality.select.value };
@@ -150,6 +172,7 @@ export function flowsView() {
     showFormMessage(message, "", "Creating the flow…");
     preview.replaceChildren();
     try {
+      /** @type {{ flow: Flow }} */
       const { flow } = await api("POST", urls.flows(), body);
       showFormMessage(
         message,
@@ -158,10 +181,11 @@ export function flowsView() {
       );
       p.now();
     } catch (err) {
-      showFormMessage(message, "error", err.message);
+      showFormMessage(message, "error", /** @type {Error} */ (err).message);
     }
   });
 
+  /** @param {Flow} flow @param {FlowVerb} verb */
   async function flowAction(flow, verb) {
     if (verb === "delete") {
       const answer = await confirmDialog({
@@ -182,10 +206,14 @@ export function flowsView() {
         "ok",
       );
     } catch (err) {
-      notice.show(`Could not ${verb} flow ${flow.id}: ${err.message}`, "error");
+      notice.show(
+        `Could not ${verb} flow ${flow.id}: ${/** @type {Error} */ (err).message}`,
+        "error",
+      );
     }
     p.now();
   }
+  /** @param {Flow} flow @param {string} preset a QualityPreset name */
   async function adjustQuality(flow, preset) {
     try {
       await api("POST", urls.flowAction(flow.id, "adjustQuality"), { quality: { preset } });
@@ -194,11 +222,13 @@ export function flowsView() {
         "ok",
       );
     } catch (err) {
-      notice.show(`Could not change the quality of flow ${flow.id}: ${err.message}`, "error");
+      const why = /** @type {Error} */ (err).message;
+      notice.show(`Could not change the quality of flow ${flow.id}: ${why}`, "error");
     }
     p.now();
   }
 
+  /** @param {Flow} flow @returns {FlowRow} */
   function create(flow) {
     const start = h("button", {
       type: "button",
@@ -227,31 +257,34 @@ export function flowsView() {
       ),
     );
     q.addEventListener("change", () => adjustQuality(tr.flow, q.value));
-    const tr = h(
-      "tr",
-      {},
-      td(
-        "Flow",
-        "col-flow",
-        h("strong", { class: "mono" }),
-        h("div", { class: "sub small" }),
-        h("div", { class: "figures small muted" }),
+    const tr = Object.assign(
+      h(
+        "tr",
+        {},
+        td(
+          "Flow",
+          "col-flow",
+          h("strong", { class: "mono" }),
+          h("div", { class: "sub small" }),
+          h("div", { class: "figures small muted" }),
+        ),
+        td("State", "col-state", badge("flow", flow.state), h("div", { class: "sub small muted" })),
+        td("Path", "col-path"),
+        td("Quality", "col-quality", q),
+        td("Actions", "col-actions", h("div", { class: "actions" }, start, stop, del)),
       ),
-      td("State", "col-state", badge("flow", flow.state), h("div", { class: "sub small muted" })),
-      td("Path", "col-path"),
-      td("Quality", "col-quality", q),
-      td("Actions", "col-actions", h("div", { class: "actions" }, start, stop, del)),
+      { flow, start, stop, del, q },
     );
-    Object.assign(tr, { start, stop, del, q });
     return tr;
   }
+  /** @param {FlowRow} tr @param {Flow} f */
   function update(tr, f) {
     tr.flow = f;
-    setText(tr.querySelector(".col-flow strong"), f.id);
-    setText(tr.querySelector(".col-flow .sub"), `${f.sourceEntityId} → ${f.targetEntityId}`);
-    updateBadge(tr.querySelector(".col-state .badge"), "flow", f.state);
-    setText(tr.querySelector(".col-state .sub"), f.message ?? "");
-    setText(tr.querySelector(".col-flow .figures"), mediaFigures(f.statuses));
+    setText(part(tr, ".col-flow strong"), f.id);
+    setText(part(tr, ".col-flow .sub"), `${f.sourceEntityId} → ${f.targetEntityId}`);
+    updateBadge(part(tr, ".col-state .badge"), "flow", f.state);
+    setText(part(tr, ".col-state .sub"), f.message ?? "");
+    setText(part(tr, ".col-flow .figures"), mediaFigures(f.statuses));
     renderIfChanged(cell(tr, "col-path"), f.path ?? [], pathView);
     const preset = f.quality?.preset ?? "QUALITY_PRESET_UNSPECIFIED";
     if (document.activeElement !== tr.q && tr.q.value !== preset) tr.q.value = preset;
@@ -265,12 +298,13 @@ export function flowsView() {
 
   const p = poll(async () => {
     try {
+      /** @type {[Flow[], Entity[]]} */
       const [flows, allEntities] = await Promise.all([
         listAll(urls.flows(), "flows"),
         listAll(urls.entities(), "entities"),
       ]);
       const entities = allEntities.filter((e) => short(e.origin, "ENTITY_ORIGIN_") !== "FLOW");
-      const kind = (e) => short(e.kind, ENUM_PREFIX.entityKind);
+      const kind = (/** @type {Entity} */ e) => short(e.kind, ENUM_PREFIX.entityKind);
       setOptions(
         source.select,
         entities.filter((e) => ["SOURCE", "ENDPOINT"].includes(kind(e))).map((

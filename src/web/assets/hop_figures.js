@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // A flow's media figures for the overview, whatever reports them: per hop from the
 // watchdog's `Flow.health` when the orchestrator has it, else from the `MediaStats` modules
 // report in `FlowStatus.media`, else from their free-form metrics; and which entities a
@@ -6,10 +5,30 @@
 
 import { short } from "./format.js";
 
+/** @import { Flow, MediaStats } from "./api_types.js" */
+
+/**
+ * One hop's figures as the overview shows them; a figure is undefined when not reported.
+ * @typedef {{
+ *   key: string,
+ *   side: string,
+ *   module: string,
+ *   entityId: string,
+ *   state: string,
+ *   message: string,
+ *   fps: number | undefined,
+ *   bitrateKbps: number | undefined,
+ *   latencyMs: number | undefined,
+ *   stalls: number | undefined,
+ *   frames: number | undefined,
+ * }} HopFigures
+ */
+
 /** Protocols a browser plays (preview.js). */
 const BROWSER_PROTOCOLS = ["webrtc", "hls", "mjpeg"];
 
 /** A flow's hops as figures, from `health` (the watchdog's), else what modules report. */
+/** @param {Flow} flow @returns {HopFigures[]} */
 export function hopsOf(flow) {
   const health = flow.health?.hops ?? [];
   if (health.length > 0) {
@@ -56,6 +75,7 @@ export function hopsOf(flow) {
   }));
 }
 
+/** @param {Partial<MediaStats>} s */
 function statsFigures(s) {
   return {
     fps: s.fps ?? 0,
@@ -67,11 +87,15 @@ function statsFigures(s) {
 }
 
 /** The entities that send a browser-playable format on a flow (what can be previewed). */
+/** @param {Flow[]} flows */
 export function previewableSenders(flows) {
+  /** @type {Set<string>} */
   const senders = new Set();
   for (const f of flows) {
     for (const c of f.connections ?? []) {
-      if (BROWSER_PROTOCOLS.includes(c.format?.protocol) && /^https?:/.test(c.address ?? "")) {
+      if (
+        BROWSER_PROTOCOLS.includes(c.format?.protocol ?? "") && /^https?:/.test(c.address ?? "")
+      ) {
         senders.add(c.sourceEntityId);
       }
     }
@@ -80,10 +104,11 @@ export function previewableSenders(flows) {
 }
 
 /** The entity whose media a flow's target receives, when a browser can play it. */
+/** @param {Flow} flow @param {Set<string>} senders */
 export function targetFeed(flow, senders) {
   const last = (flow.connections ?? []).find((c) =>
     c.targetEntityId === flow.targetEntityId && senders.has(c.sourceEntityId) &&
-    BROWSER_PROTOCOLS.includes(c.format?.protocol)
+    BROWSER_PROTOCOLS.includes(c.format?.protocol ?? "")
   );
   return last?.sourceEntityId;
 }

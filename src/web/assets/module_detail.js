@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // One module: facts, actions, declared entity types, run history, stderr, live log,
 // configuration form and its history.
 
@@ -12,6 +11,9 @@ import { logViewer } from "./log_viewer.js";
 import { configEditor, configHistory } from "./config_editor.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
+/** @import { Module, EntityCapability } from "./api_types.js" */
+
+/** @param {EntityCapability[]} capabilities */
 function capabilityList(capabilities) {
   if (!capabilities?.length) return h("p", { class: "empty" }, "No entity types declared.");
   return h(
@@ -67,6 +69,7 @@ function capabilityList(capabilities) {
   );
 }
 
+/** @param {Module["history"]} history */
 function historyTable(history) {
   if (!history?.length) return h("p", { class: "empty" }, "Not started yet.");
   const rows = [...history].reverse().map((r) =>
@@ -92,6 +95,7 @@ function historyTable(history) {
   );
 }
 
+/** @param {Module} m */
 function moduleFacts(m) {
   const facts = [
     ["Version", m.version],
@@ -125,6 +129,7 @@ function moduleFacts(m) {
 }
 
 /** "#1 READY (pid 4242), #2 BACKOFF: why" for the other instances of a module. */
+/** @param {Module["replicas"]} replicas */
 function replicasText(replicas) {
   return replicas.map((r) => {
     const state = words(short(r.state, ENUM_PREFIX.module));
@@ -134,6 +139,7 @@ function replicasText(replicas) {
 }
 
 /** The view of one module (`#/modules/<name>`). */
+/** @param {string} name */
 export function moduleDetailView(name) {
   const notice = noticeBox();
   const loadError = h("p", { class: "load-error", role: "alert", hidden: true });
@@ -153,7 +159,11 @@ export function moduleDetailView(name) {
   });
   const revisionsDetails = h(
     "details",
-    { hidden: true, ontoggle: (e) => e.target.open && revisions.load() },
+    {
+      hidden: true,
+      ontoggle: (/** @type {Event} */ e) =>
+        /** @type {HTMLDetailsElement} */ (e.target).open && revisions.load(),
+    },
     h("summary", {}, "Configuration history"),
     revisions.el,
   );
@@ -213,6 +223,7 @@ export function moduleDetailView(name) {
   );
 
   const p = poll(async () => {
+    /** @type {Module} */
     let m;
     try {
       ({ module: m } = await api("GET", urls.module(name)));

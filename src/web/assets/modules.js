@@ -1,14 +1,23 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The modules list, with Start/Stop/Restart buttons (shared with the module detail).
 
-import { cell, h, keyedRows, setText, table, td } from "./dom.js";
+import { cell, h, keyedRows, part, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge, words } from "./format.js";
 import { api, enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { confirmDialog, noticeBox, showLoadError } from "./messages.js";
 import { ENUM_PREFIX, urls } from "./protocol.js";
 
+/** @import { Module } from "./api_types.js" */
+/** @typedef {ReturnType<typeof moduleActions>} ModuleActions */
+/** A row of the modules table. */
+/** @typedef {HTMLTableRowElement & { actions: ModuleActions }} ModuleRow */
+
 /** Start/Stop/Restart buttons for a module; `update(module)` enables the right ones. */
+/**
+ * @param {ReturnType<typeof noticeBox>} notice where the outcome is shown
+ * @param {() => void} refresh called after an action
+ */
 export function moduleActions(notice, refresh) {
+  /** @type {Module} */
   let current;
   let busy = false;
   const start = h("button", { type: "button", class: "btn", onclick: () => act("start") }, "Start");
@@ -22,11 +31,13 @@ export function moduleActions(notice, refresh) {
     { type: "button", class: "btn", onclick: () => act("restart") },
     "Restart",
   );
+  /** @type {Record<"start" | "stop" | "restart", [string, string]>} */
   const verbs = {
     start: ["Starting", "started"],
     stop: ["Stopping", "stopped"],
     restart: ["Restarting", "restarted"],
   };
+  /** @param {"start" | "stop" | "restart"} verb */
   async function act(verb) {
     const name = current.name;
     if (verb === "stop") {
@@ -42,6 +53,7 @@ export function moduleActions(notice, refresh) {
     update(current);
     notice.show(`${verbs[verb][0]} ${name}…`, "busy");
     try {
+      /** @type {{ module?: Partial<Module> }} */
       const { module: m = {} } = await api("POST", urls.moduleAction(name, verb), {});
       const pid = m.pid ? `, pid ${m.pid}` : "";
       notice.show(
@@ -49,13 +61,14 @@ export function moduleActions(notice, refresh) {
         "ok",
       );
     } catch (err) {
-      notice.show(`Could not ${verb} ${name}: ${err.message}`, "error");
+      notice.show(`Could not ${verb} ${name}: ${/** @type {Error} */ (err).message}`, "error");
     } finally {
       busy = false;
       update(current);
       refresh();
     }
   }
+  /** @param {Module} m */
   function update(m) {
     current = m;
     const state = short(m.state, ENUM_PREFIX.module);
@@ -96,6 +109,7 @@ export function modulesView() {
   );
   const refresh = () => p.now();
 
+  /** @param {Module} m @returns {ModuleRow} */
   function create(m) {
     const link = h("a", { class: "row-link", href: `#/modules/${enc(m.name)}` }, m.name);
     const actions = moduleActions(notice, refresh);
@@ -116,14 +130,14 @@ export function modulesView() {
       td("Last error", "col-error error-text small"),
       td("Actions", "col-actions", actions.el),
     );
-    tr.actions = actions;
-    return tr;
+    return Object.assign(tr, { actions });
   }
+  /** @param {ModuleRow} tr @param {Module} m */
   function update(tr, m) {
-    setText(tr.querySelector(".col-desc"), m.description ?? "");
-    updateBadge(tr.querySelector(".col-state .badge"), "module", m.state);
-    updateBadge(tr.querySelector(".col-health .badge"), "health", m.health?.state);
-    setText(tr.querySelector(".col-health .sub"), m.health?.message ?? "");
+    setText(part(tr, ".col-desc"), m.description ?? "");
+    updateBadge(part(tr, ".col-state .badge"), "module", m.state);
+    updateBadge(part(tr, ".col-health .badge"), "health", m.health?.state);
+    setText(part(tr, ".col-health .sub"), m.health?.message ?? "");
     setText(cell(tr, "col-pid"), m.pid ? String(m.pid) : "—");
     setText(cell(tr, "col-port"), m.grpcPort ? String(m.grpcPort) : "—");
     setText(cell(tr, "col-restarts"), String(m.restarts ?? 0));
@@ -133,6 +147,7 @@ export function modulesView() {
 
   const p = poll(async () => {
     try {
+      /** @type {Module[]} */
       const modules = await listAll(urls.modules(), "modules");
       keyedRows(tbody, modules, (m) => m.name, create, update);
       empty.hidden = modules.length > 0;

@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The overview (`#/overview`): the page to keep open. Every module with its CPU and
 // memory (and a chart of the last minutes), every flow with its health per hop (fps,
 // bitrate, latency, stalls, with charts), the converters a flow made folded under it,
@@ -6,7 +5,7 @@
 // flow's target receives. Figures come from the API every 2 s; the charts are kept in
 // the page (a reload starts them again).
 
-import { h, keyedRows, renderIfChanged, setText, table, td } from "./dom.js";
+import { h, keyedRows, part, renderIfChanged, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge } from "./format.js";
 import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
 import { showLoadError } from "./messages.js";
@@ -14,26 +13,70 @@ import { drawSparkline, History, sparkline } from "./charts.js";
 import { preview } from "./preview.js";
 import { hopsOf, previewableSenders, targetFeed } from "./hop_figures.js";
 
+/** @import { Module, ModuleResources, Entity, Flow } from "./api_types.js" */
+/** @import { HopFigures } from "./hop_figures.js" */
+/**
+ * A line of the modules table: a module, or another instance of it (`replica`).
+ * @typedef {{
+ *   key: string,
+ *   name: string,
+ *   label: string,
+ *   replica?: boolean,
+ *   state: string,
+ *   resources?: ModuleResources,
+ * }} ModuleLine
+ */
+/**
+ * A row of the modules table, with its charts.
+ * @typedef {HTMLTableRowElement & { cpuChart: SVGSVGElement, rssChart: SVGSVGElement }} ModuleRow
+ */
+/**
+ * A flow's card: the flow it shows, its hops' table body, its chart and preview button.
+ * @typedef {HTMLElement & {
+ *   flow: Flow,
+ *   hopBody: HTMLTableSectionElement,
+ *   latencyChart: SVGSVGElement,
+ *   feed: HTMLButtonElement,
+ * }} FlowCard
+ */
+/**
+ * A row of a flow's hops.
+ * @typedef {HTMLTableRowElement & {
+ *   charts: { fps: SVGSVGElement, bitrate: SVGSVGElement, latency: SVGSVGElement },
+ * }} HopRow
+ */
+/**
+ * A row of the entities table; its button previews the entity, or `feed` (what its flow
+ * brings it).
+ * @typedef {HTMLTableRowElement & {
+ *   button: HTMLButtonElement & { entity: Entity, feed: string | undefined },
+ * }} EntityRow
+ */
+
 /** How much the charts show. */
 const CHART_SPAN_MS = 5 * 60_000;
 
 const MIB = 1024 * 1024;
-const round1 = (n) => Math.round(Number(n) * 10) / 10;
-const fmtCpu = (cores) => `${round1(cores * 100)} %`;
-const fmtMib = (mib) => `${round1(mib)} MiB`;
-const fmtFps = (v) => `${round1(v)} fps`;
-const fmtKbps = (v) => `${Math.round(v)} kbit/s`;
-const fmtMs = (v) => `${Math.round(v)} ms`;
+const round1 = (/** @type {number} */ n) => Math.round(Number(n) * 10) / 10;
+const fmtCpu = (/** @type {number} */ cores) => `${round1(cores * 100)} %`;
+const fmtMib = (/** @type {number} */ mib) => `${round1(mib)} MiB`;
+const fmtFps = (/** @type {number} */ v) => `${round1(v)} fps`;
+const fmtKbps = (/** @type {number} */ v) => `${Math.round(v)} kbit/s`;
+const fmtMs = (/** @type {number} */ v) => `${Math.round(v)} ms`;
 
 /** The Overview view. */
 export function overviewView() {
   const history = new History(CHART_SPAN_MS);
+  /** Entity names by id. @type {Map<string, string>} */
   const names = new Map();
-  const friendly = (id) => names.get(id) || id;
+  const friendly = (/** @type {string} */ id) => names.get(id) || id;
+  /** @type {Set<string>} */
   let senders = new Set();
+  /** @type {ReturnType<typeof preview> | undefined} */
   let current;
 
   const dock = h("div", { class: "preview-dock" });
+  /** @param {string} entityId @param {string} title */
   function openPreview(entityId, title) {
     current?.stop();
     current = preview(entityId, title, closePreview);
@@ -55,6 +98,7 @@ export function overviewView() {
     moduleBody,
     "overview-modules",
   );
+  /** @param {ModuleLine} row @returns {ModuleRow} */
   function createModule(row) {
     const cpuChart = sparkline(`CPU of ${row.label}`);
     const rssChart = sparkline(`Memory of ${row.label}`);
@@ -79,14 +123,14 @@ export function overviewView() {
       ),
       td("Processes", "col-procs num mono"),
     );
-    Object.assign(tr, { cpuChart, rssChart });
-    return tr;
+    return Object.assign(tr, { cpuChart, rssChart });
   }
+  /** @param {ModuleRow} tr @param {ModuleLine} row */
   function updateModule(tr, row) {
     const r = row.resources;
-    updateBadge(tr.querySelector(".col-state .badge"), "module", row.state);
-    const cpu = tr.querySelector(".col-cpu .value");
-    const rss = tr.querySelector(".col-rss .value");
+    updateBadge(part(tr, ".col-state .badge"), "module", row.state);
+    const cpu = part(tr, ".col-cpu .value");
+    const rss = part(tr, ".col-rss .value");
     if (r) {
       setText(cpu, fmtCpu(r.cpuCores ?? 0));
       cpu.title = `${round1(r.cpuSeconds ?? 0)} CPU seconds since it started`;
@@ -97,17 +141,17 @@ export function overviewView() {
     }
     const limit = Number(r?.memoryLimitBytes ?? 0);
     setText(
-      tr.querySelector(".col-rss .limit"),
+      part(tr, ".col-rss .limit"),
       limit
         ? `limit ${fmtMib(limit / MIB)}${
-          r.overLimitSince
+          r?.overLimitSince
             ? ", over it since " + new Date(r.overLimitSince).toLocaleTimeString()
             : ""
         }`
         : "",
     );
-    tr.querySelector(".col-rss .limit").dataset.over = r?.overLimitSince ? "true" : "false";
-    setText(tr.querySelector(".col-procs > .cell"), r ? String(r.processes ?? 0) : "—");
+    part(tr, ".col-rss .limit").dataset.over = r?.overLimitSince ? "true" : "false";
+    setText(part(tr, ".col-procs > .cell"), r ? String(r.processes ?? 0) : "—");
     drawSparkline(tr.cpuChart, history.points(`m/${row.key}/cpu`), CHART_SPAN_MS, fmtCpu);
     drawSparkline(tr.rssChart, history.points(`m/${row.key}/rss`), CHART_SPAN_MS, fmtMib);
   }
@@ -117,6 +161,7 @@ export function overviewView() {
   const flowList = h("div", { class: "flow-cards" });
   const noFlows = h("p", { class: "empty", hidden: true }, "No flows yet.");
 
+  /** @param {Flow} flow */
   function pathText(flow) {
     const hops = flow.path ?? [];
     const video = hops.filter((hop) => short(hop.mediaType, "MEDIA_TYPE_") === "VIDEO");
@@ -127,6 +172,7 @@ export function overviewView() {
     return ids.map(friendly).join(" → ");
   }
 
+  /** @param {Flow} flow @returns {FlowCard} */
   function createFlow(flow) {
     const hopBody = h("tbody");
     const latencyChart = sparkline(`End-to-end latency of ${flow.id}`);
@@ -136,30 +182,33 @@ export function overviewView() {
       const entity = targetFeed(f, senders);
       if (entity) openPreview(entity, `what ${friendly(f.targetEntityId)} receives (${f.id})`);
     });
-    const card = h(
-      "article",
-      { class: "flow-card", "aria-label": `Flow ${flow.id}` },
+    const card = Object.assign(
       h(
-        "div",
-        { class: "flow-head" },
-        h("h3", {}, h("span", { class: "flow-path" }), " ", badge("flow", flow.state)),
-        feed,
+        "article",
+        { class: "flow-card", "aria-label": `Flow ${flow.id}` },
+        h(
+          "div",
+          { class: "flow-head" },
+          h("h3", {}, h("span", { class: "flow-path" }), " ", badge("flow", flow.state)),
+          feed,
+        ),
+        h("p", { class: "flow-id muted small" }),
+        h("p", { class: "flow-message small" }),
+        h("p", { class: "flow-health small" }, h("span", { class: "text" }), latencyChart),
+        table(
+          `Hops of flow ${flow.id}`,
+          ["Hop", "State", "fps", "Bitrate", "Latency", "Stalls"],
+          hopBody,
+          "hops",
+        ),
+        h("div", { class: "converters" }),
       ),
-      h("p", { class: "flow-id muted small" }),
-      h("p", { class: "flow-message small" }),
-      h("p", { class: "flow-health small" }, h("span", { class: "text" }), latencyChart),
-      table(
-        `Hops of flow ${flow.id}`,
-        ["Hop", "State", "fps", "Bitrate", "Latency", "Stalls"],
-        hopBody,
-        "hops",
-      ),
-      h("div", { class: "converters" }),
+      { flow, hopBody, latencyChart, feed },
     );
-    Object.assign(card, { hopBody, latencyChart, feed });
     return card;
   }
 
+  /** @param {HopFigures} hop @returns {HopRow} */
   function createHop(hop) {
     const charts = {
       fps: sparkline(`fps of ${hop.key}`),
@@ -176,32 +225,32 @@ export function overviewView() {
       td("Latency", "col-latency num", h("span", { class: "value mono" }), charts.latency),
       td("Stalls", "col-stalls num mono"),
     );
-    tr.charts = charts;
-    return tr;
+    return Object.assign(tr, { charts });
   }
 
+  /** @param {string} flowId @returns {(tr: HopRow, hop: HopFigures) => void} */
   function updateHop(flowId) {
     return (tr, hop) => {
       const who = hop.entityId ? friendly(hop.entityId) : hop.module;
-      setText(tr.querySelector(".col-hop .name"), hop.side ? `${who} (${hop.side})` : who);
+      setText(part(tr, ".col-hop .name"), hop.side ? `${who} (${hop.side})` : who);
       setText(
-        tr.querySelector(".col-hop .sub"),
+        part(tr, ".col-hop .sub"),
         [hop.module, hop.entityId && hop.entityId !== who ? hop.entityId : "", hop.message]
           .filter(Boolean).join(" · "),
       );
-      const state = tr.querySelector(".hop-state");
+      const state = part(tr, ".hop-state");
       setText(state, hop.state ? hop.state.toLowerCase() : "—");
       state.dataset.state = hop.state;
-      setText(tr.querySelector(".col-fps .value"), hop.fps !== undefined ? fmtFps(hop.fps) : "—");
+      setText(part(tr, ".col-fps .value"), hop.fps !== undefined ? fmtFps(hop.fps) : "—");
       setText(
-        tr.querySelector(".col-bitrate .value"),
+        part(tr, ".col-bitrate .value"),
         hop.bitrateKbps ? fmtKbps(hop.bitrateKbps) : "—",
       );
       setText(
-        tr.querySelector(".col-latency .value"),
+        part(tr, ".col-latency .value"),
         hop.latencyMs !== undefined ? fmtMs(hop.latencyMs) : "—",
       );
-      setText(tr.querySelector(".col-stalls > .cell"), String(hop.stalls ?? 0));
+      setText(part(tr, ".col-stalls > .cell"), String(hop.stalls ?? 0));
       const k = `f/${flowId}/${hop.key}`;
       drawSparkline(tr.charts.fps, history.points(`${k}/fps`), CHART_SPAN_MS, fmtFps);
       drawSparkline(tr.charts.bitrate, history.points(`${k}/kbps`), CHART_SPAN_MS, fmtKbps);
@@ -209,6 +258,7 @@ export function overviewView() {
     };
   }
 
+  /** @param {Flow} flow */
   function healthText(flow) {
     const hl = flow.health;
     if (!hl) return "Media health: not reported (no watchdog on this orchestrator).";
@@ -224,16 +274,17 @@ export function overviewView() {
     return `Media health: ${parts.join(", ")}.`;
   }
 
+  /** @param {FlowCard} card @param {Flow} flow @param {Entity[]} entities */
   function updateFlow(card, flow, entities) {
     card.flow = flow;
-    setText(card.querySelector(".flow-path"), pathText(flow));
-    updateBadge(card.querySelector(".flow-head .badge"), "flow", flow.state);
+    setText(part(card, ".flow-path"), pathText(flow));
+    updateBadge(part(card, ".flow-head .badge"), "flow", flow.state);
     setText(
-      card.querySelector(".flow-id"),
+      part(card, ".flow-id"),
       `${flow.id}: ${flow.sourceEntityId} → ${flow.targetEntityId}`,
     );
-    setText(card.querySelector(".flow-message"), flow.message ?? "");
-    setText(card.querySelector(".flow-health .text"), healthText(flow));
+    setText(part(card, ".flow-message"), flow.message ?? "");
+    setText(part(card, ".flow-health .text"), healthText(flow));
     drawSparkline(card.latencyChart, history.points(`f/${flow.id}/latency`), CHART_SPAN_MS, fmtMs);
     const feed = targetFeed(flow, senders);
     card.feed.disabled = !feed;
@@ -248,7 +299,7 @@ export function overviewView() {
       (flow.path ?? []).some((hop) => hop.entityId === e.id)
     );
     renderIfChanged(
-      card.querySelector(".converters"),
+      part(card, ".converters"),
       made.map((e) => [e.id, e.name, e.entityType, e.module, e.state, senders.has(e.id)]),
       () =>
         made.length === 0 ? null : h(
@@ -291,8 +342,12 @@ export function overviewView() {
     entityBody,
     "overview-entities",
   );
+  /** @param {Entity} e @returns {EntityRow} */
   function createEntity(e) {
-    const button = h("button", { type: "button", class: "btn" }, "Preview");
+    const button = Object.assign(h("button", { type: "button", class: "btn" }, "Preview"), {
+      entity: e,
+      feed: /** @type {string | undefined} */ (undefined),
+    });
     button.addEventListener("click", () => {
       const entity = button.entity;
       const feed = senders.has(entity.id) ? entity.id : button.feed;
@@ -307,16 +362,16 @@ export function overviewView() {
       td("State", "col-state", badge("entity", e.state)),
       td("Preview", "col-preview", button),
     );
-    tr.button = button;
-    return tr;
+    return Object.assign(tr, { button });
   }
+  /** @param {Flow[]} flows @returns {(tr: EntityRow, e: Entity) => void} */
   function updateEntity(flows) {
     return (tr, e) => {
-      setText(tr.querySelector(".col-name strong"), e.name || e.id);
-      setText(tr.querySelector(".col-name .mono"), e.id);
-      setText(tr.querySelector(".col-type > .cell"), e.entityType);
-      setText(tr.querySelector(".col-module > .cell"), e.module);
-      updateBadge(tr.querySelector(".col-state .badge"), "entity", e.state);
+      setText(part(tr, ".col-name strong"), e.name || e.id);
+      setText(part(tr, ".col-name .mono"), e.id);
+      setText(part(tr, ".col-type > .cell"), e.entityType);
+      setText(part(tr, ".col-module > .cell"), e.module);
+      updateBadge(part(tr, ".col-state .badge"), "entity", e.state);
       // A sender plays its own media; a sink what its flow brings it.
       const into = flows.find((f) => f.targetEntityId === e.id && targetFeed(f, senders));
       tr.button.entity = e;
@@ -329,7 +384,9 @@ export function overviewView() {
   const p = poll(async () => {
     const now = Date.now();
     try {
+      /** @type {{ modules?: Module[] }} */
       const { modules = [] } = await api("GET", "/v1/modules");
+      /** @type {ModuleLine[]} */
       const rows = modules.flatMap((m) => [
         { key: m.name, name: m.name, label: m.name, state: m.state, resources: m.resources },
         ...(m.replicas ?? []).map((r) => ({
@@ -352,6 +409,7 @@ export function overviewView() {
       showLoadError(moduleError, moduleTable, "modules", err);
     }
     try {
+      /** @type {[{ flows?: Flow[] }, { entities?: Entity[] }]} */
       const [{ flows = [] }, { entities = [] }] = await Promise.all([
         api("GET", "/v1/flows"),
         api("GET", "/v1/entities"),

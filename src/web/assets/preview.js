@@ -1,4 +1,3 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // The live preview of an entity's media on the overview page: MJPEG read with fetch and
 // drawn on a canvas, HLS with the browser's own <video> player, WebRTC through WHEP. Every
 // request goes to this origin (`/preview/entities/<id>/...`, relayed by the orchestrator),
@@ -8,8 +7,21 @@
 import { h, setText } from "./dom.js";
 import { enc } from "./api.js";
 
+/** Called for each frame shown, with its size. */
+/** @typedef {(width: number, height: number) => void} OnFrame */
+/**
+ * Plays `url` into `stage` until `signal` aborts; rejects when it cannot (or stops).
+ * @typedef {(
+ *   url: string,
+ *   stage: HTMLElement,
+ *   onFrame: OnFrame,
+ *   signal: AbortSignal,
+ * ) => Promise<void>} Player
+ */
+
 const CRLF2 = [13, 10, 13, 10];
 
+/** @param {Uint8Array} bytes @param {number[]} pattern @param {number} from */
 function indexOf(bytes, pattern, from) {
   outer: for (let i = from; i <= bytes.length - pattern.length; i++) {
     for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
@@ -19,6 +31,7 @@ function indexOf(bytes, pattern, from) {
 }
 
 /** The next complete JPEG of a multipart buffer ({data, end}), or undefined. */
+/** @param {Uint8Array} bytes */
 function nextJpeg(bytes) {
   const headerEnd = indexOf(bytes, CRLF2, 0);
   if (headerEnd < 0) return undefined;
@@ -33,13 +46,16 @@ function nextJpeg(bytes) {
   return eoi < 0 ? undefined : { data: bytes.slice(start, eoi + 2), end: eoi + 2 };
 }
 
+/** @type {Player} */
 async function playMjpeg(url, stage, onFrame, signal) {
   const canvas = h("canvas", { class: "preview-media" });
   stage.replaceChildren(canvas);
-  const ctx = canvas.getContext("2d");
+  // A new canvas always has a 2d context.
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
   const res = await fetch(url, { signal, cache: "no-store" });
   if (!res.ok) throw new Error(`MJPEG: HTTP ${res.status}`);
-  const reader = res.body.getReader();
+  // A 2xx answer to a GET has a body.
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (res.body).getReader();
   let buffer = new Uint8Array(0);
   while (!signal.aborted) {
     const { value, done } = await reader.read();
@@ -61,6 +77,7 @@ async function playMjpeg(url, stage, onFrame, signal) {
   }
 }
 
+/** @param {HTMLElement} stage */
 function videoElement(stage) {
   const video = h("video", { class: "preview-media" });
   video.muted = true;
@@ -70,7 +87,9 @@ function videoElement(stage) {
   return video;
 }
 
+/** @param {HTMLVideoElement} video @param {OnFrame} onFrame @param {AbortSignal} signal */
 function countVideoFrames(video, onFrame, signal) {
+  /** @type {VideoFrameRequestCallback} */
   const step = (_now, meta) => {
     if (signal.aborted) return;
     onFrame(meta.width, meta.height);
@@ -79,6 +98,7 @@ function countVideoFrames(video, onFrame, signal) {
   video.requestVideoFrameCallback(step);
 }
 
+/** @type {Player} */
 function playHls(url, stage, onFrame, signal) {
   const video = videoElement(stage);
   return new Promise((_, reject) => {
@@ -98,6 +118,7 @@ function playHls(url, stage, onFrame, signal) {
   });
 }
 
+/** @type {Player} */
 async function playWhep(url, stage, onFrame, signal) {
   const video = videoElement(stage);
   const pc = new RTCPeerConnection({ iceServers: [] });
@@ -111,7 +132,7 @@ async function playWhep(url, stage, onFrame, signal) {
   };
   await pc.setLocalDescription(await pc.createOffer());
   // A complete offer (the bridge takes no trickled candidates).
-  await new Promise((resolve) => {
+  await new Promise((/** @type {(value?: unknown) => void} */ resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
     pc.addEventListener("icegatheringstatechange", () => {
       if (pc.iceGatheringState === "complete") resolve();
@@ -121,9 +142,11 @@ async function playWhep(url, stage, onFrame, signal) {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: pc.localDescription.sdp }),
+    // Set just above.
+    body: JSON.stringify({ sdp: /** @type {RTCSessionDescription} */ (pc.localDescription).sdp }),
     signal,
   });
+  /** @type {{ sdp?: string, location?: string, message?: string }} the relay's answer */
   const answer = await res.json().catch(() => ({}));
   if (res.status !== 201) throw new Error(`WHEP: ${answer.message || `HTTP ${res.status}`}`);
   signal.addEventListener("abort", () => {
@@ -141,9 +164,16 @@ async function playWhep(url, stage, onFrame, signal) {
 const PLAYERS = { mjpeg: playMjpeg, hls: playHls, webrtc: playWhep };
 
 /**
+ * What `GET /preview/entities/{id}` answers (src/web/preview.ts): the protocol is one of
+ * the browser's (the relay offers no other); `message` on an error.
+ * @typedef {{ protocol: keyof typeof PLAYERS, url: string, message?: string }} PreviewAnswer
+ */
+
+/**
  * A preview panel for entity `entityId` titled `title`, playing until `stop()`. After an
  * error it tries again every 3 s (a flow being re-routed comes back by itself).
  */
+/** @param {string} entityId @param {string} title @param {() => void} [onClose] */
 export function preview(entityId, title, onClose) {
   const stage = h("div", { class: "preview-stage" });
   const info = h("p", { class: "preview-info muted small", "aria-live": "polite" }, "Starting…");
@@ -156,14 +186,17 @@ export function preview(entityId, title, onClose) {
     info,
   );
   let frames = 0;
+  /** @type {PreviewAnswer["protocol"] | ""} */
   let protocol = "";
   let stopped = false;
+  /** @type {AbortController | undefined} */
   let controller;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let retry;
 
   let lastFrames = 0;
   let size = "";
-  const show = (text) => setText(info, text);
+  const show = (/** @type {string} */ text) => setText(info, text);
   const ticker = setInterval(() => {
     if (!protocol) return;
     const fps = frames - lastFrames;
@@ -173,10 +206,12 @@ export function preview(entityId, title, onClose) {
     );
   }, 1000);
   async function run() {
-    controller = new AbortController();
-    const signal = controller.signal;
+    const aborter = new AbortController();
+    controller = aborter;
+    const signal = aborter.signal;
     try {
       const res = await fetch(`/preview/entities/${enc(entityId)}`, { cache: "no-store", signal });
+      /** @type {PreviewAnswer} */
       const body = await res.json().catch(() => ({}));
       if (!res.ok) throw new Error(body.message || `HTTP ${res.status}`);
       protocol = body.protocol;
@@ -189,8 +224,8 @@ export function preview(entityId, title, onClose) {
       }, signal);
     } catch (err) {
       if (stopped) return;
-      controller.abort();
-      show(`No picture: ${err.message}. Trying again in 3 s.`);
+      aborter.abort();
+      show(`No picture: ${/** @type {Error} */ (err).message}. Trying again in 3 s.`);
       retry = setTimeout(run, 3000);
     }
   }

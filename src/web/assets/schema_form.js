@@ -1,8 +1,12 @@
-// @ts-nocheck: not typed yet (the typed files are checked by deno task check)
 // Form fields rendered from a JSON Schema (module configuration, entity configuration).
 
 import { h } from "./dom.js";
 
+/** @import { JsonSchema } from "./api_types.js" */
+/** What a field read: its value (undefined: not set) or why it is wrong. */
+/** @typedef {{ value?: unknown, error?: string }} FieldValue */
+
+/** @param {JsonSchema | undefined} prop */
 function schemaType(prop) {
   const t = prop?.type;
   if (Array.isArray(t)) return t.find((x) => x !== "null") ?? "string";
@@ -11,11 +15,13 @@ function schemaType(prop) {
   return "json";
 }
 
+/** @param {JsonSchema | undefined} prop */
 function isSecret(prop) {
   return prop?.writeOnly === true || prop?.format === "password";
 }
 
 /** Whether a JSON Schema declares nothing (no form to show). */
+/** @param {unknown} schema */
 export function isEmptySchema(schema) {
   return !schema || typeof schema !== "object" || Object.keys(schema).length === 0;
 }
@@ -26,12 +32,21 @@ export function isEmptySchema(schema) {
  * Returns {el, read()} where read() gives {value, errors}. Validation is the server's:
  * the browser's own is off (the form has `novalidate`) so its message is the one shown.
  */
+/**
+ * @param {JsonSchema | undefined} schema
+ * @param {Record<string, unknown> | undefined} values the stored values (keys the schema
+ *   does not list are kept)
+ * @param {{ idPrefix: string, useDefaults: boolean }} options ids start with `idPrefix`;
+ *   `useDefaults` fills unset fields with the schema's defaults
+ * @returns {{ el: HTMLElement, read(): { value: Record<string, unknown>, errors: string[] } }}
+ */
 export function schemaFields(schema, values, { idPrefix, useDefaults }) {
   const properties = schema?.properties && typeof schema.properties === "object"
     ? schema.properties
     : undefined;
   const required = new Set(Array.isArray(schema?.required) ? schema.required : []);
   const container = h("div", { class: "schema-fields" });
+  /** @type {[string, () => FieldValue][]} */
   const readers = [];
   const known = new Set(Object.keys(properties ?? {}));
 
@@ -51,13 +66,17 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
       el: container,
       read() {
         try {
+          /** @type {unknown} what was typed */
           const parsed = JSON.parse(area.value || "{}");
           if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
             return { value: {}, errors: ["configuration: must be a JSON object"] };
           }
-          return { value: parsed, errors: [] };
+          return { value: /** @type {Record<string, unknown>} */ (parsed), errors: [] };
         } catch (err) {
-          return { value: {}, errors: [`configuration: invalid JSON (${err.message})`] };
+          return {
+            value: {},
+            errors: [`configuration: invalid JSON (${/** @type {Error} */ (err).message})`],
+          };
         }
       },
     };
@@ -95,7 +114,9 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
       labelText,
       isRequired ? h("abbr", { class: "req", title: "required" }, "*") : null,
     );
+    /** @type {HTMLSelectElement | HTMLInputElement | HTMLTextAreaElement} */
     let input;
+    /** @type {() => FieldValue} */
     let read;
 
     if (Array.isArray(prop?.enum)) {
@@ -114,15 +135,15 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
       );
       read = () => ({ value: input.value === "" ? undefined : options[Number(input.value)] });
     } else if (type === "boolean") {
-      input = h("input", { ...common, type: "checkbox", checked: initial === true });
+      const box = h("input", { ...common, type: "checkbox", checked: initial === true });
       const field = h(
         "div",
         { class: "field" },
-        h("label", { class: "check", for: id }, input, labelText),
+        h("label", { class: "check", for: id }, box, labelText),
         hint,
       );
       container.append(field);
-      readers.push([key, () => ({ value: input.checked })]);
+      readers.push([key, () => ({ value: box.checked })]);
       continue;
     } else if (type === "integer" || type === "number") {
       input = h("input", {
@@ -158,7 +179,7 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
         try {
           return { value: JSON.parse(input.value) };
         } catch (err) {
-          return { error: `${key}: invalid JSON (${err.message})` };
+          return { error: `${key}: invalid JSON (${/** @type {Error} */ (err).message})` };
         }
       };
     }
@@ -169,7 +190,9 @@ export function schemaFields(schema, values, { idPrefix, useDefaults }) {
   return {
     el: container,
     read() {
+      /** @type {Record<string, unknown>} */
       const value = {};
+      /** @type {string[]} */
       const errors = [];
       // Keys the schema does not list (when it allows them) are kept as they were.
       for (const [key, v] of Object.entries(values ?? {})) if (!known.has(key)) value[key] = v;
