@@ -5,7 +5,7 @@
 import { isLater, latencyMs, readPixelClock } from "./pixel_clock.js";
 import { HlsPlayer, MjpegPlayer, WhepPlayer } from "./players.js";
 
-const POLL_MS = 500; // a module restarted on a new port is found within half a second
+const POLL_MS = 250; // a module restarted on a new port is found within a quarter second
 const STALL_MS = 2000; // no new frame this long: a stall
 const RECONNECT_MS = 4000; // no new frame this long: start the player again
 const RETRY_MS = 500; // after a player error
