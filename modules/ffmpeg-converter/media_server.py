@@ -27,7 +27,7 @@ import mjpeg_hub
 # playlist is served once it lists 1.4 s, as its last 1.4 s (or more: whole segments).
 # 1.4, not 1.5: three of the test pattern's 0.48 s segments are enough, where 1.5 s took
 # a fourth one (0.5 s more before a fresh converter is played, and 0.5 s more latency).
-PLAYLIST_MIN_SECONDS = float(os.environ.get("CA_HLS_MIN_SECONDS", "1.4"))
+PLAYLIST_MIN_SECONDS = 1.4
 # A playlist asked for before it is ready is held this long (checked every 50 ms) instead
 # of a 404 at once: the player gets it the moment ffmpeg wrote it, not at its next retry.
 PLAYLIST_WAIT_S = 4.0

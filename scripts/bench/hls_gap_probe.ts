@@ -17,9 +17,6 @@ const orch = await startOrchestrator({
     CA_MEDIA_HOST: "127.0.0.1",
     CA_SCREEN_HTTP_PORT: "0",
     CA_CAMERA_RTSP_PORT: "0",
-    ...(Deno.env.get("CA_HLS_MIN_SECONDS")
-      ? { CA_HLS_MIN_SECONDS: Deno.env.get("CA_HLS_MIN_SECONDS")! }
-      : {}),
   },
 });
 const api = async (method: string, path: string, body?: unknown): Promise<Json> => {

@@ -1,4 +1,4 @@
-// A screen page: asks its module every second what to play, plays it full screen,
+// A screen page: asks its module four times a second what to play, plays it full screen,
 // reconnects by itself, and reports what it really shows (frames, stalls, resolution,
 // latency from the pixel clock, what this browser can decode). `window.screenStats`
 // holds the same figures for tests.
