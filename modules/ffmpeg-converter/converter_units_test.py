@@ -110,3 +110,53 @@ class FfmpegJobTest(unittest.IsolatedAsyncioTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PlaylistHoldTest(unittest.TestCase):
+    """A playlist asked for before ffmpeg wrote enough is held, not refused: the player gets
+    it the moment it is ready (a restarted converter is played sooner); 404 in the end."""
+
+    def test_held_until_ready_then_404_when_never(self):
+        import tempfile
+        import urllib.request
+        import urllib.error
+
+        async def scenario():
+            directory = tempfile.mkdtemp()
+            server = media_server.MediaServer("127.0.0.1", 0, "127.0.0.1")
+            server.add("c1", media_server.Served(kind="hls", directory=directory))
+            port = await server.start()
+            url = f"http://127.0.0.1:{port}/hls/c1/index.m3u8"
+            loop = asyncio.get_running_loop()
+
+            def get():
+                t0 = time.monotonic()
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as r:
+                        return r.status, r.read().decode(), time.monotonic() - t0
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read().decode(), time.monotonic() - t0
+
+            try:
+                pending = loop.run_in_executor(None, get)
+                await asyncio.sleep(0.3)
+                with open(os.path.join(directory, "index.m3u8"), "w") as f:
+                    f.write(PLAYLIST)
+                status, body, waited = await pending
+                self.assertEqual(status, 200, body)
+                self.assertGreaterEqual(waited, 0.25, "answered before the playlist was ready")
+                self.assertLess(waited, 1.0, "not answered as soon as it was ready")
+                os.remove(os.path.join(directory, "index.m3u8"))
+                old = media_server.PLAYLIST_WAIT_S
+                media_server.PLAYLIST_WAIT_S = 0.3
+                try:
+                    status, body, waited = await loop.run_in_executor(None, get)
+                finally:
+                    media_server.PLAYLIST_WAIT_S = old
+                self.assertEqual(status, 404)
+                self.assertIn("less than 1.4 s", body)
+                self.assertGreaterEqual(waited, 0.25)
+            finally:
+                await server.close()
+
+        asyncio.run(scenario())

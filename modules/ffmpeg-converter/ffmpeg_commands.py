@@ -3,10 +3,12 @@ never decoded) and RTSP to MJPEG (a transcode). FfmpegJob adds the progress opti
 import time
 
 FFMPEG = "ffmpeg"
-# How long a segment lasts. With `-c copy` ffmpeg can only cut at key frames, so the
-# camera's key-frame interval (0.5 s for the test pattern, often 1-4 s for a camera) sets
-# the real length.
-SEGMENT_SECONDS = 0.5
+# How long a segment lasts at least. With `-c copy` ffmpeg can only cut at a key frame,
+# and only once the segment is this long, so the camera's key-frame interval (0.48 s for
+# the test pattern, often 1-4 s for a camera) sets the real length. Below any sane
+# interval so that ffmpeg cuts at every key frame: at 0.5 s, a 0.48 s interval made every
+# other segment 0.96 s, and a fresh converter took ~0.5 s longer to list 1.5 s.
+SEGMENT_SECONDS = 0.25
 LIST_SIZE = 6
 
 
@@ -24,7 +26,7 @@ def _input(url: str, low_delay: bool) -> list:
 
 def hls_start_number() -> int:
     """A media sequence number that grows across restarts (4 per second, while segments
-    take at least half a second), so a player never sees the playlist go back in time."""
+    last at least SEGMENT_SECONDS), so a player never sees the playlist go back in time."""
     return (int(time.time()) - 1_700_000_000) * 4
 
 

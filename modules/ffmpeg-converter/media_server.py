@@ -1,8 +1,9 @@
 """The converter's HTTP server: HLS playlists and segments, and MJPEG streams.
 
-    GET /hls/<id>/index.m3u8   the live playlist, as its last 2 s (404 until ffmpeg
-                               wrote 2 s: Chromium gives up for good on a one-segment
-                               live playlist, and errors on a shorter one)
+    GET /hls/<id>/index.m3u8   the live playlist, as its last 1.5 s (held until ffmpeg
+                               wrote that much, 404 after 4 s: Chromium gives up for
+                               good on a one-segment live playlist, and errors on a
+                               shorter one)
     GET /hls/<id>/<segment>.ts a segment
     GET /mjpeg/<id>            multipart/x-mixed-replace JPEG stream
     GET /mjpeg/<id>/frame.jpg  the latest JPEG
@@ -23,8 +24,14 @@ import mjpeg_hub
 
 # Chromium gives up for good on a live playlist of one segment, and errors
 # (DEMUXER_ERROR_COULD_NOT_PARSE) on one shorter than about two target durations: the
-# playlist is served once it lists 2 s, as its last 2 s.
-PLAYLIST_MIN_SECONDS = 1.5
+# playlist is served once it lists 1.4 s, as its last 1.4 s (or more: whole segments).
+# 1.4, not 1.5: three of the test pattern's 0.48 s segments are enough, where 1.5 s took
+# a fourth one (0.5 s more before a fresh converter is played, and 0.5 s more latency).
+PLAYLIST_MIN_SECONDS = 1.4
+# A playlist asked for before it is ready is held this long (checked every 50 ms) instead
+# of a 404 at once: the player gets it the moment ffmpeg wrote it, not at its next retry.
+PLAYLIST_WAIT_S = 4.0
+PLAYLIST_CHECK_S = 0.05
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store"}
 
 
@@ -179,22 +186,41 @@ class MediaServer:
                                                        name == "index.m3u8"):
             raise web.HTTPNotFound(text="no such file\n", headers=CORS)
         path = os.path.join(served.directory, name)
-        try:
-            with open(path, "rb") as f:
-                body = f.read()
-        except FileNotFoundError:
-            raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
         if name == "index.m3u8":
-            text = body.decode(errors="replace")
-            if playlist_seconds(text) < PLAYLIST_MIN_SECONDS or playlist_segments(text) < 2:
-                raise web.HTTPNotFound(text="the playlist lists less than 2 s yet\n",
-                                       headers=CORS)
+            text = await self._ready_playlist(request.match_info["id"], served, path)
+            if text is None:
+                raise web.HTTPNotFound(
+                    text=f"the playlist lists less than {PLAYLIST_MIN_SECONDS:g} s yet\n",
+                    headers=CORS)
             body = live_edge(text, PLAYLIST_MIN_SECONDS).encode()
             content_type = "application/vnd.apple.mpegurl"
         else:
+            try:
+                with open(path, "rb") as f:
+                    body = f.read()
+            except FileNotFoundError:
+                raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
             content_type = "video/mp2t"
         served.bytes_out += len(body)
         return web.Response(body=body, content_type=content_type, headers=CORS)
+
+    async def _ready_playlist(self, entity_id: str, served: Served, path: str):
+        """The playlist's text once it lists enough to play (two segments, at least
+        PLAYLIST_MIN_SECONDS), waiting up to PLAYLIST_WAIT_S for ffmpeg to get there
+        (a converter just started); None when it did not, or the output went away."""
+        deadline = time.monotonic() + PLAYLIST_WAIT_S
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode(errors="replace")
+                if playlist_seconds(text) >= PLAYLIST_MIN_SECONDS and \
+                        playlist_segments(text) >= 2:
+                    return text
+            except FileNotFoundError:
+                pass
+            if time.monotonic() >= deadline or self.outputs.get(entity_id) is not served:
+                return None
+            await asyncio.sleep(PLAYLIST_CHECK_S)
 
     async def _snapshot(self, request):
         served = self._find(request, "mjpeg")

@@ -357,7 +357,7 @@ const mod = await serveModule({
           `flow "${req.flowId}" is not started on this module: nothing to restart`,
         );
       }
-      // The page polls its source twice a second and restarts its player on a new count.
+      // The page polls its source four times a second and restarts its player on a new count.
       c.reload++;
       mod.logger.warn("re-establishing", {
         entity_id: c.screenId,

@@ -120,6 +120,7 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
     browser = await launchMediaBrowser();
     const runs = ctx.quick ? 1 : 3;
     const cpu: Record<string, number> = {};
+    let webrtcPage: Page | undefined;
 
     for (const path of PATHS) {
       const screen = `tv-${path}`;
@@ -136,7 +137,10 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
           targetEntityId: screen,
           targetProtocol: path,
         });
-        const at = await firstNewFrame(page, before, 30_000);
+        const at = await firstNewFrame(page, before, 30_000).catch(async (err) => {
+          const flow = (await api("GET", `/v1/flows/f-${path}`)).flow;
+          throw new Error(`flow f-${path}: ${JSON.stringify(flow).slice(0, 1500)}; ${err.message}`);
+        });
         firstFrames.push(at - t0);
         if (i < runs - 1) {
           await api("DELETE", `/v1/flows/f-${path}`);
@@ -168,8 +172,12 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
       if (path !== "webrtc") {
         // One converter flow at a time: the next path's CPU is its own.
         await api("DELETE", `/v1/flows/f-${path}`);
+        await page.close();
+      } else {
+        // The WebRTC flow stays for its gap below, and so does its page: a screen nobody
+        // plays is a stalled flow, which the flow watchdog re-routes or fails.
+        webrtcPage = page;
       }
-      await page.close();
     }
     result.metrics.push(
       metric("hls: converter CPU (ffmpeg remux)", cpu.hls * 100, "% core", { digits: 1 }),
@@ -211,13 +219,17 @@ export async function mediaBench(ctx: BenchContext): Promise<BenchResult[]> {
           targetProtocol: "hls",
         });
       }
-      const page = await browser.newPage();
-      await page.goto(await pageUrl(`tv-${path}`));
+      const page = path === "webrtc" && webrtcPage ? webrtcPage : await browser.newPage();
+      if (page !== webrtcPage) await page.goto(await pageUrl(`tv-${path}`));
       const before = (await screenStats(page)).frames_new;
-      await firstNewFrame(page, before + 50, 30_000);
+      await firstNewFrame(page, before + 50, 30_000).catch(async (err) => {
+        const flow = (await api("GET", `/v1/flows/f-${path}`)).flow;
+        throw new Error(`${err.message}; flow f-${path}: ${JSON.stringify(flow).slice(0, 600)}`);
+      });
       const gap = measureGap(page, 60_000);
       Deno.kill(await modulePid(MODULE_OF[path]), "SIGKILL");
       const ms = await gap;
+      ctx.log(`media: ${path} gap after kill -9 of ${MODULE_OF[path]}: ${ms} ms`);
       result.metrics.push(
         metric(`${path}: media gap after kill -9 of ${MODULE_OF[path]}`, ms / 1000, "s", {
           digits: 2,

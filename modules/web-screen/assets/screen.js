@@ -1,11 +1,11 @@
-// A screen page: asks its module every second what to play, plays it full screen,
+// A screen page: asks its module four times a second what to play, plays it full screen,
 // reconnects by itself, and reports what it really shows (frames, stalls, resolution,
 // latency from the pixel clock, what this browser can decode). `window.screenStats`
 // holds the same figures for tests.
 import { isLater, latencyMs, readPixelClock } from "./pixel_clock.js";
 import { HlsPlayer, MjpegPlayer, WhepPlayer } from "./players.js";
 
-const POLL_MS = 500; // a module restarted on a new port is found within half a second
+const POLL_MS = 250; // a module restarted on a new port is found within a quarter second
 const STALL_MS = 2000; // no new frame this long: a stall
 const RECONNECT_MS = 4000; // no new frame this long: start the player again
 const RETRY_MS = 500; // after a player error
