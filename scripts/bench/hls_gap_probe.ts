@@ -3,7 +3,7 @@
  * more kills (module READY, flow ACTIVE, playlist served, page state, new frames), each
  * relative to the kill. `deno run --allow-all scripts/bench/hls_gap_probe.ts [kills]`.
  */
-import { ROOT } from "../../tests/helpers/orchestrator.ts";
+import { ROOT } from "../../tests/helpers/test_orchestrator.ts";
 import { sleep, waitFor } from "../../tests/helpers/wait.ts";
 import { startOrchestrator } from "./bench_orchestrator.ts";
 import { launchMediaBrowser, screenStats } from "../../tests/media/media_helpers.ts";
