@@ -438,9 +438,11 @@ Deno.test({
           });
           assert.equal(refused.status, 400, JSON.stringify(refused.body));
           assert.equal(refused.body.code, 9, "FAILED_PRECONDITION");
+          // Path-finding uses the formats the camera was probed to send (rtsp/mjpeg), not
+          // the rtsp/h264 its type declares, so the flow is refused before any connection.
           assert.match(
             refused.body.message,
-            /camera "old-ipcam" sends video\/rtsp\/mjpeg, not video\/rtsp\/h264/,
+            /no video path from "old-ipcam" .*reachable video formats: rtsp\/mjpeg;/,
           );
         },
       );

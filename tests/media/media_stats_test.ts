@@ -4,7 +4,8 @@
  * GStreamer test pattern played by screen pages in headless Chromium. The camera's SENT,
  * the converter's RECEIVED and SENT and the screen's PRESENTED frames rise while it plays;
  * under SIGSTOP of the converter's ffmpeg they stop rising (the converter's own restart is
- * set to 30 s, so only ReestablishConnection brings them back: its answer names the
+ * set to 30 s and the flow's stall timeout to 10 min, so only ReestablishConnection
+ * brings them back: its answer names the
  * killed ffmpeg, the frames rise again and `restarts` grows by one); the screen's
  * ReestablishConnection restarts the page's player, the bridge's reopens its RTSP input
  * (viewers kept); a screen with `accept: ["mjpeg"]` says it plays only MJPEG, and is
@@ -183,6 +184,9 @@ Deno.test({
           sourceEntityId: "cam",
           targetEntityId: "tv",
           targetProtocol: "hls",
+          // The orchestrator's watchdog (tests/media/watchdog_media_test.ts) stays out, so
+          // the only ReestablishConnection under SIGSTOP is this test's own.
+          stallTimeout: "600s",
         });
         assert.equal(flow.state, "FLOW_STATE_ACTIVE", flow.message);
         await waitForStats(

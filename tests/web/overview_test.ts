@@ -297,19 +297,22 @@ Deno.test({
 
       await t.step("the page asked nothing of another origin and broke no CSP", () => {
         assert.deepEqual(foreignRequests(browser.requests, base), []);
-        // The converter answers 404 for its playlist until ffmpeg wrote 1.5 s of it (see
-        // docs/media.md): the preview tries again. Nothing else may fail.
-        const expected = /^404 \/preview\/entities\/[^/]+\/hls\/index\.m3u8$/;
+        // The converter answers 404 for its playlist until ffmpeg wrote enough of it, and
+        // the bridge 503 (Retry-After) while its camera input is not sending yet, e.g. on
+        // a loaded machine (see docs/media.md): the preview tries again. Nothing else may
+        // fail.
+        const expected =
+          /^(404 \/preview\/entities\/[^/]+\/hls\/index\.m3u8|503 \/preview\/entities\/[^/]+\/whep)$/;
         assert.deepEqual(refused.filter((r) => !expected.test(r)), []);
         const failed = refused.length;
         assert.deepEqual(
-          browser.errors.filter((e) => !/status of 404/.test(e)),
+          browser.errors.filter((e) => !/status of (404|503)/.test(e)),
           [],
           "no CSP violation or script error",
         );
         assert.ok(
-          browser.errors.filter((e) => /status of 404/.test(e)).length <= failed,
-          "every console 404 is a playlist not written yet",
+          browser.errors.filter((e) => /status of (404|503)/.test(e)).length <= failed,
+          "every console 404 or 503 is one of the refusals above",
         );
       });
 
