@@ -1,5 +1,5 @@
 /**
- * Resource sampler cost (issue 13, item 6): what sampling the CPU and memory of every
+ * Resource sampler cost: what sampling the CPU and memory of every
  * module's process tree from /proc costs the orchestrator, with 20 minimal SDK modules:
  * - the orchestrator's CPU (share of a core) with sampling at its default interval (5 s)
  *   against the same 20 modules with sampling off (CA_RESOURCE_INTERVAL_MS=0): the ratio,

@@ -1,5 +1,5 @@
 /**
- * The media watchdog (issue 13), on the media simulator fixture's real module processes
+ * The media watchdog, on the media simulator fixture's real module processes
  * (`tests/fixtures/media-sim/main.ts`: counted frames pulled between modules, MediaStats
  * at 1 Hz):
  * - stall onset to detection (the module's "stalled" log line to the `flow.stalled` event),

@@ -21,6 +21,11 @@
  *
  * A flow none of whose modules ever reported media is not watched (`health.watched`
  * false): it is judged by its modules' states alone, as before.
+ *
+ * Past 400 lines on purpose: the steps above are one state machine per flow whose
+ * transitions share the watch record and must re-check, after every await, that the flow
+ * is still the one they started on (`#stillOurs`); judging (flow_health.ts) and choosing
+ * a new path (flow_reroute.ts) are already apart.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import {
