@@ -7,10 +7,11 @@
 
 import { h, keyedRows, part, renderIfChanged, setText, table, td } from "./dom.js";
 import { badge, short, updateBadge } from "./format.js";
-import { api, enc, LIST_REFRESH_MS, poll } from "./api.js";
+import { enc, LIST_REFRESH_MS, listAll, poll } from "./api.js";
 import { showLoadError } from "./messages.js";
 import { drawSparkline, History, sparkline } from "./charts.js";
 import { preview } from "./preview.js";
+import { urls } from "./protocol.js";
 import { hopsOf, previewableSenders, targetFeed } from "./hop_figures.js";
 
 /** @import { Module, ModuleResources, Entity, Flow } from "./api_types.js" */
@@ -384,8 +385,8 @@ export function overviewView() {
   const p = poll(async () => {
     const now = Date.now();
     try {
-      /** @type {{ modules?: Module[] }} */
-      const { modules = [] } = await api("GET", "/v1/modules");
+      /** @type {Module[]} */
+      const modules = await listAll(urls.modules(), "modules");
       /** @type {ModuleLine[]} */
       const rows = modules.flatMap((m) => [
         { key: m.name, name: m.name, label: m.name, state: m.state, resources: m.resources },
@@ -409,10 +410,10 @@ export function overviewView() {
       showLoadError(moduleError, moduleTable, "modules", err);
     }
     try {
-      /** @type {[{ flows?: Flow[] }, { entities?: Entity[] }]} */
-      const [{ flows = [] }, { entities = [] }] = await Promise.all([
-        api("GET", "/v1/flows"),
-        api("GET", "/v1/entities"),
+      /** @type {[Flow[], Entity[]]} */
+      const [flows, entities] = await Promise.all([
+        listAll(urls.flows(), "flows"),
+        listAll(urls.entities(), "entities"),
       ]);
       names.clear();
       for (const e of entities) if (e.name) names.set(e.id, e.name);
