@@ -4,7 +4,8 @@
  * tests; the SDK ships its generated stubs, so protoc is not needed to run anything), and
  * the real-media modules' ffmpeg, GStreamer and aiortc (MEDIA_PACKAGES); with
  * `--tests` also Chromium (the dashboard tests drive it), openssl (the TLS tests make
- * their certificates with it), systemd (for systemd-analyze) and prometheus (for promtool). Run by
+ * their certificates with it), systemd (for systemd-analyze), prometheus (for promtool), curl and jq (the README's
+ * commands are run as written). Run by
  * `deno task start` and `deno task test`; does nothing when everything is present.
  * Without root it prints the apt-get command instead of running it.
  */
@@ -59,6 +60,9 @@ export const TEST_PACKAGES: Record<string, string> = {
   systemd: "/usr/bin/systemd-analyze",
   // promtool check metrics judges /metrics (tests/metrics).
   prometheus: "/usr/bin/promtool",
+  // The README's own commands run as written (tests/media/readme_commands_test.ts).
+  curl: "/usr/bin/curl",
+  jq: "/usr/bin/jq",
 };
 
 /** True when `path` exists. */

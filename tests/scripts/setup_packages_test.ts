@@ -246,6 +246,15 @@ Deno.test({
     const problems: string[] = [];
     const by = (u: Set<string>) => [...u].slice(0, 3).join(", ");
 
+    // The README's commands for the running orchestrator run as written
+    // (tests/media/readme_commands_test.ts): curl, and what its answers are piped through.
+    for (const line of Deno.readTextFileSync(`${ROOT}README.md`).split("\n")) {
+      if (!line.startsWith("curl ")) continue;
+      use(names, "curl", "README.md");
+      // Pipes inside quotes are jq's own, not the shell's.
+      const shell = line.replace(/'[^']*'|"[^"]*"/g, "''");
+      for (const m of shell.matchAll(/\|\s*([a-z][\w.+-]*)/g)) use(names, m[1], "README.md");
+    }
     // Programs started by name: found on the system PATH, or shell builtins.
     for (const [name, users] of names) {
       const where = sh(`command -v '${name}'`);
@@ -294,6 +303,7 @@ Deno.test({
     // The scan saw what it must see (so a broken scan cannot pass quietly).
     assert.ok(paths.has("/usr/bin/python3"), "Debian's python3 was found in the sources");
     assert.ok(names.has("openssl") && names.has("cp"), "programs started by name were found");
+    assert.ok(names.get("jq")?.has("README.md"), "the README's jq was found");
     assert.ok(origins.get("grpc")?.startsWith("/usr/lib/python3/dist-packages/"));
   },
 });
