@@ -152,6 +152,13 @@ export function registerFlowMediaMetrics(
     labelNames: ["flow", "connection", "side"] as const,
     buckets: LATENCY_BUCKETS,
     registers: reg,
+    collect() {
+      // A deleted flow's series go, and a re-routed flow's old connections with them.
+      const live = new Set(
+        sources.flows().flatMap((f) => f.connections.map((c) => `${f.id}\u0000${c.id}`)),
+      );
+      this.removeWhere((l) => !live.has(`${l.flow}\u0000${l.connection}`));
+    },
   });
   const firstFrame = new client.Histogram({
     name: "callassistant_flow_time_to_first_frame_seconds",
@@ -159,6 +166,10 @@ export function registerFlowMediaMetrics(
     labelNames: ["flow"] as const,
     buckets: FIRST_FRAME_BUCKETS,
     registers: reg,
+    collect() {
+      const live = new Set(sources.flows().map((f) => f.id));
+      this.removeWhere((l) => !live.has(l.flow));
+    },
   });
   watchdog.observe({
     latency: (flow, hop, ms) =>

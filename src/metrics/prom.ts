@@ -187,10 +187,17 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L, His
 export class Histogram<L extends string = string> extends Metric<L> {
   readonly buckets: readonly number[];
   readonly #data = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
+  readonly #collect?: (this: Histogram<L>) => void | Promise<void>;
 
   constructor(options: HistogramOptions<L>) {
     super(options, "histogram");
     this.buckets = [...options.buckets].sort((a, b) => a - b);
+    this.#collect = options.collect;
+  }
+
+  /** Forgets the series whose labels `drop` says, e.g. those of a thing that is gone. */
+  removeWhere(drop: (labels: Labels) => boolean): void {
+    for (const [key, d] of this.#data) if (drop(d.labels)) this.#data.delete(key);
   }
 
   /** Records one observation for `labels`. */
@@ -221,8 +228,8 @@ export class Histogram<L extends string = string> extends Metric<L> {
     this.#data.clear();
   }
 
-  collect(): Promise<void> {
-    return Promise.resolve();
+  async collect(): Promise<void> {
+    await this.#collect?.call(this);
   }
 
   render(): string {

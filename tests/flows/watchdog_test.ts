@@ -126,6 +126,12 @@ Deno.test("watchdog: a stalled converter goes DEGRADED naming the hop, Reestabli
     assert.match(text, /callassistant_flow_hop_bitrate_kbps\{flow="f",/);
     assert.match(text, /callassistant_flow_time_to_first_frame_seconds_count\{flow="f"\} 1/);
     assert.match(text, /callassistant_flow_time_to_first_frame_last_seconds\{flow="f"\} \d/);
+
+    // A deleted flow leaves no series behind (histograms included).
+    const deleted = await fetch(`${url}/v1/flows/f`, { method: "DELETE" });
+    assert.equal(deleted.status, 200, await deleted.text());
+    const after = await (await fetch(`${url}/metrics`)).text();
+    assert.deepEqual(after.split("\n").filter((l) => l.includes('flow="f"')), []);
   } finally {
     await watch.close();
     await orch.stop();
