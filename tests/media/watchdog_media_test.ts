@@ -216,34 +216,38 @@ Deno.test({
             running = false;
             return stopping;
           };
-          const rerouted = await waitFlow(
-            base,
-            "f",
-            "FLOW_STATE_ACTIVE",
-            (f) => f.path.some((h: { module: string }) => h.module === "ffmpeg-converter-2"),
-            60_000,
-          );
-          // The watchdog's "re-routed ..." until a module reports on the new path, then the
-          // modules' own account; the path above and the events below are the proof.
-          assert.match(rerouted.message, /re-routed|every module reports the flow active/);
-          const story = watch.events.filter((e) =>
-            e.flowId === "f" || e.module === "ffmpeg-converter"
-          )
-            .map((e) => `${e.type}: ${e.message}`).join("\n");
-          const rerouting = eventsOf(watch.events, "f", "flow.rerouting").at(-1);
-          assert.ok(rerouting, `no flow.rerouting event:\n${story}`);
-          assert.match(rerouting.message, /without converter ffmpeg-converter\/rtsp_to_hls/);
-          const t0 = Date.parse(rerouting.time);
-          await moreFrames(page, 25, 30_000, "frames through the second converter");
-          figures.push(`re-route -> 25 new frames on the page ${Date.now() - t0} ms`);
-          // The first converter may run again: its stopped ffmpegs are ended (it restarts them).
-          await keepStopping?.();
-          keepStopping = undefined;
-          for (const p of stopped.splice(0)) {
-            try {
-              Deno.kill(p, "SIGKILL");
-            } catch {
-              // Gone.
+          try {
+            const rerouted = await waitFlow(
+              base,
+              "f",
+              "FLOW_STATE_ACTIVE",
+              (f) => f.path.some((h: { module: string }) => h.module === "ffmpeg-converter-2"),
+              60_000,
+            );
+            // The watchdog's "re-routed ..." until a module reports on the new path, then the
+            // modules' own account; the path above and the events below are the proof.
+            assert.match(rerouted.message, /re-routed|every module reports the flow active/);
+            const story = watch.events.filter((e) =>
+              e.flowId === "f" || e.module === "ffmpeg-converter"
+            )
+              .map((e) => `${e.type}: ${e.message}`).join("\n");
+            const rerouting = eventsOf(watch.events, "f", "flow.rerouting").at(-1);
+            assert.ok(rerouting, `no flow.rerouting event:\n${story}`);
+            assert.match(rerouting.message, /without converter ffmpeg-converter\/rtsp_to_hls/);
+            const t0 = Date.parse(rerouting.time);
+            await moreFrames(page, 25, 30_000, "frames through the second converter");
+            figures.push(`re-route -> 25 new frames on the page ${Date.now() - t0} ms`);
+          } finally {
+            // The first converter may run again: its stopped ffmpegs are ended (it restarts
+            // them), also when the step failed, so the next steps have a working converter.
+            await keepStopping?.();
+            keepStopping = undefined;
+            for (const p of stopped.splice(0)) {
+              try {
+                Deno.kill(p, "SIGKILL");
+              } catch {
+                // Gone.
+              }
             }
           }
         },
