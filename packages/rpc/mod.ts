@@ -16,6 +16,7 @@ export {
   createClient,
 } from "./client_adapter.ts";
 export { Code, httpStatusFor, RpcError, toRpcError } from "./errors.ts";
+export { Fifo } from "./fifo_buffer.ts";
 export type { CallContext, MethodHandler, PartialServiceImpl, ServiceImpl } from "./handlers.ts";
 export { hostPort } from "./host_port.ts";
 export { activeOtelTrace, type ActiveSpan, startSpan } from "./otel_spans.ts";

@@ -30,7 +30,7 @@ import {
   type StatusReport,
   UnaryReportTransport,
 } from "./events.ts";
-import { Fifo } from "./fifo.ts";
+import { Fifo } from "@callassistant/rpc";
 
 /** A command from the orchestrator and what the module answers. */
 export type CommandHandler = (

@@ -1,4 +1,4 @@
-import { Fifo } from "./fifo_buffer.ts";
+import { Fifo } from "@callassistant/rpc";
 
 /** A single-consumer async queue whose producer can wait for room (backpressure). */
 export class AsyncQueue<T> implements AsyncIterable<T> {

@@ -4,7 +4,7 @@
  * reader or a slow disk. When the queue holds more than its byte limit, new lines are
  * dropped and counted; once writing catches up, one line "N log lines dropped" is written.
  */
-import { Fifo } from "../async/fifo_buffer.ts";
+import { Fifo } from "@callassistant/rpc";
 
 /** Output format of log lines. */
 export type LogFormat = "text" | "json";

@@ -1,6 +1,6 @@
 /** Fifo: first in, first out, through compaction, and the AsyncQueue built on it. */
 import assert from "node:assert/strict";
-import { Fifo } from "../../src/async/fifo_buffer.ts";
+import { Fifo } from "@callassistant/rpc";
 import { AsyncQueue } from "../../src/async/async_queue.ts";
 
 Deno.test("fifo: order, peek, size and iteration survive compaction", () => {

@@ -1,8 +1,8 @@
 /**
  * A first-in first-out queue on an array: shifting is O(1) (a head index instead of
- * `Array.shift`), and the array is compacted once most of it has been read. The SDK's one
- * queue (the orchestrator has its own in src/async/fifo_buffer.ts: the SDK imports nothing of the
- * orchestrator).
+ * `Array.shift`), and the array is compacted once most of it has been read. The one queue
+ * of the project: the orchestrator's AsyncQueue and log sinks and the SDK's Connect
+ * transport keep their items in it.
  */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];
