@@ -14,14 +14,28 @@ import { addSim, collectEvents, eventsOf, type StreamedEvent } from "./media_sim
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-async function setup(
+/**
+ * Runs `fn` against an orchestrator with these media simulator modules (name -> env),
+ * READY, with its events collected; ends them all whatever `fn` does.
+ */
+async function withSims(
   modules: Record<string, Record<string, string | number>>,
-): Promise<{ orch: TestOrchestrator; dir: string }> {
+  fn: (url: string, watch: ReturnType<typeof collectEvents>) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ca-watchdog-" });
-  for (const [name, env] of Object.entries(modules)) await addSim(dir, name, env);
-  const orch = await startOrchestrator({ modules: dir });
-  await waitReady(orch.url, Object.keys(modules));
-  return { orch, dir };
+  let orch: TestOrchestrator | undefined;
+  let watch: ReturnType<typeof collectEvents> | undefined;
+  try {
+    for (const [name, env] of Object.entries(modules)) await addSim(dir, name, env);
+    orch = await startOrchestrator({ modules: dir });
+    await waitReady(orch.url, Object.keys(modules));
+    watch = collectEvents(orch.url);
+    await fn(orch.url, watch);
+  } finally {
+    await watch?.close();
+    await orch?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function entity(url: string, entityType: string, id: string, module: string) {
@@ -36,14 +50,11 @@ function hop(flow: Json, side: string, module: string): Json {
 }
 
 Deno.test("watchdog: a stalled converter goes DEGRADED naming the hop, ReestablishConnection brings frames back", async () => {
-  const { orch, dir } = await setup({
+  await withSims({
     "cam": { SIM_ROLE: "camera" },
     "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 3000, SIM_HEAL: "reestablish" },
     "screen": { SIM_ROLE: "screen" },
-  });
-  const watch = collectEvents(orch.url);
-  try {
-    const url = orch.url;
+  }, async (url, watch) => {
     await entity(url, "sim_camera", "cam1", "cam");
     await entity(url, "sim_screen", "tv", "screen");
     const created = await ok(url, "POST", "/v1/flows", {
@@ -132,22 +143,15 @@ Deno.test("watchdog: a stalled converter goes DEGRADED naming the hop, Reestabli
     assert.equal(deleted.status, 200, await deleted.text());
     const after = await (await fetch(`${url}/metrics`)).text();
     assert.deepEqual(after.split("\n").filter((l) => l.includes('flow="f"')), []);
-  } finally {
-    await watch.close();
-    await orch.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("watchdog: a module without ReestablishConnection (UNIMPLEMENTED) has the connection rebuilt", async () => {
-  const { orch, dir } = await setup({
+  await withSims({
     "cam": { SIM_ROLE: "camera" },
     "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2500, SIM_HEAL: "restart" },
     "screen": { SIM_ROLE: "screen" },
-  });
-  const watch = collectEvents(orch.url);
-  try {
-    const url = orch.url;
+  }, async (url, watch) => {
     await entity(url, "sim_camera", "cam1", "cam");
     await entity(url, "sim_screen", "tv", "screen");
     await ok(url, "POST", "/v1/flows", {
@@ -170,23 +174,16 @@ Deno.test("watchdog: a module without ReestablishConnection (UNIMPLEMENTED) has 
     // The rebuilt connection carries frames to the screen.
     const presented = hop(back, "MEDIA_SIDE_PRESENTED", "screen");
     assert.equal(presented.state, "HOP_STATE_FLOWING");
-  } finally {
-    await watch.close();
-    await orch.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("watchdog: re-establishing does not help -> re-route through another converter module, and FAILED once no path is left", async () => {
-  const { orch, dir } = await setup({
+  await withSims({
     "cam": { SIM_ROLE: "camera" },
     "conv-a": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2000, SIM_HEAL: "never" },
     "conv-b": { SIM_ROLE: "converter", SIM_STALL_AFTER_MS: 2000, SIM_HEAL: "never" },
     "screen": { SIM_ROLE: "screen" },
-  });
-  const watch = collectEvents(orch.url);
-  try {
-    const url = orch.url;
+  }, async (url, watch) => {
     await entity(url, "sim_camera", "cam1", "cam");
     await entity(url, "sim_screen", "tv", "screen");
     const created = await ok(url, "POST", "/v1/flows", {
@@ -242,15 +239,11 @@ Deno.test("watchdog: re-establishing does not help -> re-route through another c
       "flow.rerouting",
       "flow.rerouted",
     ]);
-  } finally {
-    await watch.close();
-    await orch.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("codec truth and latency: probed inputs pick the path, a screen presenting 0 frames is re-routed through a transcoding path, a slow flow to a lower-latency one", async () => {
-  const { orch, dir } = await setup({
+  await withSims({
     "cam": { SIM_ROLE: "camera" },
     "conv": { SIM_ROLE: "converter" },
     // Decodes only MJPEG and does not say so: the first path (HLS H.264) shows nothing.
@@ -259,10 +252,7 @@ Deno.test("codec truth and latency: probed inputs pick the path, a screen presen
     "screen-p": { SIM_ROLE: "screen", SIM_ACCEPT: "mjpeg", SIM_PROBE: 1 },
     // Presents everything, 900 ms behind the camera (by the pixel clock).
     "screen-slow": { SIM_ROLE: "screen", SIM_LATENCY_MS: 900 },
-  });
-  const watch = collectEvents(orch.url);
-  try {
-    const url = orch.url;
+  }, async (url, watch) => {
     await entity(url, "sim_camera", "cam1", "cam");
     await entity(url, "sim_screen", "tvh", "screen-h");
     await entity(url, "sim_screen", "tvp", "screen-p");
@@ -353,9 +343,5 @@ Deno.test("codec truth and latency: probed inputs pick the path, a screen presen
       text,
       /callassistant_flow_hop_latency_seconds_bucket\{le="1",flow="s",connection="s-video-1",side="presented"\} [1-9]/,
     );
-  } finally {
-    await watch.close();
-    await orch.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, startOrchestrator } from "../helpers/test_orchestrator.ts";
-import { addExample, call, ok, waitFlow, waitReady } from "../flows/flow_helpers.ts";
+import { addExample, ok, waitReady } from "../flows/flow_helpers.ts";
+import { flowIntoMinimalSink } from "./minimal_sink_flow.ts";
 
 const EXAMPLE = `${ROOT}packages/sdk-ts/examples/minimal-sink`;
 
@@ -43,30 +44,7 @@ Deno.test("TypeScript SDK example: the orchestrator runs the minimal sink READY 
     const renamed = await ok(url, "PATCH", `/v1/entities/${recorder.id}`, { name: "Vault" });
     assert.equal(renamed.entity.name, "Vault");
 
-    const flow = (await ok(url, "POST", "/v1/flows", {
-      sourceEntityId: camera.id,
-      targetEntityId: recorder.id,
-    })).flow;
-    assert.equal(flow.state, "FLOW_STATE_ACTIVE");
-    const live = await waitFlow(
-      url,
-      flow.id,
-      "FLOW_STATE_ACTIVE",
-      (f) => f.statuses.some((s: { module: string }) => s.module === "minimal-sink"),
-    );
-    const mine = live.statuses.find((s: { module: string }) => s.module === "minimal-sink");
-    assert.equal(mine.state, "FLOW_STATE_ACTIVE");
-    assert.ok(mine.metrics.bitrate_kbps > 0, JSON.stringify(mine));
-    const active = (await ok(url, "GET", `/v1/entities/${recorder.id}`)).entity;
-    assert.equal(active.state, "ENTITY_STATE_ACTIVE");
-
-    // Bad input gets the module's own answer.
-    const missing = await call(url, "GET", "/v1/entities/nope");
-    assert.equal(missing.status, 404);
-    await ok(url, "DELETE", `/v1/flows/${flow.id}`);
-    await ok(url, "DELETE", `/v1/entities/${recorder.id}`);
-    const { entities } = await ok(url, "GET", "/v1/entities?module=minimal-sink");
-    assert.deepEqual(entities, []);
+    await flowIntoMinimalSink(url, camera.id, recorder.id);
   } finally {
     await orch.stop();
     await Deno.remove(modules, { recursive: true });
