@@ -14,12 +14,14 @@
  *   (re)start whose target presented a frame; `..._last_seconds{flow}` the latest.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import { HopState, MediaSide } from "@callassistant/protocol";
+import { type FlowHealth, HopState, MediaSide } from "@callassistant/protocol";
 import type { FlowRecord } from "../flows/flow_records.ts";
 import type { FlowWatchdog } from "../flows/flow_watchdog.ts";
 import * as client from "./prom.ts";
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
+/** How long one judgement of a flow serves the families of a scrape. */
+const JUDGED_REUSE_MS = 200;
 const FIRST_FRAME_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60];
 
 /** What the series read. */
@@ -39,10 +41,22 @@ export function registerFlowMediaMetrics(
   const reg = [registry];
   const hopLabels = ["flow", "connection", "side", "module"] as const;
   const { watchdog } = sources;
-  /** The judged hops of running flows, once per scrape (the first collect reads them). */
+  /**
+   * Every flow's health, judged once per scrape: the families below are collected one
+   * after the other within milliseconds, and a judgement older than that is not reused.
+   */
+  let judged: { at: number; health: Map<FlowRecord, FlowHealth> } | undefined;
+  const healthOf = (flow: FlowRecord): FlowHealth => {
+    const now = Date.now();
+    if (!judged || now - judged.at > JUDGED_REUSE_MS) judged = { at: now, health: new Map() };
+    let health = judged.health.get(flow);
+    if (!health) judged.health.set(flow, health = watchdog.health(flow));
+    return health;
+  };
+  /** The judged hops of running flows. */
   const measuredHops = () =>
     sources.flows().filter((f) => f.wanted && f.established).flatMap((flow) =>
-      watchdog.health(flow).hops.filter((h) => h.stats).map((h) => ({ flow, h }))
+      healthOf(flow).hops.filter((h) => h.stats).map((h) => ({ flow, h }))
     );
   const labels = (
     flow: FlowRecord,
@@ -104,7 +118,7 @@ export function registerFlowMediaMetrics(
       this.reset();
       for (const flow of sources.flows()) {
         if (!flow.wanted || !flow.established) continue;
-        const ms = watchdog.health(flow).latencyMs;
+        const ms = healthOf(flow).latencyMs;
         if (ms > 0) this.set({ flow: flow.id }, ms / 1000);
       }
     },
@@ -141,7 +155,7 @@ export function registerFlowMediaMetrics(
     collect() {
       this.reset();
       for (const flow of sources.flows()) {
-        const ttff = watchdog.health(flow).timeToFirstFrame;
+        const ttff = healthOf(flow).timeToFirstFrame;
         if (ttff) this.set({ flow: flow.id }, durationMs(ttff) / 1000);
       }
     },
