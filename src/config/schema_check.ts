@@ -7,16 +7,6 @@ let ajv: Promise<Ajv2020> | undefined;
 const cache = new Map<string, ValidateFunction>();
 
 /**
- * The problems of `config` against `schema`, one readable line each ("port: must be <=
- * 65535"); empty when valid. An unusable schema is reported as a problem too.
- */
-export async function configProblems(schema: JsonObject, config: JsonObject): Promise<string[]> {
-  return (await configViolations(schema, config)).map((v) =>
-    v.field ? `${v.field}: ${v.description}` : v.description
-  );
-}
-
-/**
  * The problems of `config` against `schema`, each with the dotted path of its field
  * (empty for the whole configuration, or an unusable schema); empty when valid.
  */
