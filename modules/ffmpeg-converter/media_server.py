@@ -1,10 +1,10 @@
 """The converter's HTTP server: HLS playlists and segments, and MJPEG streams.
 
-    GET /hls/<id>/index.m3u8   the live playlist, as its last 1.5 s (held until ffmpeg
-                               wrote that much, 404 after 4 s: Chromium gives up for
-                               good on a one-segment live playlist, and errors on a
-                               shorter one)
-    GET /hls/<id>/<segment>.ts a segment
+    GET /hls/<id>/index.m3u8   the live playlist: its last complete segments and the one
+                               ffmpeg writes now, 1.4 s together (held until ffmpeg wrote
+                               that much, 404 after 4 s: Chromium gives up for good on a
+                               one-segment live playlist, and errors on a shorter one)
+    GET /hls/<id>/<segment>.ts a segment; the one being written is held until complete
     GET /mjpeg/<id>            multipart/x-mixed-replace JPEG stream
     GET /mjpeg/<id>/frame.jpg  the latest JPEG
     GET /                      what is served, as JSON
@@ -23,15 +23,18 @@ from aiohttp import web
 import mjpeg_hub
 
 # Chromium gives up for good on a live playlist of one segment, and errors
-# (DEMUXER_ERROR_COULD_NOT_PARSE) on one shorter than about two target durations: the
-# playlist is served once it lists 1.4 s, as its last 1.4 s (or more: whole segments).
-# 1.4, not 1.5: three of the test pattern's 0.48 s segments are enough, where 1.5 s took
-# a fourth one (0.5 s more before a fresh converter is played, and 0.5 s more latency).
+# (DEMUXER_ERROR_COULD_NOT_PARSE) or stalls on one shorter than about its reload period
+# (it reloads at most once a target duration, a whole second at least): the playlist is
+# served once it lists 1.4 s, as its last 1.4 s (or more: whole segments). That counts the
+# segment ffmpeg writes now (announced, see `served_playlist`): two complete 0.48 s segments of the
+# test pattern and the one coming, where three complete ones cost a key-frame interval
+# more before a fresh converter is played, and as much more latency.
 PLAYLIST_MIN_SECONDS = 1.4
 # A playlist asked for before it is ready is held this long (checked every 50 ms) instead
 # of a 404 at once: the player gets it the moment ffmpeg wrote it, not at its next retry.
 PLAYLIST_WAIT_S = 4.0
 PLAYLIST_CHECK_S = 0.05
+SEGMENT_CHECK_S = 0.02
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store"}
 
 
@@ -91,15 +94,34 @@ def playlist_seconds(text: str) -> float:
     return sum(d for d, _ in _segments(text)[1])
 
 
-def live_edge(text: str, seconds: float) -> str:
-    """The playlist with only its last segments, `seconds` of them (at least two), the
-    media sequence moved on to match. A player starts at a live playlist's first
-    segment, so this is what bounds the latency of HLS, however late the player came.
-    Chromium errors when the window is shorter than about two target durations."""
+def _sequence(name: str) -> int:
+    """The media sequence number in a segment name ffmpeg wrote (`s<number>.ts`), -1
+    when there is none."""
+    digits = name[1:-3] if name.startswith("s") and name.endswith(".ts") else ""
+    return int(digits) if digits.isdigit() else -1
+
+
+def next_segment(text: str):
+    """(name, duration) of the segment ffmpeg writes now: the one after the playlist's
+    last, predicted to last as long as that one did (a camera's key-frame interval is
+    steady); None when the playlist lists none or names them otherwise."""
+    _, segments, _ = _segments(text)
+    if not segments:
+        return None
+    duration, lines = segments[-1]
+    number = _sequence(lines[-1].strip())
+    return (f"s{number + 1}.ts", duration) if number >= 0 and duration > 0 else None
+
+
+def live_edge(text: str, seconds: float, min_segments: int = 2) -> str:
+    """The playlist with only its last segments, `seconds` of them (at least
+    `min_segments`), the media sequence moved on to match. A player starts at a live
+    playlist's first segment, so this is what bounds the latency of HLS, however late the
+    player came."""
     head, segments, rest = _segments(text)
     keep, total = 0, 0.0
     for duration, _ in reversed(segments):
-        if keep >= 2 and total >= seconds:
+        if keep >= min_segments and total >= seconds:
             break
         keep += 1
         total += duration
@@ -114,6 +136,26 @@ def live_edge(text: str, seconds: float) -> str:
     for _, lines in segments[dropped:]:
         out.extend(lines)
     return "\n".join(out + rest) + "\n"
+
+
+def served_playlist(text: str):
+    """The playlist as a player gets it, or None while ffmpeg's lists too little to play.
+
+    Its last complete segments and, announced after them, the one ffmpeg writes now
+    (`next_segment`), PLAYLIST_MIN_SECONDS together. The announced segment's request is
+    held until ffmpeg finished it, so a player starts (and a restarted converter is played
+    again) one key-frame interval sooner, that much closer to the live edge. Its duration
+    is a prediction; Chromium times a live stream by the segments' own timestamps."""
+    upcoming = next_segment(text)
+    ahead = upcoming[1] if upcoming else 0.0
+    listed = playlist_segments(text) + (1 if upcoming else 0)
+    if listed < 2 or playlist_seconds(text) + ahead < PLAYLIST_MIN_SECONDS:
+        return None
+    if not upcoming:
+        return live_edge(text, PLAYLIST_MIN_SECONDS)
+    edge = live_edge(text, PLAYLIST_MIN_SECONDS - ahead, min_segments=1)
+    name, duration = upcoming
+    return edge.rstrip("\n") + f"\n#EXTINF:{duration:.6f},\n{name}\n"
 
 
 class MediaServer:
@@ -192,35 +234,56 @@ class MediaServer:
                 raise web.HTTPNotFound(
                     text=f"the playlist lists less than {PLAYLIST_MIN_SECONDS:g} s yet\n",
                     headers=CORS)
-            body = live_edge(text, PLAYLIST_MIN_SECONDS).encode()
+            body = text.encode()
             content_type = "application/vnd.apple.mpegurl"
         else:
-            try:
-                with open(path, "rb") as f:
-                    body = f.read()
-            except FileNotFoundError:
-                raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
+            body = await self._segment(request.match_info["id"], served, name)
             content_type = "video/mp2t"
         served.bytes_out += len(body)
         return web.Response(body=body, content_type=content_type, headers=CORS)
 
     async def _ready_playlist(self, entity_id: str, served: Served, path: str):
-        """The playlist's text once it lists enough to play (two segments, at least
-        PLAYLIST_MIN_SECONDS), waiting up to PLAYLIST_WAIT_S for ffmpeg to get there
-        (a converter just started); None when it did not, or the output went away."""
+        """The playlist to serve (`served_playlist`) once ffmpeg's lists enough to play,
+        waiting up to PLAYLIST_WAIT_S for ffmpeg to get there (a converter just started);
+        None when it did not, or the output went away."""
         deadline = time.monotonic() + PLAYLIST_WAIT_S
         while True:
             try:
                 with open(path, "rb") as f:
                     text = f.read().decode(errors="replace")
-                if playlist_seconds(text) >= PLAYLIST_MIN_SECONDS and \
-                        playlist_segments(text) >= 2:
-                    return text
+                playable = served_playlist(text)
+                if playable is not None:
+                    return playable
             except FileNotFoundError:
                 pass
             if time.monotonic() >= deadline or self.outputs.get(entity_id) is not served:
                 return None
             await asyncio.sleep(PLAYLIST_CHECK_S)
+
+    async def _segment(self, entity_id: str, served: Served, name: str) -> bytes:
+        """A segment's bytes; the announced one (the next after the playlist's last) is
+        waited for while ffmpeg writes it, up to twice its predicted length and a second."""
+        path = os.path.join(served.directory, name)
+        deadline = None
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+            if deadline is None:
+                try:
+                    with open(os.path.join(served.directory, "index.m3u8"), "rb") as f:
+                        upcoming = next_segment(f.read().decode(errors="replace"))
+                except FileNotFoundError:
+                    upcoming = None
+                if not upcoming or upcoming[0] != name:
+                    break
+                deadline = time.monotonic() + 2 * upcoming[1] + 1.0
+            if time.monotonic() >= deadline or self.outputs.get(entity_id) is not served:
+                break
+            await asyncio.sleep(SEGMENT_CHECK_S)
+        raise web.HTTPNotFound(text=f"{name} is not there (yet)\n", headers=CORS)
 
     async def _snapshot(self, request):
         served = self._find(request, "mjpeg")
