@@ -3,7 +3,8 @@ MJPEG (transcode), served by the module's MediaServer.
 
 HLS files live in a RAM directory (/dev/shm when there is one: no SD-card wear on a
 Raspberry Pi), named after the module's pid so a later start can remove what a killed
-module left behind.
+module left behind. A running conversion is noted in the module's `Resume`, so that a
+crash is followed by a quick restart (`resume.py`).
 
 Run alone: `python3 conversion.py --input rtsp://127.0.0.1:8554/test --kind hls`
 prints the playlist URL and serves it until interrupted.
@@ -15,19 +16,15 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 
 import ffmpeg_commands
 import mjpeg_hub
 from ffmpeg_job import FfmpegJob
+from ffmpeg_spawn import hls_directory, scratch_root
 from media_server import MediaServer, Served
+from resume import Resume
 
 KINDS = ("hls", "mjpeg")
-
-
-def scratch_root() -> str:
-    """Where HLS directories go: /dev/shm when it exists, else the temp directory."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
 def remove_stale_directories() -> None:
@@ -64,7 +61,7 @@ class Conversion:
     """A converter entity: input URL in, HLS or MJPEG out, ffmpeg supervised."""
 
     def __init__(self, entity_id: str, kind: str, server: MediaServer, on_event=None,
-                 stall_timeout: float = 3.0):
+                 stall_timeout: float = 3.0, resume: Resume = None):
         if kind not in KINDS:
             raise ValueError(f"unknown conversion {kind!r}; known: {', '.join(KINDS)}")
         self.entity_id = entity_id
@@ -76,12 +73,10 @@ class Conversion:
         self.quality = {}
         self._on_event = on_event or (lambda kind, message: None)
         self.hub = mjpeg_hub.MjpegHub() if kind == "mjpeg" else None
-        self.directory = ""
-        if kind == "hls":
-            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entity_id)
-            self.directory = os.path.join(scratch_root(), f"ca-hls-{os.getpid()}-{safe}")
+        self.directory = hls_directory(entity_id) if kind == "hls" else ""
         self.job = None
         self.stall_timeout = stall_timeout
+        self.resume = resume or Resume("")
         server.add(entity_id, Served(kind=kind, directory=self.directory, hub=self.hub))
 
     @property
@@ -94,14 +89,13 @@ class Conversion:
         """True while ffmpeg is supervised."""
         return self.job is not None
 
+    def _record(self) -> dict:
+        """What the conversion runs with, as the Resume keeps it."""
+        return {"kind": self.kind, "input_url": self.input_url, "video_codec": self.video_codec,
+                "audio_codec": self.audio_codec, "quality": self.quality}
+
     def _command(self) -> list:
-        if self.kind == "hls":
-            return ffmpeg_commands.hls_command(self.input_url, self.directory, self.audio_codec,
-                                               self.video_codec)
-        q = self.quality
-        return ffmpeg_commands.mjpeg_command(
-            self.input_url, q.get("width", 0), q.get("height", 0), q.get("fps", 0),
-            q.get("jpeg_quality", 5))
+        return ffmpeg_commands.conversion_command(self._record(), self.directory)
 
     def _clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -109,8 +103,13 @@ class Conversion:
 
     async def start(self, input_url: str, video_codec: str = "h264", audio_codec: str = "",
                     quality: dict = None) -> None:
-        """Starts (or restarts with new settings) ffmpeg on `input_url`."""
-        await self.stop_media()
+        """Starts (or restarts with new settings) ffmpeg on `input_url`; adopts the child
+        the Resume started for this entity with the same settings (after a crash)."""
+        record = {"kind": self.kind, "input_url": input_url, "video_codec": video_codec,
+                  "audio_codec": audio_codec, "quality": dict(quality or {})}
+        adopted = self.resume.claim(self.entity_id, record)
+        if not adopted:
+            await self.stop_media()
         self.input_url = input_url
         self.video_codec = video_codec
         self.audio_codec = audio_codec
@@ -122,11 +121,20 @@ class Conversion:
             before_start=self._clear if self.kind == "hls" else None,
             on_event=self._on_event,
             stall_timeout=self.stall_timeout,
+            adopt=adopted,
         )
         self.job.start()
+        self.resume.remember(self.entity_id, record)
+
+    @property
+    def adopted(self) -> bool:
+        """True when the running ffmpeg was started by the Resume, before this entity was
+        created again."""
+        return self.job is not None and self.job.adopted
 
     async def stop_media(self) -> None:
         """Stops ffmpeg; the output stays served (empty) until `close()`."""
+        self.resume.forget(self.entity_id)
         if self.job:
             job, self.job = self.job, None
             await job.stop()
@@ -134,7 +142,8 @@ class Conversion:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     async def close(self) -> None:
-        """Stops ffmpeg and stops serving."""
+        """Stops ffmpeg (one resumed for this entity too) and stops serving."""
+        self.resume.drop_unclaimed(self.entity_id)
         await self.stop_media()
         self.server.remove(self.entity_id)
 

@@ -82,3 +82,15 @@ def mjpeg_command(url: str, width: int = 0, height: int = 0, fps: int = 0,
         args += ["-vf", ",".join(filters)]
     args += ["-c:v", "mjpeg", "-q:v", str(quality), "-f", "mpjpeg", "-boundary_tag", "ffmpeg"]
     return args + ["pipe:1"]
+
+
+def conversion_command(record: dict, directory: str = "") -> list:
+    """The command of a conversion described by `record` (as `resume.py` keeps it):
+    "kind" ("hls" into `directory`, or "mjpeg"), "input_url", "video_codec",
+    "audio_codec" and "quality" (width, height, fps, jpeg_quality)."""
+    if record["kind"] == "hls":
+        return hls_command(record["input_url"], directory, record.get("audio_codec", ""),
+                           record.get("video_codec", "h264"))
+    q = record.get("quality") or {}
+    return mjpeg_command(record["input_url"], q.get("width", 0), q.get("height", 0),
+                         q.get("fps", 0), q.get("jpeg_quality", 5))

@@ -7,26 +7,93 @@ restarts back off from 0.5 s to 10 s; the backoff resets once a run has produced
 for 20 s. Frames, fps, bitrate and
 the last-frame time come from ffmpeg's `-progress` output, read from a pipe of its own.
 
-The child dies with the module (PR_SET_PDEATHSIG), so a module killed with SIGKILL
-leaves no ffmpeg behind.
+The child is started by `ffmpeg_spawn` (dies with the module, progress on a pipe); a
+child started before the job existed (a conversion resumed at the module's start, see
+`resume.py`) is adopted as its first run.
 """
 import asyncio
-import ctypes
 import os
 import signal
 import time
 from collections import deque
 from typing import Awaitable, Callable, Optional
 
+import ffmpeg_spawn
 from ffmpeg_progress import ProgressParser
-
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
+from ffmpeg_spawn import Spawned
 
 
-def _die_with_parent():
-    """Runs in the child before exec: SIGKILL when the module process dies."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+class _Child:
+    """A started ffmpeg as asyncio sees it: its exit awaited through a pidfd (no thread
+    per child; polled where there is none), its standard output and error as streams."""
+
+    def __init__(self, spawned: Spawned):
+        self.process = spawned.process
+        self.pid = self.process.pid
+        self.stdout: Optional[asyncio.StreamReader] = None
+        self.stderr: Optional[asyncio.StreamReader] = None
+        self._transports = []
+        self._loop = asyncio.get_running_loop()
+        self._exited = self._loop.create_future()
+        self._poller = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self._loop.add_reader(self._pidfd, self._check)
+        except (AttributeError, OSError):
+            self._pidfd = -1
+            self._poller = self._loop.create_task(self._poll())
+
+    def _check(self) -> None:
+        if self.process.poll() is not None and not self._exited.done():
+            self._exited.set_result(self.process.returncode)
+            if self._pidfd >= 0:
+                self._loop.remove_reader(self._pidfd)
+
+    async def _poll(self) -> None:
+        while not self._exited.done():
+            self._check()
+            await asyncio.sleep(0.1)
+
+    @classmethod
+    async def attach(cls, spawned: Spawned) -> "_Child":
+        child = cls(spawned)
+        for name in ("stdout", "stderr"):
+            pipe = getattr(child.process, name)
+            if pipe is not None:
+                reader = asyncio.StreamReader()
+                transport, _ = await child._loop.connect_read_pipe(
+                    lambda r=reader: asyncio.StreamReaderProtocol(r), pipe)
+                child._transports.append(transport)
+                setattr(child, name, reader)
+        return child
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """The exit code, negative for a signal; None while it runs."""
+        return self.process.poll()
+
+    async def wait(self) -> int:
+        """Waits until the child exited; its exit code."""
+        return await asyncio.shield(self._exited)
+
+    def send_signal(self, sig: int) -> None:
+        """Signals the child unless it has exited (Popen guards against pid reuse)."""
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Releases the pidfd and the pipes (after the child exited)."""
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self._poller:
+            self._poller.cancel()
+        for transport in self._transports:
+            transport.close()
+        self._transports = []
 
 
 class FfmpegJob:
@@ -34,7 +101,8 @@ class FfmpegJob:
 
     `stdout_sink(reader)` consumes the child's standard output when given (MJPEG);
     `before_start()` runs before each start (clearing an HLS directory); `on_event(kind,
-    message)` hears about starts, exits, stalls and restarts.
+    message)` hears about starts, exits, stalls and restarts; `adopt`, a child already
+    started with this command, is the first run (no `before_start` for it).
     """
 
     def __init__(
@@ -47,6 +115,7 @@ class FfmpegJob:
         on_event: Optional[Callable[[str, str], None]] = None,
         stall_timeout: float = 3.0,
         first_frame_timeout: float = 15.0,
+        adopt: Optional[Spawned] = None,
     ):
         self.name = name
         self._command = command
@@ -56,7 +125,9 @@ class FfmpegJob:
         self.stall_timeout = stall_timeout
         self.first_frame_timeout = first_frame_timeout
         self._task: Optional[asyncio.Task] = None
-        self._proc: Optional[asyncio.subprocess.Process] = None
+        self._proc: Optional[_Child] = None
+        self._adopt = adopt
+        self.adopted = adopt is not None  # the first run was started by someone else
         self._stopping = False
         self._restart_reason = ""  # set by restart(): the next start is at once
         # Figures, over every run of the child.
@@ -172,26 +243,17 @@ class FfmpegJob:
 
     async def _run_once(self) -> str:
         """Runs the child until it exits or stalls; returns why it ended."""
-        if self._before_start:
-            self._before_start()
-        read_fd, write_fd = os.pipe()
-        # The child keeps the pipe's descriptor number (pass_fds), so name that one.
-        argv = self._command()
-        argv = [argv[0], "-progress", f"pipe:{write_fd}", "-stats_period", "0.5", *argv[1:]]
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE if self._stdout_sink else asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,),
-                preexec_fn=_die_with_parent,
-            )
-        except OSError as err:
-            os.close(read_fd)
-            os.close(write_fd)
-            return f"cannot start {argv[0]}: {err}"
-        os.close(write_fd)
+        spawned, self._adopt = self._adopt, None
+        if spawned is None:
+            if self._before_start:
+                self._before_start()
+            argv = self._command()
+            try:
+                spawned = ffmpeg_spawn.spawn(argv, with_stdout=self._stdout_sink is not None)
+            except OSError as err:
+                return f"cannot start {argv[0]}: {err}"
+        self._proc = await _Child.attach(spawned)
+        read_fd = spawned.progress_fd
         proc = self._proc
         self.state = "starting"
         self._run_frames = 0
@@ -214,32 +276,36 @@ class FfmpegJob:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            proc.close()
         return reason
 
     async def _watch(self, proc) -> str:
         """Waits for the child to exit or stall; kills a stalled one."""
         started = time.monotonic()
-        while True:
-            try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), 0.25)
-            except asyncio.TimeoutError:
-                pass
-            if proc.returncode is not None:
-                tail = " | ".join(list(self.stderr_tail)[-3:])
-                code = proc.returncode
-                how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                return f"ffmpeg {how}" + (f": {tail}" if tail else "")
-            now = time.monotonic()
-            if self._run_frames == 0:
-                if now - started > self.first_frame_timeout:
+        # One waiter for the whole run, looked at every 0.25 s (a new one each time would
+        # pile up until the child exits).
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            while True:
+                await asyncio.wait({exited}, timeout=0.25)
+                if proc.returncode is not None:
+                    tail = " | ".join(list(self.stderr_tail)[-3:])
+                    code = proc.returncode
+                    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                    return f"ffmpeg {how}" + (f": {tail}" if tail else "")
+                now = time.monotonic()
+                if self._run_frames == 0:
+                    if now - started > self.first_frame_timeout:
+                        self.state = "stalled"
+                        await self._kill("no first frame", signal.SIGKILL)
+                        return f"ffmpeg produced no frame within {self.first_frame_timeout:g} s"
+                elif now - self._last_progress > self.stall_timeout:
                     self.state = "stalled"
-                    await self._kill("no first frame", signal.SIGKILL)
-                    return f"ffmpeg produced no frame within {self.first_frame_timeout:g} s"
-            elif now - self._last_progress > self.stall_timeout:
-                self.state = "stalled"
-                self._on_event("stalled", f"no new frame for {self.stall_timeout:g} s")
-                await self._kill("stalled", signal.SIGKILL)
-                return f"ffmpeg stalled: no new frame for {self.stall_timeout:g} s"
+                    self._on_event("stalled", f"no new frame for {self.stall_timeout:g} s")
+                    await self._kill("stalled", signal.SIGKILL)
+                    return f"ffmpeg stalled: no new frame for {self.stall_timeout:g} s"
+        finally:
+            exited.cancel()
 
     async def _kill(self, why: str, sig: int) -> None:
         proc = self._proc
