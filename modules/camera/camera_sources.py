@@ -18,6 +18,12 @@ import rtsp_server  # noqa: E402
 import test_pattern  # noqa: E402
 from camera_config import RESOLUTIONS  # noqa: E402
 
+# Readers connected and no frame for FROZEN_S: the stream froze (gst-rtsp-server's shared
+# media can, for every reader at once) and is served afresh, at most once every AFRESH_EVERY_S
+# (a real camera gone silent is then asked again that often).
+FROZEN_S = 3.0
+AFRESH_EVERY_S = 10.0
+
 # What converters can take from a camera; anything else has no path (FAILED_PRECONDITION).
 CARRIED = {"video": ["h264", "h265"], "audio": ["aac", "pcmu", "pcma", "opus"]}
 
@@ -73,6 +79,8 @@ class CameraEntity:
         self.formats_method = ""  # how the formats were found out (ProbedFormats.method)
         self.formats_at = 0.0
         self.counter = FrameCounter()
+        self._readers_since = 0.0  # when readers were first seen connected (0: none now)
+        self._afresh_at = 0.0  # the last serve_afresh
         self.created_at = time.time()
         self.updated_at = self.created_at
 
@@ -114,6 +122,29 @@ class CameraEntity:
     async def close(self) -> None:
         """Stops serving and frees what the entity holds."""
 
+    def serve_afresh(self) -> bool:
+        """Closes the connections of every reader of the entity's path and serves a new
+        media (the next reader prepares it): what a frozen stream needs. False when it
+        serves nothing yet."""
+        if not self._serve_again():
+            return False
+        self._afresh_at = time.time()
+        self._readers_since = 0.0
+        return True
+
+    def _serve_again(self) -> bool:
+        return False
+
+    def frozen(self, now: float) -> bool:
+        """True when readers are connected and no frame passed for FROZEN_S since the
+        later of their arrival and the last fresh start (and that was AFRESH_EVERY_S ago)."""
+        if self.server.readers(self.id) == 0:
+            self._readers_since = 0.0
+            return False
+        self._readers_since = self._readers_since or now
+        quiet_since = max(self.counter.last_frame_at, self._readers_since, self._afresh_at)
+        return now - quiet_since >= FROZEN_S and now - self._afresh_at >= AFRESH_EVERY_S
+
 
 class TestPatternEntity(CameraEntity):
     """A test pattern: H.264 + AAC made here, clock and pixel clock burnt in."""
@@ -124,6 +155,7 @@ class TestPatternEntity(CameraEntity):
         super().__init__(*args)
         self.own_server = None  # a protected pattern gets a server of its own
         self.stats = None
+        self.pattern = None  # its test_pattern.PatternConfig once started
 
     @property
     def protected(self) -> bool:
@@ -140,8 +172,8 @@ class TestPatternEntity(CameraEntity):
             self.own_server = rtsp_server.RtspServer(self.address.bind, 0, c["user"],
                                                      c["password"])
             self.server = self.own_server
-        factory, self.stats = test_pattern.pattern_factory(cfg, self.protected, self.counter)
-        self.server.add(self.id, factory)
+        self.pattern = cfg
+        self._serve()
         self.formats = [{"media_type": "video", "protocol": "rtsp", "codec": c["video_codec"]}]
         if c["audio"]:
             self.formats.append({"media_type": "audio", "protocol": "rtsp", "codec": "aac"})
@@ -153,6 +185,18 @@ class TestPatternEntity(CameraEntity):
         self.set_state(ca.EntityState.READY, f"serving {c['resolution']}@{c['fps']} "
                        f"{c['video_codec'].upper()}{' + AAC' if c['audio'] else ''} on "
                        f"{self.url}{how}")
+
+    def _serve(self) -> None:
+        factory, self.stats = test_pattern.pattern_factory(self.pattern, self.protected,
+                                                           self.counter)
+        self.server.add(self.id, factory)
+
+    def _serve_again(self) -> bool:
+        if not self.stats:
+            return False
+        self.server.remove(self.id)
+        self._serve()
+        return True
 
     async def close(self) -> None:
         self.server.remove(self.id)
@@ -240,6 +284,13 @@ class RtspCameraEntity(CameraEntity):
 
         factory.connect("media-configure", configure)
         self.server.add(self.id, factory)
+
+    def _serve_again(self) -> bool:
+        if self.state != ca.EntityState.READY:
+            return False
+        self.server.remove(self.id)
+        self._serve()
+        return True
 
     async def close(self) -> None:
         if self._task:

@@ -15,12 +15,13 @@ address, it answers its RTSP URL.
 import asyncio
 import datetime
 import sys
+import time
 
 import callassistant as ca
 from callassistant.media_address import read_media_address
 import camera_config
 import rtsp_server
-from camera_sources import RtspCameraEntity, TestPatternEntity
+from camera_sources import FROZEN_S, RtspCameraEntity, TestPatternEntity
 
 DEFAULT_RTSP_PORT = 8554
 REPORT_EVERY_S = 2.0
@@ -80,6 +81,7 @@ class Camera(ca.Module):
         self.log.info("RTSP server listening", url=f"rtsp://{self.address.url_host()}:"
                       f"{self.server.port}/<entity id>")
         asyncio.get_running_loop().create_task(self._report_periodically())
+        asyncio.get_running_loop().create_task(self._watch_frozen())
 
     async def on_shutdown(self, reason):
         self.media.close()
@@ -257,6 +259,42 @@ class Camera(ca.Module):
 
     def get_flow_status(self, req, ctx):
         return {"status": self.flow_status(req.flow_id)}
+
+    def _served_afresh(self, entity, why: str) -> None:
+        self.log.warn("camera served afresh", entity_id=entity.id, reason=why)
+        self.events.report("camera.restarted", f'camera "{entity.id}": its RTSP sessions were '
+                           f"closed and its stream served afresh ({why})", entity_id=entity.id,
+                           severity="warning")
+
+    async def _watch_frozen(self):
+        """Serves afresh, by itself, a camera whose readers get no frame (camera_sources,
+        `frozen`): recovery in ~3 s, whoever reads it, flow or not."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            for entity in list(self.entities.values()):
+                if entity.frozen(now) and entity.serve_afresh():
+                    self._served_afresh(entity, f"readers connected, no frame for "
+                                                f"{FROZEN_S:g} s")
+
+    def reestablish_connection(self, req, ctx):
+        """Serves the connection's camera afresh: every RTSP session on its path is closed,
+        so its readers (converter, bridge) connect again to a new media. What the flow
+        watchdog asks of a camera whose readers get no frame: gst-rtsp-server's shared
+        media can freeze for every reader at once (a reader leaving as another joins)."""
+        if not req.flow_id or not req.connection_id:
+            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
+        c = self.connections.get(req.connection_id)
+        if not c or c["flow_id"] != req.flow_id:
+            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
+                              f'"{req.flow_id}" is not on this module')
+        entity = self.entities.get(c["entity_id"])
+        if not entity or not entity.serve_afresh():
+            raise failed(f'camera "{c["entity_id"]}" serves no stream now: '
+                         f"{entity.message if entity else 'it is gone'}")
+        self._served_afresh(entity, req.reason or "asked by the orchestrator")
+        return {"message": f'camera "{entity.id}": every RTSP session closed, its stream served '
+                           "afresh; readers connect again"}
 
     def _totals(self, meter) -> tuple:
         c = self.connections.get(meter.connection_id)

@@ -11,8 +11,9 @@ import threading
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 Gst.init(None)
 
@@ -24,6 +25,24 @@ def allow_viewers(factory) -> None:
     factory.add_role_from_structure(Gst.Structure.from_string(
         f"{VIEWER_ROLE}, media.factory.access=(boolean)true, "
         "media.factory.construct=(boolean)true")[0])
+
+
+def _plays(session, path: str) -> bool:
+    """True when an RTSP session has `/path` set up."""
+    media, _matched = session.get_media(f"/{path}")
+    return media is not None
+
+
+def _ref_if(session, path: str):
+    """A filter answer that collects the sessions on `/path`."""
+    return (GstRtspServer.RTSPFilterResult.REF if _plays(session, path)
+            else GstRtspServer.RTSPFilterResult.KEEP)
+
+
+def _without_rate_control(_factory, media) -> None:
+    """Sends each packet as it comes instead of at its clock time: the sources are live
+    and paced by the clock already (see `RtspServer.add`)."""
+    media.set_rate_control(False)
 
 
 class RtspServer:
@@ -61,24 +80,40 @@ class RtspServer:
 
     def add(self, path: str, factory) -> None:
         """Serves `factory` on `/path`, replacing what was there."""
+        # TCP only (interleaved: the only transport our readers use, and no UDP ports to
+        # open) and no rate control: with gst-rtsp-server's defaults the shared media froze
+        # for every reader at once when a reader left as another joined (one join in 5-10
+        # on this machine, the camera's threads waiting on the clock); with both changed,
+        # 60 such joins in a row played on. A stream that freezes all the same is served
+        # afresh (camera_sources.py, `frozen`; and on ReestablishConnection).
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+        factory.connect("media-configure", _without_rate_control)
         with self._lock:
             self._mounts.remove_factory(f"/{path}")
             self._mounts.add_factory(f"/{path}", factory)
             self._paths.add(path)
 
     def remove(self, path: str) -> None:
-        """Stops serving `/path` and closes the sessions playing it."""
+        """Stops serving `/path`: the connections of the clients playing it are closed (a
+        reader sees its input end at once, not a silence), then their sessions."""
         with self._lock:
             self._mounts.remove_factory(f"/{path}")
             self._paths.discard(path)
-        pool = self._server.get_session_pool()
 
-        def drop(_pool, session):
-            media, _matched = session.get_media(f"/{path}")
-            return (GstRtspServer.RTSPFilterResult.REMOVE if media
+        def close_client(_server, client):
+            playing = client.session_filter(lambda _client, session: _ref_if(session, path))
+            return (GstRtspServer.RTSPFilterResult.REMOVE if playing
                     else GstRtspServer.RTSPFilterResult.KEEP)
 
-        pool.filter(drop)
+        self._server.client_filter(close_client)
+        self._server.get_session_pool().filter(
+            lambda _pool, session: GstRtspServer.RTSPFilterResult.REMOVE
+            if _plays(session, path) else GstRtspServer.RTSPFilterResult.KEEP)
+
+    def readers(self, path: str) -> int:
+        """RTSP sessions on `/path` now."""
+        return len(self._server.get_session_pool().filter(
+            lambda _pool, session: _ref_if(session, path)))
 
     def clients(self) -> int:
         """RTSP sessions open now, over every path."""

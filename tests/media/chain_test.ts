@@ -15,6 +15,7 @@ import { freePort } from "../helpers/free_ports.ts";
 import { call, ok, waitReady } from "../flows/flow_helpers.ts";
 import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import {
+  events,
   launchMediaBrowser,
   type ScreenStats,
   screenStats,
@@ -100,30 +101,6 @@ async function measureGap(page: Page, resume: number, quietMs: number, timeoutMs
     `frames did not ${stoppedAt ? "come back" : "stop"} within ${timeoutMs} ms: ` +
       JSON.stringify(await screenStats(page)),
   );
-}
-
-/** Events of the orchestrator's history whose type starts with `prefix`. */
-async function events(base: string, prefix: string): Promise<Record<string, unknown>[]> {
-  const abort = new AbortController();
-  const res = await fetch(`${base}/v1/events?afterId=0&types=${prefix}*`, {
-    signal: abort.signal,
-  });
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const timer = setTimeout(() => abort.abort(), 700);
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-  } catch {
-    // Aborted: the history has been read.
-  } finally {
-    clearTimeout(timer);
-  }
-  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((i) => i.event)
-    .filter(Boolean);
 }
 
 Deno.test({

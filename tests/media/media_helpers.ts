@@ -70,3 +70,27 @@ export async function waitForStats(
   }
   throw new Error(`${what} not reached within ${ms} ms; page reports ${JSON.stringify(last)}`);
 }
+
+/** Events of the orchestrator's history whose type starts with `prefix`. */
+export async function events(base: string, prefix: string): Promise<Record<string, unknown>[]> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/v1/events?afterId=0&types=${prefix}*`, {
+    signal: abort.signal,
+  });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const timer = setTimeout(() => abort.abort(), 700);
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } catch {
+    // Aborted: the history has been read.
+  } finally {
+    clearTimeout(timer);
+  }
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((i) => i.event)
+    .filter(Boolean);
+}

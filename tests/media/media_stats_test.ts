@@ -7,7 +7,8 @@
  * set to 30 s and the flow's stall timeout to 10 min, so only ReestablishConnection
  * brings them back: its answer names the
  * killed ffmpeg, the frames rise again and `restarts` grows by one); the screen's
- * ReestablishConnection restarts the page's player, the bridge's reopens its RTSP input
+ * ReestablishConnection restarts the page's player, the camera's closes its RTSP sessions
+ * (the converter reads again, the page plays on), the bridge's reopens its RTSP input
  * (viewers kept); a screen with `accept: ["mjpeg"]` says it plays only MJPEG, and is
  * refused HLS.
  */
@@ -315,6 +316,48 @@ Deno.test({
         );
         assert.ok(frames(after) > frames(shown), "counting went on");
       });
+
+      await t.step(
+        "the camera's ReestablishConnection closes its sessions; its readers come back",
+        async () => {
+          const media = await mediaOf("hls");
+          const sent = media["camera SENT"];
+          const restartsBefore = media["ffmpeg-converter RECEIVED"]?.restarts ?? 0;
+          const before = await screenStats(pages.tv);
+          const camera = pipelineOf("camera");
+          await assert.rejects(
+            camera.reestablishConnection(
+              { flowId: "hls", connectionId: "no-such-connection", reason: "test" },
+              { timeoutMs: 10_000 },
+            ),
+            (err: unknown) =>
+              err instanceof RpcError && err.code === Code.NOT_FOUND &&
+              /no-such-connection/.test(err.message),
+          );
+          const res = await camera.reestablishConnection(
+            { flowId: "hls", connectionId: sent.connectionId, reason: "test" },
+            { timeoutMs: 10_000 },
+          );
+          assert.match(res.message, /camera "cam": every RTSP session closed/);
+          // The converter's ffmpeg lost its input (it restarts at once, whatever
+          // CA_CONVERTER_STALL_S), so the page's frames stop, then rise again.
+          const converter = await waitFor(
+            async () => {
+              const m = (await mediaOf("hls"))["ffmpeg-converter RECEIVED"];
+              return (m?.restarts ?? 0) > restartsBefore ? m : undefined;
+            },
+            15_000,
+            "the converter's ffmpeg started again",
+          );
+          assert.ok(converter);
+          await waitForStats(
+            pages.tv,
+            (s) => s.frames_new > before.frames_new + 50,
+            30_000,
+            "frames on the screen after the camera was served afresh",
+          );
+        },
+      );
 
       await t.step("MJPEG to the MJPEG-only screen: JPEGs presented", async () => {
         await ok(base, "DELETE", "/v1/flows/hls");
