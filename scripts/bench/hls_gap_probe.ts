@@ -11,6 +11,8 @@ import { launchMediaBrowser, screenStats } from "../../tests/media/media_helpers
 // deno-lint-ignore no-explicit-any
 type Json = any;
 const kills = Number(Deno.args[0] ?? 3);
+/** PROBE_VERBOSE=1 prints every log line of the orchestrator and its modules. */
+const verbose = Boolean(Deno.env.get("PROBE_VERBOSE"));
 const orch = await startOrchestrator({
   modules: `${ROOT}modules`,
   env: {
@@ -110,11 +112,11 @@ try {
     const mark = (what: string) => events.push(`${String(Date.now() - t0).padStart(6)} ${what}`);
     const stopLogs = orch.onLog((l) => {
       const m = String(l.line.msg ?? l.line.message ?? "");
-      if (/module|flow|restart|spawn|ready|connect|reestablish/i.test(m)) {
+      if (verbose || /module|flow|restart|spawn|ready|connect|reestablish/i.test(m)) {
         events.push(
           `${String(Date.now() - t0).padStart(6)} log: ${m} ${
             String(l.line.module ?? l.line.flow ?? "")
-          }`.slice(0, 160),
+          } ${verbose ? JSON.stringify(l.line) : ""}`.slice(0, verbose ? 600 : 160),
         );
       }
     });
