@@ -16,10 +16,12 @@ def _input(url: str, low_delay: bool) -> list:
     args = [FFMPEG, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
     if low_delay:
         args += ["-fflags", "nobuffer", "-flags", "low_delay"]
-    # TCP: no lost packets on the way in, and no UDP ports to open.
+    # TCP: no lost packets on the way in, and no UDP ports to open. 5 s without a byte ends
+    # ffmpeg (and the job starts it again): a gst-rtsp-server media that froze as ffmpeg
+    # joined stayed frozen, for every reader, until this timeout let go of it (10 s before).
     # Half a second of probing is enough for an RTSP stream (its SDP describes the
     # codecs) and starts the output ~0.6 s sooner than ffmpeg's default 5 s budget.
-    args += ["-rtsp_transport", "tcp", "-timeout", "10000000", "-analyzeduration", "500000",
+    args += ["-rtsp_transport", "tcp", "-timeout", "5000000", "-analyzeduration", "500000",
              "-probesize", "500000", "-i", url]
     return args
 
