@@ -84,8 +84,9 @@ class RtspServer:
         # open) and no rate control: with gst-rtsp-server's defaults the shared media froze
         # for every reader at once when a reader left as another joined (one join in 5-10
         # on this machine, the camera's threads waiting on the clock); with both changed,
-        # 60 such joins in a row played on. A stream that freezes all the same is served
-        # afresh (camera_sources.py, `frozen`; and on ReestablishConnection).
+        # 60 such joins in a row played on. A test pattern no longer shares one media between
+        # readers (pattern_fanout.py); a relay does, and a stream that freezes all the same
+        # is served afresh (camera_sources.py, `frozen`; and on ReestablishConnection).
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         factory.connect("media-configure", _without_rate_control)
         with self._lock:

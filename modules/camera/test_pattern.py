@@ -4,7 +4,8 @@ Served by the camera module's RtspServer on its own path (`rtsp://host:port/<pat
 Each picture is a moving ball with the capture clock, the
 frame counter and the entity's name burnt in, and a pixel clock strip (`pixel_clock.py`)
 so a receiver can compute glass-to-glass latency. The encoder runs only while someone
-watches (gst-rtsp-server prepares a shared media on the first client).
+watches, once however many do: each reader gets a small pipeline of its own fed from it
+(pattern_fanout.py), so a reader can only stall itself.
 
 Run alone for a quick look: `python3 test_pattern.py --port 8554 --path test`, then
 `ffplay rtsp://127.0.0.1:8554/test`.
@@ -25,6 +26,7 @@ from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 import pixel_clock  # noqa: E402
 import rtsp_server  # noqa: E402
+from pattern_fanout import PatternFanout  # noqa: E402
 
 
 @dataclass
@@ -59,8 +61,9 @@ class PatternStats:
         return round(len(recent) / 2.0, 1) if recent else 0.0
 
 
-def pipeline_description(cfg: PatternConfig) -> str:
-    """The gst-launch description of the media; payloaders are pay0 (video) and pay1."""
+def encoder_description(cfg: PatternConfig) -> str:
+    """The gst-launch description of the encoder pipeline: the picture and the tone,
+    encoded, into appsinks "video" and "audio" (see pattern_fanout.py)."""
     # HLS segments start at key frames and WebRTC viewers join at one: short intervals
     # make both quick (0.5 s: half-second segments, a viewer waits at most half a second).
     gop = max(1, round(cfg.fps * cfg.keyframe_interval_s))
@@ -69,23 +72,32 @@ def pipeline_description(cfg: PatternConfig) -> str:
     encode = (
         f"x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate={cfg.bitrate_kbps} "
         f"key-int-max={gop} bframes=0 option-string=sliced-threads=0 "
-        "! video/x-h264,profile=constrained-baseline ! h264parse "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1"
-    ) if cfg.codec == "h264" else "jpegenc quality=80 ! rtpjpegpay name=pay0 pt=26"
+        "! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 "
+        "! video/x-h264,stream-format=byte-stream,alignment=au"
+    ) if cfg.codec == "h264" else "jpegenc name=encoder quality=80"
     video = (
         f"videotestsrc is-live=true pattern=ball motion=sweep background-color=0xff203040 "
         f"! video/x-raw,format=BGRx,width={cfg.width},height={cfg.height},"
         f"framerate={cfg.fps}/1 "
-        f"! cairooverlay name=overlay ! videoconvert ! video/x-raw,format=I420 ! {encode}"
+        f"! cairooverlay name=overlay ! videoconvert ! video/x-raw,format=I420 ! {encode} "
+        "! appsink name=video sync=false"
     )
     if not cfg.audio:
-        return f"( {video} )"
+        return video
     audio = (
         "audiotestsrc is-live=true wave=sine freq=440 volume=0.1 "
         "! audio/x-raw,rate=48000,channels=2 ! audioconvert ! voaacenc bitrate=96000 "
-        "! aacparse ! rtpmp4gpay name=pay1 pt=97"
+        "! aacparse ! appsink name=audio sync=false"
     )
-    return f"( {video} {audio} )"
+    return f"{video} {audio}"
+
+
+def reader_payloaders(cfg: PatternConfig) -> tuple:
+    """(video, audio) tails of a reader's media after its appsrcs; payloaders pay0, pay1."""
+    video = ("h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1" if cfg.codec == "h264"
+             else "rtpjpegpay name=pay0 pt=26")
+    audio = "aacparse ! rtpmp4gpay name=pay1 pt=97" if cfg.audio else ""
+    return video, audio
 
 
 class Overlay:
@@ -132,26 +144,31 @@ class Overlay:
 
 
 def pattern_factory(cfg: PatternConfig, protected: bool = False, counter=None):
-    """A gst-rtsp-server media factory for a test pattern, and its live figures.
-    `counter` (a camera_sources.FrameCounter), when given, counts the encoded frames and
-    bytes the payloaders send (pay0 video, pay1 audio)."""
+    """A gst-rtsp-server media factory for a test pattern, and its live figures: one
+    encoder, a small pipeline per reader (pattern_fanout.py). `counter` (a
+    camera_sources.FrameCounter), when given, counts the encoded frames and bytes, once
+    whatever the number of readers."""
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(pipeline_description(cfg))
-    factory.set_shared(True)
-    if protected:
-        rtsp_server.allow_viewers(factory)
     stats = PatternStats(started_at=time.time())
     overlay = Overlay(cfg, stats)
 
-    def configure(_factory, media):
-        element = media.get_element()
-        element.get_by_name("overlay").connect("draw", overlay.draw)
-        stats.sessions += 1
+    def on_first(pipeline):
+        pipeline.get_by_name("overlay").connect("draw", overlay.draw)
         if counter is not None:
-            for name, probe in (("pay0", counter.probe), ("pay1", counter.audio_probe)):
-                pay = element.get_by_name(name)
-                if pay is not None:
-                    pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+            for name, probe in (("video", counter.probe), ("audio", counter.audio_probe)):
+                sink = pipeline.get_by_name(name)
+                if sink is not None:
+                    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+
+    fanout = PatternFanout(encoder_description(cfg), on_first)
+    factory.set_launch(fanout.reader_description(*reader_payloaders(cfg)))
+    factory.set_shared(False)
+    if protected:
+        rtsp_server.allow_viewers(factory)
+
+    def configure(_factory, media):
+        stats.sessions += 1
+        fanout.add(media)
 
     factory.connect("media-configure", configure)
     return factory, stats

@@ -4,9 +4,9 @@
  *
  * - Every reader keeps playing while others leave and join: a watching reader runs
  *   throughout; each round a transcoding reader (as the converter's MJPEG is) plays and is
- *   stopped as a remuxing one (the converter's HLS) joins. With gst-rtsp-server's defaults
- *   (UDP allowed, rate control) the stream froze for every reader in one such round in 5-10
- *   on this machine; the watcher must see frames in every round.
+ *   stopped as a remuxing one (the converter's HLS) joins. With gst-rtsp-server's shared
+ *   media and its defaults (UDP allowed, rate control) the stream froze for every reader in
+ *   one such round in 5-10 on this machine; the watcher must see frames in every round.
  * - A stream that freezes all the same is served afresh by the camera itself: an
  *   `rtsp_camera` relaying a test pattern of another process, stopped with SIGSTOP while a
  *   reader reads the relay; within seconds the camera closes the reader's connection
