@@ -146,6 +146,7 @@ class Converter(ca.Module):
             self.log.warn(problem)
 
     async def on_shutdown(self, reason):
+        self.resume.drop_unclaimed()  # resumed and never asked for: killed, files removed
         self.media.close()
         for e in self.entities.values():
             await e["conversion"].close()
