@@ -282,12 +282,7 @@ class Camera(ca.Module):
         so its readers (converter, bridge) connect again to a new media. What the flow
         watchdog asks of a camera whose readers get no frame: gst-rtsp-server's shared
         media can freeze for every reader at once (a reader leaving as another joins)."""
-        if not req.flow_id or not req.connection_id:
-            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
-        c = self.connections.get(req.connection_id)
-        if not c or c["flow_id"] != req.flow_id:
-            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
-                              f'"{req.flow_id}" is not on this module')
+        c = ca.asked_connection(self.connections, req)
         entity = self.entities.get(c["entity_id"])
         if not entity or not entity.serve_afresh():
             raise failed(f'camera "{c["entity_id"]}" serves no stream now: '

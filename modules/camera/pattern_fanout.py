@@ -19,6 +19,17 @@ from gi.repository import Gst, GstVideo  # noqa: E402
 READER_QUEUE_BUFFERS = 50
 
 
+def reader_description(video_pay: str, audio_pay: str = "") -> str:
+    """The gst-launch description of a reader's media: appsrc "vsrc" (and "asrc") ->
+    `video_pay` (and `audio_pay`)."""
+    src = ("appsrc name={name} is-live=true format=time do-timestamp=true "
+           f"max-buffers={READER_QUEUE_BUFFERS} leaky-type=downstream")
+    video = f"{src.format(name='vsrc')} ! {video_pay}"
+    if not audio_pay:
+        return f"( {video} )"
+    return f"( {video} {src.format(name='asrc')} ! {audio_pay} )"
+
+
 class PatternFanout:
     """The encoder pipeline (`encoder_description`, ending in appsinks named "video" and
     "audio") and the readers' appsrcs it feeds. `on_first` runs when the encoder is built
@@ -31,15 +42,6 @@ class PatternFanout:
         self._readers = {}  # media -> {"video": appsrc, "audio": appsrc or None}
         self._pipeline = None
         self._caps = {}  # "video"/"audio" -> the encoder's caps, once known
-
-    def reader_description(self, video_pay: str, audio_pay: str = "") -> str:
-        """The gst-launch description of a reader's media: appsrc -> payloader."""
-        src = ("appsrc name={name} is-live=true format=time do-timestamp=true "
-               f"max-buffers={READER_QUEUE_BUFFERS} leaky-type=downstream")
-        video = f"{src.format(name='vsrc')} ! {video_pay}"
-        if not audio_pay:
-            return f"( {video} )"
-        return f"( {video} {src.format(name='asrc')} ! {audio_pay} )"
 
     def add(self, media) -> None:
         """A reader's media configured: fed from now on; starts the encoder if needed."""

@@ -26,7 +26,7 @@ from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 import pixel_clock  # noqa: E402
 import rtsp_server  # noqa: E402
-from pattern_fanout import PatternFanout  # noqa: E402
+from pattern_fanout import PatternFanout, reader_description  # noqa: E402
 
 
 @dataclass
@@ -161,7 +161,7 @@ def pattern_factory(cfg: PatternConfig, protected: bool = False, counter=None):
                     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
 
     fanout = PatternFanout(encoder_description(cfg), on_first)
-    factory.set_launch(fanout.reader_description(*reader_payloaders(cfg)))
+    factory.set_launch(reader_description(*reader_payloaders(cfg)))
     factory.set_shared(False)
     if protected:
         rtsp_server.allow_viewers(factory)

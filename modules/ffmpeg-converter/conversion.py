@@ -105,15 +105,14 @@ class Conversion:
                     quality: dict = None) -> None:
         """Starts (or restarts with new settings) ffmpeg on `input_url`; adopts the child
         the Resume started for this entity with the same settings (after a crash)."""
-        record = {"kind": self.kind, "input_url": input_url, "video_codec": video_codec,
-                  "audio_codec": audio_codec, "quality": dict(quality or {})}
-        adopted = self.resume.claim(self.entity_id, record)
-        if not adopted:
-            await self.stop_media()
         self.input_url = input_url
         self.video_codec = video_codec
         self.audio_codec = audio_codec
         self.quality = dict(quality or {})
+        record = self._record()
+        adopted = self.resume.claim(self.entity_id, record)
+        if not adopted:
+            await self.stop_media()
         self.job = FfmpegJob(
             f"{self.kind}:{self.entity_id}",
             self._command,

@@ -406,12 +406,7 @@ class Converter(ca.Module):
     async def reestablish_connection(self, req, ctx):
         """Restarts the ffmpeg of the connection's converter at once (a stopped one is
         killed); its input and output URLs stay the same."""
-        if not req.flow_id or not req.connection_id:
-            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
-        c = self.connections.get(req.connection_id)
-        if not c or c["flow_id"] != req.flow_id:
-            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
-                              f'"{req.flow_id}" is not on this module')
+        c = ca.asked_connection(self.connections, req)
         e = self.entities.get(c["entity_id"])
         if not self.flows.get(req.flow_id, {}).get("running") or not e or not e["conversion"].job:
             raise failed(f'flow "{req.flow_id}" is not started on this module: nothing to '

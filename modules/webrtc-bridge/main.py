@@ -294,12 +294,7 @@ class Bridge(ca.Module):
     def reestablish_connection(self, req, ctx):
         """Opens the bridge's RTSP input again at once; viewers stay connected and get the
         frames of the new input."""
-        if not req.flow_id or not req.connection_id:
-            raise ca.RpcError(ca.Code.INVALID_ARGUMENT, "flow_id and connection_id are required")
-        c = self.connections.get(req.connection_id)
-        if not c or c["flow_id"] != req.flow_id:
-            raise ca.RpcError(ca.Code.NOT_FOUND, f'connection "{req.connection_id}" of flow '
-                              f'"{req.flow_id}" is not on this module')
+        c = ca.asked_connection(self.connections, req)
         if not self.flows.get(req.flow_id, {}).get("running") or c["entity_id"] not in self.entities:
             raise failed(f'flow "{req.flow_id}" is not started on this module: nothing to '
                          "restart")

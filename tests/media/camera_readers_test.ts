@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { ROOT, startOrchestrator, waitFor } from "../helpers/test_orchestrator.ts";
 import { ok, waitReady } from "../flows/flow_helpers.ts";
-import { events, PYTHON } from "./media_helpers.ts";
+import { events, MEDIA_ENV, PYTHON } from "./media_helpers.ts";
 
 const ROUNDS = 12;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,7 +27,7 @@ Deno.test({
   fn: async (t) => {
     const orch = await startOrchestrator({
       modules: `${ROOT}modules`,
-      env: { CA_MEDIA_HOST: "127.0.0.1", CA_SCREEN_HTTP_PORT: "0", CA_CAMERA_RTSP_PORT: "0" },
+      env: MEDIA_ENV,
     });
     const dir = Deno.makeTempDirSync({ prefix: "camera-readers-" });
     const children: Deno.ChildProcess[] = [];

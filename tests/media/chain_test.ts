@@ -17,6 +17,7 @@ import { haveChromium, type TestBrowser } from "../web/browser.ts";
 import {
   events,
   launchMediaBrowser,
+  MEDIA_ENV,
   type ScreenStats,
   screenStats,
   waitForStats,
@@ -111,7 +112,7 @@ Deno.test({
   fn: async (t) => {
     const orch = await startOrchestrator({
       modules: `${ROOT}modules`,
-      env: { CA_MEDIA_HOST: "127.0.0.1", CA_SCREEN_HTTP_PORT: "0", CA_CAMERA_RTSP_PORT: "0" },
+      env: MEDIA_ENV,
     });
     const base = orch.url;
     let browser: TestBrowser | undefined;

@@ -7,6 +7,13 @@ import { launchBrowser, type TestBrowser } from "../web/browser.ts";
 
 /** Debian's interpreter (the first python3 on PATH may lack Debian's packages). */
 export const PYTHON = "/usr/bin/python3";
+
+/** The media modules' environment in tests: media addresses on loopback, free ports. */
+export const MEDIA_ENV = {
+  CA_MEDIA_HOST: "127.0.0.1",
+  CA_SCREEN_HTTP_PORT: "0",
+  CA_CAMERA_RTSP_PORT: "0",
+};
 /** Chromium flags of the media tests: WebRTC between loopback addresses (Chromium drops
  * loopback candidates otherwise), raw candidate addresses instead of mDNS names (no
  * multicast), autoplay without a click, and pages in background tabs rendered at full

@@ -15,6 +15,7 @@ See README.md beside this package for the whole API. The generated message and g
 stubs are in `callassistant.v1` (`from callassistant.v1 import resources_pb2`).
 """
 
+from .asked_connection import asked_connection
 from .dispatch import CallContext
 from .environment import ModuleEnv, ModuleEnvError, read_env, read_token
 from .proto_types import (
@@ -59,7 +60,7 @@ from .v1.resources_pb2 import Connection, Entity, EntityStatus, FlowStatus, Metr
 ENTITIES_CHANGED_EVENT = "entities.changed"
 
 __all__ = [
-    "CallContext", "Code", "ConnectTransport", "ConnectionRole", "Connection", "ConfigureEntityResponse",
+    "asked_connection", "CallContext", "Code", "ConnectTransport", "ConnectionRole", "Connection", "ConfigureEntityResponse",
     "CreateEntityResponse", "DestroyEntityResponse", "ENTITIES_CHANGED_EVENT", "Entity", "EntityCapability",
     "EntityKind", "EntityOrigin", "EntityState", "EntityStatus", "EventReporter", "FlowState", "FlowStatus",
     "FlowMeters", "FlowTable", "GetEntityStatusResponse", "HealthState", "LatencySource", "ListEntitiesResponse", "Logger",
